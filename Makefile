@@ -1,0 +1,36 @@
+# `make demo` and `make test` do all set-up themselves on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA   := data/nasdaq_composite_daily_1999_2018.csv
+DEMO   := out/demo
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: $(VENV)/.installed
+	$(BIN)/forecast train $(DATA) --model $(DEMO)/model --force --seed 42 --plots $(DEMO)
+	$(BIN)/forecast predict --model $(DEMO)/model --horizon 10 --out $(DEMO)/forecast.csv
+	$(BIN)/forecast plot --model $(DEMO)/model --out $(DEMO)
+	@echo "demo outputs in $(DEMO)/"
+
+test: $(VENV)/.installed-dev
+	CUDA_VISIBLE_DEVICES="" $(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean:
+	rm -rf $(VENV) out models .pytest_cache

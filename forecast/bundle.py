@@ -1,0 +1,211 @@
+"""Save and load model bundles: a folder with the model, config, fitted transforms, data, manifest.
+
+Layout (format version 1)::
+
+    model.keras            Keras 3 model (weights + architecture; loaded with safe_mode=True)
+    config.json            every option used; RunConfig.from_dict rebuilds the model
+    preprocessor.json      target transform and scaler statistics (fitted on the training part)
+    last_window.csv        date,price: the observations the next forecast starts from
+    test_predictions.csv   origin,date,step,actual,forecast,naive over the held-out test part
+    data.json              fingerprint of the training file: path, sha256, rows, dates, target, frequency
+    metrics.json           test metrics of the LSTM and of the naive forecast, training summary
+    history.json           loss per epoch and the early-stopping point
+    manifest.json          format, versions, device, seed, and a sha256 of every file above
+
+A bundle is written into a temporary sibling folder and renamed into place, so an interrupted run
+leaves either the previous bundle or none. Loading refuses a folder whose manifest is missing, whose
+format is unknown, or whose files do not match their checksums. No pickles anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+
+from forecast.config import RunConfig
+from forecast.errors import BundleError
+from forecast.io import atomic_write_text
+from forecast.transforms import Preprocessor
+
+FORMAT = "forecast-bundle"
+FORMAT_VERSION = 1
+LATEST = Path("models") / "LATEST"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def versions() -> dict[str, str]:
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from forecast import __version__
+
+    return {"forecast": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": numpy.__version__, "pandas": pd.__version__}
+
+
+def check_writable(path: Path, force: bool) -> None:
+    """Fail before any work if ``path`` exists and may not be replaced."""
+    path = Path(path)
+    if path.exists() and not force:
+        raise BundleError(f"{path} already exists; pass --force to replace it or --model to choose another folder")
+    if path.exists() and not path.is_dir():
+        raise BundleError(f"{path} exists and is not a folder; choose another --model folder")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary folder; on success it replaces ``path`` in one rename, on failure it is removed."""
+    path = Path(path)
+    check_writable(path, force)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            os.rename(path, old / "bundle")
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
+
+
+@dataclass
+class Bundle:
+    path: Path
+    model: Any
+    config: RunConfig
+    prep: Preprocessor
+    last_window: pd.DataFrame  # date, price
+    data: dict
+    metrics: dict
+    history: dict
+    manifest: dict
+    test_predictions: pd.DataFrame | None = None
+
+
+def save_bundle(path: Path, *, model, config: RunConfig, prep: Preprocessor, last_window: pd.DataFrame,
+                data: dict, metrics: dict, history: dict, test_predictions: pd.DataFrame | None,
+                device: str, force: bool = False, extra_files: dict[str, Any] | None = None) -> Path:
+    """Write a bundle atomically; ``extra_files`` maps names to JSON-able objects (e.g. intervals)."""
+    with atomic_dir(path, force) as tmp:
+        model.save(tmp / "model.keras")
+        _json(tmp / "config.json", config.to_dict())
+        _json(tmp / "preprocessor.json", prep.to_dict())
+        last_window.to_csv(tmp / "last_window.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
+        if test_predictions is not None:
+            test_predictions.to_csv(tmp / "test_predictions.csv", index=False)
+        _json(tmp / "data.json", data)
+        _json(tmp / "metrics.json", metrics)
+        _json(tmp / "history.json", history)
+        for name, obj in (extra_files or {}).items():
+            _json(tmp / name, obj)
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        _json(tmp / "manifest.json", {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "device": device, "seed": config.train.seed, "versions": versions(), "files": files,
+        })
+    set_latest(path)
+    return Path(path)
+
+
+def set_latest(path: Path) -> None:
+    atomic_write_text(LATEST, str(Path(path).resolve()) + "\n")
+
+
+def resolve(path: Path | None) -> Path:
+    """The bundle folder to use: ``path`` if given, else the one named by models/LATEST."""
+    if path is not None:
+        return Path(path)
+    if LATEST.is_file():
+        target = Path(LATEST.read_text().strip())
+        if target.is_dir():
+            return target
+        raise BundleError(f"{LATEST} points to {target}, which no longer exists; pass --model DIR or train again")
+    raise BundleError("no model bundle found: train one with `forecast train FILE.csv` or pass --model DIR")
+
+
+def _read_json(path: Path, name: str) -> dict:
+    try:
+        return json.loads((path / name).read_text())
+    except FileNotFoundError:
+        raise BundleError(f"{path}: bundle is incomplete, {name} is missing; train it again") from None
+    except json.JSONDecodeError:
+        raise BundleError(f"{path}: {name} is not valid JSON (damaged bundle); train it again") from None
+
+
+def verify(path: Path) -> dict:
+    """Check the manifest, format version and checksums; return the manifest."""
+    path = Path(path)
+    if not path.is_dir():
+        raise BundleError(f"{path}: no such model folder; pass --model DIR of a bundle made by `forecast train`")
+    if not (path / "manifest.json").is_file():
+        raise BundleError(f"{path}: not a forecast bundle (no manifest.json); pass a folder made by `forecast train`")
+    manifest = _read_json(path, "manifest.json")
+    if manifest.get("format") != FORMAT:
+        raise BundleError(f"{path}: manifest.json is not a {FORMAT} manifest; this folder was not made by forecast")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise BundleError(f"{path}: bundle format version {manifest.get('format_version')} is not supported "
+                          f"(this forecast reads version {FORMAT_VERSION}); retrain with this version")
+    for name, digest in manifest.get("files", {}).items():
+        f = path / name
+        if not f.is_file():
+            raise BundleError(f"{path}: bundle is incomplete, {name} is missing; train it again")
+        if sha256_file(f) != digest:
+            raise BundleError(f"{path}: {name} does not match its checksum in manifest.json (altered or damaged); "
+                              "train the bundle again")
+    return manifest
+
+
+def load_bundle(path: Path | None = None) -> Bundle:
+    """Verify and load a bundle; the model loads on whatever device is present (GPU-trained or not)."""
+    import keras
+
+    path = resolve(path)
+    manifest = verify(path)
+    try:
+        model = keras.models.load_model(path / "model.keras", compile=False, safe_mode=True)
+    except Exception as e:  # Keras raises ValueError/TypeError for unsafe or foreign content
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BundleError(f"{path}: model.keras could not be loaded safely ({first[:200]})") from None
+    tp = path / "test_predictions.csv"
+    return Bundle(
+        path=path, model=model, config=RunConfig.from_dict(_read_json(path, "config.json")),
+        prep=Preprocessor.from_dict(_read_json(path, "preprocessor.json")),
+        last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"]),
+        data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
+        history=_read_json(path, "history.json"), manifest=manifest,
+        test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"]) if tp.is_file() else None,
+    )
+
+
+def read_extra(bundle: Bundle, name: str) -> dict | None:
+    f = bundle.path / name
+    return json.loads(f.read_text()) if f.is_file() else None

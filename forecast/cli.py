@@ -1,0 +1,171 @@
+"""Typer commands: parse options, build the config, call one library function, print or save.
+
+Nothing here imports TensorFlow at module level, so `forecast --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from forecast.errors import ForecastError
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+    help="Forecast price series with a stacked LSTM, and say honestly whether it beats a naive forecast.",
+)
+
+ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV or Parquet file of prices.")
+ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn known errors into one line on stderr and exit code 2 (130 for Ctrl-C)."""
+    try:
+        yield
+    except ForecastError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(e.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("interrupted: nothing was written (any previous bundle is intact)", err=True)
+        raise typer.Exit(130) from None
+
+
+def _quiet_tf() -> None:
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _overrides(**values) -> dict:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@app.command()
+def train(
+    data: Path = ExistingFile,
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Bundle folder to write. Default: models/<file stem>/."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing bundle at --model."),
+    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                          help="Start from this config.json (e.g. a bundle's); flags override it."),
+    target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
+    date_col: Optional[str] = typer.Option(None, help="Date column. Default: detected by name (date/time/timestamp)."),
+    max_fill: Optional[int] = typer.Option(None, help="Forward-fill runs of at most this many missing values [default: 5]."),
+    window: Optional[int] = typer.Option(None, help="Look-back window in steps [default: 30]."),
+    horizon: Optional[int] = typer.Option(None, help="Steps forecast at once by the direct head [default: 10]."),
+    transform: Optional[str] = typer.Option(None, help="Target transform: log_return, diff or level [default: log_return]."),
+    layers: Optional[str] = typer.Option(None, help="Units per stacked LSTM layer, comma-separated [default: 64,64]."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout after each LSTM layer, in [0, 1) [default: 0.2]."),
+    epochs: Optional[int] = typer.Option(None, help="Most epochs; early stopping usually ends sooner [default: 50]."),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per batch [default: 64]."),
+    patience: Optional[int] = typer.Option(None, help="Epochs without validation improvement before stopping [default: 5]."),
+    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate; halved on plateaus [default: 0.001]."),
+    loss: Optional[str] = typer.Option(None, help="mse or huber [default: mse]."),
+    val_frac: Optional[float] = typer.Option(None, help="Share of rows for validation (early stopping) [default: 0.15]."),
+    test_frac: Optional[float] = typer.Option(None, help="Share of rows held out for the test score [default: 0.15]."),
+    seed: Optional[int] = typer.Option(None, help="Random seed; repeatable results on CPU [default: 42]."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or gpu [default: auto]."),
+    plots: Optional[Path] = typer.Option(None, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
+) -> None:
+    """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
+    _quiet_tf()
+    from forecast import console
+    from forecast.config import RunConfig, parse_layers
+    from forecast.pipeline import train as run_train
+
+    with user_errors():
+        base = RunConfig.from_json(config) if config else RunConfig()
+        cfg = base.replace(
+            data=_overrides(target=target, date_col=date_col, max_fill=max_fill),
+            window=_overrides(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
+            model=_overrides(layers=parse_layers(layers) if layers else None, dropout=dropout),
+            train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
+                             loss=loss, seed=seed, device=device),
+        )
+        outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
+        console.print_train_summary(outcome)
+        written = console.write_bundle_plots(outcome.bundle_dir, plots or outcome.bundle_dir)
+        typer.echo(f"bundle: {outcome.bundle_dir}\nplots: {', '.join(map(str, written))}")
+
+
+@app.command()
+def predict(
+    model: Optional[Path] = ModelOpt,
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps to forecast. Default: the trained horizon; longer ones are served recursively."),
+    data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Forecast from the end of this newer file (same columns) instead of the bundle's last window."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the forecast as CSV (date,forecast,...)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of a table."),
+    plot: Optional[Path] = typer.Option(None, help="Forecast chart PNG. Default: beside --out, else none."),
+) -> None:
+    """Forecast the next steps from a bundle, with dates on the series' own calendar."""
+    _quiet_tf()
+    from forecast import console
+    from forecast.bundle import load_bundle
+    from forecast.io import save_figure, write_csv
+    from forecast.predict import predict as run_predict
+
+    with user_errors():
+        if horizon is not None and horizon < 1:
+            raise ForecastError(f"--horizon {horizon}: must be at least 1")
+        bundle = load_bundle(model)
+        fc = run_predict(bundle, horizon, data)
+        if out:
+            write_csv(out, fc.frame)
+        if as_json:
+            typer.echo(json.dumps(fc.to_json(), indent=2))
+        else:
+            console.print_forecast(bundle, fc, out)
+        plot = plot or (out.with_suffix(".png") if out else None)
+        if plot:
+            save_figure(console.forecast_chart(bundle, fc), plot)
+            if not as_json:
+                typer.echo(f"chart: {plot}")
+
+
+@app.command()
+def plot(
+    model: Optional[Path] = ModelOpt,
+    out: Path = typer.Option(Path("plots"), "--out", "-o", help="Folder for the PNG files."),
+) -> None:
+    """Write the charts of a bundle as PNG: forecast with history and test predictions, training curve."""
+    _quiet_tf()
+    from forecast import console
+    from forecast.bundle import resolve
+
+    with user_errors():
+        written = console.write_bundle_plots(resolve(model), out)
+        typer.echo("\n".join(map(str, written)))
+
+
+@app.command()
+def info() -> None:
+    """Print versions and the devices TensorFlow sees."""
+    _quiet_tf()
+    import platform
+
+    import keras
+    import tensorflow as tf
+
+    from forecast import __version__
+
+    typer.echo(f"forecast {__version__}\npython {platform.python_version()}\ntensorflow {tf.__version__}\n"
+               f"keras {keras.__version__}")
+    devices = tf.config.list_physical_devices()
+    typer.echo("devices: " + ", ".join(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in devices))
+    gpus = [d for d in devices if d.device_type == "GPU"]
+    typer.echo(f"built with CUDA: {tf.test.is_built_with_cuda()}; GPU in use by --device auto: {bool(gpus)}")
+
+
+def main() -> None:  # pragma: no cover
+    app(prog_name="forecast")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

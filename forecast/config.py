@@ -1,0 +1,133 @@
+"""Frozen run configuration: data, window, model and training settings; saved with every bundle."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecast.errors import ForecastError
+
+TRANSFORMS = ("log_return", "diff", "level")
+LOSSES = ("mse", "huber")
+DEVICES = ("auto", "cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    target: str | None = None  # None: Adj Close, else Close, else the only numeric column
+    date_col: str | None = None
+    max_fill: int = 5  # longest run of missing values forward-filled
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    window: int = 30  # look-back in steps
+    horizon: int = 10  # steps predicted at once by the direct head
+    transform: str = "log_return"
+    val_frac: float = 0.15
+    test_frac: float = 0.15
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    layers: tuple[int, ...] = (64, 64)  # units per stacked LSTM layer
+    dropout: float = 0.2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50  # ceiling; early stopping usually ends sooner
+    batch_size: int = 64
+    patience: int = 5
+    learning_rate: float = 1e-3
+    loss: str = "mse"
+    seed: int = 42
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        try:
+            model = dict(d.get("model", {}))
+            if "layers" in model:
+                model["layers"] = tuple(int(u) for u in model["layers"])
+            return cls(
+                data=DataConfig(**d.get("data", {})),
+                window=WindowConfig(**d.get("window", {})),
+                model=ModelConfig(**model),
+                train=TrainConfig(**d.get("train", {})),
+            )
+        except TypeError as e:
+            raise ForecastError(f"config has an unknown or missing setting: {e}") from None
+
+    def to_json(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: Path) -> RunConfig:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except FileNotFoundError:
+            raise ForecastError(f"{path}: config file not found") from None
+        except json.JSONDecodeError as e:
+            raise ForecastError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}); fix or regenerate it") from None
+
+    def replace(self, **sections: dict[str, Any]) -> RunConfig:
+        """A copy with some fields of some sections replaced: ``cfg.replace(train={"epochs": 2})``."""
+        parts = {name: getattr(self, name) for name in ("data", "window", "model", "train")}
+        for name, changes in sections.items():
+            if changes:
+                parts[name] = dataclasses.replace(parts[name], **changes)
+        return RunConfig(**parts)
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """'64,32' -> (64, 32); a clear error for anything else."""
+    try:
+        units = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        units = ()
+    if not units or any(u <= 0 for u in units):
+        raise ForecastError(f"--layers {text!r}: give positive units per LSTM layer separated by commas, e.g. 64,64")
+    return units
+
+
+def validate(cfg: RunConfig) -> None:
+    """Reject impossible settings with a message that names the option and the fix."""
+    w, m, t = cfg.window, cfg.model, cfg.train
+    checks = [
+        (w.window >= 2, f"--window {w.window}: the look-back must be at least 2 steps"),
+        (w.horizon >= 1, f"--horizon {w.horizon}: the horizon must be at least 1 step"),
+        (w.transform in TRANSFORMS, f"--transform {w.transform!r}: choose one of {', '.join(TRANSFORMS)}"),
+        (0 < w.val_frac < 0.5, f"--val-frac {w.val_frac}: must be between 0 and 0.5"),
+        (0 < w.test_frac < 0.5, f"--test-frac {w.test_frac}: must be between 0 and 0.5"),
+        (w.val_frac + w.test_frac < 0.8, "--val-frac plus --test-frac must leave most data for training"),
+        (len(m.layers) >= 1 and all(u > 0 for u in m.layers), "--layers: give positive units, e.g. 64,64"),
+        (0 <= m.dropout < 1, f"--dropout {m.dropout}: must be in [0, 1)"),
+        (t.epochs >= 1, f"--epochs {t.epochs}: must be at least 1"),
+        (t.batch_size >= 1, f"--batch-size {t.batch_size}: must be at least 1"),
+        (t.patience >= 0, f"--patience {t.patience}: must be 0 or more"),
+        (t.learning_rate > 0, f"--learning-rate {t.learning_rate}: must be positive"),
+        (t.loss in LOSSES, f"--loss {t.loss!r}: choose one of {', '.join(LOSSES)}"),
+        (t.device in DEVICES, f"--device {t.device!r}: choose one of {', '.join(DEVICES)}"),
+        (cfg.data.max_fill >= 0, f"--max-fill {cfg.data.max_fill}: must be 0 or more"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ForecastError(message)

@@ -1,0 +1,72 @@
+"""What the CLI shows: rich tables in the terminal and the standard PNG charts of a bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+err = Console(stderr=True)
+out = Console()
+
+
+def _fmt(v: float, pct: bool = False) -> str:
+    return f"{v:,.2f}%" if pct else f"{v:,.2f}"
+
+
+def print_train_summary(outcome) -> None:
+    """Epochs run, best validation loss, and test MAE/RMSE/MAPE of the LSTM next to the naive forecast."""
+    m, t = outcome.metrics["test"], outcome.metrics["training"]
+    table = Table(title="Test part, price units",
+                  caption=f"{m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} steps")
+    for col in ("model", "MAE", "RMSE", "MAPE"):
+        table.add_column(col, justify="right" if col != "model" else "left")
+    for name in ("lstm", "naive"):
+        table.add_row(name, _fmt(m[name]["mae"]), _fmt(m[name]["rmse"]), _fmt(m[name]["mape"], pct=True))
+    out.print(table)
+    out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
+              f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
+              f"{t['best_val_loss']:.4g}; device {outcome.device}")
+    verdict = "beats" if m["beats_naive"] else "does NOT beat"
+    out.print(f"skill vs naive: {m['skill_vs_naive']:+.1%} -> the LSTM {verdict} the naive last-value "
+              "forecast on the test part" + ("" if m["beats_naive"] else "; use the naive forecast or retrain"))
+
+
+def print_forecast(bundle, fc, written: Path | None) -> None:
+    table = Table(title=f"Forecast from {fc.origin_date.date()} (last price {fc.origin_price:,.2f})"
+                  + (" — recursive beyond the trained horizon" if fc.recursive else ""))
+    for col in fc.frame.columns:
+        table.add_column(col, justify="left" if col == "date" else "right")
+    for row in fc.frame.itertuples(index=False):
+        table.add_row(str(row[0].date()) if row[0].hour == 0 and row[0].minute == 0 else str(row[0]),
+                      *(_fmt(v) for v in row[1:]))
+    out.print(table)
+    if written:
+        out.print(f"written: {written}")
+
+
+def forecast_chart(bundle, fc):
+    from forecast.plot import forecast_figure
+
+    target = bundle.data.get("target", "price")
+    return forecast_figure(fc.history, fc.frame, bundle.test_predictions,
+                           title=f"{Path(bundle.data.get('path', 'series')).name}: {target} forecast "
+                                 f"({len(fc.frame)} steps from {fc.origin_date.date()})",
+                           units=target)
+
+
+def write_bundle_plots(bundle_dir: Path, out_dir: Path) -> list[Path]:
+    """forecast.png and training_curve.png for a bundle, saved in ``out_dir``."""
+    from forecast.bundle import load_bundle
+    from forecast.io import save_figure
+    from forecast.plot import training_curve_figure
+    from forecast.predict import predict
+
+    bundle = load_bundle(bundle_dir)
+    out_dir = Path(out_dir)
+    fc = predict(bundle)
+    paths = [save_figure(forecast_chart(bundle, fc), out_dir / "forecast.png"),
+             save_figure(training_curve_figure(bundle.history["history"], bundle.history.get("best_epoch")),
+                         out_dir / "training_curve.png")]
+    return paths

@@ -1,0 +1,88 @@
+"""Train end to end: load -> chronological split -> fit -> score on the test part -> save a bundle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast import bundle as bundle_io
+from forecast.config import RunConfig
+from forecast.data import PriceSeries, fingerprint, load_prices
+from forecast.metrics import point_metrics, skill
+from forecast.windows import chronological_split
+
+
+@dataclass
+class TrainOutcome:
+    bundle_dir: Path
+    series: PriceSeries
+    metrics: dict
+    history: dict
+    device: str
+
+
+def default_bundle_dir(data_path: Path) -> Path:
+    name = Path(data_path).name
+    for suffix in (".gz", ".csv", ".parquet", ".pq", ".txt"):
+        name = name.removesuffix(suffix)
+    return Path("models") / name
+
+
+def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origins: np.ndarray) -> tuple[dict, pd.DataFrame]:
+    """Score the LSTM and the naive forecast on every test origin, all horizon steps, in prices."""
+    h = lstm.horizon
+    forecast = lstm.predict_origins(prices, test_origins)  # (n, h)
+    steps = test_origins[:, None] + np.arange(1, h + 1)  # (n, h) price indices of the labels
+    actual = prices[steps]
+    naive = np.repeat(prices[test_origins][:, None], h, axis=1)
+    lstm_m, naive_m = point_metrics(actual, forecast), point_metrics(actual, naive)
+    metrics = {
+        "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
+        "beats_naive": bool(lstm_m["mae"] < naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
+        "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
+    }
+    frame = pd.DataFrame({
+        "origin": np.repeat(dates[test_origins], h), "date": dates[steps.ravel()],
+        "step": np.tile(np.arange(1, h + 1), len(test_origins)), "actual": actual.ravel(),
+        "forecast": forecast.ravel(), "naive": naive.ravel(),
+    })
+    return metrics, frame
+
+
+def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force: bool = False,
+          verbose: int = 1) -> TrainOutcome:
+    from forecast.lstm import LSTMForecaster
+    from forecast.train import configure_device
+    from forecast.transforms import Preprocessor
+
+    bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
+    bundle_io.check_writable(bundle_dir, force)  # fail before any work
+    w = cfg.window
+    series = load_prices(data_path, cfg.data.target, cfg.data.date_col, cfg.data.max_fill)
+    offset = Preprocessor(w.transform).offset
+    split = chronological_split(len(series), w.window, w.horizon, w.val_frac, w.test_frac, offset)
+    device = configure_device(cfg.train.device)
+    n_fit = split.n_train + split.n_val
+    lstm = LSTMForecaster(cfg, verbose=verbose).fit(series.values[:n_fit], n_val=split.n_val)
+    test_metrics, test_frame = evaluate_test(lstm, series.values, series.dates, split.test_origins + offset)
+    fit = lstm.fit_result
+    metrics = {
+        "test": test_metrics,
+        "training": {k: v for k, v in fit.to_dict().items() if k != "history"},
+        "split": {"train_rows": split.n_train, "val_rows": split.n_val, "test_rows": split.n_test,
+                  "train_end": str(series.dates[split.n_train - 1].date()),
+                  "val_end": str(series.dates[n_fit - 1].date())},
+    }
+    data = {**fingerprint(data_path), "rows": len(series), "first_date": str(series.dates[0]),
+            "last_date": str(series.dates[-1]), "target": series.target, "date_col": series.date_col,
+            "freq": series.freq, "n_filled": series.n_filled}
+    keep = w.window + offset
+    last_window = pd.DataFrame({"date": series.dates[-keep:], "price": series.values[-keep:]})
+    history = {"history": fit.history, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
+    bundle_io.save_bundle(bundle_dir, model=lstm.model, config=cfg, prep=lstm.prep, last_window=last_window,
+                          data=data, metrics=metrics, history=history, test_predictions=test_frame,
+                          device=device, force=force)
+    return TrainOutcome(bundle_dir, series, metrics, history, device)

@@ -1,0 +1,69 @@
+"""Functions that return matplotlib figures; they never show or save (the caller saves)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+HISTORY_POINTS = 250
+
+
+def _style(ax, title: str, ylabel: str) -> None:
+    ax.set_title(title)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+
+
+def _interval_levels(columns) -> list[str]:
+    """Interval levels present as lower_XX/upper_XX (or lower/upper) columns, widest first."""
+    levels = sorted({m.group(1) for c in columns if (m := re.fullmatch(r"lower_(\d+)", c))}, key=int, reverse=True)
+    return levels or (["" ] if "lower" in columns and "upper" in columns else [])
+
+
+def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predictions: pd.DataFrame | None = None,
+                    title: str = "Forecast", units: str = "price") -> Figure:
+    """Recent history, 1-step test predictions against actuals, and the forecast with its interval fan.
+
+    ``history``: date, price. ``forecast``: date, forecast [, lower_XX, upper_XX]. ``test_predictions``:
+    the bundle's long frame (origin, date, step, actual, forecast, naive).
+    """
+    fig = Figure(figsize=(11, 5.5), layout="constrained")
+    ax = fig.add_subplot()
+    recent = history.tail(HISTORY_POINTS)
+    if test_predictions is not None and len(test_predictions):
+        one = test_predictions[test_predictions["step"] == 1].tail(HISTORY_POINTS)
+        ax.plot(one["date"], one["actual"], color="0.55", lw=1, label="actual (test part)")
+        ax.plot(one["date"], one["forecast"], color="tab:orange", lw=1, alpha=0.85,
+                label="LSTM 1-step forecast (test part)")
+    ax.plot(recent["date"], recent["price"], color="black", lw=1.2, label="history")
+    alphas = np.linspace(0.15, 0.35, max(1, len(_interval_levels(forecast.columns))))
+    for level, alpha in zip(_interval_levels(forecast.columns), alphas):
+        sfx = f"_{level}" if level else ""
+        ax.fill_between(forecast["date"], forecast[f"lower{sfx}"], forecast[f"upper{sfx}"], color="tab:blue",
+                        alpha=alpha, lw=0, label=f"{level}% interval" if level else "interval")
+    joined_dates = pd.concat([recent["date"].tail(1), forecast["date"]])
+    joined = np.concatenate([recent["price"].tail(1).to_numpy(), forecast["forecast"].to_numpy()])
+    ax.plot(joined_dates, joined, color="tab:blue", lw=2, marker="o", ms=3, label="forecast")
+    ax.set_xlabel("date")
+    _style(ax, title, units)
+    return fig
+
+
+def training_curve_figure(history: dict, best_epoch: int | None = None, title: str = "Training curve") -> Figure:
+    """Train and validation loss per epoch, the early-stopping (best) epoch marked."""
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for key, label in (("loss", "train loss"), ("val_loss", "validation loss")):
+        if key in history:
+            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", ms=3, label=label)
+    if best_epoch:
+        ax.axvline(best_epoch, color="tab:red", ls="--", lw=1, label=f"best epoch ({best_epoch}), weights kept")
+    ax.set_xlabel("epoch")
+    ax.set_yscale("log")
+    _style(ax, title, "loss (scaled units)")
+    return fig
+

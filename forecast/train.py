@@ -1,0 +1,80 @@
+"""Fits a Keras model: seeds, devices, callbacks. Nothing in here is LSTM-specific."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from forecast.config import TrainConfig
+from forecast.errors import ForecastError
+
+
+@dataclass
+class FitResult:
+    epochs_run: int
+    best_epoch: int  # 1-based epoch whose weights were kept
+    best_val_loss: float
+    history: dict[str, list[float]] = field(default_factory=dict)
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict:
+        return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss, "stopped_early": self.stopped_early,
+                "history": self.history}
+
+
+def configure_device(device: str) -> str:
+    """Make TensorFlow use the requested device; return a description such as 'GPU:0' or 'CPU'.
+
+    Must run before TensorFlow creates any tensor. ``cpu`` hides the GPUs; ``gpu`` fails clearly
+    when none is visible; ``auto`` uses a GPU when TensorFlow sees one.
+    """
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise ForecastError("--device gpu: TensorFlow sees no GPU here; use --device cpu or auto "
+                            "(run `forecast info` to see the devices)")
+    if device == "cpu" or not gpus:
+        if gpus:
+            try:
+                tf.config.set_visible_devices([], "GPU")
+            except RuntimeError:  # already initialised in this process: pin ops instead
+                pass
+        return "CPU"
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+    return f"GPU:0 ({len(gpus)} visible)" if len(gpus) > 1 else "GPU:0"
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+    import keras
+    import tensorflow as tf
+
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    keras.utils.set_random_seed(seed)
+    try:
+        tf.config.experimental.enable_op_determinism()
+    except Exception:  # older TensorFlow: seeds alone
+        pass
+
+
+def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra_callbacks=()) -> FitResult:
+    """Fit with early stopping on validation loss (best weights restored) and LR reduction on plateau."""
+    import keras
+
+    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+                                          restore_best_weights=True, verbose=0)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
+                                                patience=max(1, cfg.patience // 2), min_lr=1e-5, verbose=0)
+    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
+                     callbacks=[early, plateau, *extra_callbacks])
+    h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    val = h.get("val_loss", h.get("loss", [float("nan")]))
+    best = min(range(len(val)), key=lambda i: val[i])
+    return FitResult(epochs_run=len(val), best_epoch=best + 1, best_val_loss=val[best], history=h,
+                     stopped_early=len(val) < cfg.epochs)

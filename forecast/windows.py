@@ -1,0 +1,122 @@
+"""Sliding windows and chronological splits: the only place that knows how inputs and labels line up.
+
+Indices refer to ``z``, the transformed series (see transforms.py). A window with origin ``j`` has
+
+    input  z[j - window + 1 .. j]      (window values, the last one observed at the origin)
+    labels z[j + 1 .. j + horizon]     (the next horizon values, none of them inside the input)
+
+Windows are never materialised as a (n, window) copy: training gathers them batch by batch from the
+series (memory stays proportional to the series), and ``window_arrays`` returns strided views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecast.errors import ForecastError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Chronological split of ``n`` prices into train | val | test (counts of prices)."""
+
+    n_train: int
+    n_val: int
+    n_test: int
+    offset: int  # len(prices) - len(z)
+    window: int
+    horizon: int
+
+    def _origins(self, first_label: int, last_label: int) -> np.ndarray:
+        """Origins whose labels all lie in z[first_label .. last_label] and whose input fits."""
+        lo = max(first_label - 1, self.window - 1)
+        hi = last_label - self.horizon
+        return np.arange(lo, hi + 1, dtype=np.int64)
+
+    @property
+    def train_origins(self) -> np.ndarray:
+        return self._origins(0, self.n_train - 1 - self.offset)
+
+    @property
+    def val_origins(self) -> np.ndarray:
+        return self._origins(self.n_train - self.offset, self.n_train + self.n_val - 1 - self.offset)
+
+    @property
+    def test_origins(self) -> np.ndarray:
+        start = self.n_train + self.n_val - self.offset
+        return self._origins(start, self.n_train + self.n_val + self.n_test - 1 - self.offset)
+
+
+def _split(n: int, window: int, horizon: int, val_frac: float, test_frac: float, offset: int) -> Split:
+    n_test = int(round(n * test_frac))
+    n_val = int(round(n * val_frac))
+    return Split(n - n_val - n_test, n_val, n_test, offset, window, horizon)
+
+
+def _usable(s: Split, min_train: int) -> bool:
+    return (
+        len(s.train_origins) >= min_train and len(s.val_origins) >= 1 and len(s.test_origins) >= 1
+    )
+
+
+def chronological_split(
+    n: int, window: int, horizon: int, val_frac: float, test_frac: float, offset: int, min_train: int = 8
+) -> Split:
+    """Split ``n`` prices; raise a clear error (with the rows needed) when they are too few."""
+    split = _split(n, window, horizon, val_frac, test_frac, offset)
+    if _usable(split, min_train):
+        return split
+    needed = rows_needed(window, horizon, val_frac, test_frac, offset, min_train)
+    raise ForecastError(
+        f"{n} rows are too few for --window {window} and --horizon {horizon} with validation and test parts: "
+        f"at least {needed} rows are needed; use a longer series or a smaller --window/--horizon"
+    )
+
+
+def rows_needed(window: int, horizon: int, val_frac: float, test_frac: float, offset: int, min_train: int = 8) -> int:
+    n = window + horizon
+    while not _usable(_split(n, window, horizon, val_frac, test_frac, offset), min_train):
+        n += 1
+    return n
+
+
+def window_arrays(z: np.ndarray, origins: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (n, window, features) and labels (n, horizon) as views into ``z`` where possible."""
+    z2 = z[:, None] if z.ndim == 1 else z  # (time, features)
+    views = np.lib.stride_tricks.sliding_window_view(z2, window + horizon, axis=0)  # (time-w-h+1, f, w+h)
+    starts = origins - (window - 1)
+    block = views[starts]  # (n, features, window + horizon)
+    x = np.swapaxes(block[:, :, :window], 1, 2)  # (n, window, features)
+    y = block[:, 0, window:]  # (n, horizon): the target is feature 0
+    return x, y
+
+
+def last_input(z: np.ndarray, window: int) -> np.ndarray:
+    """The most recent input window, shaped (1, window, features), for forecasting."""
+    z2 = z[:, None] if z.ndim == 1 else z
+    if len(z2) < window:
+        raise ForecastError(f"need at least {window} observations after the transform to forecast, got {len(z2)}")
+    return z2[-window:][None].astype(np.float32)
+
+
+def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, batch_size: int,
+                 shuffle: bool = False, seed: int = 0):
+    """A tf.data pipeline that gathers windows batch by batch from the series (no window copy kept)."""
+    import tensorflow as tf
+
+    z2 = np.asarray(z[:, None] if z.ndim == 1 else z, dtype=np.float32)
+    series = tf.constant(z2)  # (time, features)
+    in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
+    out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
+
+    def gather(j):  # j: (batch,)
+        x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
+        y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
+        return x, y
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(origins, dtype=np.int64))
+    if shuffle:
+        ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
