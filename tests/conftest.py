@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny seeded series, a tiny model config, and a private working directory per test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+NASDAQ = REPO / "data" / "nasdaq_composite_daily_1999_2018.csv"
+
+
+@pytest.fixture(autouse=True)
+def _private_cwd(tmp_path, monkeypatch):
+    """Each test runs in its own folder, so models/LATEST and default outputs never touch the repo."""
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def tiny_cfg() -> RunConfig:
+    """A model small enough to train in about a second on 2 cores."""
+    return RunConfig(
+        window=WindowConfig(window=10, horizon=3),
+        model=ModelConfig(layers=(8,), dropout=0.0),
+        train=TrainConfig(epochs=2, batch_size=32, patience=2, seed=7, device="cpu"),
+    )
+
+
+def write_synthetic(path: Path, kind: str = "random_walk", n: int = 300, seed: int = 0, **kw) -> Path:
+    from forecast.data import synthetic_series
+
+    synthetic_series(kind, n=n, seed=seed, **kw).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def walk_csv(tmp_path) -> Path:
+    return write_synthetic(tmp_path / "walk.csv", "random_walk", n=300, seed=1)
+
+
+@pytest.fixture
+def sine_csv(tmp_path) -> Path:
+    return write_synthetic(tmp_path / "sine.csv", "sine", n=400, seed=2)
