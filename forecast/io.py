@@ -38,8 +38,13 @@ def write_csv(path: Path, frame) -> Path:
     return atomic_write_text(path, frame.to_csv(index=False))
 
 
-def save_figure(fig, path: Path, dpi: int = 110) -> Path:
-    """Render a matplotlib figure to PNG and write it atomically."""
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """Render a matplotlib figure to PNG bytes (for files, or data URIs in the HTML report)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    return atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_figure(fig, path: Path, dpi: int = 110) -> Path:
+    """Render a matplotlib figure to PNG and write it atomically."""
+    return atomic_write_bytes(path, figure_png(fig, dpi))
