@@ -71,6 +71,7 @@ def train(
     test_frac: Optional[float] = typer.Option(None, help="Share of rows held out for the test score [default: 0.15]."),
     seed: Optional[int] = typer.Option(None, help="Random seed; repeatable results on CPU [default: 42]."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu [default: auto]."),
+    strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica [default: none]."),
     plots: Optional[Path] = typer.Option(None, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
 ) -> None:
@@ -87,7 +88,7 @@ def train(
             window=_overrides(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
             model=_overrides(layers=parse_layers(layers) if layers else None, dropout=dropout),
             train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
-                             loss=loss, seed=seed, device=device),
+                             loss=loss, seed=seed, device=device, strategy=strategy),
         )
         outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
         console.print_train_summary(outcome)
@@ -103,19 +104,25 @@ def predict(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the forecast as CSV (date,forecast,...)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of a table."),
     plot: Optional[Path] = typer.Option(None, help="Forecast chart PNG. Default: beside --out, else none."),
+    interval: Optional[str] = typer.Option(
+        None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
+        "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
+        "Default: 0.8 when the bundle has a calibration."),
 ) -> None:
     """Forecast the next steps from a bundle, with dates on the series' own calendar."""
     _quiet_tf()
     from forecast import console
     from forecast.bundle import load_bundle
+    from forecast.intervals import parse_levels
     from forecast.io import save_figure, write_csv
     from forecast.predict import predict as run_predict
 
     with user_errors():
         if horizon is not None and horizon < 1:
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
+        levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model)
-        fc = run_predict(bundle, horizon, data)
+        fc = run_predict(bundle, horizon, data, levels)
         if out:
             write_csv(out, fc.frame)
         if as_json:
@@ -161,6 +168,60 @@ def info() -> None:
     typer.echo("devices: " + ", ".join(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in devices))
     gpus = [d for d in devices if d.device_type == "GPU"]
     typer.echo(f"built with CUDA: {tf.test.is_built_with_cuda()}; GPU in use by --device auto: {bool(gpus)}")
+
+
+@app.command()
+def report(
+    model: Optional[Path] = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained "
+                                         "(models/LATEST); optional when --backtest is given."),
+    backtest: Optional[Path] = typer.Option(None, "--backtest", "-b", help="Folder written by `forecast backtest`: "
+                                            "adds the scoreboard against baselines, coverage and the lag diagnostic."),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
+) -> None:
+    """Write one self-contained HTML report (charts embedded, no network or JavaScript needed to open it)."""
+    _quiet_tf()
+    import time
+
+    from forecast.report import write_report
+
+    with user_errors():
+        start = time.perf_counter()
+        path = write_report(out, model, backtest)
+        typer.echo(f"report: {path} ({time.perf_counter() - start:.1f} s)")
+
+
+@app.command()
+def tune(
+    data: Path = ExistingFile,
+    trials: int = typer.Option(20, "--trials", "-n", help="Trials to run (fewer if --timeout ends the search)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for best.json and trials.csv. Default: tuning/<file stem>/."),
+    timeout: Optional[float] = typer.Option(None, help="Stop starting new trials after this many seconds."),
+    seed: int = typer.Option(0, help="Seed of the TPE sampler (each trial trains with the config's seed)."),
+    jobs: int = typer.Option(1, help="Trials run at once in threads; above 1 the search is no longer repeatable."),
+    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                          help="Base config.json; the search replaces window, layers, dropout and learning rate."),
+    epochs: Optional[int] = typer.Option(None, help="Most epochs per trial [default: the base config's]."),
+    windows: Optional[str] = typer.Option(None, help="Windows to try, comma-separated [default: 10,20,30,60]."),
+    units: Optional[str] = typer.Option(None, help="Units per LSTM layer to try [default: 16,32,64,128]."),
+    depths: Optional[str] = typer.Option(None, help="Numbers of stacked LSTM layers to try [default: 1,2,3]."),
+) -> None:
+    """Search window, LSTM units and depth, dropout and learning rate on the validation loss; write best.json."""
+    _quiet_tf()
+    from forecast import console
+    from forecast.config import RunConfig, parse_ints
+    from forecast.pipeline import default_bundle_dir
+    from forecast.tune import SearchSpace, tune as run_tune
+
+    with user_errors():
+        base = RunConfig.from_json(config) if config else RunConfig()
+        base = base.replace(train=_overrides(epochs=epochs))
+        choices = {"windows": windows, "units": units, "depths": depths}
+        space = SearchSpace(**{k: parse_ints(v, f"--{k}", "whole numbers", "10,30") for k, v in choices.items() if v})
+        out_dir = out or Path("tuning") / default_bundle_dir(data).name
+        result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space)
+        console.print_trials(result.trials)
+        typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {out_dir / 'best.json'}, "
+                   f"{out_dir / 'trials.csv'}\ntrain with: forecast train {data} --config {out_dir / 'best.json'}")
 
 
 def main() -> None:  # pragma: no cover

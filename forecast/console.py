@@ -28,6 +28,11 @@ def print_train_summary(outcome) -> None:
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {outcome.device}")
+    ivs = outcome.metrics.get("intervals", {})
+    for label, iv in ivs.get("levels", {}).items():
+        out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows): "
+                  f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}), "
+                  f"mean width {_fmt(iv['mean_width'])}")
     verdict = "beats" if m["beats_naive"] else "does NOT beat"
     out.print(f"skill vs naive: {m['skill_vs_naive']:+.1%} -> the LSTM {verdict} the naive last-value "
               "forecast on the test part" + ("" if m["beats_naive"] else "; use the naive forecast or retrain"))
@@ -65,8 +70,23 @@ def write_bundle_plots(bundle_dir: Path, out_dir: Path) -> list[Path]:
 
     bundle = load_bundle(bundle_dir)
     out_dir = Path(out_dir)
-    fc = predict(bundle)
+    fc = predict(bundle, levels=None)  # with the default interval when the bundle has a calibration
     paths = [save_figure(forecast_chart(bundle, fc), out_dir / "forecast.png"),
              save_figure(training_curve_figure(bundle.history["history"], bundle.history.get("best_epoch")),
                          out_dir / "training_curve.png")]
     return paths
+
+
+def print_trials(trials, top: int = 10) -> None:
+    """The best completed tuning trials (lowest validation loss first), with how many were pruned or failed."""
+    done = trials[trials["state"] == "COMPLETE"].sort_values("value").head(top)
+    table = Table(title=f"Top {len(done)} of {len(trials)} trials (validation loss, lower is better)")
+    columns = [c for c in trials.columns if c not in ("state",)]
+    for col in columns:
+        table.add_column(col, justify="right")
+    for row in done[columns].itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table)
+    other = trials["state"].value_counts().drop("COMPLETE", errors="ignore")
+    if len(other):
+        out.print(", ".join(f"{n} {state.lower()}" for state, n in other.items()))

@@ -52,6 +52,21 @@ def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origin
     return metrics, frame
 
 
+def calibrate_intervals(lstm, prices: np.ndarray, cal_origins: np.ndarray, test_frame: pd.DataFrame):
+    """Conformal calibrator from the validation windows; its coverage measured on the held-out test part."""
+    from forecast.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
+
+    h = lstm.horizon
+    actual = prices[cal_origins[:, None] + np.arange(1, h + 1)]  # (n, h), all inside the validation part
+    cal = ConformalCalibrator.for_transform(lstm.cfg.window.transform)
+    cal.fit(lstm.predict_origins(prices, cal_origins), actual, prices[cal_origins])
+    test_f, test_a = (test_frame[c].to_numpy().reshape(-1, h) for c in ("forecast", "actual"))
+    report = {"method": cal.method, "space": cal.space, "calibrated_on": "validation windows",
+              "n_calibration": int(len(cal_origins)), "measured_on": "test part",
+              "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,))}
+    return cal, report
+
+
 def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force: bool = False,
           verbose: int = 1) -> TrainOutcome:
     from forecast.lstm import LSTMForecaster
@@ -68,9 +83,12 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     n_fit = split.n_train + split.n_val
     lstm = LSTMForecaster(cfg, verbose=verbose).fit(series.values[:n_fit], n_val=split.n_val)
     test_metrics, test_frame = evaluate_test(lstm, series.values, series.dates, split.test_origins + offset)
+    calibrator, interval_report = calibrate_intervals(lstm, series.values[:n_fit], split.val_origins + offset,
+                                                      test_frame)
     fit = lstm.fit_result
     metrics = {
         "test": test_metrics,
+        "intervals": interval_report,
         "training": {k: v for k, v in fit.to_dict().items() if k != "history"},
         "split": {"train_rows": split.n_train, "val_rows": split.n_val, "test_rows": split.n_test,
                   "train_end": str(series.dates[split.n_train - 1].date()),
@@ -84,5 +102,5 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     history = {"history": fit.history, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
     bundle_io.save_bundle(bundle_dir, model=lstm.model, config=cfg, prep=lstm.prep, last_window=last_window,
                           data=data, metrics=metrics, history=history, test_predictions=test_frame,
-                          device=device, force=force)
+                          device=device, force=force, extra_files={"intervals.json": calibrator.to_dict()})
     return TrainOutcome(bundle_dir, series, metrics, history, device)

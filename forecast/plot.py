@@ -20,7 +20,8 @@ def _style(ax, title: str, ylabel: str) -> None:
 
 def _interval_levels(columns) -> list[str]:
     """Interval levels present as lower_XX/upper_XX (or lower/upper) columns, widest first."""
-    levels = sorted({m.group(1) for c in columns if (m := re.fullmatch(r"lower_(\d+)", c))}, key=int, reverse=True)
+    levels = sorted({m.group(1) for c in columns if (m := re.fullmatch(r"lower_(\d+(?:\.\d+)?)", c))},
+                    key=float, reverse=True)
     return levels or (["" ] if "lower" in columns and "upper" in columns else [])
 
 

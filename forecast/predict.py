@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,12 +22,13 @@ class Forecast:
     origin_price: float
     recursive: bool  # horizon beyond the trained one, served by feeding forecasts back
     history: pd.DataFrame  # date, price: what the forecast started from
+    levels: tuple[float, ...] = ()  # interval levels present as lower/upper columns
 
     def to_json(self) -> dict:
         rows = [{k: (v.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00") if isinstance(v, pd.Timestamp)
                      else float(v)) for k, v in row.items()} for row in self.frame.to_dict("records")]
         return {"origin_date": str(self.origin_date.date()), "origin_price": self.origin_price,
-                "recursive": self.recursive, "forecast": rows}
+                "recursive": self.recursive, "levels": list(self.levels), "forecast": rows}
 
 
 def context(bundle: Bundle, data_path: Path | None) -> pd.DataFrame:
@@ -42,9 +44,18 @@ def context(bundle: Bundle, data_path: Path | None) -> pd.DataFrame:
     return pd.DataFrame({"date": series.dates, "price": series.values})
 
 
-def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None = None) -> Forecast:
+def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None = None,
+            levels: Sequence[float] | None = ()) -> Forecast:
+    """Point forecast plus interval columns for ``levels`` (see intervals.column_names).
+
+    ``levels=None``: the default level if the bundle has a calibration, else none (bundles trained before
+    intervals existed); explicit levels on such a bundle raise a clear error.
+    """
+    from forecast import intervals as iv
     from forecast.lstm import forecast_path
 
+    cal = iv.from_bundle(bundle, required=bool(levels))
+    levels = () if cal is None else tuple(sorted(levels if levels is not None else (iv.DEFAULT_LEVEL,)))
     cfg = bundle.config
     h = horizon or cfg.window.horizon
     if h < 1:
@@ -55,4 +66,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     dates = pd.DatetimeIndex(hist["date"])
     freq = bundle.data.get("freq", "trading_days")
     frame = pd.DataFrame({"date": future_dates(dates, freq, h), "forecast": path})
-    return Forecast(frame, dates[-1], float(prices[-1]), h > cfg.window.horizon, hist)
+    bands = cal.intervals(path, float(prices[-1]), levels) if levels else {}
+    for level, lower, upper in iv.column_names(levels):
+        frame[lower], frame[upper] = bands[level]
+    return Forecast(frame, dates[-1], float(prices[-1]), h > cfg.window.horizon, hist, levels)
