@@ -1,0 +1,380 @@
+"""The HTML report: one self-contained file (inline CSS, PNG charts as data URIs, no JavaScript).
+
+It shows what a model bundle and/or a backtest folder hold: the data, the settings, the training
+curve, the forecast fan chart, the test-part and backtest scoreboards with the verdict in plain
+words, interval coverage, the lag diagnostic and the environment. A section whose data is absent
+says so and names the command that produces it. All text taken from files is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import platform
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from forecast.errors import BundleError, ForecastError
+from forecast.io import atomic_write_text, figure_png
+
+SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
+PERCENT_KEYS = {"mape", "smape"}  # already in percent
+SHARE_KEYS = {"skill_vs_naive", "directional_accuracy", "coverage"}  # fractions shown as percent
+FAN_LEVELS = (0.5, 0.8, 0.95)
+BACKTEST_HINT = "run `forecast backtest DATA --out DIR` and pass `--backtest DIR`"
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:1120px;margin:0 auto;padding:24px 32px 48px;background:#fff}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.2em;margin:32px 0 8px;padding-bottom:4px;border-bottom:2px solid #dde2ea}
+h3{font-size:1em;margin:18px 0 6px}.meta{color:#5a6475;font-size:.9em;margin:0 0 12px}
+table{border-collapse:collapse;margin:6px 0 12px;font-size:.9em}
+th,td{border:1px solid #dde2ea;padding:4px 10px;text-align:right}th{background:#eef1f6}
+td:first-child,th:first-child{text-align:left}tr.hl td{background:#fff7e0;font-weight:600}
+table.kv td:first-child{color:#5a6475}table.kv td{text-align:left}
+.verdict{font-size:1.05em;padding:10px 14px;border-left:4px solid #2f6fdf;background:#eef4ff;margin:8px 0}
+.verdict.bad{border-color:#d9822b;background:#fff4e6}.missing{color:#8a5a00;font-style:italic}
+figure{margin:8px 0 16px}figure img{max-width:100%;height:auto;border:1px solid #dde2ea}
+figcaption{color:#5a6475;font-size:.85em}code{background:#eef1f6;padding:1px 4px;border-radius:3px}
+.grid{display:flex;flex-wrap:wrap;gap:24px}
+"""
+
+
+# ------------------------------------------------------------------------------- HTML helpers
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value: Any, key: str = "") -> str:
+    """A number for a table: prices with 2 decimals, small values with 4 significant digits."""
+    if isinstance(value, bool) or value is None:
+        return esc("—" if value is None else ("yes" if value else "no"))
+    if isinstance(value, (int, float)):
+        if value != value:  # NaN
+            return "—"
+        if isinstance(value, int):
+            return f"{value:,}"
+        words = set(re.split(r"[. ]", key))
+        if words & PERCENT_KEYS:
+            return f"{value:,.2f}%"
+        if words & SHARE_KEYS:
+            return f"{value:+.1%}" if "skill_vs_naive" in words else f"{value:.1%}"
+        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+    return esc(value)
+
+
+def table(headers: Iterable[str], rows: Iterable[Iterable[Any]], keys: Iterable[str] | None = None,
+          highlight: Iterable[int] = ()) -> str:
+    """An HTML table; ``keys`` (one per column) choose the number format of each cell."""
+    headers = list(headers)
+    keys = list(keys) if keys is not None else [""] * len(headers)
+    hl = set(highlight)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "".join(
+        ('<tr class="hl">' if i in hl else "<tr>") + "".join(f"<td>{fmt(v, k)}</td>" for v, k in zip(row, keys))
+        + "</tr>" for i, row in enumerate(rows))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested dicts as (dotted key, scalar) pairs; short lists of scalars joined, long ones counted."""
+    if isinstance(obj, dict):
+        return [pair for k, v in obj.items() for pair in flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(obj, list):
+        if all(not isinstance(v, (dict, list)) for v in obj) and len(obj) <= 12:
+            return [(prefix, ", ".join(fmt(v) if not isinstance(v, str) else v for v in obj))]
+        return [(prefix, f"{len(obj)} entries")]
+    return [(prefix, obj)]
+
+
+def kv_table(obj: dict) -> str:
+    rows = "".join(f"<tr><td>{esc(k)}</td><td>{fmt(v, k)}</td></tr>" for k, v in flatten(obj))
+    return f'<table class="kv"><tbody>{rows}</tbody></table>'
+
+
+def image(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{esc(caption)}</figcaption></figure>")
+
+
+def figure(fig, caption: str) -> str:
+    return image(figure_png(fig, dpi=100), caption)
+
+
+def missing(what: str, hint: str) -> str:
+    return f'<p class="missing">{esc(what)} not available: {_code(hint)}.</p>'
+
+
+def _code(text: str) -> str:
+    """Escape, then show `backticked` parts as code."""
+    parts = esc(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def section(title: str, *parts: str) -> str:
+    return f"<section><h2>{esc(title)}</h2>{''.join(parts)}</section>"
+
+
+# ------------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class Sources:
+    """What the report is made from; any part may be missing."""
+
+    bundle: Any = None  # forecast.bundle.Bundle
+    forecast: Any = None  # forecast.predict.Forecast
+    backtest: dict | None = None  # the backtest folder's metrics.json
+    backtest_dir: Path | None = None
+
+
+def load_backtest(path: Path) -> dict:
+    path = Path(path)
+    f = path / "metrics.json"
+    if not f.is_file():
+        raise ForecastError(f"--backtest {path}: no metrics.json there; pass a folder written by `forecast backtest`")
+    try:
+        metrics = json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise ForecastError(f"{f}: not valid JSON ({e.msg} at line {e.lineno}); run `forecast backtest` again") from None
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("models"), dict):
+        raise ForecastError(f"{f}: has no 'models' scores; pass a folder written by `forecast backtest`")
+    return metrics
+
+
+def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
+    """Load the bundle (default: the latest, optional when a backtest is given) and the backtest."""
+    from forecast.bundle import load_bundle, resolve
+
+    src = Sources()
+    if backtest is not None:
+        src.backtest, src.backtest_dir = load_backtest(backtest), Path(backtest)
+    try:
+        bundle_dir = resolve(model)
+    except BundleError:
+        if backtest is None:
+            raise
+        bundle_dir = None  # a backtest alone makes a report; the model sections say what is missing
+    if bundle_dir is not None:
+        src.bundle = load_bundle(bundle_dir)
+        src.forecast = _predict(src.bundle)
+    return src
+
+
+def _predict(bundle):
+    """The trained-horizon forecast, with interval bands at FAN_LEVELS when the bundle is calibrated."""
+    import inspect
+
+    from forecast.predict import predict
+
+    if "levels" in inspect.signature(predict).parameters and (bundle.path / "intervals.json").is_file():
+        return predict(bundle, levels=FAN_LEVELS)
+    return predict(bundle)
+
+
+# ------------------------------------------------------------------------------- sections
+
+
+def _test_sentence(test: dict) -> tuple[str, bool]:
+    beats = bool(test.get("beats_naive"))
+    return (f"On the held-out test part ({test.get('first_origin')} .. {test.get('last_date')}, "
+            f"{test.get('n_origins')} forecast origins x {test.get('horizon')} steps) the LSTM's mean absolute "
+            f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
+            f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): the LSTM "
+            + ("beats the naive forecast." if beats else "does NOT beat the naive forecast; prefer the naive one."),
+            beats)
+
+
+def summary_section(src: Sources) -> str:
+    parts = []
+    if src.bundle is not None and "test" in src.bundle.metrics:
+        text, good = _test_sentence(src.bundle.metrics["test"])
+        parts.append(f'<p class="verdict{"" if good else " bad"}">{esc(text)}</p>')
+    if src.backtest and src.backtest.get("verdict"):
+        parts.append(f'<p class="verdict">Backtest: {esc(src.backtest["verdict"])}</p>')
+    return section("In plain words", *(parts or [missing("A verdict", BACKTEST_HINT)]))
+
+
+def data_section(src: Sources) -> str:
+    if src.bundle is None:
+        return section("Data", missing("The data summary", "pass `--model DIR` of a bundle from `forecast train`"))
+    d, cfg = src.bundle.data, src.bundle.config
+    rows = [("file", d.get("path")), ("sha256", d.get("sha256")), ("rows used", d.get("rows")),
+            ("first date", d.get("first_date")), ("last date", d.get("last_date")),
+            ("frequency", d.get("freq")), ("target column", d.get("target")), ("date column", d.get("date_col")),
+            ("missing values forward-filled", f"{d.get('n_filled', 0)} (runs of at most {cfg.data.max_fill}; "
+                                              "leading/trailing gaps dropped)")]
+    split = src.bundle.metrics.get("split")
+    return section("Data", kv_table(dict(rows)), "<h3>Chronological split</h3>" + kv_table(split) if split else "")
+
+
+def model_section(src: Sources) -> str:
+    if src.bundle is None:
+        return section("Model and training", missing("The model settings", "pass `--model DIR`"))
+    b = src.bundle
+    settings = '<div class="grid">' + "".join(
+        f"<div><h3>{esc(name)}</h3>{kv_table(values)}</div>" for name, values in b.config.to_dict().items()) + "</div>"
+    training = b.metrics.get("training")
+    curve = b.history.get("history") or {}
+    parts = [settings, "<h3>Training</h3>" + kv_table(training) if training else ""]
+    if curve:
+        from forecast.plot import training_curve_figure
+
+        parts.append(figure(training_curve_figure(curve, b.history.get("best_epoch")),
+                            "Loss per epoch on the training and validation parts; the best epoch's weights are kept."))
+    return section("Model and training", *parts)
+
+
+def _interval_columns(frame) -> list[str]:
+    return [c for c in frame.columns if c.startswith(("lower", "upper"))]
+
+
+def forecast_section(src: Sources) -> str:
+    if src.forecast is None:
+        return section("Forecast", missing("The forecast", "pass `--model DIR`"))
+    from forecast.console import forecast_chart
+
+    fc, frame = src.forecast, src.forecast.frame
+    chart = figure(forecast_chart(src.bundle, fc), "History, 1-step test predictions and the forecast"
+                   + (" with its interval bands." if _interval_columns(frame) else "."))
+    note = "" if _interval_columns(frame) else missing(
+        "Prediction intervals", "train with a version of `forecast` that writes intervals.json into the bundle")
+    rows = [[str(r[0].date()) if r[0] == r[0].normalize() else str(r[0]), *r[1:]] for r in frame.itertuples(index=False)]
+    cols = list(frame.columns)
+    return section("Forecast", f'<p class="meta">From {esc(fc.origin_date.date())} (last price '
+                   f"{fmt(fc.origin_price)}){esc(' — recursive beyond the trained horizon' if fc.recursive else '')}"
+                   "</p>", chart, note, table(cols, rows, keys=cols))
+
+
+def test_scores_section(src: Sources) -> str:
+    test = src.bundle.metrics.get("test") if src.bundle is not None else None
+    if not test:
+        return section("Test part: LSTM vs naive", missing("Test scores", "pass `--model DIR`"))
+    keys = [k for k in ("mae", "rmse", "mape", "smape") if k in test["lstm"]]
+    rows = [[name, *(test[name].get(k) for k in keys)] for name in ("lstm", "naive")]
+    best = 0 if test.get("beats_naive") else 1
+    return section("Test part: LSTM vs naive", table(["model", *map(str.upper, keys)], rows, ["", *keys], [best]),
+                   f"<p>Skill vs naive (1 − MAE ratio): <b>{fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}</b></p>")
+
+
+def _coverage_rows(models: dict) -> tuple[list[str], list[list[Any]]]:
+    levels = sorted({lvl for m in models.values() for lvl in (m.get("coverage") or {})}, key=float)
+    rows = [[name, *((m.get("coverage") or {}).get(lvl) for lvl in levels), m.get("width"), m.get("winkler")]
+            for name, m in models.items() if m.get("coverage")]
+    return levels, rows
+
+
+def backtest_section(src: Sources) -> str:
+    bt = src.backtest
+    if not bt:
+        return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
+    models = bt["models"]
+    keys = [k for k in SCORE_KEYS if any(k in m for m in models.values())]
+    order = sorted(models, key=lambda n: (models[n].get("mase", models[n].get("mae", float("inf")))))
+    rows = [[n, *(models[n].get(k) for k in keys)] for n in order]
+    parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
+             "sorted by MASE (lower is better), LSTM highlighted.</p>",
+             f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>',
+             table(["model", *keys], rows, ["", *keys], [i for i, n in enumerate(order) if n == "lstm"])]
+    horizon = {n: m["per_horizon"] for n, m in models.items() if m.get("per_horizon")}
+    if horizon:
+        steps = max(len(v) for v in horizon.values())
+        parts.append("<h3>MAE per horizon step</h3>" + table(
+            ["model", *(str(s) for s in range(1, steps + 1))],
+            [[n, *(step.get("mae") for step in v)] for n, v in horizon.items()]))
+    if isinstance(bt.get("dm_test"), dict):
+        parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>" + kv_table(bt["dm_test"]))
+    if bt.get("settings"):
+        parts.append("<h3>Settings</h3>" + kv_table(bt["settings"]))
+    notes = bt.get("notes")
+    if notes:
+        items = notes if isinstance(notes, list) else [notes]
+        parts.append("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>")
+    for png in sorted(src.backtest_dir.glob("*.png")):
+        parts.append(image(png.read_bytes(), png.stem.replace("_", " ")))
+    return section("Backtest against baselines", *parts)
+
+
+def _count(origins: Any) -> Any:
+    return len(origins) if isinstance(origins, list) else origins if origins is not None else "?"
+
+
+def intervals_section(src: Sources) -> str:
+    from forecast.bundle import read_extra
+
+    parts = []
+    if src.bundle is not None:
+        calib = src.bundle.metrics.get("intervals")
+        if calib:
+            parts.append("<h3>Coverage on the test part (bundle)</h3>" + kv_table(calib))
+        stored = read_extra(src.bundle, "intervals.json")
+        if stored:
+            parts.append("<h3>intervals.json</h3>" + kv_table(stored))
+    if src.backtest:
+        levels, rows = _coverage_rows(src.backtest["models"])
+        if rows:
+            cols = [f"coverage {lvl}" for lvl in levels]
+            parts.append("<h3>Coverage in the backtest (nominal level in the header)</h3>"
+                         + table(["model", *cols, "width", "winkler"], rows, ["", *cols, "width", "winkler"]))
+    return section("Prediction intervals", *(parts or [missing("Interval coverage", BACKTEST_HINT)]))
+
+
+def lag_section(src: Sources) -> str:
+    lag = (src.backtest or {}).get("lag_diagnostic")
+    if not lag:
+        return section("Lag diagnostic", missing("The lag diagnostic", BACKTEST_HINT))
+    parts = [f"<p>{esc(lag.get('message', ''))}</p>", f"<p>Best-matching lag: <b>{fmt(lag.get('best_lag'))}</b></p>"]
+    scores = lag.get("scores")
+    if isinstance(scores, dict):
+        parts.append(table(["lag", "score"], scores.items()))
+    elif isinstance(scores, list):
+        parts.append(table(["lag", "score"], enumerate(scores)))
+    return section("Lag diagnostic", *parts)
+
+
+def environment_section(src: Sources) -> str:
+    from forecast import __version__
+
+    parts = []
+    if src.bundle is not None:
+        m = src.bundle.manifest
+        parts.append("<h3>Bundle (training run)</h3>" + kv_table(
+            {"folder": str(src.bundle.path), "created": m.get("created"), "device": m.get("device"),
+             "seed": m.get("seed"), **(m.get("versions") or {})}))
+    parts.append("<h3>This report</h3>" + kv_table(
+        {"forecast": __version__, "python": platform.python_version(), "platform": platform.platform()}))
+    return section("Environment", *parts)
+
+
+SECTIONS = (summary_section, data_section, model_section, forecast_section, test_scores_section,
+            backtest_section, intervals_section, lag_section, environment_section)
+
+
+def render(src: Sources) -> str:
+    """The whole HTML document."""
+    name = Path(src.bundle.data.get("path", "series")).name if src.bundle is not None else "backtest"
+    target = src.bundle.data.get("target", "") if src.bundle is not None else ""
+    title = f"Forecast report: {name}" + (f" ({target})" if target else "")
+    made = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    sources = ", ".join(f"{what} {path}" for what, path in (
+        ("bundle", src.bundle.path if src.bundle is not None else None), ("backtest", src.backtest_dir)) if path)
+    body = "".join(s(src) for s in SECTIONS)
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body><main>"
+            f"<h1>{esc(title)}</h1><p class=\"meta\">Made {esc(made)} from {esc(sources)}.</p>"
+            f"{body}</main></body></html>\n")
+
+
+def write_report(out: Path, model: Path | None = None, backtest: Path | None = None) -> Path:
+    """Gather the sources, render the report and write it atomically to ``out``."""
+    out = Path(out)
+    if out.is_dir():
+        raise ForecastError(f"--out {out}: is a folder; give a file name such as {out / 'report.html'}")
+    return atomic_write_text(out, render(gather(model, backtest)))
