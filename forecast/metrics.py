@@ -44,3 +44,95 @@ def skill(model_mae: float, naive_mae: float) -> float:
 def point_metrics(actual, pred) -> dict[str, float]:
     return {"mae": mae(actual, pred), "rmse": rmse(actual, pred), "mape": mape(actual, pred),
             "smape": smape(actual, pred)}
+
+
+# ------------------------------------------------------------------ scaled and directional metrics
+
+
+def naive_scale(train, season: int = 1) -> float:
+    """In-sample MAE of the (seasonal) naive one-step forecast on ``train``: the MASE denominator."""
+    t = np.asarray(train, dtype=np.float64)
+    if len(t) <= season:
+        return float("nan")
+    return float(np.mean(np.abs(t[season:] - t[:-season])))
+
+
+def mase(actual, pred, scale: float) -> float:
+    """Mean absolute scaled error: MAE divided by the in-sample naive MAE ``scale`` (see naive_scale)."""
+    return float(mae(actual, pred) / scale) if scale > 0 else float("nan")
+
+
+def directional_accuracy(actual, pred, origin) -> float:
+    """Share of forecasts whose change from the origin price has the sign of the actual change.
+
+    ``origin`` broadcasts against ``actual`` (e.g. shape (n, 1) for (n, h) forecasts). A forecast of no
+    change makes no directional call and scores 0.5 (a coin flip), so the naive forecast scores 0.5.
+    """
+    a, p = _pair(actual, pred)
+    o = np.asarray(origin, dtype=np.float64)
+    pred_sign, actual_sign = np.sign(p - o), np.sign(a - o)
+    hits = np.where(pred_sign == 0, 0.5, (pred_sign == actual_sign).astype(np.float64))
+    return float(np.mean(hits))
+
+
+def forecast_metrics(actual, pred, origin, scale) -> dict[str, float]:
+    """point_metrics plus MASE and directional accuracy; ``scale`` may be per row (n, 1) for pooled MASE."""
+    a, p = _pair(actual, pred)
+    s = np.broadcast_to(np.asarray(scale, dtype=np.float64), a.shape)
+    scaled = np.divide(np.abs(a - p), s, out=np.full(a.shape, np.nan), where=s > 0)
+    return {**point_metrics(a, p), "mase": float(np.mean(scaled)),
+            "directional_accuracy": directional_accuracy(a, p, origin)}
+
+
+# ------------------------------------------------------------------------------ Diebold-Mariano
+
+
+def diebold_mariano(errors_a, errors_b, horizon: int = 1, loss: str = "squared") -> dict[str, float]:
+    """Diebold-Mariano test of equal accuracy, with the Harvey-Leybourne-Newbold correction.
+
+    ``errors_a``/``errors_b``: forecast errors of two models on the same targets, in time order. The loss
+    differential d = L(e_a) - L(e_b) (squared or absolute) has its long-run variance estimated with
+    autocovariances up to lag ``horizon - 1`` (rectangular window; Bartlett weights if that is not
+    positive). The statistic is scaled by sqrt((n + 1 - 2h + h(h-1)/n) / n) and compared with Student's
+    t with n - 1 degrees of freedom. Negative statistic: model a has the smaller loss. Two-sided p-value.
+    """
+    from scipy import stats
+
+    if loss not in ("squared", "absolute"):
+        raise ValueError(f"loss must be 'squared' or 'absolute', got {loss!r}")
+    ea, eb = _pair(errors_a, errors_b)
+    ea, eb = ea.ravel(), eb.ravel()
+    keep = np.isfinite(ea) & np.isfinite(eb)
+    ea, eb = ea[keep], eb[keep]
+    fn = np.square if loss == "squared" else np.abs
+    d = fn(ea) - fn(eb)
+    n, h = len(d), max(1, int(horizon))
+    if n < 2:
+        return {"statistic": float("nan"), "p_value": float("nan"), "n": n, "mean_loss_diff": float("nan")}
+    dbar = float(np.mean(d))
+    dc = d - dbar
+    gammas = [float(np.dot(dc[k:], dc[: n - k]) / n) for k in range(min(h, n))]
+    var = gammas[0] + 2 * sum(gammas[1:])
+    if var <= 0:
+        var = gammas[0] + 2 * sum((1 - k / len(gammas)) * g for k, g in enumerate(gammas) if k)
+    if var <= 0:  # identical losses: no evidence of any difference
+        return {"statistic": 0.0, "p_value": 1.0, "n": n, "mean_loss_diff": dbar}
+    dm = dbar / np.sqrt(var / n)
+    hln = np.sqrt(max((n + 1 - 2 * h + h * (h - 1) / n) / n, 1e-12))
+    stat = float(dm * hln)
+    return {"statistic": stat, "p_value": float(2 * stats.t.sf(abs(stat), df=n - 1)), "n": n,
+            "mean_loss_diff": dbar}
+
+
+def lag_scores(one_step, actual, max_lag: int = 5) -> list[float]:
+    """MAE of one-step forecasts f_t against the actual series shifted back by k = 0..max_lag steps.
+
+    ``one_step[i]`` forecasts ``actual[i]``; ``actual`` must start ``max_lag`` steps earlier than the
+    forecasts, i.e. ``len(actual) == len(one_step) + max_lag``. The lag with the smallest MAE is the one
+    the forecast follows most closely: lag 1 means it mostly repeats the last observed value.
+    """
+    f, a = np.asarray(one_step, dtype=np.float64), np.asarray(actual, dtype=np.float64)
+    if len(a) != len(f) + max_lag:
+        raise ValueError(f"actual needs {max_lag} values before the forecasts: {len(a)} != {len(f)} + {max_lag}")
+    n = len(f)
+    return [mae(a[max_lag - k: max_lag - k + n], f) for k in range(max_lag + 1)]
