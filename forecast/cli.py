@@ -224,6 +224,68 @@ def tune(
                    f"{out_dir / 'trials.csv'}\ntrain with: forecast train {data} --config {out_dir / 'best.json'}")
 
 
+@app.command()
+def backtest(
+    data: Path = ExistingFile,
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps forecast from each origin [default: 10]."),
+    folds: int = typer.Option(5, help="Forecast origins, stepping back from the end of the series."),
+    step: Optional[int] = typer.Option(None, help="Steps between origins [default: the horizon]."),
+    window_type: str = typer.Option("expanding", help="expanding or rolling training windows."),
+    train_size: Optional[int] = typer.Option(None, help="Rows per rolling training window [default: all before the first origin]."),
+    retrain_every: int = typer.Option(1, help="Refit every K folds; the others forecast from the new origin with the last fit."),
+    warm_start: bool = typer.Option(False, "--warm-start", help="Start each LSTM fit from the previous fit's weights."),
+    models: str = typer.Option(",".join(("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")),
+                               help="Comma-separated: lstm, naive, seasonal_naive, drift, moving_average, arima, ets."),
+    season: Optional[int] = typer.Option(None, help="Season length [default: from the frequency, e.g. 5 for trading days]; "
+                                         "also scales MASE by the seasonal naive."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: backtest/<file stem>/."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr."),
+    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                          help="Start the LSTM from this config.json; flags override it."),
+    target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
+    date_col: Optional[str] = typer.Option(None, help="Date column. Default: detected by name."),
+    window: Optional[int] = typer.Option(None, help="LSTM look-back window in steps [default: 30]."),
+    transform: Optional[str] = typer.Option(None, help="LSTM target transform: log_return, diff or level [default: log_return]."),
+    layers: Optional[str] = typer.Option(None, help="Units per stacked LSTM layer [default: 64,64]."),
+    dropout: Optional[float] = typer.Option(None, help="Dropout after each LSTM layer [default: 0.2]."),
+    epochs: Optional[int] = typer.Option(None, help="Most epochs per fit [default: 50]."),
+    batch_size: Optional[int] = typer.Option(None, help="Windows per batch [default: 64]."),
+    patience: Optional[int] = typer.Option(None, help="Early-stopping patience [default: 5]."),
+    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate [default: 0.001]."),
+    seed: Optional[int] = typer.Option(None, help="Random seed [default: 42]."),
+) -> None:
+    """Walk-forward backtest of the LSTM against naive, seasonal naive, drift, ARIMA and ETS on the same origins."""
+    _quiet_tf()
+    from forecast import console
+    from forecast import backtest as bt_lib
+    from forecast.config import RunConfig, parse_layers
+
+    with user_errors():
+        base = RunConfig.from_json(config) if config else RunConfig()
+        cfg = base.replace(
+            data=_overrides(target=target, date_col=date_col),
+            window=_overrides(window=window, horizon=horizon, transform=transform),
+            model=_overrides(layers=parse_layers(layers) if layers else None, dropout=dropout),
+            train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
+                             seed=seed),
+        )
+        out_dir = out or bt_lib.default_out_dir(data)
+        bt_lib.check_out_dir(out_dir, force)  # fail before any work
+        show = not (quiet or as_json)
+        progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
+                                                f"done in {r.seconds:.1f} s[/dim]")) if show else None
+        result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
+                                     train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
+                                     models=bt_lib.parse_models(models), season=season, progress=progress)
+        written = bt_lib.write_outputs(result, out_dir, force=force)
+        if as_json:
+            typer.echo(json.dumps(result.report, indent=2))
+        else:
+            console.print_backtest(result.report, written)
+
+
 def main() -> None:  # pragma: no cover
     app(prog_name="forecast")
 

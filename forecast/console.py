@@ -90,3 +90,40 @@ def print_trials(trials, top: int = 10) -> None:
     other = trials["state"].value_counts().drop("COMPLETE", errors="ignore")
     if len(other):
         out.print(", ".join(f"{n} {state.lower()}" for state, n in other.items()))
+
+
+def print_backtest(report: dict, written: list | None = None) -> None:
+    """The backtest table (best MASE first), the verdict, the DM test, the lag diagnostic and any notes."""
+    s = report["settings"]
+    table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
+                        f"({s['window_type']} window, step {s['step']})",
+                  caption=f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}")
+    cols = [("model", None), ("MASE", "mase"), ("MAE", "mae"), ("RMSE", "rmse"), ("MAPE", "mape"),
+            ("sMAPE", "smape"), ("direction", "directional_accuracy"), ("skill vs naive", "skill_vs_naive")]
+    for label, _ in cols:
+        table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
+    models = report["models"]
+    ranked = sorted(models, key=lambda n: float("inf") if models[n]["mase"] is None else models[n]["mase"])
+
+    def cell(key, v):
+        if v is None:
+            return "n/a"
+        if key in ("directional_accuracy", "skill_vs_naive"):
+            return f"{v:+.1%}" if key == "skill_vs_naive" else f"{v:.1%}"
+        return _fmt(v, pct=key in ("mape", "smape")) if key != "mase" else f"{v:.3f}"
+
+    for name in ranked:
+        table.add_row(name, *(cell(key, models[name][key]) for _, key in cols[1:]))
+    out.print(table)
+    out.print(f"[bold]verdict:[/bold] {report['verdict']}")
+    if report.get("dm_test"):
+        dm = report["dm_test"]
+        stat = "n/a" if dm["statistic"] is None else f"{dm['statistic']:+.2f}"
+        out.print(f"Diebold-Mariano (LSTM vs naive, {dm['loss']} errors, n = {dm['n']}): statistic {stat}: "
+                  f"{dm['verdict']}")
+    if report.get("lag_diagnostic"):
+        out.print(f"lag diagnostic: {report['lag_diagnostic']['message']}")
+    for note in report.get("notes", []):
+        out.print(f"[yellow]note:[/yellow] {note}")
+    if written:
+        out.print(f"written: {', '.join(map(str, written))}")

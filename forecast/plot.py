@@ -68,3 +68,71 @@ def training_curve_figure(history: dict, best_epoch: int | None = None, title: s
     _style(ax, title, "loss (scaled units)")
     return fig
 
+
+
+# ------------------------------------------------------------------------------------ backtest
+
+
+def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, context: int | None = None,
+                              title: str = "Backtest: forecasts against actuals per fold") -> Figure:
+    """One panel per fold: recent history, the actual path and every model's forecast from the origin.
+
+    ``forecasts``: the backtest's long frame (origin, date, step, model, forecast, actual);
+    ``history``: date, price of the whole series; ``context``: history points before each origin.
+    """
+    origins = sorted(forecasts["origin"].unique())
+    h = int(forecasts["step"].max())
+    context = context or 3 * h
+    cols = min(4, len(origins))
+    rows = -(-len(origins) // cols)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    models = list(dict.fromkeys(forecasts["model"]))
+    colors = {m: f"C{i}" for i, m in enumerate(models)}
+    for ax, origin in zip(axes, origins):
+        part = forecasts[forecasts["origin"] == origin]
+        past = history[history["date"] <= origin].tail(context)
+        first = part[part["model"] == models[0]]
+        ax.plot(pd.concat([past["date"], first["date"]]), np.concatenate([past["price"], first["actual"]]),
+                color="black", lw=1.2, label="actual")
+        for m in models:
+            rows_m = part[part["model"] == m]
+            ax.plot(pd.concat([past["date"].tail(1), rows_m["date"]]),
+                    np.concatenate([past["price"].tail(1), rows_m["forecast"]]), color=colors[m], lw=1, label=m)
+        ax.axvline(origin, color="0.6", ls=":", lw=1)
+        ax.set_title(f"origin {pd.Timestamp(origin).date()}", fontsize="medium")
+        ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+        ax.grid(alpha=0.3)
+    for ax in axes[len(origins):]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 8), fontsize="small")
+    fig.suptitle(title)
+    return fig
+
+
+def backtest_horizon_figure(models: dict, title: str = "Backtest: MAE by forecast step") -> Figure:
+    """MAE at each horizon step per model, from the report's ``models`` -> ``per_horizon`` lists."""
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for name, m in models.items():
+        steps = [r["step"] for r in m["per_horizon"]]
+        ax.plot(steps, [np.nan if r["mae"] is None else r["mae"] for r in m["per_horizon"]], marker="o", ms=3,
+                label=name, lw=2 if name in ("lstm", "naive") else 1)
+    ax.set_xlabel("steps ahead")
+    _style(ax, title, "MAE (price units)")
+    return fig
+
+
+def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (below 1 beats in-sample naive)") -> Figure:
+    """Bar chart of each model's overall MASE, best first; a line at 1."""
+    ranked = sorted(models, key=lambda n: np.inf if models[n]["mase"] is None else models[n]["mase"])
+    values = [np.nan if models[n]["mase"] is None else models[n]["mase"] for n in ranked]
+    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(ranked, values, color=["tab:orange" if n == "lstm" else "tab:blue" for n in ranked])
+    ax.axhline(1.0, color="0.4", ls="--", lw=1)
+    ax.set_ylabel("MASE")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
