@@ -1,0 +1,241 @@
+"""forecast.intervals: conformal coverage, interval scores, level parsing, and --interval through a tiny model."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast import intervals as iv
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
+from forecast.errors import BundleError, ForecastError
+from forecast.intervals import ConformalCalibrator
+
+# ---- scores against hand-computed values ----
+
+ACTUAL, LOWER, UPPER = [1, 2, 3, 4], [0, 2.5, 2, 5], [2, 3, 4, 6]
+
+
+def test_coverage_and_width_by_hand():
+    assert iv.coverage(ACTUAL, LOWER, UPPER) == 0.5  # 1 and 3 inside, 2 below, 4 below
+    assert iv.coverage([2, 3], [2, 1], [3, 3]) == 1.0  # bounds count as inside
+    assert iv.mean_width(LOWER, UPPER) == pytest.approx((2 + 0.5 + 2 + 1) / 4)
+
+
+def test_winkler_by_hand():
+    # alpha 0.2 -> penalty 10 x miss: widths 2, .5, 2, 1; misses 0, .5, 0, 1
+    assert iv.winkler_score(ACTUAL, LOWER, UPPER, 0.8) == pytest.approx((2 + 5.5 + 2 + 11) / 4)
+
+
+def test_pinball_by_hand():
+    # d = actual - pred = -1, 0, 2 -> max(.9 d, -.1 d) = .1, 0, 1.8
+    assert iv.pinball_loss([1, 2, 3], [2, 2, 1], 0.9) == pytest.approx(1.9 / 3)
+    assert iv.pinball_loss([1, 2, 3], [2, 2, 1], 0.5) == pytest.approx(0.5 * (1 + 0 + 2) / 3)  # half the MAE
+
+
+def test_scores_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="shapes differ"):
+        iv.coverage([1, 2], [0, 1, 2], [3, 3])
+
+
+# ---- the conformal quantile ----
+
+def test_conformal_rank_is_finite_sample():
+    assert iv.conformal_rank(9, 0.8) == 8  # ceil(10 * .8)
+    assert iv.conformal_rank(10, 0.8) == 9  # ceil(8.8)
+    assert iv.conformal_rank(3, 0.95) == 3  # capped at n
+    cal = ConformalCalibrator("abs").fit(np.zeros((10, 1)), np.arange(1, 11, dtype=float)[:, None])
+    down, up = cal.quantiles(0.8)
+    assert up[0] == down[0] == 9.0
+
+
+@pytest.mark.parametrize("method", iv.METHODS)
+@pytest.mark.parametrize("space", iv.SPACES)
+def test_coverage_of_gaussian_noise_is_nominal(space, method):
+    """Fitted on 1000 draws per step, checked on 5000 new ones, each step within a stated tolerance of nominal.
+
+    Tolerances are about 2 standard errors of the empirical coverage, sqrt(L (1 - L) (1/1000 + 1/5000)):
+    0.017 at 50%, 0.014 at 80%, 0.0075 at 95%.
+    """
+    tolerance = {0.5: 0.04, 0.8: 0.03, 0.95: 0.015}
+    rng = np.random.default_rng(0)
+    sigma = np.array([0.01, 0.02, 0.03])  # spread grows with the step
+    forecast = np.full((1000, 3), 100.0)
+    noise = rng.normal(0, sigma, (1000, 3))
+    actual = forecast * np.exp(noise) if space == "log" else forecast + 100 * noise
+    cal = ConformalCalibrator(space, method).fit(forecast, actual, forecast[:, 0])
+    new_f = np.full((5000, 3), 100.0)
+    new_noise = rng.normal(0, sigma, (5000, 3))
+    new_a = new_f * np.exp(new_noise) if space == "log" else new_f + 100 * new_noise
+    for level, tol in tolerance.items():
+        lo, hi = cal.intervals(new_f, levels=(level,))[level]
+        for k in range(3):
+            assert abs(iv.coverage(new_a[:, k], lo[:, k], hi[:, k]) - level) <= tol, (level, k)
+
+
+def test_bands_ordered_nested_and_widening():
+    rng = np.random.default_rng(1)
+    # skewed residuals whose spread shrinks at step 3: the cumulative maximum keeps widths non-decreasing
+    res = np.abs(rng.normal(0, [1.0, 2.0, 1.0], (400, 3))) + 0.5  # all positive: signed lower tail clips to 0
+    for method in iv.METHODS:
+        cal = ConformalCalibrator("abs", method).fit(np.zeros((400, 3)), res)
+        path = np.array([10.0, 11.0, 9.0, 9.5, 12.0, 8.0])  # 6 steps: 3 beyond the calibrated horizon
+        bands = cal.intervals(path, 10.0, (0.5, 0.8, 0.95))
+        for lo, hi in bands.values():
+            assert np.all(lo <= path) and np.all(path <= hi)
+            assert np.all(np.diff(hi - lo) >= 0)
+        assert all(np.all(bands[w][0] <= bands[n][0]) and np.all(bands[w][1] >= bands[n][1])
+                   for w, n in ((0.95, 0.8), (0.8, 0.5)))
+    down, up = ConformalCalibrator("abs").fit(np.zeros((400, 3)), res).quantiles(0.8, steps=12)
+    assert up[2] == pytest.approx(up[1])  # step 3 raised to step 2's width
+    assert up[11] == pytest.approx(up[2] * np.sqrt(12 / 3))  # sqrt(s/h) beyond the horizon
+
+
+def test_log_space_bands_are_multiplicative_and_positive():
+    rng = np.random.default_rng(2)
+    f = np.full((300, 2), 50.0)
+    cal = ConformalCalibrator.for_transform("log_return").fit(f, f * np.exp(rng.normal(0, 0.5, (300, 2))))
+    lo, hi = cal.intervals([0.01, 1000.0], levels=(0.99,))[0.99]
+    assert np.all(lo > 0)
+    assert hi[1] / 1000.0 == pytest.approx(1000.0 / lo[1])  # symmetric in log units
+    assert ConformalCalibrator.for_transform("diff").space == "abs"
+
+
+def test_round_trip_through_json_and_thinning():
+    rng = np.random.default_rng(3)
+    a = rng.normal(0, 1, (5000, 2))
+    cal = ConformalCalibrator("abs").fit(np.zeros_like(a), a)
+    d = json.loads(json.dumps(cal.to_dict()))
+    assert d["n"] == [5000, 5000] and len(d["residuals"][0]) == iv.MAX_STORED
+    back = ConformalCalibrator.from_dict(d)
+    exact = np.sort(np.abs(a[:, 0]))[iv.conformal_rank(5000, 0.8) - 1]
+    assert back.quantiles(0.8)[1][0] == pytest.approx(exact, rel=0.01)
+    assert back.intervals([1.0, 2.0], levels=(0.8,))[0.8][1] == pytest.approx(cal.intervals([1.0, 2.0])[0.8][1])
+
+
+def test_unfitted_calibrator_raises():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        ConformalCalibrator().intervals([1.0])
+
+
+# ---- levels and column names ----
+
+def test_parse_levels():
+    assert iv.parse_levels("0.8") == (0.8,)
+    assert iv.parse_levels(" 0.95, 0.5,0.8,0.5") == (0.5, 0.8, 0.95)
+    assert iv.parse_levels("none") == ()
+
+
+@pytest.mark.parametrize("bad", ["0", "1", "1.5", "abc", "", "0.8,", "nan", "-0.2"])
+def test_parse_levels_rejects(bad):
+    with pytest.raises(ForecastError, match="strictly between 0 and 1") as e:
+        iv.parse_levels(bad)
+    assert f"--interval {bad!r}" in str(e.value)
+
+
+def test_column_names():
+    assert iv.column_names([0.8]) == [(0.8, "lower", "upper")]
+    assert [c[1:] for c in iv.column_names([0.975, 0.5])] == [("lower_50", "upper_50"), ("lower_97.5", "upper_97.5")]
+
+
+def test_fan_draws_decimal_levels():
+    from forecast.plot import forecast_figure
+
+    dates = pd.bdate_range("2021-01-01", periods=6)
+    hist = pd.DataFrame({"date": dates[:3], "price": [1.0, 2, 3]})
+    fc = pd.DataFrame({"date": dates[3:], "forecast": [3.0, 3, 3], "lower_50": [2.0] * 3, "upper_50": [4.0] * 3,
+                       "lower_97.5": [1.0] * 3, "upper_97.5": [5.0] * 3})
+    labels = [t.get_text() for t in forecast_figure(hist, fc).axes[0].get_legend().get_texts()]
+    assert labels[1:3] == ["97.5% interval", "50% interval"]
+
+
+# ---- through a real tiny model ----
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    """One tiny model (window 10, horizon 3, LSTM(8), 2 epochs) trained on a seeded random walk."""
+    from forecast.data import synthetic_series
+    from forecast.pipeline import train
+
+    root = tmp_path_factory.mktemp("iv")
+    synthetic_series("random_walk", n=300, seed=1).to_csv(root / "walk.csv", index=False)
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=3), model=ModelConfig(layers=(8,), dropout=0.0),
+                    train=TrainConfig(epochs=2, batch_size=32, patience=2, seed=7, device="cpu"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # models/LATEST lands here
+        outcome = train(root / "walk.csv", cfg, root / "model", verbose=0)
+    return outcome.bundle_dir
+
+
+def cli(*args):
+    from forecast.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_train_stores_calibration_and_reports_coverage(bundle_dir):
+    metrics = json.loads((bundle_dir / "metrics.json").read_text())
+    stored = json.loads((bundle_dir / "intervals.json").read_text())
+    rep = metrics["intervals"]
+    assert rep["method"] == "symmetric" and rep["space"] == "log" and rep["measured_on"] == "test part"
+    assert stored["n"] == [rep["n_calibration"]] * 3
+    lv = rep["levels"]["80"]
+    assert lv["nominal"] == 0.8 and 0.5 < lv["coverage"] <= 1 and lv["mean_width"] > 0
+    assert len(lv["coverage_per_step"]) == 3
+
+
+def test_cli_one_and_several_levels(bundle_dir):
+    r = cli("predict", "-m", bundle_dir, "--horizon", 7, "--interval", "0.8", "--out", "one.csv")
+    assert r.exit_code == 0, r.output
+    one = pd.read_csv("one.csv")
+    assert list(one.columns) == ["date", "forecast", "lower", "upper"]
+    r = cli("predict", "-m", bundle_dir, "--horizon", 7, "--interval", "0.95,0.5,0.8", "--out", "many.csv")
+    assert r.exit_code == 0, r.output
+    f = pd.read_csv("many.csv")
+    assert list(f.columns) == ["date", "forecast", "lower_50", "upper_50", "lower_80", "upper_80",
+                               "lower_95", "upper_95"]
+    assert np.allclose(f[["lower_80", "upper_80"]].to_numpy(), one[["lower", "upper"]].to_numpy())
+    for lv in ("50", "80", "95"):
+        lo, hi = f[f"lower_{lv}"], f[f"upper_{lv}"]
+        assert (lo > 0).all() and (lo <= f.forecast).all() and (f.forecast <= hi).all()
+        assert (np.diff(np.log(hi / lo)) >= -1e-12).all()  # widens with the step, also beyond horizon 3
+    assert (f.lower_95 <= f.lower_80).all() and (f.lower_80 <= f.lower_50).all()
+    assert (f.upper_95 >= f.upper_80).all() and (f.upper_80 >= f.upper_50).all()
+
+
+def test_cli_default_json_and_none(bundle_dir):
+    r = cli("predict", "-m", bundle_dir, "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["levels"] == [0.8] and set(out["forecast"][0]) == {"date", "forecast", "lower", "upper"}
+    r = cli("predict", "-m", bundle_dir, "--json", "--interval", "none")
+    assert json.loads(r.stdout)["levels"] == [] and set(json.loads(r.stdout)["forecast"][0]) == {"date", "forecast"}
+
+
+@pytest.mark.parametrize("bad", ["0", "1", "1.5", "abc"])
+def test_cli_bad_level_exits_2(bundle_dir, bad):
+    r = cli("predict", "-m", bundle_dir, "--interval", bad)
+    assert r.exit_code == 2
+    assert f"error: --interval '{bad}': level '{bad}' is not a number strictly between 0 and 1" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bundle_without_calibration(bundle_dir, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(bundle_dir, old)
+    (old / "intervals.json").unlink()
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["files"]["intervals.json"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    r = cli("predict", "-m", old, "--json")
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(r.stdout)["forecast"][0]) == {"date", "forecast"}
+    r = cli("predict", "-m", old, "--interval", "0.8")
+    assert r.exit_code == 2
+    assert "trained before prediction intervals existed (no intervals.json); retrain it" in r.output
+    from forecast.bundle import load_bundle
+
+    with pytest.raises(BundleError, match="retrain"):
+        iv.from_bundle(load_bundle(old), required=True)
