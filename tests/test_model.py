@@ -1,0 +1,68 @@
+"""The Keras model: cuDNN-eligible stacked LSTM layers, a direct multi-horizon head, and that it learns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast.config import RunConfig
+from forecast.model import build_model
+
+
+def _lstm_layers(model):
+    return [layer for layer in model.layers if type(layer).__name__ == "LSTM"]
+
+
+@pytest.mark.parametrize("layers, dropout", [((8,), 0.0), ((16, 8, 4), 0.2)])
+def test_stacked_layers_are_cudnn_eligible(tiny_cfg, layers, dropout):
+    cfg = tiny_cfg.replace(model={"layers": layers, "dropout": dropout})
+    model = build_model(cfg)
+    lstms = _lstm_layers(model)
+    assert [layer.units for layer in lstms] == list(layers)
+    for i, layer in enumerate(lstms):
+        c = layer.get_config()
+        assert (c["activation"], c["recurrent_activation"]) == ("tanh", "sigmoid")
+        assert (c["recurrent_dropout"], c["dropout"], c["unroll"], c["use_bias"]) == (0.0, 0.0, False, True)
+        assert c["return_sequences"] is (i < len(layers) - 1)  # every layer but the last feeds a sequence on
+    dropouts = [layer for layer in model.layers if type(layer).__name__ == "Dropout"]
+    assert [d.rate for d in dropouts] == ([dropout] * len(layers) if dropout else [])
+
+
+def test_output_shape_is_batch_by_horizon(tiny_cfg):
+    cfg = tiny_cfg.replace(window={"window": 12, "horizon": 5}, model={"layers": (8, 4)})
+    model = build_model(cfg)
+    assert tuple(model.input_shape) == (None, 12, 1)
+    y = model.predict(np.zeros((7, 12, 1), np.float32), verbose=0)
+    assert y.shape == (7, 5)
+    assert model.layers[-1].name == "horizon" and model.layers[-1].units == 5
+
+
+@pytest.mark.parametrize("loss, keras_loss", [("mse", "MeanSquaredError"), ("huber", "Huber")])
+def test_loss_and_learning_rate(tiny_cfg, loss, keras_loss):
+    model = build_model(tiny_cfg.replace(train={"loss": loss, "learning_rate": 0.005}))
+    assert type(model.loss).__name__ == keras_loss
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(0.005)
+
+
+def test_config_rebuilds_the_same_architecture(tiny_cfg):
+    cfg = tiny_cfg.replace(model={"layers": (12, 6), "dropout": 0.1})
+    again = RunConfig.from_dict(cfg.to_dict())
+    assert again == cfg
+    a, b = build_model(cfg), build_model(again)
+    assert [(type(x).__name__, x.name) for x in a.layers] == [(type(x).__name__, x.name) for x in b.layers]
+    assert [w.shape for w in a.get_weights()] == [w.shape for w in b.get_weights()]
+    assert a.count_params() == b.count_params() == (4 * 12 * (1 + 12 + 1)) + (4 * 6 * (12 + 6 + 1)) + (6 * 3 + 3)
+
+
+def test_learns_a_noiseless_sine_far_better_than_naive(tmp_path, tiny_cfg):
+    """diff transform, window of one period: a few epochs bring the test MAE far below the naive one."""
+    from forecast.data import synthetic_series
+    from forecast.pipeline import train
+
+    synthetic_series("sine", n=600, seed=0).to_csv(tmp_path / "sine.csv", index=False)
+    cfg = tiny_cfg.replace(window={"window": 20, "horizon": 3, "transform": "diff"},
+                           model={"layers": (16,)}, train={"epochs": 5, "patience": 5, "learning_rate": 0.02, "seed": 1})
+    m = train(tmp_path / "sine.csv", cfg, verbose=0).metrics["test"]
+    assert m["naive"]["mae"] > 2.0  # the sine moves a lot over 3 steps, so naive is poor
+    assert m["lstm"]["mae"] < 0.25 * m["naive"]["mae"]
+    assert m["beats_naive"] is True and m["skill_vs_naive"] > 0.75

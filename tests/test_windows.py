@@ -1,0 +1,107 @@
+"""Windows and splits: inputs and labels line up exactly, and no label crosses its part's boundary."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from forecast.errors import ForecastError
+from forecast.windows import Split, chronological_split, last_input, make_dataset, rows_needed, window_arrays
+
+W, H = 10, 3
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_window_arrays_line_up_with_origins(offset):
+    n = 200
+    z = np.arange(n - offset, dtype=np.float64)  # value == index, so every element names its own position
+    split = chronological_split(n, W, H, 0.15, 0.15, offset)
+    for origins in (split.train_origins, split.val_origins, split.test_origins):
+        x, y = window_arrays(z, origins, W, H)
+        assert x.shape == (len(origins), W, 1) and y.shape == (len(origins), H)
+        for j, xi, yi in zip(origins, x, y):
+            np.testing.assert_array_equal(xi[:, 0], np.arange(j - W + 1, j + 1))  # z[j-w+1 .. j]
+            np.testing.assert_array_equal(yi, np.arange(j + 1, j + H + 1))  # z[j+1 .. j+h]
+            assert not set(yi.tolist()) & set(xi[:, 0].tolist())  # no label inside its own input
+
+
+def test_window_arrays_multifeature_labels_are_feature_zero():
+    z = np.stack([np.arange(50.0), -np.arange(50.0)], axis=1)  # (time, 2)
+    x, y = window_arrays(z, np.array([9, 20]), W, H)
+    assert x.shape == (2, W, 2)
+    np.testing.assert_array_equal(x[1, :, 1], -np.arange(11, 21))
+    np.testing.assert_array_equal(y[1], [21, 22, 23])
+
+
+@pytest.mark.parametrize("n, offset", [(120, 0), (120, 1), (333, 1), (1000, 0)])
+def test_split_labels_stay_inside_their_part(n, offset):
+    s = chronological_split(n, W, H, 0.15, 0.15, offset)
+    assert s.n_train + s.n_val + s.n_test == n
+    assert s.n_val == round(n * 0.15) and s.n_test == round(n * 0.15)
+
+    def labels(origins):
+        return origins[:, None] + np.arange(1, H + 1)
+
+    tr, va, te = labels(s.train_origins), labels(s.val_origins), labels(s.test_origins)
+    val_lo, test_lo = s.n_train - offset, s.n_train + s.n_val - offset  # first z index of each part
+    assert tr.min() >= 0 and tr.max() == val_lo - 1  # the last train window ends exactly at the boundary
+    assert va.min() == val_lo and va.max() == test_lo - 1
+    assert te.min() == test_lo and te.max() == n - offset - 1
+    assert (s.train_origins - W + 1).min() == 0  # the first window starts at the series' start
+    # chronological and disjoint: every train label precedes every val label precedes every test label
+    assert tr.max() < va.min() and va.max() < te.min()
+    for origins in (s.train_origins, s.val_origins, s.test_origins):
+        assert np.all(np.diff(origins) == 1)
+
+
+def test_split_origins_with_fixed_counts():
+    s = Split(n_train=30, n_val=10, n_test=10, offset=1, window=5, horizon=2)
+    np.testing.assert_array_equal(s.train_origins, np.arange(4, 27))  # labels up to z[28] = p[29]
+    np.testing.assert_array_equal(s.val_origins, np.arange(28, 37))  # labels z[29..38]
+    np.testing.assert_array_equal(s.test_origins, np.arange(38, 47))  # labels z[39..48]
+
+
+@pytest.mark.parametrize("window, horizon, offset", [(10, 3, 1), (30, 10, 1), (5, 1, 0), (60, 20, 0)])
+def test_too_few_rows_message_gives_the_true_minimum(window, horizon, offset):
+    needed = rows_needed(window, horizon, 0.15, 0.15, offset)
+    chronological_split(needed, window, horizon, 0.15, 0.15, offset)  # the minimum itself is accepted
+    with pytest.raises(ForecastError) as e:
+        chronological_split(needed - 1, window, horizon, 0.15, 0.15, offset)
+    msg = str(e.value)
+    assert msg.startswith(f"{needed - 1} rows are too few for --window {window} and --horizon {horizon}")
+    assert int(re.search(r"at least (\d+) rows are needed", msg).group(1)) == needed
+    assert "use a longer series or a smaller --window/--horizon" in msg
+
+
+def test_last_input_is_the_latest_window():
+    z = np.arange(40, dtype=np.float64)
+    x = last_input(z, W)
+    assert x.shape == (1, W, 1) and x.dtype == np.float32
+    np.testing.assert_array_equal(x[0, :, 0], np.arange(30, 40))
+    with pytest.raises(ForecastError, match="need at least 10 observations after the transform to forecast, got 9"):
+        last_input(z[:9], W)
+
+
+def _collect(ds):
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return xs, np.concatenate(xs), np.concatenate(ys)
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_make_dataset_yields_the_window_arrays(cache):
+    z = np.arange(150, dtype=np.float32)
+    origins = chronological_split(151, W, H, 0.15, 0.15, 1).train_origins
+    x_ref, y_ref = window_arrays(z, origins, W, H)
+    batches, x, y = _collect(make_dataset(z, origins, W, H, batch_size=16, cache=cache))
+    assert [b.shape for b in batches[:-1]] == [(16, W, 1)] * (len(origins) // 16)
+    assert batches[-1].shape == (len(origins) - 16 * (len(origins) // 16) or 16, W, 1)
+    np.testing.assert_array_equal(x, x_ref)
+    np.testing.assert_array_equal(y, y_ref)
+
+    _, xs, ys = _collect(make_dataset(z, origins, W, H, batch_size=16, shuffle=True, seed=3, cache=cache))
+    order = np.argsort(xs[:, -1, 0])  # the last input value is the origin
+    assert not np.array_equal(xs[:, -1, 0], x_ref[:, -1, 0])  # shuffled...
+    np.testing.assert_array_equal(xs[order], x_ref)  # ...but the same windows, each with its own labels
+    np.testing.assert_array_equal(ys[order], y_ref)
