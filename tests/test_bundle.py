@@ -1,0 +1,103 @@
+"""Bundles: every documented file with matching checksums, exact save/load round trip, seeded repeatability."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import forecast.bundle as bundle_mod
+from conftest import write_synthetic
+from forecast.bundle import load_bundle, save_bundle
+from forecast.io import write_csv
+
+
+def documented_files() -> list[str]:
+    """The file names listed under 'Layout' in bundle.py's docstring."""
+    layout = bundle_mod.__doc__.split("Layout", 1)[1].split("\n\n", 2)[1]
+    return [line.split()[0] for line in layout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Three tiny bundles of one series: seed 7 twice, and seed 8."""
+    from forecast.pipeline import train
+
+    root = tmp_path_factory.mktemp("bundles")
+    old = os.getcwd()
+    os.chdir(root)  # models/LATEST is written relative to the working directory
+    try:
+        from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
+
+        cfg = RunConfig(window=WindowConfig(window=10, horizon=3), model=ModelConfig(layers=(8,), dropout=0.0),
+                        train=TrainConfig(epochs=2, batch_size=32, patience=2, seed=7, device="cpu"))
+        csv = write_synthetic(root / "walk.csv", "random_walk", n=300, seed=1)
+        out = {name: train(csv, cfg.replace(train={"seed": seed}), model_dir=root / name, verbose=0).bundle_dir
+               for name, seed in (("a", 7), ("a_again", 7), ("b", 8))}
+    finally:
+        os.chdir(old)
+    return out
+
+
+def test_bundle_has_every_documented_file_with_matching_checksums(trained):
+    path = trained["a"]
+    names = documented_files()
+    assert {"model.keras", "config.json", "preprocessor.json", "manifest.json", "metrics.json"} <= set(names)
+    for name in names:
+        assert (path / name).is_file() and (path / name).stat().st_size > 0, name
+    manifest = json.loads((path / "manifest.json").read_text())
+    on_disk = {p.name for p in path.iterdir() if p.is_file()} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk  # every file is covered, and nothing else is listed
+    for name, digest in manifest["files"].items():
+        assert hashlib.sha256((path / name).read_bytes()).hexdigest() == digest, name
+    assert (manifest["format"], manifest["format_version"], manifest["seed"]) == ("forecast-bundle", 1, 7)
+    assert set(manifest["versions"]) >= {"forecast", "tensorflow", "keras", "numpy"}
+    assert not [p for p in path.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]  # no leftovers
+
+
+def _forecast_csv(path, tmp_path):
+    from forecast.predict import predict
+
+    return write_csv(tmp_path / f"{path.name}.csv", predict(load_bundle(path), 5).frame).read_bytes()
+
+
+def test_same_seed_gives_identical_results_and_another_seed_does_not(trained, tmp_path):
+    a, again, b = (json.loads((trained[k] / "metrics.json").read_text()) for k in ("a", "a_again", "b"))
+    assert a["test"] == again["test"]  # exact floats
+    assert a["training"]["best_val_loss"] == again["training"]["best_val_loss"]
+    assert _forecast_csv(trained["a"], tmp_path) == _forecast_csv(trained["a_again"], tmp_path)
+    wa, wb = load_bundle(trained["a"]).model.get_weights(), load_bundle(trained["b"]).model.get_weights()
+    assert not all(np.array_equal(x, y) for x, y in zip(wa, wb))
+    assert a["test"]["lstm"]["mae"] != b["test"]["lstm"]["mae"]
+
+
+def test_save_load_round_trip_predicts_identically(tmp_path, tiny_cfg, walk_csv):
+    from forecast.data import load_prices
+    from forecast.lstm import LSTMForecaster
+    from forecast.predict import predict
+
+    series = load_prices(walk_csv)
+    lstm = LSTMForecaster(tiny_cfg).fit(series.values)
+    keep = tiny_cfg.window.window + 1
+    last = pd.DataFrame({"date": series.dates[-keep:], "price": series.values[-keep:]})
+    path = save_bundle(tmp_path / "m", model=lstm.model, config=tiny_cfg, prep=lstm.prep, last_window=last,
+                       data={"freq": series.freq, "target": series.target}, metrics={}, history={},
+                       test_predictions=None, device="CPU")
+    loaded = load_bundle(path)
+    assert loaded.config == tiny_cfg
+    assert (loaded.prep.kind, loaded.prep.mean_, loaded.prep.scale_) == (lstm.prep.kind, lstm.prep.mean_, lstm.prep.scale_)
+    for w_mem, w_disk in zip(lstm.model.get_weights(), loaded.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(w_mem, w_disk)
+    fc = predict(loaded, 7)
+    np.testing.assert_array_equal(fc.frame["forecast"].to_numpy(), lstm.forecast(7))
+    assert fc.recursive is True and fc.origin_price == series.values[-1]
+    origins = np.arange(50, 290, 7)
+    in_memory = lstm.predict_origins(series.values, origins)
+    lstm.model = loaded.model
+    np.testing.assert_array_equal(lstm.predict_origins(series.values, origins), in_memory)
+    assert re.fullmatch(r".*/m", bundle_mod.LATEST.read_text().strip())  # LATEST points at the new bundle
