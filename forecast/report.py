@@ -51,7 +51,7 @@ def esc(value: Any) -> str:
 
 
 def fmt(value: Any, key: str = "") -> str:
-    """A number for a table: prices with 2 decimals, small values with 4 significant digits."""
+    """A cell: numbers of 1 or more with 2 decimals, smaller ones with 4 significant digits."""
     if isinstance(value, bool) or value is None:
         return esc("—" if value is None else ("yes" if value else "no"))
     if isinstance(value, (int, float)):
@@ -64,7 +64,7 @@ def fmt(value: Any, key: str = "") -> str:
             return f"{value:,.2f}%"
         if words & SHARE_KEYS:
             return f"{value:+.1%}" if "skill_vs_naive" in words else f"{value:.1%}"
-        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
     return esc(value)
 
 
@@ -169,13 +169,10 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
 
 def _predict(bundle):
     """The trained-horizon forecast, with interval bands at FAN_LEVELS when the bundle is calibrated."""
-    import inspect
-
+    from forecast.intervals import from_bundle
     from forecast.predict import predict
 
-    if "levels" in inspect.signature(predict).parameters and (bundle.path / "intervals.json").is_file():
-        return predict(bundle, levels=FAN_LEVELS)
-    return predict(bundle)
+    return predict(bundle, levels=FAN_LEVELS if from_bundle(bundle, required=False) else ())
 
 
 # ------------------------------------------------------------------------------- sections
@@ -201,12 +198,16 @@ def summary_section(src: Sources) -> str:
     return section("In plain words", *(parts or [missing("A verdict", BACKTEST_HINT)]))
 
 
+def _day(stamp: Any) -> str:
+    return str(stamp).removesuffix(" 00:00:00")
+
+
 def data_section(src: Sources) -> str:
     if src.bundle is None:
         return section("Data", missing("The data summary", "pass `--model DIR` of a bundle from `forecast train`"))
     d, cfg = src.bundle.data, src.bundle.config
     rows = [("file", d.get("path")), ("sha256", d.get("sha256")), ("rows used", d.get("rows")),
-            ("first date", d.get("first_date")), ("last date", d.get("last_date")),
+            ("first date", _day(d.get("first_date"))), ("last date", _day(d.get("last_date"))),
             ("frequency", d.get("freq")), ("target column", d.get("target")), ("date column", d.get("date_col")),
             ("missing values forward-filled", f"{d.get('n_filled', 0)} (runs of at most {cfg.data.max_fill}; "
                                               "leading/trailing gaps dropped)")]
@@ -305,22 +306,34 @@ def _count(origins: Any) -> Any:
     return len(origins) if isinstance(origins, list) else origins if origins is not None else "?"
 
 
-def intervals_section(src: Sources) -> str:
-    from forecast.bundle import read_extra
+def _bundle_coverage(calib: dict) -> str:
+    """The test-part coverage of the bundle's calibrated intervals: one row per level, then per step."""
+    levels = calib.get("levels") or {}
+    head = (f"<p>Calibrated on {esc(calib.get('n_calibration', '?'))} {esc(calib.get('calibrated_on', ''))} "
+            f"({esc(calib.get('method', '?'))} conformal, {esc(calib.get('space', '?'))} space); measured on the "
+            f"{esc(calib.get('measured_on', 'test part'))}.</p>")
+    cols = ["nominal", "coverage", "mean_width", "winkler"]
+    rows = [[f"{label}%", *(v.get(c) for c in cols)] for label, v in levels.items()]
+    parts = [head, table(["level", *cols], rows, ["", "coverage", "coverage", "mean_width", "winkler"])]
+    per_step = {label: v["coverage_per_step"] for label, v in levels.items() if v.get("coverage_per_step")}
+    if per_step:
+        steps = max(map(len, per_step.values()))
+        parts.append("<h3>Coverage per horizon step</h3>" + table(
+            ["level", *map(str, range(1, steps + 1))], [[f"{k}%", *v] for k, v in per_step.items()],
+            ["", *["coverage"] * steps]))
+    return "".join(parts)
 
+
+def intervals_section(src: Sources) -> str:
     parts = []
-    if src.bundle is not None:
-        calib = src.bundle.metrics.get("intervals")
-        if calib:
-            parts.append("<h3>Coverage on the test part (bundle)</h3>" + kv_table(calib))
-        stored = read_extra(src.bundle, "intervals.json")
-        if stored:
-            parts.append("<h3>intervals.json</h3>" + kv_table(stored))
+    calib = src.bundle.metrics.get("intervals") if src.bundle is not None else None
+    if calib:
+        parts.append("<h3>Test part (bundle)</h3>" + _bundle_coverage(calib))
     if src.backtest:
         levels, rows = _coverage_rows(src.backtest["models"])
         if rows:
             cols = [f"coverage {lvl}" for lvl in levels]
-            parts.append("<h3>Coverage in the backtest (nominal level in the header)</h3>"
+            parts.append("<h3>Backtest (nominal level in the header)</h3>"
                          + table(["model", *cols, "width", "winkler"], rows, ["", *cols, "width", "winkler"]))
     return section("Prediction intervals", *(parts or [missing("Interval coverage", BACKTEST_HINT)]))
 

@@ -1,0 +1,185 @@
+"""The HTML report: content from a tiny bundle and a hand-written backtest folder, the CLI, and a render in Chromium."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import write_synthetic
+from forecast.cli import app
+from forecast.config import RunConfig
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+HOSTILE = "<script>alert('x')</script> & co"
+
+
+def backtest_metrics() -> dict:
+    """A metrics.json in the schema `forecast backtest` writes, with numbers chosen so the order is known."""
+    def scores(mae: float, mase: float, skill: float, cov: float | None = None) -> dict:
+        m = {"mae": mae, "rmse": mae * 1.3, "mape": mae / 10, "smape": mae / 10, "mase": mase,
+             "directional_accuracy": 0.52, "skill_vs_naive": skill, "folds": [{"mae": mae}]}
+        m["per_horizon"] = [{"mae": mae * k} for k in (1, 2, 3)]
+        if cov is not None:
+            m.update(coverage={"0.8": cov}, width=12.5, winkler=40.25)
+        return m
+
+    return {
+        "models": {"naive": scores(10.0, 1.0, 0.0, 0.785), "lstm": scores(11.0, 1.1, -0.1, 0.8125),
+                   "drift": scores(9.5, 0.95, 0.05)},
+        "settings": {"folds": 3, "horizon": 3, "data": {"path": "walk.csv"}},
+        "origins": ["2020-01-01", "2020-02-01", "2020-03-01"],
+        "dm_test": {"statistic": 1.234, "p_value": 0.217, "alternative": "two-sided"},
+        "lag_diagnostic": {"best_lag": 1, "scores": {"0": 0.9, "1": 0.2}, "message": "forecast looks like a lagged copy"},
+        "verdict": f"The LSTM does not beat the naive forecast {HOSTILE}",
+        "notes": ["ARIMA skipped: too few rows"],
+    }
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory) -> dict[str, Path]:
+    """A bundle trained for one epoch on a seeded random walk, and a backtest folder with one PNG."""
+    from matplotlib.figure import Figure
+
+    from forecast.io import figure_png
+    from forecast.pipeline import train
+
+    root = tmp_path_factory.mktemp("report")
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0},
+                              train={"epochs": 1, "batch_size": 32, "seed": 7, "device": "cpu"})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # models/LATEST lands here, not in the repository
+        train(write_synthetic(root / "walk.csv", "random_walk", n=200, seed=3), cfg, root / "bundle", verbose=0)
+    bt = root / "backtest"
+    bt.mkdir()
+    (bt / "metrics.json").write_text(json.dumps(backtest_metrics()))
+    fig = Figure(figsize=(2, 1))
+    fig.add_subplot().plot([1, 2, 3])
+    (bt / "mae_by_model.png").write_bytes(figure_png(fig))
+    return {"bundle": root / "bundle", "backtest": bt}
+
+
+@pytest.fixture(scope="module")
+def full_html(folders) -> str:
+    from forecast.report import gather, render
+
+    return render(gather(folders["bundle"], folders["backtest"]))
+
+
+def test_report_is_self_contained_with_every_section(full_html, folders):
+    images = DATA_URI.findall(full_html)
+    assert len(images) == 3  # training curve, forecast fan chart, the backtest folder's PNG
+    assert all(base64.b64decode(b).startswith(b"\x89PNG\r\n\x1a\n") for b in images)
+    assert "<script" not in full_html and "http://" not in full_html and "https://" not in full_html
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co" in full_html  # text from files is escaped
+    for title in ("In plain words", "Data", "Model and training", "Forecast", "Test part: LSTM vs naive",
+                  "Backtest against baselines", "Prediction intervals", "Lag diagnostic", "Environment"):
+        assert f"<h2>{title}</h2>" in full_html
+    assert "not available" not in full_html
+    data = json.loads((folders["bundle"] / "data.json").read_text())
+    assert f"<td>rows used</td><td>{data['rows']:,}</td>" in full_html
+    assert f"<td>first date</td><td>{data['first_date'].removesuffix(' 00:00:00')}</td>" in full_html
+
+
+def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
+    board = full_html.split("<h2>Backtest against baselines</h2>")[1].split("</table>")[0]
+    assert [m for m in re.findall(r"<tr(?: class=\"hl\")?><td>(\w+)</td>", board)] == ["drift", "naive", "lstm"]
+    assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board
+    assert "<td>+5.0%</td>" in board and "<td>52.0%</td>" in board  # skill and directional accuracy as percents
+    coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]
+    assert "<td>naive</td><td>78.5%</td><td>12.50</td><td>40.25</td>" in coverage
+    assert "<td>drift</td>" not in coverage  # no intervals, no row
+    lag = full_html.split("<h2>Lag diagnostic</h2>")[1]
+    assert "forecast looks like a lagged copy" in lag and "Best-matching lag: <b>1</b>" in lag
+
+
+def test_bundle_test_scores_and_interval_coverage(full_html, folders):
+    metrics = json.loads((folders["bundle"] / "metrics.json").read_text())
+    test = metrics["test"]
+    scores = full_html.split("<h2>Test part: LSTM vs naive</h2>")[1].split("</section>")[0]
+    assert f"<td>lstm</td><td>{test['lstm']['mae']:,.2f}</td>" in scores  # the walk's prices are around 100
+    assert f"<b>{test['skill_vs_naive']:+.1%}</b>" in scores
+    verdict = "beats the naive forecast." if test["beats_naive"] else "does NOT beat the naive forecast"
+    assert verdict in full_html.split("<h2>In plain words</h2>")[1]
+    level = metrics["intervals"]["levels"]["80"]
+    assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
+
+
+def test_without_backtest_each_section_says_how_to_get_it(folders):
+    from forecast.report import gather, render
+
+    html = render(gather(folders["bundle"], None))
+    hint = "not available: run <code>forecast backtest DATA --out DIR</code> and pass <code>--backtest DIR</code>."
+    for what in ("The backtest scoreboard", "The lag diagnostic"):
+        assert f"{what} {hint}" in html
+    assert len(DATA_URI.findall(html)) == 2
+
+
+def test_cli_writes_report_for_latest_bundle_and_prints_time(folders, tmp_path):
+    from forecast.bundle import set_latest
+
+    set_latest(folders["bundle"])  # in this test's private folder
+    result = CliRunner().invoke(app, ["report", "--backtest", str(folders["backtest"]), "--out", "r.html"])
+    assert result.exit_code == 0, result.output
+    assert re.fullmatch(r"report: r\.html \(\d+\.\d s\)\n", result.output)
+    html = (tmp_path / "r.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and f"from bundle {folders['bundle'].resolve()}, backtest" in html
+
+
+def test_backtest_alone_makes_a_report_without_model_sections(folders, tmp_path):
+    result = CliRunner().invoke(app, ["report", "-b", str(folders["backtest"]), "-o", "only.html"])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "only.html").read_text()
+    assert "The data summary not available: pass <code>--model DIR</code>" in html
+    assert "<td>drift</td>" in html and len(DATA_URI.findall(html)) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--backtest", "."], "error: --backtest .: no metrics.json there; pass a folder written by `forecast backtest`"),
+    ([], "error: no model bundle found: train one with `forecast train FILE.csv` or pass --model DIR"),
+    (["--model", "nowhere"], "error: nowhere: no such model folder"),
+])
+def test_cli_errors_are_one_line(args, message):
+    result = CliRunner().invoke(app, ["report", *args, "--out", "r.html"])
+    assert result.exit_code == 2
+    assert result.output.startswith(message) and result.output.count("\n") == 1
+    assert not Path("r.html").exists()
+
+
+def test_out_must_not_be_a_folder(folders, tmp_path):
+    result = CliRunner().invoke(app, ["report", "--model", str(folders["bundle"]), "--out", str(tmp_path)])
+    assert result.exit_code == 2 and f"--out {tmp_path}: is a folder" in result.output
+
+
+def chromium_render(page: Path, shot: Path) -> list[str]:
+    """Screenshot ``page`` headless; return the browser console's lines (errors, warnings, logs)."""
+    with tempfile.TemporaryDirectory() as profile:
+        run = subprocess.run(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0", f"--screenshot={shot}",
+             "--window-size=1280,2000", page.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120)
+    return [line for line in run.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium; `make test` tries)")
+def test_report_renders_in_headless_chromium_without_console_errors(full_html, tmp_path):
+    page, shot = tmp_path / "report.html", tmp_path / "shot.png"
+    page.write_text(full_html)
+    assert chromium_render(page, shot) == []
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", png[16:24]) == (1280, 2000)
+    assert len(png) > 50_000  # a page with charts and tables, not a blank screen
+    bad = tmp_path / "bad.html"  # the check itself can fail: a page with a script error is caught
+    bad.write_text("<!DOCTYPE html><p>x</p><script>undefined_function()</script>")
+    assert any("Uncaught ReferenceError" in line for line in chromium_render(bad, tmp_path / "bad.png"))
