@@ -1,0 +1,94 @@
+"""End to end through the CLI: train a tiny model, predict on the series' own calendar, plot, refuse overwrite."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.calendar import trading_day
+from forecast.cli import app
+
+TINY = ["--window", "10", "--horizon", "3", "--layers", "8", "--epochs", "2", "--seed", "1", "--quiet", "--device", "cpu"]
+# Five NYSE trading days after Monday 2019-12-23: Christmas and the weekend are skipped.
+NEXT_5 = ["2019-12-24", "2019-12-26", "2019-12-27", "2019-12-30", "2019-12-31"]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(map(str, args)), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A folder holding trade.csv (trading-day calendar, ends 2019-12-23) and a bundle trained on it by the CLI."""
+    root = tmp_path_factory.mktemp("e2e")
+    rng = np.random.default_rng(4)
+    dates = pd.date_range(end="2019-12-23", periods=300, freq=trading_day())
+    prices = 5000 * np.exp(np.cumsum(rng.normal(0.0003, 0.01, 300)))
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Close": prices}).to_csv(root / "trade.csv", index=False)
+    old = os.getcwd()
+    os.chdir(root)
+    try:
+        result = invoke("train", "trade.csv", "--model", "models/trade", *TINY)
+    finally:
+        os.chdir(old)
+    assert result.exit_code == 0, result.output
+    assert "skill vs naive" in result.output and "bundle: models/trade" in result.output
+    return root
+
+
+@pytest.fixture
+def in_trained(trained_dir, monkeypatch):
+    monkeypatch.chdir(trained_dir)
+    return trained_dir
+
+
+def test_predict_continues_the_trading_calendar(in_trained):
+    result = invoke("predict", "--horizon", "5", "--out", "f.csv")  # no --model: models/LATEST
+    assert result.exit_code == 0, result.output
+    assert "recursive beyond the trained horizon" in result.output
+    fc = pd.read_csv(in_trained / "f.csv", parse_dates=["date"])
+    assert list(fc.columns[:2]) == ["date", "forecast"]
+    assert fc["date"].dt.strftime("%Y-%m-%d").tolist() == NEXT_5
+    assert (fc["date"].dt.dayofweek < 5).all()
+    last = pd.read_csv(in_trained / "trade.csv")["Close"].iloc[-1]
+    values = fc["forecast"].to_numpy()
+    assert np.isfinite(values).all()
+    assert np.all(np.abs(values / last - 1) < 0.2), (values, last)  # price units, near the last price
+    assert (in_trained / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # chart beside --out
+
+
+def test_predict_json_parses(in_trained):
+    result = invoke("predict", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["origin_date"] == "2019-12-23" and doc["recursive"] is False
+    assert [row["date"] for row in doc["forecast"]] == NEXT_5[:3]  # the trained horizon by default
+    last = pd.read_csv(in_trained / "trade.csv")["Close"].iloc[-1]
+    assert doc["origin_price"] == pytest.approx(last)
+    assert all(np.isfinite(row["forecast"]) for row in doc["forecast"])
+
+
+def test_plot_writes_valid_pngs(in_trained):
+    result = invoke("plot", "--out", "charts")
+    assert result.exit_code == 0, result.output
+    for name in ("forecast.png", "training_curve.png"):
+        path = in_trained / "charts" / name
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        image = mpimg.imread(path)
+        assert image.shape[0] > 100 and image.shape[1] > 100
+        assert image.std() > 0  # not a blank canvas
+
+
+def test_existing_bundle_needs_force(in_trained):
+    before = (in_trained / "models" / "trade" / "manifest.json").read_bytes()
+    result = invoke("train", "trade.csv", "--model", "models/trade", *TINY)
+    assert result.exit_code == 2
+    assert "models/trade already exists; pass --force" in result.stderr
+    assert "Traceback" not in result.output
+    assert (in_trained / "models" / "trade" / "manifest.json").read_bytes() == before  # untouched
