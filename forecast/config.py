@@ -63,6 +63,9 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        if not isinstance(d, dict) or not all(isinstance(d.get(k, {}), dict) for k in ("data", "window", "model", "train")):
+            raise ForecastError("config must be a JSON object with data, window, model and train objects; "
+                                "start from a bundle's config.json")
         try:
             model = dict(d.get("model", {}))
             if "layers" in model:
@@ -75,6 +78,8 @@ class RunConfig:
             )
         except TypeError as e:
             raise ForecastError(f"config has an unknown or missing setting: {e}") from None
+        except ValueError as e:
+            raise ForecastError(f"config has a bad value: {e}; model.layers must be whole numbers") from None
 
     def to_json(self, path: Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
