@@ -13,6 +13,7 @@ from forecast.errors import ForecastError
 TRANSFORMS = ("log_return", "diff", "level")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
+STRATEGIES = ("none", "mirrored")  # mirrored: tf.distribute.MirroredStrategy over the local devices
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class TrainConfig:
     loss: str = "mse"
     seed: int = 42
     device: str = "auto"
+    strategy: str = "none"  # "mirrored": replicate over local GPUs; batch_size is per replica
 
 
 @dataclass(frozen=True)
@@ -102,15 +104,20 @@ class RunConfig:
         return RunConfig(**parts)
 
 
+def parse_ints(text: str, option: str, what: str, example: str) -> tuple[int, ...]:
+    """'64,32' -> (64, 32); else an error naming ``option``: 'give positive {what} separated by commas'."""
+    try:
+        values = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
+    except ValueError:
+        values = ()
+    if not values or any(v <= 0 for v in values):
+        raise ForecastError(f"{option} {text!r}: give positive {what} separated by commas, e.g. {example}")
+    return values
+
+
 def parse_layers(text: str) -> tuple[int, ...]:
     """'64,32' -> (64, 32); a clear error for anything else."""
-    try:
-        units = tuple(int(p) for p in text.replace(" ", "").split(",") if p)
-    except ValueError:
-        units = ()
-    if not units or any(u <= 0 for u in units):
-        raise ForecastError(f"--layers {text!r}: give positive units per LSTM layer separated by commas, e.g. 64,64")
-    return units
+    return parse_ints(text, "--layers", "units per LSTM layer", "64,64")
 
 
 def validate(cfg: RunConfig) -> None:
@@ -131,6 +138,7 @@ def validate(cfg: RunConfig) -> None:
         (t.learning_rate > 0, f"--learning-rate {t.learning_rate}: must be positive"),
         (t.loss in LOSSES, f"--loss {t.loss!r}: choose one of {', '.join(LOSSES)}"),
         (t.device in DEVICES, f"--device {t.device!r}: choose one of {', '.join(DEVICES)}"),
+        (t.strategy in STRATEGIES, f"--strategy {t.strategy!r}: choose one of {', '.join(STRATEGIES)}"),
         (cfg.data.max_fill >= 0, f"--max-fill {cfg.data.max_fill}: must be 0 or more"),
     ]
     for ok, message in checks:

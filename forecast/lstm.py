@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.config import RunConfig
+from forecast.distribute import global_batch_size, make_strategy
 from forecast.model import build_model
 from forecast.train import FitResult, fit_model, set_seed
 from forecast.transforms import Preprocessor
@@ -20,8 +21,9 @@ class LSTMForecaster:
 
     name = "lstm"
 
-    def __init__(self, cfg: RunConfig, verbose: int = 0, initial_weights: list | None = None):
+    def __init__(self, cfg: RunConfig, verbose: int = 0, initial_weights: list | None = None, callbacks=()):
         self.cfg = cfg
+        self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
         self.verbose = verbose
         self.initial_weights = initial_weights
         self.model = None
@@ -42,14 +44,18 @@ class LSTMForecaster:
         split = Split(len(prices) - n_val, n_val, 0, self.prep.offset, w.window, w.horizon)
         self.prep.fit(prices[: split.n_train])  # statistics from the training part only
         z = self.prep.encode(prices)
-        set_seed(self.cfg.train.seed)
-        self.model = build_model(self.cfg, n_features=1)
-        if self.initial_weights is not None:  # warm start from an earlier fold
-            self.model.set_weights(self.initial_weights)
         t = self.cfg.train
-        train_ds = make_dataset(z, split.train_origins, w.window, w.horizon, t.batch_size, shuffle=True, seed=t.seed)
-        val_ds = make_dataset(z, split.val_origins, w.window, w.horizon, t.batch_size)
-        self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose)
+        set_seed(t.seed)
+        strategy = make_strategy(t.strategy)
+        with strategy.scope():  # variables and optimizer state live on every replica
+            self.model = build_model(self.cfg, n_features=1)
+            if self.initial_weights is not None:  # warm start from an earlier fold
+                self.model.set_weights(self.initial_weights)
+        batch = global_batch_size(t.batch_size, strategy)
+        train_ds = make_dataset(z, split.train_origins, w.window, w.horizon, batch, shuffle=True, seed=t.seed)
+        val_ds = make_dataset(z, split.val_origins, w.window, w.horizon, batch)
+        self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose,
+                                    extra_callbacks=self.callbacks)
         self._history = prices
         return self
 

@@ -5,8 +5,9 @@ Indices refer to ``z``, the transformed series (see transforms.py). A window wit
     input  z[j - window + 1 .. j]      (window values, the last one observed at the origin)
     labels z[j + 1 .. j + horizon]     (the next horizon values, none of them inside the input)
 
-Windows are never materialised as a (n, window) copy: training gathers them batch by batch from the
-series (memory stays proportional to the series), and ``window_arrays`` returns strided views.
+Long series never have their windows materialised as a (n, window) copy: training gathers them batch
+by batch from the series (memory stays proportional to the series); windows of short series (at most
+``CACHE_BYTES``) are gathered once and cached. ``window_arrays`` returns strided views.
 """
 
 from __future__ import annotations
@@ -101,22 +102,42 @@ def last_input(z: np.ndarray, window: int) -> np.ndarray:
     return z2[-window:][None].astype(np.float32)
 
 
+CACHE_BYTES = 64 * 1024**2  # windows up to this size are gathered once and kept (faster epochs)
+
+
 def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, batch_size: int,
-                 shuffle: bool = False, seed: int = 0):
-    """A tf.data pipeline that gathers windows batch by batch from the series (no window copy kept)."""
+                 shuffle: bool = False, seed: int = 0, cache: bool | None = None):
+    """A tf.data pipeline of (x, y) batches, shuffled by origin when asked.
+
+    With ``cache`` (default: when the windows take at most ``CACHE_BYTES``) the windows are gathered
+    once into one contiguous array; otherwise each batch is gathered from the series, so memory stays
+    proportional to the series, not to rows x window.
+    """
     import tensorflow as tf
 
-    z2 = np.asarray(z[:, None] if z.ndim == 1 else z, dtype=np.float32)
-    series = tf.constant(z2)  # (time, features)
-    in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
-    out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
+    z2 = np.asarray(z[:, None] if z.ndim == 1 else z, dtype=np.float32)  # (time, features)
+    origins = np.asarray(origins, dtype=np.int64)
+    if cache is None:
+        cache = len(origins) * (window * z2.shape[1] + horizon) * 4 <= CACHE_BYTES
+    if cache:
+        x, y = window_arrays(z2, origins, window, horizon)
+        xs, ys = tf.constant(np.ascontiguousarray(x)), tf.constant(np.ascontiguousarray(y))
 
-    def gather(j):  # j: (batch,)
-        x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
-        y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
-        return x, y
+        def gather(i):  # i: (batch,) positions in origins
+            return tf.gather(xs, i), tf.gather(ys, i)
 
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(origins, dtype=np.int64))
+        ds = tf.data.Dataset.range(len(origins))
+    else:
+        series = tf.constant(z2)
+        in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
+        out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
+
+        def gather(j):  # j: (batch,) origins
+            x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
+            y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
+            return x, y
+
+        ds = tf.data.Dataset.from_tensor_slices(origins)
     if shuffle:
         ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,127 @@
+"""Hyperparameter search with Optuna: window, LSTM units and depth, dropout and learning rate.
+
+Each trial trains on the training part of the chronological split and is scored by its best validation
+loss (the loss early stopping watches); the test part is never read. A seeded TPE sampler proposes the
+settings and a median pruner stops trials whose per-epoch validation loss trails the others. Trials run
+one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecast.config import RunConfig
+from forecast.errors import ForecastError
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    windows: tuple[int, ...] = (10, 20, 30, 60)
+    units: tuple[int, ...] = (16, 32, 64, 128)  # units of every LSTM layer
+    depths: tuple[int, ...] = (1, 2, 3)  # stacked LSTM layers
+    dropout: tuple[float, float] = (0.0, 0.5)
+    learning_rate: tuple[float, float] = (1e-4, 1e-2)  # searched on a log scale
+
+
+@dataclass
+class TuneResult:
+    best: RunConfig
+    best_value: float
+    trials: pd.DataFrame  # number, params..., value, state, duration_s
+    out_dir: Path
+
+
+def require_optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise ForecastError('forecast tune needs Optuna, which is not installed: pip install "forecast[tune]"') from None
+    return optuna
+
+
+def suggest(trial, base: RunConfig, space: SearchSpace) -> RunConfig:
+    """The base config with this trial's window, layers, dropout and learning rate."""
+    depth = trial.suggest_categorical("depth", list(space.depths))
+    units = trial.suggest_categorical("units", list(space.units))
+    return base.replace(
+        window={"window": trial.suggest_categorical("window", list(space.windows))},
+        model={"layers": (units,) * depth, "dropout": trial.suggest_float("dropout", *space.dropout)},
+        train={"learning_rate": trial.suggest_float("learning_rate", *space.learning_rate, log=True)},
+    )
+
+
+def _pruning_callback(trial):
+    """A Keras callback reporting the validation loss each epoch; stops training when Optuna prunes."""
+    import keras
+
+    class ReportValLoss(keras.callbacks.Callback):
+        pruned = False
+
+        def on_epoch_end(self, epoch, logs=None):
+            trial.report(float(logs["val_loss"]), epoch)
+            if trial.should_prune():
+                self.pruned = True
+                self.model.stop_training = True
+
+    return ReportValLoss()
+
+
+def trials_frame(study) -> pd.DataFrame:
+    """One row per trial: number, params, value, state, duration in seconds."""
+    rows = []
+    for t in study.trials:
+        duration = (t.datetime_complete - t.datetime_start).total_seconds() if t.datetime_complete else float("nan")
+        rows.append({"number": t.number, **t.params, "value": t.value, "state": t.state.name,
+                     "duration_s": round(duration, 3)})
+    return pd.DataFrame(rows)
+
+
+def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
+         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace()) -> TuneResult:
+    """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``."""
+    optuna = require_optuna()
+    from forecast.data import load_prices
+    from forecast.io import write_csv, write_json
+    from forecast.lstm import LSTMForecaster
+    from forecast.train import configure_device
+    from forecast.transforms import Preprocessor
+    from forecast.windows import chronological_split
+
+    if n_trials < 1:
+        raise ForecastError(f"--trials {n_trials}: must be at least 1")
+    w = base.window
+    series = load_prices(data_path, base.data.target, base.data.date_col, base.data.max_fill)
+    offset = Preprocessor(w.transform).offset
+    # The longest window decides the split's feasibility; the split itself does not depend on the window.
+    split = chronological_split(len(series), max(space.windows), w.horizon, w.val_frac, w.test_frac, offset)
+    prices = series.values[: split.n_train + split.n_val]  # the test part stays unseen
+    configure_device(base.train.device)
+
+    def objective(trial) -> float:
+        cfg = suggest(trial, base, space)
+        report = _pruning_callback(trial)
+        fit = LSTMForecaster(cfg, callbacks=[report]).fit(prices, n_val=split.n_val).fit_result
+        if report.pruned:
+            raise optuna.TrialPruned()
+        if not np.isfinite(fit.best_val_loss):
+            raise optuna.TrialPruned()  # diverged (e.g. too high a learning rate)
+        return fit.best_val_loss
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
+    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
+    frame = trials_frame(study)
+    done = [t for t in study.trials if t.state.name == "COMPLETE"]
+    if not done:
+        raise ForecastError("no trial completed; raise --trials or --timeout, or check the data")
+    best_trial = min(done, key=lambda t: t.value)
+    best = suggest(optuna.trial.FixedTrial(best_trial.params), base, space)
+    out_dir = Path(out_dir)
+    write_json(out_dir / "best.json", best.to_dict())
+    write_csv(out_dir / "trials.csv", frame)
+    return TuneResult(best, float(best_trial.value), frame, out_dir)

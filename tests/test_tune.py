@@ -1,0 +1,59 @@
+"""forecast tune: a seeded Optuna search whose best.json trains with `forecast train --config`."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.cli import app
+from forecast.config import RunConfig
+
+runner = CliRunner()
+
+
+def test_tune_writes_best_config_that_trains(walk_csv, tiny_cfg, tmp_path):
+    pytest.importorskip("optuna")
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(train={"epochs": 1}).to_json(base)
+    result = runner.invoke(app, ["tune", str(walk_csv), "--trials", "2", "--out", "tuned", "--config", str(base),
+                                 "--windows", "5,8", "--units", "4,6", "--depths", "1", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "Top 2 of 2 trials" in result.output
+
+    trials = pd.read_csv(tmp_path / "tuned" / "trials.csv")
+    assert list(trials.columns) == ["number", "depth", "units", "window", "dropout", "learning_rate", "value",
+                                    "state", "duration_s"]
+    assert trials["number"].tolist() == [0, 1]
+    assert set(trials["state"]) == {"COMPLETE"}
+    assert set(trials["window"]) <= {5, 8} and set(trials["units"]) <= {4, 6}
+    assert (trials["duration_s"] > 0).all()
+
+    best = RunConfig.from_json(tmp_path / "tuned" / "best.json")
+    row = trials.loc[trials["value"].idxmin()]
+    assert best.window.window == row["window"]
+    assert best.model.layers == (row["units"],)
+    assert best.model.dropout == pytest.approx(row["dropout"])
+    assert best.train.learning_rate == pytest.approx(row["learning_rate"])
+    assert (best.window.horizon, best.train.epochs, best.train.seed) == (3, 1, 7)  # the rest is the base config
+    assert f"best validation loss {row['value']:.4g}" in result.output
+
+    trained = runner.invoke(app, ["train", str(walk_csv), "--config", str(tmp_path / "tuned" / "best.json"),
+                                  "--model", "m", "--quiet"])
+    assert trained.exit_code == 0, trained.output
+    assert RunConfig.from_json(tmp_path / "m" / "config.json") == best
+
+
+def test_tune_without_optuna_says_how_to_install(walk_csv, monkeypatch):
+    monkeypatch.setitem(sys.modules, "optuna", None)  # makes `import optuna` raise ImportError
+    result = runner.invoke(app, ["tune", str(walk_csv), "--trials", "1"])
+    assert result.exit_code == 2
+    assert 'forecast tune needs Optuna, which is not installed: pip install "forecast[tune]"' in result.output
+
+
+def test_tune_rejects_bad_search_options(walk_csv):
+    result = runner.invoke(app, ["tune", str(walk_csv), "--windows", "10,x"])
+    assert result.exit_code == 2
+    assert "--windows '10,x': give positive whole numbers separated by commas, e.g. 10,30" in result.output
