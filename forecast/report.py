@@ -271,26 +271,53 @@ def _coverage_rows(models: dict) -> tuple[list[str], list[list[Any]]]:
     return levels, rows
 
 
+def _rank(scores: dict) -> float:
+    """Sort key: MASE, else MAE; models without forecasts (None) last."""
+    for key in ("mase", "mae"):
+        if isinstance(scores.get(key), (int, float)):
+            return scores[key]
+    return float("inf")
+
+
+def _scoreboard(bt: dict) -> str:
+    models, seconds = bt["models"], bt.get("seconds") or {}
+    keys = [k for k in SCORE_KEYS if any(k in m for m in models.values())]
+    order = sorted(models, key=lambda n: _rank(models[n]))
+    rows = [[n, *(models[n].get(k) for k in keys), *([seconds.get(n)] if seconds else [])] for n in order]
+    extra = ["seconds"] if seconds else []
+    board = table(["model", *keys, *extra], rows, ["", *keys, *extra], [i for i, n in enumerate(order) if n == "lstm"])
+    horizon = {n: models[n]["per_horizon"] for n in order if models[n].get("per_horizon")}
+    if horizon:
+        steps = max(len(v) for v in horizon.values())
+        board += "<h3>MAE per horizon step</h3>" + table(
+            ["model", *(str(s) for s in range(1, steps + 1))], [[n, *(st.get("mae") for st in v)] for n, v in horizon.items()])
+    return board
+
+
+def _same_data(src: Sources) -> str:
+    """A warning when the bundle and the backtest were made from different files."""
+    if src.bundle is None:
+        return ""
+    theirs = ((src.backtest.get("settings") or {}).get("data") or {}).get("sha256")
+    ours = src.bundle.data.get("sha256")
+    if theirs and ours and theirs != ours:
+        return (f'<p class="verdict bad">This backtest was run on a different file '
+                f"({esc(src.backtest['settings']['data'].get('path', '?'))}) than the bundle was trained on.</p>")
+    return ""
+
+
 def backtest_section(src: Sources) -> str:
     bt = src.backtest
     if not bt:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
-    models = bt["models"]
-    keys = [k for k in SCORE_KEYS if any(k in m for m in models.values())]
-    order = sorted(models, key=lambda n: (models[n].get("mase", models[n].get("mae", float("inf")))))
-    rows = [[n, *(models[n].get(k) for k in keys)] for n in order]
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
-             "sorted by MASE (lower is better), LSTM highlighted.</p>",
-             f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>',
-             table(["model", *keys], rows, ["", *keys], [i for i, n in enumerate(order) if n == "lstm"])]
-    horizon = {n: m["per_horizon"] for n, m in models.items() if m.get("per_horizon")}
-    if horizon:
-        steps = max(len(v) for v in horizon.values())
-        parts.append("<h3>MAE per horizon step</h3>" + table(
-            ["model", *(str(s) for s in range(1, steps + 1))],
-            [[n, *(step.get("mae") for step in v)] for n, v in horizon.items()]))
-    if isinstance(bt.get("dm_test"), dict):
-        parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>" + kv_table(bt["dm_test"]))
+             "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
+             f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>', _scoreboard(bt)]
+    dm = bt.get("dm_test")
+    if isinstance(dm, dict):
+        parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
+                     + (f"<p>{esc(dm['verdict'])}</p>" if dm.get("verdict") else "")
+                     + kv_table({k: v for k, v in dm.items() if k != "verdict"}))
     if bt.get("settings"):
         parts.append("<h3>Settings</h3>" + kv_table(bt["settings"]))
     notes = bt.get("notes")
@@ -342,12 +369,13 @@ def lag_section(src: Sources) -> str:
     lag = (src.backtest or {}).get("lag_diagnostic")
     if not lag:
         return section("Lag diagnostic", missing("The lag diagnostic", BACKTEST_HINT))
-    parts = [f"<p>{esc(lag.get('message', ''))}</p>", f"<p>Best-matching lag: <b>{fmt(lag.get('best_lag'))}</b></p>"]
+    parts = [f"<p>{esc(lag.get('message', ''))}</p>", f"<p>Best-matching lag: <b>{fmt(lag.get('best_lag'))}</b>"
+             + (f" ({esc(lag['method'])})" if lag.get("method") else "") + "</p>"]
     scores = lag.get("scores")
     if isinstance(scores, dict):
-        parts.append(table(["lag", "score"], scores.items()))
+        parts.append(table(["lag", lag.get("score", "score")], scores.items()))
     elif isinstance(scores, list):
-        parts.append(table(["lag", "score"], enumerate(scores)))
+        parts.append(table(["lag", lag.get("score", "score")], enumerate(scores)))
     return section("Lag diagnostic", *parts)
 
 

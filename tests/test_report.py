@@ -35,10 +35,11 @@ def backtest_metrics() -> dict:
 
     return {
         "models": {"naive": scores(10.0, 1.0, 0.0, 0.785), "lstm": scores(11.0, 1.1, -0.1, 0.8125),
-                   "drift": scores(9.5, 0.95, 0.05)},
-        "settings": {"folds": 3, "horizon": 3, "data": {"path": "walk.csv"}},
+                   "drift": scores(9.5, 0.95, 0.05), "arima": dict.fromkeys(("mae", "mase"))},  # None: no forecasts
+        "settings": {"folds": 3, "horizon": 3, "data": {"path": "other.csv", "sha256": "f" * 64}},
+        "seconds": {"naive": 0.01, "lstm": 2.5, "drift": 0.02},
         "origins": ["2020-01-01", "2020-02-01", "2020-03-01"],
-        "dm_test": {"statistic": 1.234, "p_value": 0.217, "alternative": "two-sided"},
+        "dm_test": {"statistic": 1.234, "p_value": 0.217, "verdict": "no significant difference (p = 0.217)"},
         "lag_diagnostic": {"best_lag": 1, "scores": {"0": 0.9, "1": 0.2}, "message": "forecast looks like a lagged copy"},
         "verdict": f"The LSTM does not beat the naive forecast {HOSTILE}",
         "notes": ["ARIMA skipped: too few rows"],
@@ -92,12 +93,15 @@ def test_report_is_self_contained_with_every_section(full_html, folders):
 
 def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     board = full_html.split("<h2>Backtest against baselines</h2>")[1].split("</table>")[0]
-    assert [m for m in re.findall(r"<tr(?: class=\"hl\")?><td>(\w+)</td>", board)] == ["drift", "naive", "lstm"]
-    assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board
+    assert [m for m in re.findall(r"<tr(?: class=\"hl\")?><td>(\w+)</td>", board)] == ["drift", "naive", "lstm", "arima"]
+    assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board and "<td>-10.0%</td><td>2.50</td></tr>" in board
+    assert "<td>arima</td><td>—</td>" in board
     assert "<td>+5.0%</td>" in board and "<td>52.0%</td>" in board  # skill and directional accuracy as percents
     coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]
     assert "<td>naive</td><td>78.5%</td><td>12.50</td><td>40.25</td>" in coverage
     assert "<td>drift</td>" not in coverage  # no intervals, no row
+    assert "This backtest was run on a different file (other.csv) than the bundle was trained on." in full_html
+    assert "<p>no significant difference (p = 0.217)</p>" in full_html
     lag = full_html.split("<h2>Lag diagnostic</h2>")[1]
     assert "forecast looks like a lagged copy" in lag and "Best-matching lag: <b>1</b>" in lag
 
