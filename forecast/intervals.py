@@ -194,6 +194,8 @@ class ConformalCalibrator:
         if origin_prices is not None and np.shape(origin_prices) != (r.shape[0],):
             raise ValueError(f"origin_prices must be ({r.shape[0]},), got {np.shape(origin_prices)}")
         r = r[np.isfinite(r).all(axis=1)]
+        if len(r) == 0:
+            raise ValueError("no finite residuals to calibrate on")
         self.residuals_ = [_thin(np.sort(r[:, k])) for k in range(r.shape[1])]
         self.n_ = [len(r)] * r.shape[1]
         return self
