@@ -1,0 +1,180 @@
+"""Load many series (and their covariates) from one file: long format, wide format, or one series with features.
+
+    long   --id-col symbol      rows of (id, date, target[, covariates]); one series per id, in order of
+                                first appearance
+    wide   --targets A,B|all    one date column and one numeric column per series
+    single --features ...       the usual single-series file, with covariate columns
+
+Each series is validated by the single-series loader (``data.series_from_frame``): sorted by date, its own
+dates and start (series of unequal length are fine), gaps of at most ``max_fill`` forward-filled. A series
+that fails that policy or is shorter than ``min_rows`` is skipped with a warning naming it; when none is
+left, or an (id, date) pair repeats, or a column is unknown or not numeric, an ``InputError`` says so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecast import features as feat
+from forecast.data import (_check_file, _find, _numbers, _parse_dates, _pick_date_col, _pick_target, _read_table,
+                           _text, series_from_frame)
+from forecast.errors import InputError
+
+TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features a wide file can have
+
+
+@dataclass
+class SeriesData:
+    id: str
+    prices: np.ndarray  # (time,) float64
+    dates: pd.DatetimeIndex
+    features: np.ndarray  # (time, inputs) raw, unscaled; inputs = len(features.input_names(...))
+    freq: str
+
+
+@dataclass
+class Panel:
+    series: list[SeriesData]
+    layout: str  # single, long or wide
+    target: str
+    date_col: str
+    features: tuple[str, ...] = ()
+    skipped: dict[str, str] = field(default_factory=dict)  # id -> why
+
+    @property
+    def ids(self) -> list[str]:
+        return [s.id for s in self.series]
+
+
+def _numeric_columns(df: pd.DataFrame, exclude) -> list:
+    """Columns most of whose non-missing cells are numbers (the rule the target picker uses)."""
+    out = []
+    for c in df.columns:
+        if c in exclude:
+            continue
+        values, bad = _numbers(df[c])
+        if (~np.isnan(values)).sum() > bad.sum() and (~np.isnan(values)).any():
+            out.append(c)
+    return out
+
+
+def _check_features(features, df, numeric, exclude, source: str) -> None:
+    for f in features:
+        col = _find([c for c in df.columns if c not in exclude], f)
+        if col is not None and col not in numeric and f not in feat.NEEDS:
+            raise InputError(f"{source}: covariate column '{col}' is not numeric; --features takes numeric "
+                             f"columns or derived features: {', '.join(feat.available(numeric))}")
+
+
+def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str) -> SeriesData:
+    src = f"{source} [series {sid}]" if sid != str(tkey) else source
+    ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src)
+    cols = {}
+    for name in feat.columns_needed(features, numeric, source):
+        key = _find(list(sub.columns), name)
+        cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src)
+        # covariates on the target's dates: carried forward over gaps, leading missing values back-filled
+        cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().bfill().to_numpy()
+    x = feat.build(features, ps.values, ps.dates, cols, src)
+    return SeriesData(sid, ps.values, ps.dates, x, ps.freq)
+
+
+def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str, source: str) -> None:
+    key = pd.DataFrame({"id": ids.to_numpy(), "date": dates})
+    dup = key.duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = key[dup].assign(row=rows[dup]).groupby(["id", "date"], sort=False)["row"].apply(list)
+        listing = "; ".join(f"{i} {str(d).removesuffix(' 00:00:00')} (rows {', '.join(map(str, r))})"
+                            for (i, d), r in list(shown.items())[:5])
+        more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+        raise InputError(f"{source}: duplicate ({id_name}, date) rows: {listing}{more}; "
+                         "remove or aggregate the duplicates")
+
+
+def load_panel(path, *, target: str | None = None, date_col: str | None = None, max_fill: int = 5,
+               features=(), id_col: str | None = None, targets: str | None = None, min_rows: int = 0) -> Panel:
+    """Read a long, wide or single-series file into validated series with raw feature matrices."""
+    source = str(path)
+    df = _read_table(_check_file(path), source)
+    df.columns = [str(c).strip() for c in df.columns]
+    blank = np.ones(len(df), dtype=bool)
+    for c in df.columns:
+        blank &= (_text(df[c]) == "").to_numpy()
+    rows = np.arange(2, 2 + len(df))[~blank]
+    df = df.loc[~blank].reset_index(drop=True)
+    if len(df) == 0:
+        raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
+    date_key, date_name = _pick_date_col(df, date_col, source, rows)
+    features = tuple(features)
+    if id_col is not None:
+        id_key = _find(list(df.columns), id_col)
+        if id_key is None or id_key == date_key:
+            raise InputError(f"{source}: id column '{id_col}' not found; columns are "
+                             f"{', '.join(map(str, df.columns))}; pass one of them as --id-col")
+        ids = _text(df[id_key])
+        _duplicates(ids, _parse_dates(df[date_key], date_name, source, rows), rows, str(id_key), source)
+        rest = df.drop(columns=[id_key])
+        tkey = _pick_target(rest, target, date_key, source)
+        numeric = _numeric_columns(rest, (date_key,))
+        _check_features(features, rest, numeric, (date_key,), source)
+        feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
+        groups = [(str(i), rest[(ids == i).to_numpy()]) for i in pd.unique(ids)]
+        jobs = [(sid, sub, tkey, numeric) for sid, sub in groups]
+        layout = "long"
+    elif targets is not None:
+        numeric = _numeric_columns(df, (date_key,))
+        names = [t.strip() for t in targets.split(",") if t.strip()]
+        if not numeric:
+            raise InputError(f"{source}: no numeric columns (columns: {', '.join(map(str, df.columns))}); "
+                             "a wide file needs one numeric column of prices per series")
+        keys = numeric if [n.lower() for n in names] == ["all"] else []
+        for name in [] if keys else names:
+            key = _find([c for c in df.columns if c != date_key], name)
+            if key is None:
+                raise InputError(f"{source}: --targets column '{name}' not found; numeric columns are "
+                                 f"{', '.join(map(str, numeric))}; pass some of them (or all)")
+            if key not in numeric:
+                raise InputError(f"{source}: --targets column '{key}' is not numeric; numeric columns are "
+                                 f"{', '.join(map(str, numeric))}")
+            keys.append(key)
+        extra = [f for f in features if f not in TARGET_ONLY]
+        if extra:
+            raise InputError(f"{source}: a wide file has no covariate columns per series, so --features "
+                             f"{', '.join(extra)} is not available; use {', '.join(TARGET_ONLY)}")
+        jobs = [(str(k), df[[date_key, k]], k, []) for k in dict.fromkeys(keys)]
+        tkey, layout = "value", "wide"
+    else:
+        tkey = _pick_target(df, target, date_key, source)
+        numeric = _numeric_columns(df, (date_key,))
+        _check_features(features, df, numeric, (date_key,), source)
+        jobs = [(str(tkey), df, tkey, numeric)]
+        layout = "single"
+    series, skipped = [], {}
+    for sid, sub, key, num in jobs:
+        try:
+            s = _series(sub, sid, key, date_key, features, num, max_fill, source)
+        except InputError as e:
+            if layout == "single":
+                raise
+            skipped[sid] = str(e)
+            continue
+        if len(s.prices) < min_rows:
+            if layout == "single":
+                raise InputError(f"{source}: {len(s.prices)} rows are too few; at least {min_rows} are needed "
+                                 "for the window, horizon, validation and test parts; use a longer series or "
+                                 "a smaller --window/--horizon")
+            skipped[sid] = f"{len(s.prices)} rows, fewer than the {min_rows} needed"
+            continue
+        series.append(s)
+    if skipped:
+        warnings.warn(f"{source}: skipped {len(skipped)} series: "
+                      + "; ".join(f"{k} ({v})" for k, v in skipped.items()), UserWarning, stacklevel=2)
+    if not series:
+        raise InputError(f"{source}: no usable series (skipped: {', '.join(skipped)}); "
+                         "use longer series or a smaller --window/--horizon")
+    return Panel(series, layout, str(tkey), date_name, features, skipped)
+

@@ -1,0 +1,79 @@
+"""What the CLI shows and writes for many series: summary tables, forecast CSV, one PNG per series and a grid."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+from rich.table import Table
+
+from forecast.console import out
+from forecast.global_model import SERIES_FILE, PanelForecast, predict_panel
+from forecast.per_series import is_set, predict_each, slug
+
+
+def is_panel(path: Path) -> bool:
+    """Is ``path`` a global (series.json) or per-series bundle?"""
+    return (Path(path) / SERIES_FILE).is_file() or is_set(path)
+
+
+def predict_any(path: Path, horizon: int | None, series_id: str | None) -> PanelForecast:
+    from forecast.bundle import load_bundle
+
+    return predict_each(path, horizon, series_id) if is_set(path) else predict_panel(load_bundle(path), horizon, series_id)
+
+
+def print_train_summary(outcome) -> None:
+    """Per-series test MAE of the LSTM and naive, then the pooled verdict."""
+    test = outcome.metrics["test"]
+    table = Table(title=f"Test part per series ({outcome.panel.layout} format), price units")
+    for col in ("series", "LSTM MAE", "naive MAE", "skill"):
+        table.add_column(col, justify="left" if col == "series" else "right")
+    for sid, m in test["series"].items():
+        table.add_row(sid, f"{m['lstm']['mae']:,.4g}", f"{m['naive']['mae']:,.4g}", f"{m['skill_vs_naive']:+.1%}")
+    out.print(table)
+    p = test["pooled"]
+    out.print(f"the LSTM beats the naive forecast on {p['n_beats_naive']} of {p['n_series']} series; mean "
+              f"relative MAE {p['mean_relative_mae']:.3f} (below 1 beats naive); device {outcome.device}")
+    if outcome.panel.skipped:
+        out.print(f"[yellow]skipped: {', '.join(outcome.panel.skipped)}[/yellow]")
+
+
+def print_forecast(fc: PanelForecast) -> None:
+    table = Table(title="Forecast" + (" (recursive beyond the trained horizon)" if fc.recursive else ""))
+    for col in ("id", "date", "forecast"):
+        table.add_column(col, justify="right" if col == "forecast" else "left")
+    for row in fc.frame.itertuples(index=False):
+        table.add_row(str(row.id), str(row.date.date()), f"{row.forecast:,.2f}")
+    out.print(table)
+
+
+def grid_figure(fc: PanelForecast, cols: int = 4) -> Figure:
+    """Small multiples: each series' recent history and forecast."""
+    ids = list(fc.history)
+    rows = math.ceil(len(ids) / cols)
+    fig = Figure(figsize=(3.2 * min(cols, len(ids)), 2.4 * rows), layout="constrained")
+    for k, sid in enumerate(ids):
+        ax = fig.add_subplot(rows, min(cols, len(ids)), k + 1)
+        h, f = fc.history[sid], fc.frame[fc.frame["id"] == sid]
+        ax.plot(h["date"], h["price"], color="black", lw=1)
+        ax.plot(pd.concat([h["date"].tail(1), f["date"]]), [h["price"].iloc[-1], *f["forecast"]], color="tab:blue")
+        ax.set_title(str(sid), fontsize="small")
+        ax.tick_params(labelsize="x-small", labelrotation=30)
+    return fig
+
+
+def write_plots(fc: PanelForecast, out_dir: Path) -> list[Path]:
+    """forecast_<id>.png for every series and forecast_grid.png, saved in ``out_dir``."""
+    from forecast.io import save_figure
+    from forecast.plot import forecast_figure
+
+    paths = []
+    for sid, hist in fc.history.items():
+        frame = fc.frame[fc.frame["id"] == sid][["date", "forecast"]]
+        paths.append(save_figure(forecast_figure(hist, frame, title=f"{sid}: forecast ({len(frame)} steps)"),
+                                 Path(out_dir) / f"forecast_{slug(sid)}.png"))
+    paths.append(save_figure(grid_figure(fc), Path(out_dir) / "forecast_grid.png"))
+    return paths

@@ -1,0 +1,69 @@
+"""``--per-series``: one single-series model per series, each an ordinary bundle inside one folder.
+
+Layout: ``<folder>/<slug>/`` (a bundle made by ``pipeline.train``) for every series, ``series_index.json``
+(ids, their sub-folders, test metrics) and a ``manifest.json`` marking the folder as a set of bundles.
+Each series is written to a temporary CSV and trained by the single-series pipeline unchanged, so a
+sub-bundle's data.json fingerprints that temporary file, not the original.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from forecast import bundle as bundle_io
+from forecast.errors import InputError
+
+INDEX = "series_index.json"
+SET_FORMAT = "forecast-bundle-set"
+
+
+def slug(sid: str) -> str:
+    """A file-name-safe form of a series id."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(sid)) or "_"
+
+
+def is_set(path: Path) -> bool:
+    return (Path(path) / INDEX).is_file()
+
+
+def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int):
+    from forecast.global_model import PanelOutcome, pooled
+    from forecast.pipeline import train
+
+    if panel.features:
+        raise InputError("--per-series trains the single-series model, which takes no --features; "
+                         "drop --features or --per-series")
+    per, folders = {}, {}
+    with bundle_io.atomic_dir(bundle_dir, force) as tmp, tempfile.TemporaryDirectory() as work:
+        for s in panel.series:
+            csv = Path(work) / f"{slug(s.id)}.csv"
+            pd.DataFrame({"Date": s.dates, "Close": s.prices}).to_csv(csv, index=False)
+            outcome = train(csv, cfg.replace(data={"target": "Close", "date_col": "Date"}),
+                            tmp / slug(s.id), verbose=verbose)
+            per[s.id], folders[s.id] = outcome.metrics["test"], slug(s.id)
+            device = outcome.device
+        metrics = {"test": {"pooled": pooled(per), "series": per}, "skipped": panel.skipped}
+        (tmp / INDEX).write_text(json.dumps({"ids": panel.ids, "folders": folders, "source": str(data_path),
+                                             "layout": panel.layout, "metrics": metrics}, indent=2) + "\n")
+        (tmp / "manifest.json").write_text(json.dumps({"format": SET_FORMAT, "index": INDEX}) + "\n")
+    bundle_io.set_latest(bundle_dir)
+    return PanelOutcome(Path(bundle_dir), panel, metrics, device)
+
+
+def predict_each(path: Path, horizon: int | None = None, series_id: str | None = None):
+    """Forecasts of every series (or one) of a per-series folder, as a global_model.PanelForecast."""
+    from forecast.global_model import PanelForecast, pick_ids
+    from forecast.predict import predict
+
+    index = json.loads((Path(path) / INDEX).read_text())
+    frames, history, recursive = [], {}, False
+    for sid in pick_ids(index["ids"], series_id):
+        fc = predict(bundle_io.load_bundle(Path(path) / index["folders"][sid]), horizon, levels=())
+        frames.append(fc.frame.assign(id=sid)[["id", "date", "forecast"]])
+        history[sid], recursive = fc.history, fc.recursive
+    return PanelForecast(pd.concat(frames, ignore_index=True), history, recursive)
