@@ -30,6 +30,9 @@ demo: $(VENV)/.installed
 	@echo "demo outputs in $(DEMO)/"
 
 test: $(VENV)/.installed-dev
+	@# best effort: the report test renders in headless Chromium and is skipped without it
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
+		|| echo "chromium not installed: report rendering test will be skipped"
 	CUDA_VISIBLE_DEVICES="" $(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean:
