@@ -72,6 +72,10 @@ def test_predict_json_parses(in_trained):
     last = pd.read_csv(in_trained / "trade.csv")["Close"].iloc[-1]
     assert doc["origin_price"] == pytest.approx(last)
     assert all(np.isfinite(row["forecast"]) for row in doc["forecast"])
+    longer = json.loads(invoke("predict", "--json", "--horizon", "5").stdout)
+    assert longer["recursive"] is True and [row["date"] for row in longer["forecast"]] == NEXT_5
+    # the direct steps are the same whether or not more steps follow recursively
+    assert [row["forecast"] for row in longer["forecast"][:3]] == [row["forecast"] for row in doc["forecast"]]
 
 
 def test_plot_writes_valid_pngs(in_trained):
