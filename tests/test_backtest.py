@@ -1,0 +1,107 @@
+"""Walk-forward backtest: fold geometry, no look-ahead, skill on structure, none on a random walk, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from forecast.backtest import backtest_series, parse_models
+from forecast.cli import app
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
+from forecast.data import series_from_frame, synthetic_series
+from forecast.errors import ForecastError
+from forecast.folds import make_folds
+
+
+def _series(kind, n, seed, noise=0.0):
+    return series_from_frame(synthetic_series(kind, n=n, seed=seed, noise=noise))
+
+
+def test_fold_origins_and_train_windows_exact():
+    folds = make_folds(100, horizon=5, folds=3, step=7, window_type="expanding", retrain_every=2, min_train=20)
+    assert [f.origin for f in folds] == [80, 87, 94]  # last origin = 100 - 1 - 5
+    assert [f.train_start for f in folds] == [0, 0, 0]
+    assert [f.retrain for f in folds] == [True, False, True]
+    rolling = make_folds(100, horizon=5, folds=3, step=7, window_type="rolling", min_train=20)
+    assert [f.train_start for f in rolling] == [0, 7, 14]  # train_size = 81 rows: all before the first origin
+    sized = make_folds(100, horizon=5, folds=3, step=7, window_type="rolling", train_size=30, min_train=20)
+    assert [(f.train_start, f.origin) for f in sized] == [(51, 80), (58, 87), (65, 94)]
+
+
+def test_too_short_series_names_rows_needed():
+    with pytest.raises(ForecastError, match=r"50 rows are too few for --folds 5 with --step 10 and --horizon 10: "
+                                            r"at least 70 rows are needed"):
+        make_folds(50, horizon=10, folds=5, step=10, min_train=20)
+
+
+def test_unknown_model_lists_known_ones():
+    with pytest.raises(ForecastError, match=r"unknown model 'prophet'; choose from lstm, naive, seasonal_naive"):
+        parse_models("lstm,prophet")
+
+
+def test_no_look_ahead_garbage_after_the_origin_changes_nothing(tiny_cfg):
+    cfg = tiny_cfg.replace(train={"epochs": 1})
+    clean = _series("random_walk", 160, 5)
+    kwargs = dict(folds=2, step=3, retrain_every=2, models=["lstm", "naive", "drift", "ets"])
+    a = backtest_series(clean, cfg, **kwargs)
+    first_origin = a.report["settings"]["train_end_indices"][0]
+    values = clean.values.copy()
+    values[first_origin + 1:] = np.random.default_rng(9).uniform(1, 1e4, len(values) - first_origin - 1)
+    b = backtest_series(series_from_frame(synthetic_series("random_walk", 160, 5).assign(Close=values)), cfg, **kwargs)
+    fa, fb = a.forecasts, b.forecasts
+    origin0 = fa["origin"].min()
+    for model in kwargs["models"]:
+        sel_a = fa[(fa.model == model) & (fa.origin == origin0)]["forecast"].to_numpy()
+        sel_b = fb[(fb.model == model) & (fb.origin == origin0)]["forecast"].to_numpy()
+        np.testing.assert_allclose(sel_a, sel_b, rtol=1e-6, err_msg=model)
+    later = fb[(fb.model == "naive") & (fb.origin > origin0)]["forecast"].to_numpy()
+    assert not np.allclose(later, fa[(fa.model == "naive") & (fa.origin > origin0)]["forecast"].to_numpy())
+    assert a.report["settings"]["retraining"].startswith("models refit every 2 folds")
+
+
+def test_lstm_beats_naive_on_seasonal_structure():
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=5, transform="diff"), model=ModelConfig(layers=(16,), dropout=0.0),
+                    train=TrainConfig(epochs=10, batch_size=32, patience=3, seed=7, device="cpu", learning_rate=0.01))
+    bt = backtest_series(_series("seasonal", 260, 4, noise=0.3), cfg, folds=2, models=["lstm", "naive", "seasonal_naive"])
+    m = bt.report["models"]
+    assert m["lstm"]["mae"] < 0.7 * m["naive"]["mae"]
+    assert m["lstm"]["skill_vs_naive"] > 0.3
+    assert bt.report["verdict"].startswith("The LSTM beats the naive forecast")
+    assert len(m["lstm"]["per_horizon"]) == 5 and len(m["lstm"]["folds"]) == 2
+    assert set(bt.forecasts["model"]) == {"lstm", "naive", "seasonal_naive"} and len(bt.forecasts) == 3 * 2 * 5
+
+
+def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path):
+    out = tmp_path / "bt"
+    args = ["backtest", str(walk_csv), "--horizon", "3", "--folds", "8", "--step", "3", "--retrain-every", "8",
+            "--models", "lstm,naive,drift", "--window", "10", "--layers", "8", "--epochs", "5", "--learning-rate",
+            "0.01", "--dropout", "0", "--out", str(out), "--json"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert {"settings", "origins", "models", "dm_test", "lag_diagnostic", "verdict", "notes"} <= set(report)
+    keys = {"mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive", "per_horizon", "folds"}
+    assert keys <= set(report["models"]["lstm"])
+    assert report["settings"]["horizon"] == 3 and len(report["origins"]) == 8
+    assert report["settings"]["retraining"].startswith("models refit every 8 folds")
+    assert {"statistic", "p_value", "loss", "verdict"} <= set(report["dm_test"])
+    assert report["dm_test"]["p_value"] >= 0.05  # a random walk: no significant skill
+    assert "and the difference is significant" not in report["verdict"]
+    assert report["models"]["naive"]["skill_vs_naive"] == 0.0
+    assert sorted(p.name for p in out.iterdir()) == ["forecasts.csv", "forecasts_by_fold.png", "mae_by_horizon.png",
+                                                      "mase_by_model.png", "metrics.json"]
+    assert json.loads((out / "metrics.json").read_text())["verdict"] == report["verdict"]
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 2 and "folder exists and is not empty; pass --force" in again.output
+
+
+def test_cli_too_short_series_exit_2_with_rows_needed(tmp_path):
+    from conftest import write_synthetic
+
+    short = write_synthetic(tmp_path / "short.csv", "random_walk", n=40, seed=0)
+    res = CliRunner().invoke(app, ["backtest", str(short), "--models", "naive,drift", "--horizon", "10", "--folds", "5"])
+    assert res.exit_code == 2
+    assert "40 rows are too few for --folds 5 with --step 10 and --horizon 10: at least 70 rows are needed" in res.output
+    res = CliRunner().invoke(app, ["backtest", str(short), "--models", "naive,bogus"])
+    assert res.exit_code == 2 and "unknown model 'bogus'" in res.output

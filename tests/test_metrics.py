@@ -1,0 +1,67 @@
+"""Metric functions against hand-computed values; the Diebold-Mariano test on constructed losses."""
+
+import numpy as np
+import pytest
+
+from forecast import metrics as M
+
+
+def test_point_metrics_hand_computed():
+    a, p = np.array([100.0, 110.0]), np.array([90.0, 121.0])
+    assert M.mae(a, p) == pytest.approx(10.5)  # (10 + 11) / 2
+    assert M.rmse(a, p) == pytest.approx(np.sqrt((100 + 121) / 2))
+    assert M.mape(a, p) == pytest.approx(10.0)  # (10% + 10%) / 2
+    assert M.smape(a, p) == pytest.approx(100 * (20 / 190 + 22 / 231) / 2)
+
+
+def test_mase_reference_value():
+    train = np.array([1.0, 3.0, 2.0, 5.0])  # naive one-step errors 2, 1, 3 -> scale 2
+    assert M.naive_scale(train) == pytest.approx(2.0)
+    assert M.mase([6.0, 8.0], [5.0, 5.0], M.naive_scale(train)) == pytest.approx((1 + 3) / 2 / 2)  # 1.0
+    # seasonal scale with m = 2: |2 - 1|, |5 - 3| -> 1.5
+    assert M.naive_scale(train, season=2) == pytest.approx(1.5)
+
+
+def test_directional_accuracy_counts_signs_and_ties_as_half():
+    origin = np.array([[10.0], [10.0]])
+    actual = np.array([[11.0, 9.0], [12.0, 12.0]])
+    pred = np.array([[10.5, 10.5], [10.0, 9.0]])  # hit, miss, tie (no call), miss
+    assert M.directional_accuracy(actual, pred, origin) == pytest.approx((1 + 0 + 0.5 + 0) / 4)
+
+
+def test_forecast_metrics_pools_mase_over_rows_with_their_own_scale():
+    actual = np.array([[2.0, 4.0], [10.0, 10.0]])
+    pred = np.array([[1.0, 1.0], [12.0, 12.0]])
+    out = M.forecast_metrics(actual, pred, np.array([[1.0], [11.0]]), np.array([[1.0], [4.0]]))
+    assert out["mase"] == pytest.approx((1 + 3 + 0.5 + 0.5) / 4)
+    assert out["mae"] == pytest.approx((1 + 3 + 2 + 2) / 4)
+
+
+def test_dm_identical_forecasts_not_significant():
+    e = np.random.default_rng(0).normal(size=50)
+    res = M.diebold_mariano(e, e.copy(), horizon=3)
+    assert res["p_value"] == pytest.approx(1.0)
+    assert res["statistic"] == 0.0
+
+
+def test_dm_clearly_better_model_is_significant_and_negative():
+    rng = np.random.default_rng(1)
+    good, bad = rng.normal(0, 0.2, 120), rng.normal(0, 2.0, 120)
+    for loss in ("squared", "absolute"):
+        res = M.diebold_mariano(good, bad, horizon=2, loss=loss)
+        assert res["p_value"] < 0.01 and res["statistic"] < 0, loss
+
+
+def test_dm_hln_statistic_hand_computed():
+    ea, eb = np.array([1.0, 2.0, 1.0, 3.0]), np.zeros(4)
+    # d = e_a^2 = 1, 4, 1, 9; mean 3.75; gamma0 = (7.5625 + 0.0625 + 7.5625 + 27.5625) / 4 = 10.6875
+    dm = 3.75 / np.sqrt(10.6875 / 4)
+    hln = np.sqrt((4 + 1 - 2 + 0) / 4)
+    assert M.diebold_mariano(ea, eb, horizon=1)["statistic"] == pytest.approx(dm * hln)
+
+
+def test_lag_scores_find_a_delayed_copy():
+    actual = np.cumsum(np.random.default_rng(2).normal(size=60)) + 100
+    one_step = actual[4:-1]  # the forecast of actual[t], t = 5..59, is actual[t - 1]
+    scores = M.lag_scores(one_step, actual, max_lag=5)
+    assert int(np.argmin(scores)) == 1 and scores[1] == pytest.approx(0.0)
