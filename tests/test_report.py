@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import tempfile
@@ -136,6 +138,9 @@ def test_cli_writes_report_for_latest_bundle_and_prints_time(folders, tmp_path):
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"report: r\.html \(\d+\.\d s\)\n", result.output)
     html = (tmp_path / "r.html").read_text()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
     assert html.startswith("<!DOCTYPE html>") and f"from bundle {folders['bundle'].resolve()}, backtest" in html
 
 
