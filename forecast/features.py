@@ -83,7 +83,7 @@ def _derived(name: str, prices: np.ndarray, dates: pd.DatetimeIndex, cols: dict[
                                                                    cols.get("close", prices))],
         "volatility": lambda: [pd.Series(_log_returns(prices)).rolling(VOLATILITY_WINDOW, min_periods=2)
                                .std().fillna(0.0).to_numpy()],
-        "dow": lambda: _cyclic(dates.dayofweek.to_numpy(), 7),
+        "dow": lambda: _cyclic(dates.day_of_week.to_numpy(), 7),
         "month": lambda: _cyclic(dates.month.to_numpy() - 1, 12),
     }
     return rules[name]() if name in rules else [cols[name]]

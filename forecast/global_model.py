@@ -66,14 +66,12 @@ class GlobalForecaster:
         z = prep.encode(prices)[:, None]  # (time - offset, 1)
         return np.hstack([z, self.scalers[i].transform(x_raw)[prep.offset:]]).astype(np.float32)
 
-    def fit(self, series: list[SeriesData], n_vals: list[int]) -> GlobalForecaster:
-        """Fit on every series; the last ``n_vals[i]`` prices of series ``i`` only drive early stopping."""
-        from forecast.distribute import global_batch_size, make_strategy
-        from forecast.model import build_model
-        from forecast.train import fit_model, set_seed
-        from forecast.windows import Split, make_dataset
+    def prepare(self, series: list[SeriesData], n_vals: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit the per-series scalers; return ``Z`` (total time, 1 + inputs) and its train and val origins."""
+        from forecast.windows import Split
 
-        w, t = self.cfg.window, self.cfg.train
+        w = self.cfg.window
+        self.preps, self.scalers = [], []
         blocks, train_o, val_o, start = [], [], [], 0
         for i, (s, n_val) in enumerate(zip(series, n_vals)):
             n_train = len(s.prices) - n_val
@@ -85,15 +83,25 @@ class GlobalForecaster:
             val_o.append(split.val_origins + start)
             blocks.append(z)
             start += len(z)
-        big = np.concatenate(blocks)  # (total time, 1 + inputs)
+        return np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o)
+
+    def fit(self, series: list[SeriesData], n_vals: list[int]) -> GlobalForecaster:
+        """Fit on every series; the last ``n_vals[i]`` prices of series ``i`` only drive early stopping."""
+        from forecast.distribute import global_batch_size, make_strategy
+        from forecast.model import build_model
+        from forecast.train import fit_model, set_seed
+        from forecast.windows import make_dataset
+
+        w, t = self.cfg.window, self.cfg.train
+        big, train_o, val_o = self.prepare(series, n_vals)  # (total time, 1 + inputs)
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():
             self.model = build_model(self.cfg, n_features=big.shape[1])
         batch = global_batch_size(t.batch_size, strategy)
-        train_ds = make_dataset(big, np.concatenate(train_o), w.window, w.horizon, batch, shuffle=True,
+        train_ds = make_dataset(big, train_o, w.window, w.horizon, batch, shuffle=True,
                                 seed=t.seed, cache=False)  # lazy: batches gathered from ``big``
-        val_ds = make_dataset(big, np.concatenate(val_o), w.window, w.horizon, batch, cache=False)
+        val_ds = make_dataset(big, val_o, w.window, w.horizon, batch, cache=False)
         self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose)
         return self
 
