@@ -1,0 +1,69 @@
+"""The global LSTM: same forecasts from long and wide files, covariates really used, bundle and predict --id."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.bundle import load_bundle
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
+from forecast.data import synthetic_series
+from forecast.errors import ForecastError
+from forecast.global_model import predict_panel, train_panel
+
+
+def write_long_and_wide(tmp_path):
+    frames = [synthetic_series("random_walk", n=n, seed=k, start=start).assign(symbol=sid)
+              for k, (sid, n, start) in enumerate([("AAA", 150, "2020-01-01"), ("BBB", 120, "2020-02-03")])]
+    long = pd.concat(frames, ignore_index=True)[["symbol", "Date", "Close"]]
+    long.to_csv(tmp_path / "long.csv", index=False)
+    long.pivot(index="Date", columns="symbol", values="Close").reset_index().to_csv(tmp_path / "wide.csv", index=False)
+    return tmp_path / "long.csv", tmp_path / "wide.csv"
+
+
+def test_long_and_wide_train_to_the_same_forecasts_and_bundle_records_the_series(tmp_path, tiny_cfg):
+    long_csv, wide_csv = write_long_and_wide(tmp_path)
+    a = train_panel(long_csv, tiny_cfg, id_col="symbol", model_dir=tmp_path / "a", verbose=0)
+    b = train_panel(wide_csv, tiny_cfg, targets="AAA,BBB", model_dir=tmp_path / "b", verbose=0)
+    fa, fb = predict_panel(load_bundle(a.bundle_dir)), predict_panel(load_bundle(b.bundle_dir))
+    pd.testing.assert_frame_equal(fa.frame, fb.frame)
+    assert list(fa.frame.columns) == ["id", "date", "forecast"]
+    assert fa.frame["id"].tolist() == ["AAA"] * 3 + ["BBB"] * 3
+    assert fa.history["BBB"]["date"].iloc[-1] == pd.date_range("2020-02-03", periods=120, freq="B")[-1]  # its own end
+    spec = json.loads((a.bundle_dir / "series.json").read_text())
+    assert spec["ids"] == ["AAA", "BBB"] and spec["layout"] == "long"
+    assert spec["series"][1]["preprocessor"]["fitted_on"] == "train"
+    assert spec["series"][0]["preprocessor"]["mean"] != spec["series"][1]["preprocessor"]["mean"]  # per series
+    pooled = a.metrics["test"]["pooled"]
+    assert pooled["n_series"] == 2 and 0 <= pooled["n_beats_naive"] <= 2
+    # --id picks one; an unknown id lists the known ones; no covariates: recursion beyond the horizon works
+    one = predict_panel(load_bundle(a.bundle_dir), horizon=5, series_id="BBB")
+    assert one.frame["id"].tolist() == ["BBB"] * 5 and one.recursive
+    np.testing.assert_allclose(one.frame["forecast"].to_numpy()[:3], fa.frame["forecast"].to_numpy()[3:], rtol=1e-6)
+    with pytest.raises(ForecastError, match=r"--id 'MSFT': no such series in this model; known ids: AAA, BBB"):
+        predict_panel(load_bundle(a.bundle_dir), series_id="MSFT")
+
+
+def test_a_lagged_covariate_is_used(tmp_path):
+    """Returns follow yesterday's signal: with the signal as input the 1-step error collapses; without, it cannot."""
+    n, rng = 400, np.random.default_rng(0)
+    signal = rng.normal(0, 1, n)
+    returns = np.r_[0, 0.01 * signal[:-1]] + rng.normal(0, 0.001, n)
+    pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=n, freq="B"), "Close": 100 * np.exp(np.cumsum(returns)),
+                  "signal": signal}).to_csv(tmp_path / "cov.csv", index=False)
+    cfg = RunConfig(window=WindowConfig(window=5, horizon=1), model=ModelConfig(layers=(16,), dropout=0.0),
+                    train=TrainConfig(epochs=5, batch_size=32, patience=5, seed=7, device="cpu", learning_rate=0.01))
+    mae = {}
+    for feats in (("signal",), ("log_return",)):
+        out = train_panel(tmp_path / "cov.csv", cfg, features=feats, model_dir=tmp_path / feats[0], verbose=0)
+        mae[feats[0]] = out.metrics["test"]["series"]["Close"]["lstm"]["mae"]
+        naive = out.metrics["test"]["series"]["Close"]["naive"]["mae"]
+    assert mae["signal"] < 0.4 * mae["log_return"], mae
+    assert mae["signal"] < 0.4 * naive
+    with pytest.raises(ForecastError, match="uses covariates, which are not known beyond the last window"):
+        predict_panel(load_bundle(tmp_path / "signal"), horizon=2)
+    spec = json.loads((tmp_path / "signal" / "series.json").read_text())
+    assert spec["inputs"] == ["target", "signal"] and len(spec["series"][0]["last_input"]) == 5
