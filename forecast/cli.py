@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -74,6 +75,11 @@ def train(
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica [default: none]."),
     plots: Optional[Path] = typer.Option(None, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
+    features: Optional[str] = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
+                                           "log_return, log_volume, hl_range, volatility, dow, month."),
+    id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; trains one global model over all."),
+    targets: Optional[str] = typer.Option(None, help="Wide format: the columns to forecast, comma-separated, or all."),
+    per_series: bool = typer.Option(False, "--per-series", help="With --id-col/--targets: one model per series instead of one global model."),
 ) -> None:
     """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
     _quiet_tf()
@@ -90,6 +96,24 @@ def train(
             train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                              loss=loss, seed=seed, device=device, strategy=strategy),
         )
+        if features or id_col or targets or per_series:  # many series and/or covariates
+            from forecast import panel_output
+            from forecast.features import parse_features
+            from forecast.global_model import train_panel
+
+            if per_series and not (id_col or targets):
+                raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
+            with warnings.catch_warnings(record=True) as caught:  # skipped series: one line each on stderr
+                warnings.simplefilter("always", UserWarning)
+                result = train_panel(data, cfg, features=parse_features(features), id_col=id_col, targets=targets,
+                                     per_series=per_series, model_dir=model, force=force, verbose=0 if quiet else 2)
+            for w in caught:
+                typer.echo(f"warning: {w.message}", err=True)
+            panel_output.print_train_summary(result)
+            fc = panel_output.predict_any(result.bundle_dir, None, None)
+            written = panel_output.write_plots(fc, plots or result.bundle_dir)
+            typer.echo(f"bundle: {result.bundle_dir}\nplots: {len(written)} PNG files in {written[-1].parent}")
+            return
         outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
         console.print_train_summary(outcome)
         written = console.write_bundle_plots(outcome.bundle_dir, plots or outcome.bundle_dir)
@@ -108,6 +132,7 @@ def predict(
         None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
         "Default: 0.8 when the bundle has a calibration."),
+    series_id: Optional[str] = typer.Option(None, "--id", help="Multi-series bundle: forecast only this series [default: all]."),
 ) -> None:
     """Forecast the next steps from a bundle, with dates on the series' own calendar."""
     _quiet_tf()
@@ -121,6 +146,8 @@ def predict(
         if horizon is not None and horizon < 1:
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
         levels = parse_levels(interval) if interval is not None else None
+        if _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot):
+            return
         bundle = load_bundle(model)
         fc = run_predict(bundle, horizon, data, levels)
         if out:
@@ -134,6 +161,33 @@ def predict(
             save_figure(console.forecast_chart(bundle, fc), plot)
             if not as_json:
                 typer.echo(f"chart: {plot}")
+
+
+def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot) -> bool:
+    """Serve ``predict`` for a multi-series bundle (columns id,date,forecast); False for a single-series one."""
+    from forecast import panel_output
+    from forecast.bundle import resolve
+    from forecast.io import save_figure, write_csv
+
+    path = resolve(model)
+    if not panel_output.is_panel(path):
+        if series_id is not None:
+            raise ForecastError(f"--id {series_id!r}: {path} holds a single series; drop --id")
+        return False
+    if interval is not None or data is not None:
+        raise ForecastError("--interval and --data are not available for multi-series bundles yet; drop them")
+    fc = panel_output.predict_any(path, horizon, series_id)
+    if out:
+        write_csv(out, fc.frame)
+    if as_json:
+        typer.echo(fc.frame.assign(date=fc.frame["date"].dt.strftime("%Y-%m-%d")).to_json(orient="records", indent=2))
+    else:
+        panel_output.print_forecast(fc)
+    if plot or out:
+        written = panel_output.write_plots(fc, (plot or out).parent)
+        if not as_json:
+            typer.echo(f"charts: {len(written)} PNG files in {written[-1].parent}")
+    return True
 
 
 @app.command()
