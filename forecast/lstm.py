@@ -72,8 +72,17 @@ class LSTMForecaster:
         z_origins = np.asarray(price_origins) - self.prep.offset
         x, _ = window_arrays(np.concatenate([z, np.zeros(self.horizon, np.float32)]), z_origins,
                              self.cfg.window.window, self.horizon)
-        scaled = self.model.predict(np.ascontiguousarray(x), verbose=0, batch_size=1024)  # (n, horizon)
+        scaled = predict_batches(self.model, np.ascontiguousarray(x))  # (n, horizon)
         return self.prep.decode(prices[price_origins], scaled)
+
+
+def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """``model.predict(x)`` without its tf.data pipeline, whose map op makes TF 2.21 log a spurious
+    "NodeDef mentions attribute use_unbounded_threadpool" error. Same numbers, batch by batch."""
+    if len(x) == 0:
+        return np.zeros((0, *model.output_shape[1:]), np.float32)
+    return np.concatenate([np.asarray(model.predict_on_batch(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)])
 
 
 def forecast_path(model, prep: Preprocessor, prices: np.ndarray, window: int, trained_h: int, h: int) -> np.ndarray:

@@ -66,3 +66,13 @@ def test_learns_a_noiseless_sine_far_better_than_naive(tmp_path, tiny_cfg):
     assert m["naive"]["mae"] > 2.0  # the sine moves a lot over 3 steps, so naive is poor
     assert m["lstm"]["mae"] < 0.25 * m["naive"]["mae"]
     assert m["beats_naive"] is True and m["skill_vs_naive"] > 0.75
+
+
+def test_predict_batches_matches_one_call(tiny_cfg):
+    from forecast.lstm import predict_batches
+
+    model = build_model(tiny_cfg)
+    x = np.random.default_rng(0).normal(size=(70, 10, 1)).astype(np.float32)
+    whole = model(x, training=False).numpy()
+    np.testing.assert_allclose(predict_batches(model, x, batch_size=32), whole, rtol=1e-6, atol=1e-6)  # 32+32+6
+    assert predict_batches(model, x[:0]).shape == (0, 3)
