@@ -1,0 +1,421 @@
+"""Crash safety and determinism of `forecast train`.
+
+A run killed at any moment (SIGINT or SIGKILL, before, during and after fit, and inside the bundle save)
+leaves either the previous bundle, intact and usable, or none: never a folder at --model without a valid
+manifest. Ctrl-C ends with exit 130 and one line; `--save-on-interrupt` saves the best weights so far.
+The same data, options and seed give bit-identical results in two processes and across save/load.
+
+All real training runs start at once in one module fixture (they overlap on the CPU), then each test
+checks one of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import write_synthetic
+from forecast import bundle as bundle_io
+from forecast.config import RunConfig
+
+TINY = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--device", "cpu", "--seed", "7"]
+LONG = ["--epochs", "400", "--patience", "1000"]  # still running when the signal comes
+RNG = random.Random(20240611)  # random-ish but repeatable kill delays
+
+
+def forecast_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "forecast", *args]
+
+
+def child_env() -> dict:
+    return dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def _default_sigint() -> None:
+    """A child started from a background shell inherits SIGINT ignored; Ctrl-C must reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@dataclass
+class Run:
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    epochs_seen: int = 0
+
+
+def run_and_signal(args: list[str], cwd: Path, sig: int | None = None, after_epoch: int | None = None,
+                   delay: float = 0.0, timeout: float = 300) -> Run:
+    """Run ``args``; send ``sig`` ``delay`` s after the 'Epoch N' line with N = after_epoch + 1 (or after start)."""
+    p = subprocess.Popen(args, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, preexec_fn=_default_sigint)
+    run, lines = Run(), []
+    if sig is not None and after_epoch is None:
+        time.sleep(delay)
+        p.send_signal(sig)
+    elif sig is not None:
+        for line in p.stdout:
+            lines.append(line)
+            if line.startswith("Epoch "):
+                run.epochs_seen += 1
+                if run.epochs_seen > after_epoch:
+                    time.sleep(delay)
+                    p.send_signal(sig)
+                    break
+    out, err = p.communicate(timeout=timeout)
+    run.rc, run.stdout, run.stderr = p.returncode, "".join(lines) + out, err
+    return run
+
+
+def our_lines(stderr: str) -> list[str]:
+    """stderr without TensorFlow's own C++ start-up logging (absl lines, which we cannot silence)."""
+    noise = ("WARNING: All log messages before absl", "I0000 ", "E0000 ", "W0000 ")
+    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(noise)]
+
+
+def temp_dirs(parent: Path, name: str) -> list[Path]:
+    return sorted(parent.glob(f".{name}.tmp-*")) + sorted(parent.glob(f".{name}.old-*"))
+
+
+def assert_intact(path: Path, expected_manifest: dict) -> None:
+    """The previous bundle is still there, byte for byte as its manifest says, and it forecasts."""
+    from forecast.bundle import load_bundle
+    from forecast.predict import predict
+
+    manifest = bundle_io.verify(path)
+    assert manifest["files"] == expected_manifest["files"]
+    fc = predict(load_bundle(path))
+    assert len(fc.frame) == 3 and np.isfinite(fc.frame["forecast"]).all()
+
+
+# Scripted kills inside the bundle save: a stand-in model and no TensorFlow, so each costs ~1 s.
+SAVE_KILLER = textwrap.dedent('''
+    import os, signal, sys
+    from pathlib import Path
+    import pandas as pd
+    import forecast.bundle as b
+    from forecast.config import RunConfig
+    from forecast.transforms import Preprocessor
+
+    point, target = sys.argv[1], Path(sys.argv[2])
+    b.versions = lambda: {}
+    die = lambda: os.kill(os.getpid(), signal.SIGKILL)
+    if point.startswith("file"):
+        real_json, calls = b._json, []
+        def json_then_die(path, obj):
+            calls.append(path)
+            if len(calls) == int(point[4:]):
+                die()
+            real_json(path, obj)
+        b._json = json_then_die
+    else:  # "swap": between moving the old bundle aside and renaming the new one into place
+        real_rename = os.rename
+        def rename_then_die(src, dst):
+            real_rename(src, dst)
+            if Path(dst).name == "bundle":
+                die()
+        b.os.rename = rename_then_die
+
+    class StandIn:
+        def save(self, path):
+            Path(path).write_bytes(b"new model")
+
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "price": [1.0, 2.0, 3.0]})
+    b.save_bundle(target, model=StandIn(), config=RunConfig(), prep=Preprocessor("level", 0.0, 1.0),
+                  last_window=frame, data={}, metrics={}, history={}, test_predictions=None, device="CPU", force=True)
+''')
+SAVE_POINTS = ["file1", "file3", "file5", "file6", "swap"]  # file6: manifest.json itself; swap: between renames
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_cfg_module):
+    """Start every real training run at once; return their results and the previous bundle's manifest."""
+    root = tmp_path_factory.mktemp("crash")
+    csv = write_synthetic(root / "walk.csv", "random_walk", n=300, seed=1)
+    jobs: dict[str, tuple] = {}
+    for name in ("same_seed_a", "same_seed_b"):  # determinism: two processes, same options
+        (root / name).mkdir()
+        jobs[name] = (forecast_cmd("train", str(csv), "--model", "m", *TINY, "--epochs", "2", "-q"), root / name)
+    threads: dict[str, threading.Thread] = {}
+    results: dict[str, Run] = {}
+
+    def start(name, args, cwd, **kw):
+        threads[name] = threading.Thread(target=lambda: results.__setitem__(name, run_and_signal(args, cwd, **kw)))
+        threads[name].start()
+
+    for name, (args, cwd) in jobs.items():
+        start(name, args, cwd)
+
+    # The previous bundle, trained in this process (same options as the CLI runs below).
+    prev = root / "previous"
+    prev.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(prev)
+        from forecast.pipeline import train
+
+        train(csv, tiny_cfg_module, prev / "m", verbose=0)
+    manifest = json.loads((prev / "m" / "manifest.json").read_text())
+
+    scenarios = {  # real signals to real `forecast train` processes (the in-process tests below cover more)
+        "sigint_save": dict(sig=signal.SIGINT, after_epoch=2, delay=RNG.uniform(0, 0.3), extra=["--save-on-interrupt"]),
+        "sigkill_fit": dict(sig=signal.SIGKILL, after_epoch=RNG.randint(0, 2), delay=RNG.uniform(0, 0.3)),
+    }
+    for name, kw in scenarios.items():
+        cwd = root / name
+        shutil.copytree(prev, cwd)
+        args = forecast_cmd("train", str(csv), "--model", "m", "--force", *TINY, *LONG, *kw.pop("extra", []))
+        start(name, args, cwd, **kw)
+    for point in SAVE_POINTS:
+        cwd = root / f"save_{point}"
+        shutil.copytree(prev, cwd)
+        start(f"save_{point}", [sys.executable, "-c", SAVE_KILLER, point, str(cwd / "m")], cwd)
+    for t in threads.values():
+        t.join()
+    return root, results, manifest
+
+
+@pytest.fixture(scope="module")
+def tiny_cfg_module() -> RunConfig:
+    return RunConfig.from_dict({"window": {"window": 10, "horizon": 3}, "model": {"layers": [8], "dropout": 0.0},
+                                "train": {"epochs": 2, "seed": 7, "device": "cpu"}})
+
+
+@pytest.fixture
+def ctrl_c_at_epoch_end(monkeypatch):
+    """Make the in-process training send itself a real SIGINT at the end of epoch ``n`` (0: first batch)."""
+    import keras
+
+    import forecast.lstm as lstm_mod
+
+    real_fit = lstm_mod.fit_model
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if pytest runs in background
+
+    def arm(n: int) -> None:
+        class SendSigint(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch + 1 == n:
+                    os.kill(os.getpid(), signal.SIGINT)
+
+            def on_train_batch_end(self, batch, logs=None):  # first call (batches may run in groups)
+                if n == 0 and not getattr(self, "sent", False):
+                    self.sent = True
+                    os.kill(os.getpid(), signal.SIGINT)
+
+        def fit_then_ctrl_c(*args, extra_callbacks=(), **kw):
+            return real_fit(*args, extra_callbacks=(*extra_callbacks, SendSigint()), **kw)
+
+        monkeypatch.setattr(lstm_mod, "fit_model", fit_then_ctrl_c)
+
+    yield arm
+    signal.signal(signal.SIGINT, previous)
+
+
+def _cli_train(model: Path, csv: Path, *extra: str):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    return CliRunner().invoke(app, ["train", str(csv), "--model", str(model), *TINY, *extra])
+
+
+def test_ctrl_c_during_fit_exits_130_with_one_line_and_keeps_previous_bundle(runs, tmp_path, walk_csv,
+                                                                           ctrl_c_at_epoch_end):
+    root, _, manifest = runs
+    shutil.copytree(root / "previous" / "m", tmp_path / "m")
+    ctrl_c_at_epoch_end(2)
+    r = _cli_train(tmp_path / "m", walk_csv, "--force", "--epochs", "6", "--patience", "10")
+    assert r.exit_code == 130, r.output
+    assert r.stderr == "interrupted: nothing was written (any previous bundle is intact)\n"
+    assert "Epoch 2/6" in r.stdout and "Epoch 3/6" not in r.stdout  # it stopped right there
+    assert_intact(tmp_path / "m", manifest)
+    assert temp_dirs(tmp_path, "m") == []  # on SIGINT nothing is left behind
+
+
+def test_ctrl_c_with_save_on_interrupt_before_any_epoch_ends_saves_nothing(tmp_path, walk_csv, ctrl_c_at_epoch_end):
+    ctrl_c_at_epoch_end(0)  # inside epoch 1: no best weights yet
+    r = _cli_train(tmp_path / "m", walk_csv, "--epochs", "3", "-q", "--save-on-interrupt")
+    assert r.exit_code == 130, r.output
+    assert r.stderr == "interrupted: nothing was written (any previous bundle is intact)\n"
+    assert not (tmp_path / "m").exists() and temp_dirs(tmp_path, "m") == []
+
+
+def test_ctrl_c_with_save_on_interrupt_keeps_best_weights_so_far(tmp_path, walk_csv, ctrl_c_at_epoch_end):
+    from forecast.bundle import load_bundle
+
+    ctrl_c_at_epoch_end(3)
+    r = _cli_train(tmp_path / "m", walk_csv, "--epochs", "8", "--patience", "10", "-q", "--save-on-interrupt")
+    assert r.exit_code == 130, r.output
+    b = load_bundle(tmp_path / "m")
+    t = b.metrics["training"]
+    assert b.manifest["interrupted"] is True and t["interrupted"] is True and t["epochs_run"] == 3
+    val = b.history["history"]["val_loss"]
+    assert len(val) == 3 and t["best_val_loss"] == min(val) and t["best_epoch"] == 1 + val.index(min(val))
+    assert r.stderr == (f"interrupted after 3 epochs: saved the best weights so far (epoch {t['best_epoch']}) "
+                        f"to {tmp_path / 'm'}, marked interrupted\n")
+    assert temp_dirs(tmp_path, "m") == []
+
+
+def test_real_sigint_with_save_on_interrupt_saves_best_weights_marked_interrupted(runs):
+    from forecast.bundle import load_bundle
+    from forecast.predict import predict
+
+    root, results, _ = runs
+    r = results["sigint_save"]
+    assert r.rc == 130, r.stderr[-2000:]
+    lines = our_lines(r.stderr)
+    assert len(lines) == 1 and lines[0].startswith("interrupted after ") and "saved the best weights so far" in lines[0]
+    assert "Traceback" not in r.stderr
+    path = root / "sigint_save" / "m"
+    manifest = bundle_io.verify(path)
+    assert manifest["interrupted"] is True
+    training = json.loads((path / "metrics.json").read_text())["training"]
+    assert training["interrupted"] is True and training["stopped_early"] is False
+    assert 2 <= training["epochs_run"] < 400 and 1 <= training["best_epoch"] <= training["epochs_run"]
+    val = json.loads((path / "history.json").read_text())["history"]["val_loss"]
+    assert len(val) == training["epochs_run"] and training["best_val_loss"] == min(val)
+    assert f"(epoch {training['best_epoch']})" in lines[0]
+    assert np.isfinite(predict(load_bundle(path)).frame["forecast"]).all()
+    assert temp_dirs(root / "sigint_save", "m") == []
+
+
+def test_sigkill_during_fit_leaves_previous_bundle(runs):
+    root, results, manifest = runs
+    assert results["sigkill_fit"].rc == -signal.SIGKILL
+    assert_intact(root / "sigkill_fit" / "m", manifest)
+
+
+@pytest.mark.parametrize("point", SAVE_POINTS)
+def test_sigkill_inside_save_leaves_previous_or_none_and_next_train_cleans_up(runs, point):
+    root, results, manifest = runs
+    cwd = root / f"save_{point}"
+    assert results[f"save_{point}"].rc == -signal.SIGKILL, results[f"save_{point}"].stderr[-2000:]
+    if point == "swap":  # killed between the two renames: no bundle at --model, the old one set aside
+        assert not (cwd / "m").exists()
+        assert [d.name.split("-")[0] for d in temp_dirs(cwd, "m")] == [".m.tmp", ".m.old"]
+    else:
+        assert_intact(cwd / "m", manifest)
+        assert [d.name.split("-")[0] for d in temp_dirs(cwd, "m")] == [".m.tmp"]
+    (cwd / ".other.tmp-keep").mkdir()  # another bundle's temp folder is not ours to remove
+    removed = bundle_io.remove_stale_temps(cwd / "m", older_than=time.time())
+    assert len(removed) == (2 if point == "swap" else 1)
+    assert temp_dirs(cwd, "m") == [] and (cwd / ".other.tmp-keep").is_dir()
+    assert_intact(cwd / "m", manifest)  # after a killed swap the previous bundle is put back
+
+
+def test_next_train_removes_stale_temp_folders_but_not_newer_ones(tmp_path, tiny_cfg):
+    from forecast.errors import InputError
+    from forecast.pipeline import train
+
+    stale = tmp_path / ".m.tmp-killed"
+    stale.mkdir()
+    (stale / "model.keras").write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    later = time.time() + 3600  # a temp folder newer than this run (another run's) is left alone
+    newer = tmp_path / ".m.tmp-newer"
+    newer.mkdir()
+    os.utime(newer, (later, later))
+    with pytest.raises(InputError, match="missing.csv"):  # the clean-up comes first, even if the run then fails
+        train(tmp_path / "missing.csv", tiny_cfg, tmp_path / "m", verbose=0)
+    assert not stale.exists() and newer.is_dir()
+
+
+class _StandIn:
+    def save(self, path):
+        Path(path).write_bytes(b"new model")
+
+
+def _save_standin(path: Path):
+    from forecast.transforms import Preprocessor
+
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "price": [1.0, 2.0, 3.0]})
+    bundle_io.save_bundle(path, model=_StandIn(), config=RunConfig(), prep=Preprocessor("level", 0.0, 1.0),
+                          last_window=frame, data={}, metrics={}, history={}, test_predictions=None,
+                          device="CPU", force=True)
+
+
+@pytest.mark.parametrize("at", ["third_file", "swap"])
+def test_ctrl_c_inside_save_removes_temp_folder_and_keeps_previous(tmp_path, monkeypatch, at):
+    monkeypatch.setattr(bundle_io, "versions", lambda: {})
+    _save_standin(tmp_path / "m")
+    before = bundle_io.verify(tmp_path / "m")
+    calls = []
+    if at == "third_file":
+        real = bundle_io._json
+
+        def interrupt_third(path, obj):
+            calls.append(path)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            real(path, obj)
+
+        patch = (bundle_io, "_json", interrupt_third)
+    else:
+        real_rename = os.rename
+
+        def interrupt_new_into_place(src, dst):  # once: the new bundle's rename into place
+            if Path(dst) == tmp_path / "m" and not calls:
+                calls.append(src)
+                raise KeyboardInterrupt
+            real_rename(src, dst)
+
+        patch = (bundle_io.os, "rename", interrupt_new_into_place)
+    with monkeypatch.context() as mp, pytest.raises(KeyboardInterrupt):
+        mp.setattr(*patch)
+        _save_standin(tmp_path / "m")
+    assert calls
+    assert temp_dirs(tmp_path, "m") == []
+    assert bundle_io.verify(tmp_path / "m")["files"] == before["files"]
+
+
+def test_same_seed_gives_bit_identical_bundles_in_two_processes(runs):
+    from forecast.bundle import load_bundle
+    from forecast.predict import predict
+
+    root, results, _ = runs
+    for name in ("same_seed_a", "same_seed_b"):
+        assert results[name].rc == 0, results[name].stderr[-2000:]
+    a, b = (load_bundle(root / name / "m") for name in ("same_seed_a", "same_seed_b"))
+    for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+        assert np.array_equal(x, y)
+    for name in ("test_predictions.csv", "preprocessor.json", "metrics.json", "history.json", "config.json"):
+        assert a.manifest["files"][name] == b.manifest["files"][name], name
+    fa, fb = predict(a, horizon=7), predict(b, horizon=7)
+    assert fa.to_json() == fb.to_json()
+
+
+def test_forecasts_survive_save_and_load_bit_for_bit_and_bundle_records_the_run(runs):
+    from forecast.bundle import load_bundle, sha256_file
+    from forecast.data import load_prices
+    from forecast.lstm import LSTMForecaster
+
+    root, _, _ = runs
+    b = load_bundle(root / "same_seed_a" / "m")
+    saved = pd.read_csv(b.path / "test_predictions.csv", parse_dates=["origin"], float_precision="round_trip")
+    series = load_prices(root / "walk.csv")
+    prices, dates = series.values, pd.DatetimeIndex(series.dates)
+    origins = dates.get_indexer(saved.loc[saved["step"] == 1, "origin"])
+    assert (origins >= 0).all() and len(origins) > 10
+    lstm = LSTMForecaster(b.config)
+    lstm.model, lstm.prep = b.model, b.prep
+    again = lstm.predict_origins(prices, origins)  # (n, horizon) from the loaded model
+    assert np.array_equal(again.ravel(), saved["forecast"].to_numpy())
+    # What is needed to reproduce the run is in the bundle.
+    assert b.config.train.seed == 7 == b.manifest["seed"]
+    assert {"python", "tensorflow", "keras", "numpy", "pandas", "forecast"} <= set(b.manifest["versions"])
+    assert b.data["sha256"] == sha256_file(root / "walk.csv")
+    assert json.loads(json.dumps(b.config.to_dict())) == json.loads((b.path / "config.json").read_text())
