@@ -4,6 +4,19 @@
 ``folds.run_fold`` over them with ``executor`` (default: the built-in sequential ``map``) and scores
 the forecasts with metrics.py against the naive forecast. ``run_backtest`` does the same for a file;
 ``write_outputs`` writes metrics.json, forecasts.csv and the PNGs into a folder, atomically.
+
+Prediction intervals (``levels``, e.g. ``(0.8,)``; ``()`` for none) are made the same way for every
+model, LSTM and baselines, so their coverage can be compared: each fit is calibrated with split
+conformal (intervals.ConformalCalibrator, symmetric) on that model's own residuals at the origins of
+the fit's validation part — the last ``val_frac`` of the prices it was fitted on, at most
+``folds.CALIBRATION_ORIGINS`` of them evenly spaced (folds.calibration_origins). The LSTM forecasts
+them with ``predict_origins``; baselines forecast from each truncated history (the statistical ones
+refit on it). Every calibration target lies at or before the fit's end, so nothing after a fold's
+origin is used; folds that reuse an earlier fit reuse its calibration. Residuals are log ratios when
+all the fit's prices are positive, else differences. Each model's entry in the report gains
+``coverage``, ``width``, ``winkler`` and ``pinball`` (the mean of the pinball losses of the lower bound
+at ``(1 - L) / 2`` and the upper bound at ``(1 + L) / 2``), keyed by level (``"0.8"``), and each
+``per_horizon`` entry a ``coverage``; forecasts.csv gains the bounds (intervals.column_names).
 """
 
 from __future__ import annotations
@@ -17,12 +30,13 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
+from forecast import intervals as IV
 from forecast import metrics as M
 from forecast.baselines import BASELINES, season_for
 from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError
-from forecast.folds import Fold, FoldResult, FoldTask, make_folds, run_fold
+from forecast.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
 MODELS = ("lstm", *BASELINES)
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")
@@ -65,7 +79,8 @@ def lstm_min_rows(cfg: RunConfig) -> int:
         n += 1
 
 
-def _tasks(prices, folds: list[Fold], model: str, cfg, season: int, warm: bool) -> list[FoldTask]:
+def _tasks(prices, folds: list[Fold], model: str, cfg, season: int, warm: bool,
+           calibrate: bool = False) -> list[FoldTask]:
     """One task per retraining fold, covering the later folds that reuse its fit."""
     groups = [[f] for f in folds if f.retrain]
     for f in folds:
@@ -79,7 +94,8 @@ def _tasks(prices, folds: list[Fold], model: str, cfg, season: int, warm: bool) 
         end = max(g[-1].origin, one_step or 0)
         tasks.append(FoldTask(model, prices[: end + 1], g[0].train_start, g[0].origin,
                               tuple((f.index, f.train_start, f.origin) for f in g), cfg.window.horizon,
-                              season, cfg, keep_weights=warm and model == "lstm", one_step_until=one_step))
+                              season, cfg, keep_weights=warm and model == "lstm", one_step_until=one_step,
+                              calibrate=calibrate))
     return tasks
 
 
@@ -124,6 +140,34 @@ def _model_metrics(A, F, O, S, N, dates) -> dict:
     per_fold = [{"fold": i + 1, "origin": dates[i], **_scores(A[i], F[i], O[i:i + 1, None], S[i:i + 1, None], N[i])}
                 for i in range(A.shape[0])]
     return {**overall, "per_horizon": per_h, "folds": per_fold}
+
+
+def level_key(level: float) -> str:
+    """The report's key of an interval level: 0.8 -> '0.8'."""
+    return f"{level:g}"
+
+
+def _interval_scores(A, lo, hi, level: float) -> dict:
+    """Coverage, width, Winkler and pinball of the bounds on rows (origins) where they are finite."""
+    ok = np.all(np.isfinite(lo) & np.isfinite(hi), axis=1)
+    if not ok.any():
+        return dict.fromkeys(("coverage", "width", "winkler", "pinball"), float("nan"))
+    a, l, u = A[ok], lo[ok], hi[ok]
+    pinball = (IV.pinball_loss(a, l, (1 - level) / 2) + IV.pinball_loss(a, u, (1 + level) / 2)) / 2
+    return {"coverage": IV.coverage(a, l, u), "width": IV.mean_width(l, u),
+            "winkler": IV.winkler_score(a, l, u, level), "pinball": pinball}
+
+
+def _add_interval_scores(m: dict, A, bounds: dict) -> dict:
+    """Add ``{score: {level: value}}`` to a model's metrics and per-step coverage to its per_horizon rows."""
+    for level, (lo, hi) in bounds.items():
+        key = level_key(level)
+        for score, v in _interval_scores(A, lo, hi, level).items():
+            m.setdefault(score, {})[key] = v
+        for k, row in enumerate(m["per_horizon"]):
+            row.setdefault("coverage", {})[key] = _interval_scores(A[:, k:k + 1], lo[:, k:k + 1], hi[:, k:k + 1],
+                                                                   level)["coverage"]
+    return m
 
 
 def _dm(F_lstm, A, N, horizon) -> dict:
@@ -187,9 +231,10 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
                     window_type: str = "expanding", train_size: int | None = None, retrain_every: int = 1,
                     warm_start: bool = False, models: Iterable[str] = DEFAULT_MODELS, season: int | None = None,
                     executor: Callable = map, progress: Callable[[FoldResult], None] | None = None,
-                    data_info: dict | None = None) -> Backtest:
+                    data_info: dict | None = None, levels: Iterable[float] = (IV.DEFAULT_LEVEL,)) -> Backtest:
     """Walk-forward backtest of ``models`` on ``series``; horizon and LSTM settings come from ``cfg``."""
     models = parse_models(models)
+    levels = tuple(sorted(set(levels)))
     h = cfg.window.horizon
     step = step or h
     if season is not None and season < 1:
@@ -200,7 +245,7 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
     prices = series.values
     tasks, chained = [], []
     for name in models:
-        ts = _tasks(prices, fold_list, name, cfg, m, warm_start)
+        ts = _tasks(prices, fold_list, name, cfg, m, warm_start, calibrate=bool(levels))
         (chained.append(ts) if warm_start and name == "lstm" else tasks.extend(ts))
     results = _execute(tasks, chained, executor, progress)
 
@@ -212,12 +257,18 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
     S = np.array([M.naive_scale(prices[f.train_start: f.origin + 1], mase_season) for f in fold_list])
     dates = [str(d.date()) if d == d.normalize() else str(d) for d in series.dates[origins]]
     F = {name: np.full((len(fold_list), h), np.nan) for name in models}
+    B = {name: {lv: (np.full((len(fold_list), h), np.nan), np.full((len(fold_list), h), np.nan)) for lv in levels}
+         for name in models}  # model -> level -> (lower, upper)
     notes = []
     for r in results:
         for i, fc in r.forecasts.items():
             F[r.model][i] = fc
+            if r.calibrator is not None:
+                for lv, (lo, hi) in r.calibrator.intervals(fc, levels=levels).items():
+                    B[r.model][lv][0][i], B[r.model][lv][1][i] = lo, hi
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
-    per_model = {name: _model_metrics(A, F[name], O, S, N, dates) for name in models}
+    per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
+                 for name in models}
     dm = _dm(F["lstm"], A, N, h) if "lstm" in models else None
     lag = _lag_diagnostic(results, prices)
     seconds = {name: sum(r.seconds for r in results if r.model == name) for name in models}
@@ -236,12 +287,18 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
         "data": {**(data_info or {}), "rows": len(series), "target": series.target, "freq": series.freq,
                  "first_date": str(series.dates[0]), "last_date": str(series.dates[-1])},
         "train_end_indices": [int(f.origin) for f in fold_list],
+        "intervals": {"levels": list(levels), "method": "split conformal (symmetric), per model and fit",
+                      "calibrated_on": f"each fit's validation part (last val_frac = {cfg.window.val_frac} of its "
+                                       f"prices), at most {CALIBRATION_ORIGINS} origins evenly spaced"}
+                     if levels else None,
     }
     report = {"settings": settings, "origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": lag,
               "verdict": _verdict(per_model, dm), "notes": notes, "seconds": seconds}
     rows = [pd.DataFrame({"origin": np.repeat(series.dates[origins], h), "date": series.dates[steps.ravel()],
                           "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,
-                          "forecast": F[name].ravel(), "actual": A.ravel()}) for name in models]
+                          "forecast": F[name].ravel(), "actual": A.ravel(),
+                          **{col: B[name][lv][j].ravel() for lv, *cols in IV.column_names(levels)
+                             for j, col in enumerate(cols)}}) for name in models]
     return Backtest(_clean(report), pd.concat(rows, ignore_index=True), series)
 
 
@@ -284,7 +341,7 @@ def check_out_dir(path: Path, force: bool) -> None:
 
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
-    """metrics.json, forecasts.csv and three PNGs, written to a temporary folder renamed into place."""
+    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically."""
     from forecast import plot
     from forecast.bundle import atomic_dir
     from forecast.io import save_figure, write_csv, write_json
@@ -298,4 +355,7 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path
         save_figure(plot.backtest_forecasts_figure(bt.forecasts, history), tmp / names[2])
         save_figure(plot.backtest_horizon_figure(bt.report["models"]), tmp / names[3])
         save_figure(plot.backtest_mase_figure(bt.report["models"]), tmp / names[4])
+        if any(m.get("coverage") for m in bt.report["models"].values()):
+            names.append("coverage_by_horizon.png")
+            save_figure(plot.backtest_coverage_figure(bt.report["models"]), tmp / names[5])
     return [Path(out_dir) / n for n in names]

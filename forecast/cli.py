@@ -292,6 +292,8 @@ def backtest(
                                help="Comma-separated: lstm, naive, seasonal_naive, drift, moving_average, arima, ets."),
     season: Optional[int] = typer.Option(None, help="Season length [default: from the frequency, e.g. 5 for trading days]; "
                                          "also scales MASE by the seasonal naive."),
+    interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "
+                                 "or none: empirical coverage and width per model, conformal on each fit's validation part."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: backtest/<file stem>/."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
@@ -315,6 +317,7 @@ def backtest(
     from forecast import console
     from forecast import backtest as bt_lib
     from forecast.config import RunConfig, parse_layers
+    from forecast.intervals import parse_levels
 
     with user_errors():
         base = RunConfig.from_json(config) if config else RunConfig()
@@ -332,7 +335,8 @@ def backtest(
                                                 f"done in {r.seconds:.1f} s[/dim]")) if show else None
         result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                      train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
-                                     models=bt_lib.parse_models(models), season=season, progress=progress)
+                                     models=bt_lib.parse_models(models), season=season, progress=progress,
+                                     levels=parse_levels(interval))
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:
             typer.echo(json.dumps(result.report, indent=2))

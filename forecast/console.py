@@ -94,18 +94,28 @@ def print_trials(trials, top: int = 10) -> None:
 
 def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (best MASE first), the verdict, the DM test, the lag diagnostic and any notes."""
+    from forecast.intervals import level_label
+
     s = report["settings"]
     table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
                         f"({s['window_type']} window, step {s['step']})",
                   caption=f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}")
     cols = [("model", None), ("MASE", "mase"), ("MAE", "mae"), ("RMSE", "rmse"), ("MAPE", "mape"),
             ("sMAPE", "smape"), ("direction", "directional_accuracy"), ("skill vs naive", "skill_vs_naive")]
+    models = report["models"]
+    level = next((lv for m in models.values() for lv in m.get("coverage") or {}), None)  # the first level
+    if level is not None:
+        pct = f"{level_label(float(level))}%"
+        cols += [(f"{pct} coverage", "coverage"), (f"{pct} width", "width")]
     for label, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
-    models = report["models"]
     ranked = sorted(models, key=lambda n: float("inf") if models[n]["mase"] is None else models[n]["mase"])
 
     def cell(key, v):
+        if isinstance(v, dict):  # interval scores by level
+            v = v.get(level)
+        if key == "coverage" and v is not None:
+            return f"{v:.1%}"
         if v is None:
             return "n/a"
         if key in ("directional_accuracy", "skill_vs_naive"):
@@ -113,7 +123,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         return _fmt(v, pct=key in ("mape", "smape")) if key != "mase" else f"{v:.3f}"
 
     for name in ranked:
-        table.add_row(name, *(cell(key, models[name][key]) for _, key in cols[1:]))
+        table.add_row(name, *(cell(key, models[name].get(key)) for _, key in cols[1:]))
     out.print(table)
     out.print(f"[bold]verdict:[/bold] {report['verdict']}")
     if report.get("dm_test"):

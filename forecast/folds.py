@@ -5,6 +5,11 @@ A fold's origin is the index of the last price a model may see; it forecasts pri
 training window is ``prices[train_start .. origin]`` (expanding: from the first price; rolling: the
 last ``train_size`` prices). ``run_fold(task)`` is a top-level function of one picklable argument, so
 any ``map``-like executor (a process pool, Ray) can run the tasks.
+
+With ``FoldTask.calibrate`` each fit is also calibrated for prediction intervals (``calibrate``): the
+fitted model forecasts from ``calibration_origins`` — the origins of its own validation part, the last
+``val_frac`` of the prices it was fitted on (at most ``CALIBRATION_ORIGINS`` of them, evenly spaced),
+so every target lies at or before the fit's end and hence before every origin the fit forecasts from.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from forecast.config import RunConfig
 from forecast.errors import ForecastError
 
 WINDOW_TYPES = ("expanding", "rolling")
+CALIBRATION_ORIGINS = 40  # most calibration forecasts per fit (ETS refits at each: ~0.3 s apiece)
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ class FoldTask:
     initial_weights: list | None = None
     keep_weights: bool = False
     one_step_until: int | None = None
+    calibrate: bool = False
 
 
 @dataclass
@@ -92,6 +99,7 @@ class FoldResult:
     seconds: float = 0.0
     weights: list | None = None
     one_step: tuple[np.ndarray, np.ndarray] | None = None  # (origin indices, step-1 forecasts)
+    calibrator: object | None = None  # intervals.ConformalCalibrator of this fit (FoldTask.calibrate)
 
     @property
     def folds(self) -> list[int]:
@@ -138,7 +146,56 @@ def run_fold(task: FoldTask) -> FoldResult:
     if task.one_step_until is not None and hasattr(model, "predict_origins"):
         idx = np.arange(task.fit_end, task.one_step_until + 1)
         result.one_step = (idx, model.predict_origins(p[: task.one_step_until + 1], idx)[:, 0])
+    if task.calibrate:
+        try:
+            result.calibrator = calibrate(model, p, task.fit_start, task.fit_end, task.cfg)
+        except Exception as e:  # noqa: BLE001 - no intervals for this fit, forecasts still count
+            fold, note = _failure(task.model, task.origins[0][0], e)
+            result.notes.append((fold, f"{note}; no intervals from this fit"))
     if task.keep_weights and hasattr(model, "model"):
         result.weights = model.model.get_weights()
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def calibration_origins(fit_start: int, fit_end: int, cfg: RunConfig) -> np.ndarray:
+    """Price indices of the calibration origins of a fit on ``prices[fit_start .. fit_end]``.
+
+    The LSTM's validation origins (``Split.val_origins`` of ``LSTMForecaster.fit`` with its default
+    ``n_val``), used for every model so all are calibrated on the same origins; at most
+    ``CALIBRATION_ORIGINS``, evenly spaced. Each origin's ``horizon`` targets end by ``fit_end``.
+    """
+    from forecast.transforms import Preprocessor
+    from forecast.windows import Split
+
+    w = cfg.window
+    n = fit_end - fit_start + 1
+    n_val = max(int(round(n * w.val_frac)), w.horizon)
+    offset = Preprocessor(w.transform).offset
+    rel = Split(n - n_val, n_val, 0, offset, w.window, w.horizon).val_origins + offset
+    if len(rel) > CALIBRATION_ORIGINS:
+        rel = rel[np.round(np.linspace(0, len(rel) - 1, CALIBRATION_ORIGINS)).astype(int)]
+    return fit_start + rel
+
+
+def calibrate(model, prices: np.ndarray, fit_start: int, fit_end: int, cfg: RunConfig):
+    """A ConformalCalibrator from ``model``'s forecasts at the calibration origins of its fit.
+
+    Residuals are log ratios when every price of the fit is positive, else differences (the bundle's
+    rule). Only ``prices[fit_start .. fit_end]`` is read. Models with ``predict_origins`` (the LSTM)
+    forecast all origins in one batch; the others forecast from each truncated history.
+    """
+    from forecast.intervals import ConformalCalibrator
+
+    h = cfg.window.horizon
+    fit = np.asarray(prices[fit_start: fit_end + 1], dtype=np.float64)
+    origins = calibration_origins(fit_start, fit_end, cfg) - fit_start  # relative to the fit window
+    if len(origins) == 0:
+        raise ValueError("no calibration origins in the fit's validation part")
+    if hasattr(model, "predict_origins"):
+        forecasts = model.predict_origins(fit, origins)
+    else:
+        forecasts = np.stack([model.forecast(h, history=fit[: o + 1]) for o in origins])
+    actuals = fit[origins[:, None] + np.arange(1, h + 1)]
+    space = "log" if np.all(fit > 0) and np.all(forecasts > 0) else "abs"
+    return ConformalCalibrator(space).fit(forecasts, actuals, fit[origins])

@@ -136,3 +136,28 @@ def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (b
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     return fig
+
+
+def backtest_coverage_figure(models: dict, title: str = "Backtest: interval coverage by forecast step") -> Figure:
+    """Empirical coverage at each horizon step per model against the nominal level, one panel per level.
+
+    ``models``: the report's ``models``; levels are the keys of each ``per_horizon`` row's ``coverage``.
+    """
+    from forecast.intervals import level_label
+
+    levels = sorted({lv for m in models.values() for r in m["per_horizon"] for lv in r.get("coverage") or {}},
+                    key=float)
+    pct = {lv: f"{level_label(float(lv))}%" for lv in levels}
+    fig = Figure(figsize=(6 * max(1, len(levels)), 4.5), layout="constrained")
+    axes = fig.subplots(1, max(1, len(levels)), squeeze=False).ravel()
+    for ax, level in zip(axes, levels):
+        for name, m in models.items():
+            cov = [(r.get("coverage") or {}).get(level) for r in m["per_horizon"]]
+            ax.plot([r["step"] for r in m["per_horizon"]], [np.nan if c is None else c for c in cov], marker="o",
+                    ms=3, label=name, lw=2 if name in ("lstm", "naive") else 1)
+        ax.axhline(float(level), color="0.4", ls="--", lw=1, label=f"nominal {pct[level]}")
+        ax.set_xlabel("steps ahead")
+        ax.set_ylim(0, 1.02)
+        _style(ax, f"{pct[level]} interval", "share of actuals inside")
+    fig.suptitle(title)
+    return fig

@@ -266,8 +266,12 @@ def test_scores_section(src: Sources) -> str:
 
 def _coverage_rows(models: dict) -> tuple[list[str], list[list[Any]]]:
     levels = sorted({lvl for m in models.values() for lvl in (m.get("coverage") or {})}, key=float)
-    rows = [[name, *((m.get("coverage") or {}).get(lvl) for lvl in levels), m.get("width"), m.get("winkler")]
-            for name, m in models.items() if m.get("coverage")]
+
+    def first(v):  # width/winkler: one number, or by level (forecast backtest): the narrowest level's
+        return v.get(levels[0]) if isinstance(v, dict) else v
+
+    rows = [[name, *((m.get("coverage") or {}).get(lvl) for lvl in levels), first(m.get("width")),
+             first(m.get("winkler"))] for name, m in models.items() if m.get("coverage")]
     return levels, rows
 
 

@@ -89,8 +89,8 @@ def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path
     assert report["dm_test"]["p_value"] >= 0.05  # a random walk: no significant skill
     assert "and the difference is significant" not in report["verdict"]
     assert report["models"]["naive"]["skill_vs_naive"] == 0.0
-    assert sorted(p.name for p in out.iterdir()) == ["forecasts.csv", "forecasts_by_fold.png", "mae_by_horizon.png",
-                                                      "mase_by_model.png", "metrics.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["coverage_by_horizon.png", "forecasts.csv", "forecasts_by_fold.png",
+                                                      "mae_by_horizon.png", "mase_by_model.png", "metrics.json"]
     assert json.loads((out / "metrics.json").read_text())["verdict"] == report["verdict"]
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 2 and "folder exists and is not empty; pass --force" in again.output

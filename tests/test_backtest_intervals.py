@@ -1,0 +1,123 @@
+"""Backtest prediction intervals: JSON keys, scores recomputed from forecasts.csv, coverage, no look-ahead, CLI."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast import intervals as IV
+from forecast.backtest import backtest_series
+from forecast.cli import app
+from forecast.config import RunConfig, WindowConfig
+from forecast.data import series_from_frame, synthetic_series
+from forecast.folds import CALIBRATION_ORIGINS, calibration_origins
+
+BASE = ["--horizon", "3", "--folds", "12", "--step", "3", "--window", "10"]
+
+
+def _walk(n, seed, values=None):
+    frame = synthetic_series("random_walk", n=n, seed=seed)
+    return series_from_frame(frame if values is None else frame.assign(Close=values))
+
+
+def test_cli_json_keys_and_scores_equal_a_recomputation_from_forecasts_csv(walk_csv, tmp_path):
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive,drift",
+                                   "--interval", "0.8,0.5", "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["settings"]["intervals"]["levels"] == [0.5, 0.8]
+    fc = pd.read_csv(out / "forecasts.csv")
+    assert {"lower_50", "upper_50", "lower_80", "upper_80"} <= set(fc.columns)
+    assert (out / "coverage_by_horizon.png").stat().st_size > 0
+    for model in ("naive", "drift"):
+        m, rows = report["models"][model], fc[fc.model == model]
+        for level, key, col in ((0.5, "0.5", "50"), (0.8, "0.8", "80")):
+            a, lo, hi = rows["actual"].to_numpy(), rows[f"lower_{col}"].to_numpy(), rows[f"upper_{col}"].to_numpy()
+            assert np.all(lo < rows["forecast"]) and np.all(rows["forecast"] < hi)
+            inside = (a >= lo) & (a <= hi)
+            assert m["coverage"][key] == pytest.approx(inside.mean())
+            assert m["width"][key] == pytest.approx(np.mean(hi - lo))
+            miss = np.maximum(lo - a, 0) + np.maximum(a - hi, 0)
+            assert m["winkler"][key] == pytest.approx(np.mean(hi - lo + 2 / (1 - level) * miss))
+            ql, qu = (1 - level) / 2, (1 + level) / 2
+            pin = (np.mean(np.maximum(ql * (a - lo), (ql - 1) * (a - lo)))
+                   + np.mean(np.maximum(qu * (a - hi), (qu - 1) * (a - hi)))) / 2
+            assert m["pinball"][key] == pytest.approx(pin)
+            per_step = [inside[rows["step"].to_numpy() == k].mean() for k in (1, 2, 3)]
+            assert [r["coverage"][key] for r in m["per_horizon"]] == pytest.approx(per_step)
+        assert m["width"]["0.5"] < m["width"]["0.8"]
+
+
+def test_naive_80_percent_coverage_on_a_random_walk_is_near_nominal():
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
+    bt = backtest_series(_walk(700, 3), cfg, folds=150, step=3, models=["naive"], levels=(0.8,))
+    m = bt.report["models"]["naive"]
+    assert abs(m["coverage"]["0.8"] - 0.8) <= 0.05  # 450 forecasts; measured 0.807 (seeds 3/4/5: 0.81/0.82/0.78)
+    assert all(abs(r["coverage"]["0.8"] - 0.8) <= 0.1 for r in m["per_horizon"])
+
+
+def test_calibration_origins_lie_in_the_fits_validation_part():
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=3, val_frac=0.15))
+    small = calibration_origins(100, 199, cfg)  # 100 prices: the last 15 are the validation part
+    assert small[0] == 184 and small[-1] == 199 - 3 and np.all(np.diff(small) == 1)
+    big = calibration_origins(0, 1999, cfg)
+    assert len(big) == CALIBRATION_ORIGINS and big[-1] == 1999 - 3 and big[0] >= 2000 - 300 - 1
+
+
+def test_intervals_do_not_look_ahead(tiny_cfg):
+    cfg = tiny_cfg.replace(train={"epochs": 1})
+    kwargs = dict(folds=2, step=3, models=["lstm", "naive", "drift"], levels=(0.8,))
+    a = backtest_series(_walk(160, 5), cfg, **kwargs)
+    first_origin = a.report["settings"]["train_end_indices"][0]
+    values = a.series.values.copy()
+    values[first_origin + 1:] = np.random.default_rng(9).uniform(1, 1e4, len(values) - first_origin - 1)
+    b = backtest_series(_walk(160, 5, values), cfg, **kwargs)
+    fa, fb = a.forecasts, b.forecasts
+    origin0 = fa["origin"].min()
+    for model in kwargs["models"]:
+        for col in ("lower", "upper"):
+            at_a = fa[(fa.model == model) & (fa.origin == origin0)][col].to_numpy()
+            at_b = fb[(fb.model == model) & (fb.origin == origin0)][col].to_numpy()
+            assert np.all(np.isfinite(at_a)), model
+            np.testing.assert_allclose(at_a, at_b, rtol=1e-6, err_msg=f"{model} {col}")
+    later_a = fa[(fa.model == "naive") & (fa.origin > origin0)]["upper"].to_numpy()
+    later_b = fb[(fb.model == "naive") & (fb.origin > origin0)]["upper"].to_numpy()
+    assert not np.allclose(later_a, later_b)  # the garbage does reach the later fold
+
+
+@pytest.mark.parametrize("level", ["1.5", "0", "abc"])
+def test_bad_interval_level_exit_2(walk_csv, level):
+    res = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive", "--interval", level])
+    assert res.exit_code == 2
+    assert f"--interval '{level}': level '{level}' is not a number strictly between 0 and 1" in res.output
+
+
+def test_interval_none_and_terminal_columns(walk_csv, tmp_path):
+    off = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive", "--interval", "none",
+                                   "--out", str(tmp_path / "off"), "--json"])
+    assert off.exit_code == 0, off.output
+    report = json.loads(off.stdout)
+    assert report["settings"]["intervals"] is None and "coverage" not in report["models"]["naive"]
+    assert not (tmp_path / "off" / "coverage_by_horizon.png").exists()
+    assert "lower" not in pd.read_csv(tmp_path / "off" / "forecasts.csv").columns
+    on = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive", "--out",
+                                  str(tmp_path / "on"), "-q"], env={"COLUMNS": "220"})
+    assert on.exit_code == 0, on.output
+    cov = json.loads((tmp_path / "on" / "metrics.json").read_text())["models"]["naive"]["coverage"]["0.8"]
+    assert "80% coverage" in on.output and "80% width" in on.output
+    assert f"{cov:.1%}" in on.output.split("│ naive")[1].splitlines()[0]
+
+
+def test_coverage_figure_has_the_nominal_line_per_level():
+    from forecast.plot import backtest_coverage_figure
+
+    rows = [{"step": k, "coverage": {"0.5": 0.4, "0.8": 0.7 + k / 100}} for k in (1, 2, 3)]
+    fig = backtest_coverage_figure({"naive": {"per_horizon": rows}, "lstm": {"per_horizon": rows}})
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["50% interval", "80% interval"]
+    nominal = [line for line in axes[1].get_lines() if line.get_label() == "nominal 80%"]
+    assert len(nominal) == 1 and list(nominal[0].get_ydata()) == [0.8, 0.8]
+    assert list(axes[1].get_lines()[0].get_ydata()) == pytest.approx([0.71, 0.72, 0.73])
