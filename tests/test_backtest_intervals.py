@@ -95,7 +95,7 @@ def test_bad_interval_level_exit_2(walk_csv, level):
     assert f"--interval '{level}': level '{level}' is not a number strictly between 0 and 1" in res.output
 
 
-def test_interval_none_and_terminal_columns(walk_csv, tmp_path):
+def test_interval_none_writes_no_intervals(walk_csv, tmp_path):
     off = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive", "--interval", "none",
                                    "--out", str(tmp_path / "off"), "--json"])
     assert off.exit_code == 0, off.output
@@ -103,12 +103,22 @@ def test_interval_none_and_terminal_columns(walk_csv, tmp_path):
     assert report["settings"]["intervals"] is None and "coverage" not in report["models"]["naive"]
     assert not (tmp_path / "off" / "coverage_by_horizon.png").exists()
     assert "lower" not in pd.read_csv(tmp_path / "off" / "forecasts.csv").columns
-    on = CliRunner().invoke(app, ["backtest", str(walk_csv), *BASE, "--models", "naive", "--out",
-                                  str(tmp_path / "on"), "-q"], env={"COLUMNS": "220"})
-    assert on.exit_code == 0, on.output
-    cov = json.loads((tmp_path / "on" / "metrics.json").read_text())["models"]["naive"]["coverage"]["0.8"]
-    assert "80% coverage" in on.output and "80% width" in on.output
-    assert f"{cov:.1%}" in on.output.split("│ naive")[1].splitlines()[0]
+
+
+def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, capsys):
+    from rich.console import Console
+
+    from forecast import console
+
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
+    report = backtest_series(_walk(300, 1), cfg, folds=12, step=3, models=["naive"], levels=(0.5, 0.8)).report
+    monkeypatch.setattr(console, "out", Console(width=220))
+    console.print_backtest(report)
+    text = capsys.readouterr().out
+    assert "50% coverage" in text and "50% width" in text and "80% coverage" not in text
+    row = text.split("│ naive")[1].splitlines()[0]
+    m = report["models"]["naive"]
+    assert f"{m['coverage']['0.5']:.1%}" in row and f"{m['width']['0.5']:,.2f}" in row
 
 
 def test_coverage_figure_has_the_nominal_line_per_level():
