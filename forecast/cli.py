@@ -311,6 +311,8 @@ def backtest(
     patience: Optional[int] = typer.Option(None, help="Early-stopping patience [default: 5]."),
     learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate [default: 0.001]."),
     seed: Optional[int] = typer.Option(None, help="Random seed [default: 42]."),
+    id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; backtests each and pools "
+                                         "the metrics (mean MASE, series where the LSTM beats naive)."),
 ) -> None:
     """Walk-forward backtest of the LSTM against naive, seasonal naive, drift, ARIMA and ETS on the same origins."""
     _quiet_tf()
@@ -333,6 +335,10 @@ def backtest(
         show = not (quiet or as_json)
         progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
                                                 f"done in {r.seconds:.1f} s[/dim]")) if show else None
+        if id_col is not None:  # many series: the same calls, served per series with pooled metrics
+            from forecast.panel_backtest import Runner
+
+            bt_lib = Runner(id_col)
         result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                      train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
                                      models=bt_lib.parse_models(models), season=season, progress=progress,
@@ -341,7 +347,7 @@ def backtest(
         if as_json:
             typer.echo(json.dumps(result.report, indent=2))
         else:
-            console.print_backtest(result.report, written)
+            (bt_lib.print_summary if id_col is not None else console.print_backtest)(result.report, written)
 
 
 def main() -> None:  # pragma: no cover
