@@ -26,23 +26,25 @@ from forecast.cli import app
 from forecast.bundle import load_bundle
 from forecast.predict import predict
 
-class Count(keras.callbacks.Callback):
-    steps = 0
-    def on_train_batch_end(self, batch, logs=None):
-        Count.steps += 1
-        Count.replicas = self.model.distribute_strategy.num_replicas_in_sync
+class Seen(keras.callbacks.Callback):
+    batch_sizes = []
+    def on_train_begin(self, logs=None):
+        Seen.replicas = self.model.distribute_strategy.num_replicas_in_sync
 
-fit_model = forecast.lstm.fit_model
-def counting_fit_model(*args, extra_callbacks=(), **kw):
-    Count.result = fit_model(*args, extra_callbacks=(*extra_callbacks, Count()), **kw)
-    return Count.result
-forecast.lstm.fit_model = counting_fit_model
+fit_model, make_dataset = forecast.lstm.fit_model, forecast.lstm.make_dataset
+def recording_fit_model(*args, extra_callbacks=(), **kw):
+    Seen.result = fit_model(*args, extra_callbacks=(*extra_callbacks, Seen()), **kw)
+    return Seen.result
+def recording_make_dataset(z, origins, window, horizon, batch_size, **kw):
+    Seen.batch_sizes.append(batch_size)
+    return make_dataset(z, origins, window, horizon, batch_size, **kw)
+forecast.lstm.fit_model, forecast.lstm.make_dataset = recording_fit_model, recording_make_dataset
 
 csv, cfg_path = sys.argv[1], sys.argv[2]
 app(["train", csv, "--config", cfg_path, "--strategy", "mirrored", "--model", "m", "--quiet"], standalone_mode=False)
 bundle = load_bundle("m")
 fc = predict(bundle, None, None)
-print(json.dumps({"replicas": Count.replicas, "steps": Count.steps, "loss": Count.result.history["loss"],
+print(json.dumps({"replicas": Seen.replicas, "batch_sizes": Seen.batch_sizes, "loss": Seen.result.history["loss"],
                   "strategy": bundle.config.train.strategy, "forecast": fc.frame["forecast"].tolist()}))
 """
 
@@ -55,9 +57,7 @@ def test_mirrored_two_replicas_trains_and_saves_a_loadable_bundle(walk_csv, tiny
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2
-    # 300 prices: 210 for training (45 validation, 45 test) -> 209 log-returns, origins 9..205 (horizon 3)
-    # = 197 windows; 16 per replica -> global batches of 32 -> 7 steps (batches of 16 would take 13).
-    assert out["steps"] == math.ceil(197 / 32)
+    assert out["batch_sizes"] == [32, 32]  # train and validation: 16 per replica x 2 replicas
     assert len(out["loss"]) == 1 and math.isfinite(out["loss"][0])
     assert out["strategy"] == "mirrored"
     assert len(out["forecast"]) == 3 and all(math.isfinite(v) and v > 0 for v in out["forecast"])
