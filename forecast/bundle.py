@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import hashlib
 import json
 import os
@@ -41,6 +42,8 @@ from forecast.transforms import Preprocessor
 FORMAT = "forecast-bundle"
 FORMAT_VERSION = 1
 LATEST = Path("models") / "LATEST"
+REQUIRED = ("model.keras", "config.json", "preprocessor.json", "last_window.csv", "data.json", "metrics.json",
+            "history.json")  # files every bundle has, each with a checksum in manifest.json
 
 
 def sha256_file(path: Path) -> str:
@@ -69,6 +72,25 @@ def check_writable(path: Path, force: bool) -> None:
         raise BundleError(f"{path} already exists; pass --force to replace it or --model to choose another folder")
     if path.exists() and not path.is_dir():
         raise BundleError(f"{path} exists and is not a folder; choose another --model folder")
+    if path.is_dir() and not (path / "manifest.json").is_file() and any(path.iterdir()):
+        raise BundleError(f"{path} is a folder with files but not a forecast bundle (no manifest.json); refusing "
+                          "to replace it: choose another --model folder or empty it yourself")
+
+
+def remove_stale_temps(path: Path, older_than: float) -> list[Path]:
+    """Remove the ``.NAME.tmp-*`` and ``.NAME.old-*`` folders of ``path`` last modified before ``older_than``.
+
+    They are what a killed run leaves behind. A previous bundle caught between the two renames of a killed
+    swap (in ``.NAME.old-*/bundle``) is first put back at ``path`` when nothing is there.
+    """
+    path = Path(path)
+    stale = [d for kind in ("tmp", "old") for d in path.parent.glob(f".{glob.escape(path.name)}.{kind}-*")
+             if d.is_dir() and d.stat().st_mtime < older_than]
+    for d in stale:
+        if d.name.startswith(f".{path.name}.old-") and not path.exists() and (d / "bundle" / "manifest.json").is_file():
+            os.rename(d / "bundle", path)
+        shutil.rmtree(d, ignore_errors=True)
+    return stale
 
 
 @contextlib.contextmanager
@@ -83,7 +105,12 @@ def atomic_dir(path: Path, force: bool) -> Iterator[Path]:
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
             os.rename(path, old / "bundle")
-            os.rename(tmp, path)
+            try:
+                os.rename(tmp, path)
+            except BaseException:  # e.g. Ctrl-C between the renames: put the previous bundle back
+                os.rename(old / "bundle", path)
+                shutil.rmtree(old, ignore_errors=True)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, path)
@@ -112,8 +139,12 @@ class Bundle:
 
 def save_bundle(path: Path, *, model, config: RunConfig, prep: Preprocessor, last_window: pd.DataFrame,
                 data: dict, metrics: dict, history: dict, test_predictions: pd.DataFrame | None,
-                device: str, force: bool = False, extra_files: dict[str, Any] | None = None) -> Path:
-    """Write a bundle atomically; ``extra_files`` maps names to JSON-able objects (e.g. intervals)."""
+                device: str, force: bool = False, extra_files: dict[str, Any] | None = None,
+                interrupted: bool = False) -> Path:
+    """Write a bundle atomically; ``extra_files`` maps names to JSON-able objects (e.g. intervals).
+
+    ``interrupted`` marks a bundle saved from the best weights of a training run stopped with Ctrl-C.
+    """
     with atomic_dir(path, force) as tmp:
         model.save(tmp / "model.keras")
         _json(tmp / "config.json", config.to_dict())
@@ -130,7 +161,8 @@ def save_bundle(path: Path, *, model, config: RunConfig, prep: Preprocessor, las
         _json(tmp / "manifest.json", {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "device": device, "seed": config.train.seed, "versions": versions(), "files": files,
+            "device": device, "seed": config.train.seed, "versions": versions(), "interrupted": interrupted,
+            "files": files,
         })
     set_latest(path)
     return Path(path)
@@ -164,17 +196,26 @@ def _read_json(path: Path, name: str) -> dict:
 def verify(path: Path) -> dict:
     """Check the manifest, format version and checksums; return the manifest."""
     path = Path(path)
-    if not path.is_dir():
+    if not path.exists():
         raise BundleError(f"{path}: no such model folder; pass --model DIR of a bundle made by `forecast train`")
+    if not path.is_dir():
+        raise BundleError(f"{path} is a file, not a model folder; pass --model DIR of a bundle made by `forecast train`")
     if not (path / "manifest.json").is_file():
         raise BundleError(f"{path}: not a forecast bundle (no manifest.json); pass a folder made by `forecast train`")
     manifest = _read_json(path, "manifest.json")
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BundleError(f"{path}: manifest.json is not a {FORMAT} manifest; this folder was not made by forecast")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path}: bundle format version {manifest.get('format_version')} is not supported "
                           f"(this forecast reads version {FORMAT_VERSION}); retrain with this version")
-    for name, digest in manifest.get("files", {}).items():
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not set(REQUIRED) <= set(files):
+        raise BundleError(f"{path}: manifest.json does not list every bundle file ({', '.join(REQUIRED)}); "
+                          "damaged bundle, train it again")
+    for name, digest in files.items():
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise BundleError(f"{path}: manifest.json names {name!r}, which is not a file of the bundle; "
+                              "damaged bundle, train it again")
         f = path / name
         if not f.is_file():
             raise BundleError(f"{path}: bundle is incomplete, {name} is missing; train it again")
@@ -196,14 +237,18 @@ def load_bundle(path: Path | None = None) -> Bundle:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise BundleError(f"{path}: model.keras could not be loaded safely ({first[:200]})") from None
     tp = path / "test_predictions.csv"
-    return Bundle(
-        path=path, model=model, config=RunConfig.from_dict(_read_json(path, "config.json")),
-        prep=Preprocessor.from_dict(_read_json(path, "preprocessor.json")),
-        last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"]),
-        data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
-        history=_read_json(path, "history.json"), manifest=manifest,
-        test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"]) if tp.is_file() else None,
-    )
+    try:
+        return Bundle(
+            path=path, model=model, config=RunConfig.from_dict(_read_json(path, "config.json")),
+            prep=Preprocessor.from_dict(_read_json(path, "preprocessor.json")),
+            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"]),
+            data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
+            history=_read_json(path, "history.json"), manifest=manifest,
+            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"]) if tp.is_file() else None,
+        )
+    except (KeyError, TypeError, ValueError) as e:  # files match the manifest, but their content is foreign
+        raise BundleError(f"{path}: bundle files have unexpected content ({type(e).__name__}: {e}); "
+                          "train it again") from None
 
 
 def read_extra(bundle: Bundle, name: str) -> dict | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class TrainConfig:
     seed: int = 42
     device: str = "auto"
     strategy: str = "none"  # "mirrored": replicate over local GPUs; batch_size is per replica
+    save_on_interrupt: bool = False  # on Ctrl-C during fit, save a bundle of the best weights so far
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,33 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return parse_ints(text, "--layers", "units per LSTM layer", "64,64")
 
 
+def _type_ok(value: Any, default: Any) -> bool:
+    """Does ``value`` have the type of the field's ``default`` (None defaults take a string)?"""
+    if default is None or isinstance(default, str):
+        return isinstance(value, str) or (default is None and value is None)
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):  # numpy numbers count too; bools do not
+        return isinstance(value, numbers.Integral if isinstance(default, int) else numbers.Real) and not isinstance(value, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, tuple) and all(_type_ok(v, 1) for v in value)
+    return True
+
+
+def check_types(cfg: RunConfig) -> None:
+    """Settings read from a JSON config must have the types of their defaults (e.g. no string window)."""
+    for section in ("data", "window", "model", "train"):
+        part = getattr(cfg, section)
+        for f in dataclasses.fields(part):
+            value = getattr(part, f.name)
+            if not _type_ok(value, f.default):
+                kind = "text" if f.default is None else type(f.default).__name__
+                raise ForecastError(f"config {section}.{f.name} = {value!r}: must be {kind}; fix the config file")
+
+
 def validate(cfg: RunConfig) -> None:
     """Reject impossible settings with a message that names the option and the fix."""
+    check_types(cfg)
     w, m, t = cfg.window, cfg.model, cfg.train
     checks = [
         (w.window >= 2, f"--window {w.window}: the look-back must be at least 2 steps"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pandas as pd
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
+from forecast.errors import ForecastError, InputError
 from forecast.metrics import point_metrics, skill
 from forecast.windows import chronological_split
 
@@ -74,11 +76,16 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     from forecast.transforms import Preprocessor
 
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
+    bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())  # left by killed earlier runs
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
     w = cfg.window
     series = load_prices(data_path, cfg.data.target, cfg.data.date_col, cfg.data.max_fill)
     offset = Preprocessor(w.transform).offset
-    split = chronological_split(len(series), w.window, w.horizon, w.val_frac, w.test_frac, offset)
+    try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
+        split = chronological_split(len(series), w.window, w.horizon, w.val_frac, w.test_frac, offset)
+        Preprocessor(w.transform).transform(series.values)
+    except ForecastError as e:
+        raise InputError(f"{data_path}: {e}") from None
     device = configure_device(cfg.train.device)
     n_fit = split.n_train + split.n_val
     lstm = LSTMForecaster(cfg, verbose=verbose).fit(series.values[:n_fit], n_val=split.n_val)
@@ -102,5 +109,6 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     history = {"history": fit.history, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
     bundle_io.save_bundle(bundle_dir, model=lstm.model, config=cfg, prep=lstm.prep, last_window=last_window,
                           data=data, metrics=metrics, history=history, test_predictions=test_frame,
-                          device=device, force=force, extra_files={"intervals.json": calibrator.to_dict()})
+                          device=device, force=force, extra_files={"intervals.json": calibrator.to_dict()},
+                          interrupted=fit.interrupted)
     return TrainOutcome(bundle_dir, series, metrics, history, device)

@@ -16,11 +16,12 @@ class FitResult:
     best_val_loss: float
     history: dict[str, list[float]] = field(default_factory=dict)
     stopped_early: bool = False
+    interrupted: bool = False  # Ctrl-C during fit; the weights are those of best_epoch so far
 
     def to_dict(self) -> dict:
         return {"epochs_run": self.epochs_run, "best_epoch": self.best_epoch,
                 "best_val_loss": self.best_val_loss, "stopped_early": self.stopped_early,
-                "history": self.history}
+                "interrupted": self.interrupted, "history": self.history}
 
 
 def configure_device(device: str) -> str:
@@ -63,18 +64,52 @@ def set_seed(seed: int) -> None:
         pass
 
 
+def best_weights_tracker(monitor: str = "val_loss"):
+    """A Keras callback keeping the logs of every finished epoch and a copy of the best weights so far.
+
+    EarlyStopping restores the best weights only when fit ends normally; this one survives a Ctrl-C.
+    """
+    import keras
+
+    class BestWeights(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best, self.weights, self.history = float("inf"), None, {}
+
+        def on_epoch_end(self, epoch, logs=None):
+            for k, v in (logs or {}).items():
+                self.history.setdefault(k, []).append(float(v))
+            value = float((logs or {}).get(monitor, (logs or {}).get("loss", float("nan"))))
+            if value < self.best:  # NaN never counts as best
+                self.best, self.weights = value, self.model.get_weights()
+
+    return BestWeights()
+
+
 def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra_callbacks=()) -> FitResult:
-    """Fit with early stopping on validation loss (best weights restored) and LR reduction on plateau."""
+    """Fit with early stopping on validation loss (best weights restored) and LR reduction on plateau.
+
+    On Ctrl-C the KeyboardInterrupt propagates, unless ``cfg.save_on_interrupt`` is set and an epoch has
+    finished: then the best weights so far are put back and the result is marked ``interrupted``.
+    """
     import keras
 
     early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                           restore_best_weights=True, verbose=0)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                 patience=max(1, cfg.patience // 2), min_lr=1e-5, verbose=0)
-    hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
-                     callbacks=[early, plateau, *extra_callbacks])
-    h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    tracker = best_weights_tracker()
+    interrupted = False
+    try:
+        hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
+                         callbacks=[early, plateau, tracker, *extra_callbacks])
+        h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    except KeyboardInterrupt:
+        if not cfg.save_on_interrupt or tracker.weights is None:
+            raise
+        model.set_weights(tracker.weights)
+        h, interrupted = tracker.history, True
     val = h.get("val_loss", h.get("loss", [float("nan")]))
     best = min(range(len(val)), key=lambda i: val[i])
     return FitResult(epochs_run=len(val), best_epoch=best + 1, best_val_loss=val[best], history=h,
-                     stopped_early=len(val) < cfg.epochs)
+                     stopped_early=not interrupted and len(val) < cfg.epochs, interrupted=interrupted)
