@@ -1,0 +1,89 @@
+"""Parallel backtests: a spawn process pool and local Ray give exactly the sequential results; bad options exit 2."""
+
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from forecast.backtest import run_backtest
+from forecast.cli import app
+from forecast.config import RunConfig
+from forecast.executors import open_executor, thread_env
+from forecast.intervals import parse_levels
+
+# Baselines plus a tiny LSTM: 3 folds, each refitting naive, drift and a one-epoch LSTM(8).
+FLAGS = ["--models", "naive,drift,lstm", "--horizon", "3", "--folds", "3", "--step", "3", "--window", "10",
+         "--layers", "8", "--dropout", "0", "--epochs", "1", "--seed", "7", "--interval", "none"]
+CFG = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0},
+                          train={"epochs": 1, "seed": 7})
+KWARGS = dict(folds=3, step=3, models=("naive", "drift", "lstm"), levels=parse_levels("none"))
+
+
+def _comparable(report: dict) -> dict:
+    return {k: v for k, v in report.items() if k != "seconds"}  # wall times differ run to run
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    """The data file and its sequential backtest, the reference every executor must reproduce."""
+    from conftest import write_synthetic
+
+    path = write_synthetic(tmp_path_factory.mktemp("exec") / "walk.csv", "random_walk", n=160, seed=5)
+    return path, run_backtest(path, CFG, **KWARGS)
+
+
+def test_process_pool_via_cli_is_identical_to_sequential(case, tmp_path):
+    path, ref = case
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(path), *FLAGS, "--executor", "process", "--workers", "2",
+                                   "--out", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert np.isfinite(report["models"]["lstm"]["mae"])  # the LSTM really ran in the workers
+    assert _comparable(report) == _comparable(ref.report)
+    got = pd.read_csv(out / "forecasts.csv")
+    np.testing.assert_array_equal(got["forecast"].to_numpy(), ref.forecasts["forecast"].to_numpy())
+
+
+def test_process_workers_get_their_share_of_the_cores():
+    assert thread_env(2, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert thread_env(2, cores=8)["TF_NUM_INTRAOP_THREADS"] == "4"
+    assert thread_env(3, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
+    with open_executor("process", workers=2) as run_on:  # no TensorFlow import: a cheap pool
+        seen = list(run_on(os.getenv, ["TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]))
+    assert seen == [str(max(1, (os.cpu_count() or 1) // 2)), "1"]
+
+
+def test_ray_local_is_identical_to_sequential(case):
+    pytest.importorskip("ray", reason='Ray is an optional extra: pip install "forecast[ray]"')
+    path, ref = case
+    with open_executor("ray", workers=2) as run_on:  # ray.init(num_cpus=2, include_dashboard=False)
+        bt = run_backtest(path, CFG, **KWARGS, executor=run_on)
+    assert _comparable(bt.report) == _comparable(ref.report)
+    np.testing.assert_array_equal(bt.forecasts["forecast"].to_numpy(), ref.forecasts["forecast"].to_numpy())
+    import ray
+
+    assert not ray.is_initialized()  # the local instance it started is shut down
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--executor", "threads"], "--executor 'threads': unknown executor; choose from sequential, process, ray"),
+    (["--workers", "0", "--executor", "process"], "--workers 0: must be at least 1"),
+    (["--address", "ray://head:10001"], "--address ray://head:10001: only --executor ray connects to a cluster"),
+])
+def test_bad_executor_options_exit_2_before_any_work(walk_csv, extra, message):
+    res = CliRunner().invoke(app, ["backtest", str(walk_csv), "--models", "naive", *extra])
+    assert res.exit_code == 2
+    assert message in res.output
+    assert not os.path.exists("backtest")  # failed before writing anything
+
+
+def test_ray_missing_says_how_to_install(walk_csv, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    res = CliRunner().invoke(app, ["backtest", str(walk_csv), "--models", "naive", "--executor", "ray"])
+    assert res.exit_code == 2
+    assert 'error: --executor ray needs Ray, which is not installed: pip install "forecast[ray]"' in res.output
