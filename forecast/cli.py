@@ -312,6 +312,10 @@ def backtest(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr."),
+    executor: str = typer.Option("sequential", help="Where the folds run: sequential, process (a pool of --workers "
+                                 "processes) or ray (local, or the cluster at --address; pip install \"forecast[ray]\")."),
+    workers: Optional[int] = typer.Option(None, help="Processes or local Ray CPUs for --executor process/ray [default: the CPU count]."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to run on, e.g. ray://host:10001 [default: a local Ray]."),
     config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
                                           help="Start the LSTM from this config.json; flags override it."),
     target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
@@ -333,6 +337,7 @@ def backtest(
     from forecast import console
     from forecast import backtest as bt_lib
     from forecast.config import RunConfig, parse_layers
+    from forecast.executors import check_executor, open_executor
     from forecast.intervals import parse_levels
 
     with user_errors():
@@ -346,6 +351,7 @@ def backtest(
         )
         out_dir = out or bt_lib.default_out_dir(data)
         bt_lib.check_out_dir(out_dir, force)  # fail before any work
+        check_executor(executor, workers, address)
         show = not (quiet or as_json)
         progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
                                                 f"done in {r.seconds:.1f} s[/dim]")) if show else None
@@ -353,10 +359,11 @@ def backtest(
             from forecast.panel_backtest import Runner
 
             bt_lib = Runner(id_col)
-        result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
-                                     train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
-                                     models=bt_lib.parse_models(models), season=season, progress=progress,
-                                     levels=parse_levels(interval))
+        with open_executor(executor, workers, address) as run_on:
+            result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
+                                         train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
+                                         models=bt_lib.parse_models(models), season=season, progress=progress,
+                                         levels=parse_levels(interval), executor=run_on)
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:
             typer.echo(json.dumps(result.report, indent=2))
