@@ -177,6 +177,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())
     bundle_io.check_writable(bundle_dir, force)
+    started = time.perf_counter()
     w = cfg.window
     offset = Preprocessor(w.transform).offset
     need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset)
@@ -191,7 +192,9 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
     splits = [chronological_split(len(s.prices), w.window, w.horizon, w.val_frac, w.test_frac, offset)
               for s in panel.series]
     fitted = [_head(s, sp.n_train + sp.n_val) for s, sp in zip(panel.series, splits)]
+    loaded = time.perf_counter()
     gm = GlobalForecaster(cfg, panel.features, verbose).fit(fitted, [sp.n_val for sp in splits])
+    seconds = {"load": round(loaded - started, 2), "fit": round(time.perf_counter() - loaded, 2)}
     per, frames = {}, []
     for i, (s, sp) in enumerate(zip(panel.series, splits)):
         m, frame = evaluate_test(_SeriesView(gm, i, s), s.prices, s.dates, sp.test_origins + offset)
@@ -199,7 +202,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
     fit = gm.fit_result
     metrics = {"test": {"pooled": pooled(per), "series": per},
-               "training": {k: v for k, v in fit.to_dict().items() if k != "history"},
+               "training": {**{k: v for k, v in fit.to_dict().items() if k != "history"}, "seconds": seconds},
                "skipped": panel.skipped}
     _save(bundle_dir, gm, panel, data_path, metrics, pd.concat(frames, ignore_index=True), device, force)
     return PanelOutcome(bundle_dir, panel, metrics, device)

@@ -77,3 +77,8 @@ def write_plots(fc: PanelForecast, out_dir: Path) -> list[Path]:
                                  Path(out_dir) / f"forecast_{slug(sid)}.png"))
     paths.append(save_figure(grid_figure(fc), Path(out_dir) / "forecast_grid.png"))
     return paths
+
+
+def write_bundle_plots(path: Path, out_dir: Path) -> list[Path]:
+    """``forecast plot`` for a multi-series bundle: each series' forecast and the grid."""
+    return write_plots(predict_any(path, None, None), out_dir)
