@@ -36,6 +36,9 @@ def user_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("interrupted: nothing was written (any previous bundle is intact)", err=True)
         raise typer.Exit(130) from None
+    except OSError as e:  # e.g. --out names a folder, or a path without write permission
+        typer.echo(f"error: {e.filename or ''}: {e.strerror or e}; check the path and its permissions", err=True)
+        raise typer.Exit(2) from None
 
 
 def _quiet_tf() -> None:
@@ -73,8 +76,10 @@ def train(
     seed: Optional[int] = typer.Option(None, help="Random seed; repeatable results on CPU [default: 42]."),
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu [default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica [default: none]."),
-    plots: Optional[Path] = typer.Option(None, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
+    plots: Optional[Path] = typer.Option(None, file_okay=False, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
+    save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt",
+                                           help="On Ctrl-C during training, save a bundle of the best weights so far (marked interrupted)."),
     features: Optional[str] = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
                                            "log_return, log_volume, hl_range, volatility, dow, month."),
     id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; trains one global model over all."),
@@ -83,18 +88,19 @@ def train(
 ) -> None:
     """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
     _quiet_tf()
-    from forecast import console
-    from forecast.config import RunConfig, parse_layers
-    from forecast.pipeline import train as run_train
+    with user_errors():  # a Ctrl-C while importing TensorFlow ends as cleanly as one during training
+        from forecast import console
+        from forecast.config import RunConfig, parse_layers
+        from forecast.pipeline import train as run_train
 
-    with user_errors():
         base = RunConfig.from_json(config) if config else RunConfig()
         cfg = base.replace(
             data=_overrides(target=target, date_col=date_col, max_fill=max_fill),
             window=_overrides(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
-            model=_overrides(layers=parse_layers(layers) if layers else None, dropout=dropout),
+            model=_overrides(layers=parse_layers(layers) if layers is not None else None, dropout=dropout),
             train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
-                             loss=loss, seed=seed, device=device, strategy=strategy),
+                             loss=loss, seed=seed, device=device, strategy=strategy,
+                             save_on_interrupt=save_on_interrupt or None),
         )
         if features or id_col or targets or per_series:  # many series and/or covariates
             from forecast import panel_output
@@ -115,6 +121,11 @@ def train(
             typer.echo(f"bundle: {result.bundle_dir}\nplots: {len(written)} PNG files in {written[-1].parent}")
             return
         outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
+        t = outcome.metrics["training"]
+        if t.get("interrupted"):
+            typer.echo(f"interrupted after {t['epochs_run']} epochs: saved the best weights so far (epoch "
+                       f"{t['best_epoch']}) to {outcome.bundle_dir}, marked interrupted", err=True)
+            raise typer.Exit(130)
         console.print_train_summary(outcome)
         written = console.write_bundle_plots(outcome.bundle_dir, plots or outcome.bundle_dir)
         typer.echo(f"bundle: {outcome.bundle_dir}\nplots: {', '.join(map(str, written))}")
@@ -125,9 +136,9 @@ def predict(
     model: Optional[Path] = ModelOpt,
     horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps to forecast. Default: the trained horizon; longer ones are served recursively."),
     data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Forecast from the end of this newer file (same columns) instead of the bundle's last window."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the forecast as CSV (date,forecast,...)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", dir_okay=False, help="Write the forecast as CSV (date,forecast,...)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of a table."),
-    plot: Optional[Path] = typer.Option(None, help="Forecast chart PNG. Default: beside --out, else none."),
+    plot: Optional[Path] = typer.Option(None, dir_okay=False, help="Forecast chart PNG. Default: beside --out, else none."),
     interval: Optional[str] = typer.Option(
         None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
@@ -193,7 +204,7 @@ def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot
 @app.command()
 def plot(
     model: Optional[Path] = ModelOpt,
-    out: Path = typer.Option(Path("plots"), "--out", "-o", help="Folder for the PNG files."),
+    out: Path = typer.Option(Path("plots"), "--out", "-o", file_okay=False, help="Folder for the PNG files."),
 ) -> None:
     """Write the charts of a bundle as PNG: forecast with history and test predictions, training curve."""
     _quiet_tf()
@@ -274,7 +285,10 @@ def tune(
         base = RunConfig.from_json(config) if config else RunConfig()
         base = base.replace(train=_overrides(epochs=epochs))
         choices = {"windows": windows, "units": units, "depths": depths}
-        space = SearchSpace(**{k: parse_ints(v, f"--{k}", "whole numbers", "10,30") for k, v in choices.items() if v})
+        space = SearchSpace(**{k: parse_ints(v, f"--{k}", "whole numbers", "10,30") for k, v in choices.items()
+                               if v is not None})
+        if jobs < 1:
+            raise ForecastError(f"--jobs {jobs}: must be at least 1")
         out_dir = out or Path("tuning") / default_bundle_dir(data).name
         result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space)
         console.print_trials(result.trials)
@@ -302,6 +316,10 @@ def backtest(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr."),
+    executor: str = typer.Option("sequential", help="Where the folds run: sequential, process (a pool of --workers "
+                                 "processes) or ray (local, or the cluster at --address; pip install \"forecast[ray]\")."),
+    workers: Optional[int] = typer.Option(None, help="Processes or local Ray CPUs for --executor process/ray [default: the CPU count]."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to run on, e.g. ray://host:10001 [default: a local Ray]."),
     config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
                                           help="Start the LSTM from this config.json; flags override it."),
     target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
@@ -323,6 +341,7 @@ def backtest(
     from forecast import console
     from forecast import backtest as bt_lib
     from forecast.config import RunConfig, parse_layers
+    from forecast.executors import check_executor, open_executor
     from forecast.intervals import parse_levels
 
     with user_errors():
@@ -330,12 +349,13 @@ def backtest(
         cfg = base.replace(
             data=_overrides(target=target, date_col=date_col),
             window=_overrides(window=window, horizon=horizon, transform=transform),
-            model=_overrides(layers=parse_layers(layers) if layers else None, dropout=dropout),
+            model=_overrides(layers=parse_layers(layers) if layers is not None else None, dropout=dropout),
             train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                              seed=seed),
         )
         out_dir = out or bt_lib.default_out_dir(data)
         bt_lib.check_out_dir(out_dir, force)  # fail before any work
+        check_executor(executor, workers, address)
         show = not (quiet or as_json)
         progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
                                                 f"done in {r.seconds:.1f} s[/dim]")) if show else None
@@ -343,10 +363,11 @@ def backtest(
             from forecast.panel_backtest import Runner
 
             bt_lib = Runner(id_col)
-        result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
-                                     train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
-                                     models=bt_lib.parse_models(models), season=season, progress=progress,
-                                     levels=parse_levels(interval))
+        with open_executor(executor, workers, address) as run_on:
+            result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
+                                         train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
+                                         models=bt_lib.parse_models(models), season=season, progress=progress,
+                                         levels=parse_levels(interval), executor=run_on)
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:
             typer.echo(json.dumps(result.report, indent=2))
