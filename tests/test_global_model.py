@@ -67,3 +67,26 @@ def test_a_lagged_covariate_is_used(tmp_path):
         predict_panel(load_bundle(tmp_path / "signal"), horizon=2)
     spec = json.loads((tmp_path / "signal" / "series.json").read_text())
     assert spec["inputs"] == ["target", "signal"] and len(spec["series"][0]["last_input"]) == 5
+
+
+def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    run = CliRunner().invoke
+    result = run(app, ["train", str(long_csv), "--id-col", "symbol", "--per-series", "--window", "10", "--horizon",
+                       "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "--device", "cpu", "-q",
+                       "-m", str(tmp_path / "ps")])
+    assert result.exit_code == 0, result.output
+    assert "beats the naive forecast on" in result.output and "of 2 series" in result.output
+    assert sorted(p.name for p in (tmp_path / "ps").glob("*.png")) == ["forecast_AAA.png", "forecast_BBB.png",
+                                                                       "forecast_grid.png"]
+    assert (tmp_path / "ps" / "AAA" / "model.keras").is_file()
+    result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "BBB", "-o", str(tmp_path / "fc.csv")])
+    assert result.exit_code == 0, result.output
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    assert list(fc.columns) == ["id", "date", "forecast"] and fc["id"].tolist() == ["BBB"] * 3
+    result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "ZZZ"])
+    assert result.exit_code == 2 and "--id 'ZZZ': no such series in this model; known ids: AAA, BBB" in result.output
