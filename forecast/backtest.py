@@ -1,8 +1,9 @@
 """Walk-forward backtest: every model forecasts from the same origins; scores, tests and a verdict.
 
 ``backtest_series`` builds the folds (folds.py), turns them into ``FoldTask`` units of work, maps
-``folds.run_fold`` over them with ``executor`` (default: the built-in sequential ``map``) and scores
-the forecasts with metrics.py against the naive forecast. ``run_backtest`` does the same for a file;
+``folds.run_fold`` over them with ``executor`` (default: the built-in sequential ``map``; a process
+pool or Ray from ``executors.open_executor``, with identical results) and scores the forecasts
+with metrics.py against the naive forecast. ``run_backtest`` does the same for a file;
 ``write_outputs`` writes metrics.json, forecasts.csv and the PNGs into a folder, atomically.
 
 Prediction intervals (``levels``, e.g. ``(0.8,)``; ``()`` for none) are made the same way for every
