@@ -56,6 +56,9 @@ class LSTMForecaster:
         val_ds = make_dataset(z, split.val_origins, w.window, w.horizon, batch)
         self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose,
                                     extra_callbacks=self.callbacks)
+        if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
+            trained, self.model = self.model, build_model(self.cfg, n_features=1)
+            self.model.set_weights(trained.get_weights())
         self._history = prices
         return self
 
