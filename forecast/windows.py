@@ -110,7 +110,7 @@ def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, 
     """A tf.data pipeline of (x, y) batches, shuffled by origin when asked.
 
     With ``cache`` (default: when the windows take at most ``CACHE_BYTES``) the windows are gathered
-    once into one contiguous array; otherwise each batch is gathered from the series, so memory stays
+    once into one tensor; otherwise each batch is gathered from the series, so memory stays
     proportional to the series, not to rows x window.
     """
     import tensorflow as tf
@@ -119,25 +119,20 @@ def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, 
     origins = np.asarray(origins, dtype=np.int64)
     if cache is None:
         cache = len(origins) * (window * z2.shape[1] + horizon) * 4 <= CACHE_BYTES
-    if cache:
-        x, y = window_arrays(z2, origins, window, horizon)
-        xs, ys = tf.constant(np.ascontiguousarray(x)), tf.constant(np.ascontiguousarray(y))
+    series = tf.constant(z2)
+    in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
+    out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
 
-        def gather(i):  # i: (batch,) positions in origins
-            return tf.gather(xs, i), tf.gather(ys, i)
+    def gather(j):  # j: (batch,) origins
+        x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
+        y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
+        return x, y
 
-        ds = tf.data.Dataset.range(len(origins))
+    if cache:  # every window gathered once: (n, window, features), (n, horizon); batches index into them
+        xs, ys = gather(tf.constant(origins))
+        ds, fetch = tf.data.Dataset.range(len(origins)), lambda i: (tf.gather(xs, i), tf.gather(ys, i))
     else:
-        series = tf.constant(z2)
-        in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
-        out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
-
-        def gather(j):  # j: (batch,) origins
-            x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
-            y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
-            return x, y
-
-        ds = tf.data.Dataset.from_tensor_slices(origins)
+        ds, fetch = tf.data.Dataset.from_tensor_slices(origins), gather
     if shuffle:
         ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size).map(fetch).prefetch(tf.data.AUTOTUNE)
