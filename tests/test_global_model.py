@@ -90,3 +90,23 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
     assert list(fc.columns) == ["id", "date", "forecast"] and fc["id"].tolist() == ["BBB"] * 3
     result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "ZZZ"])
     assert result.exit_code == 2 and "--id 'ZZZ': no such series in this model; known ids: AAA, BBB" in result.output
+
+
+def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
+    """No (windows, window, features) copy: make_dataset gets the series array and origins, cache off."""
+    import forecast.train
+    import forecast.windows
+    from forecast.global_model import GlobalForecaster
+    from forecast.panel import load_panel
+    from forecast.train import FitResult
+
+    calls = []
+    monkeypatch.setattr(forecast.windows, "make_dataset", lambda z, origins, *a, **kw: calls.append((z, origins, kw)))
+    monkeypatch.setattr(forecast.train, "fit_model", lambda *a, **kw: FitResult(1, 1, 0.0))
+    long_csv, _ = write_long_and_wide(tmp_path)
+    panel = load_panel(long_csv, id_col="symbol")
+    GlobalForecaster(tiny_cfg).fit(panel.series, [20, 20])
+    (z, train_o, kw_train), (_, val_o, kw_val) = calls
+    assert z.shape == (149 + 119, 1) and kw_train["cache"] is False and kw_val["cache"] is False
+    # per series: n_train - offset - window - horizon + 1 origins whose labels stay in its training part
+    assert len(train_o) == (130 - 1 - 10 - 3 + 1) + (100 - 1 - 10 - 3 + 1)
