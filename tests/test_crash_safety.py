@@ -5,8 +5,7 @@ leaves either the previous bundle, intact and usable, or none: never a folder at
 manifest. Ctrl-C ends with exit 130 and one line; `--save-on-interrupt` saves the best weights so far.
 The same data, options and seed give bit-identical results in two processes and across save/load.
 
-All real training runs start at once in one module fixture (they overlap on the CPU), then each test
-checks one of them.
+The real training processes run in one module fixture (two at a time), then each test checks one of them.
 """
 
 from __future__ import annotations
@@ -142,8 +141,11 @@ SAVE_POINTS = ["file1", "file3", "file5", "file6", "swap"]  # file6: manifest.js
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, tiny_cfg_module):
-    """Start every real training run at once; return their results and the previous bundle's manifest."""
+def runs(tmp_path_factory):
+    """Run the real training processes (two at a time, for 2 cores); return results and the previous manifest.
+
+    The first determinism run's bundle is "the previous bundle" that every killed run tries to replace.
+    """
     root = tmp_path_factory.mktemp("crash")
     csv = write_synthetic(root / "walk.csv", "random_walk", n=300, seed=1)
     jobs: dict[str, tuple] = {}
@@ -160,15 +162,10 @@ def runs(tmp_path_factory, tiny_cfg_module):
     for name, (args, cwd) in jobs.items():
         start(name, args, cwd)
 
-    # The previous bundle, trained in this process (same options as the CLI runs below).
-    prev = root / "previous"
-    prev.mkdir()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(prev)
-        from forecast.pipeline import train
-
-        train(csv, tiny_cfg_module, prev / "m", verbose=0)
-    manifest = json.loads((prev / "m" / "manifest.json").read_text())
+    threads["same_seed_a"].join()
+    prev = root / "same_seed_a" / "m"
+    assert results["same_seed_a"].rc == 0, results["same_seed_a"].stderr[-2000:]
+    manifest = json.loads((prev / "manifest.json").read_text())
 
     scenarios = {  # real signals to real `forecast train` processes (the in-process tests below cover more)
         "sigint_save": dict(sig=signal.SIGINT, after_epoch=2, delay=RNG.uniform(0, 0.3), extra=["--save-on-interrupt"]),
@@ -176,22 +173,16 @@ def runs(tmp_path_factory, tiny_cfg_module):
     }
     for name, kw in scenarios.items():
         cwd = root / name
-        shutil.copytree(prev, cwd)
+        shutil.copytree(prev, cwd / "m")
         args = forecast_cmd("train", str(csv), "--model", "m", "--force", *TINY, *LONG, *kw.pop("extra", []))
         start(name, args, cwd, **kw)
     for point in SAVE_POINTS:
         cwd = root / f"save_{point}"
-        shutil.copytree(prev, cwd)
+        shutil.copytree(prev, cwd / "m")
         start(f"save_{point}", [sys.executable, "-c", SAVE_KILLER, point, str(cwd / "m")], cwd)
     for t in threads.values():
         t.join()
     return root, results, manifest
-
-
-@pytest.fixture(scope="module")
-def tiny_cfg_module() -> RunConfig:
-    return RunConfig.from_dict({"window": {"window": 10, "horizon": 3}, "model": {"layers": [8], "dropout": 0.0},
-                                "train": {"epochs": 2, "seed": 7, "device": "cpu"}})
 
 
 @pytest.fixture
@@ -235,7 +226,7 @@ def _cli_train(model: Path, csv: Path, *extra: str):
 def test_ctrl_c_during_fit_exits_130_with_one_line_and_keeps_previous_bundle(runs, tmp_path, walk_csv,
                                                                            ctrl_c_at_epoch_end):
     root, _, manifest = runs
-    shutil.copytree(root / "previous" / "m", tmp_path / "m")
+    shutil.copytree(root / "same_seed_a" / "m", tmp_path / "m")
     ctrl_c_at_epoch_end(2)
     r = _cli_train(tmp_path / "m", walk_csv, "--force", "--epochs", "6", "--patience", "10")
     assert r.exit_code == 130, r.output
