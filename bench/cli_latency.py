@@ -1,0 +1,71 @@
+"""Wall time of the CLI: `forecast --help`, `forecast predict --help`, and `forecast predict` on a saved bundle.
+
+    .venv/bin/python bench/cli_latency.py [--repeats 5]
+
+Each command runs in a fresh process (median of --repeats runs). Goal: help under 0.5 s, which holds
+only while no command imports TensorFlow at module level. References in the same run: a bare
+`python -c pass` (interpreter start) and `python -c "import tensorflow"` (what predict cannot avoid).
+The bundle is a tiny model trained once on a synthetic series in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+FORECAST = str(BIN / "forecast")
+
+
+def wall(cmd: list[str], repeats: int, cwd: str) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+    with tempfile.TemporaryDirectory() as d:
+        from forecast.data import synthetic_series
+
+        synthetic_series("random_walk", n=400, seed=0).to_csv(Path(d) / "walk.csv", index=False)
+        subprocess.run([FORECAST, "train", "walk.csv", "--model", "m", "--window", "10", "--horizon", "5",
+                        "--layers", "8", "--epochs", "2", "--device", "cpu", "--quiet"], cwd=d, check=True,
+                       capture_output=True)
+        rows = [
+            ("python -c pass", [sys.executable, "-c", "pass"], None),
+            ("forecast --help", [FORECAST, "--help"], 0.5),
+            ("forecast predict --help", [FORECAST, "predict", "--help"], 0.5),
+            ('python -c "import tensorflow"', [sys.executable, "-c", "import tensorflow"], None),
+            ("forecast predict -m m", [FORECAST, "predict", "-m", "m"], None),
+            ("forecast predict -m m --json", [FORECAST, "predict", "-m", "m", "--json"], None),
+        ]
+        results = {name: wall(cmd, args.repeats, d) for name, cmd, _ in rows}
+
+    bare, tf_import = results["python -c pass"], results['python -c "import tensorflow"']
+    print(f"# median of {args.repeats} runs, {os.cpu_count()} CPUs")
+    print(f"{'command':<34}{'seconds':>8}{'x python':>10}{'x import tf':>12}  goal")
+    for name, _, goal in rows:
+        s = results[name]
+        verdict = "" if goal is None else f"< {goal} s: {'met' if s < goal else 'NOT met'}"
+        print(f"{name:<34}{s:>8.2f}{s / bare:>10.1f}{s / tf_import:>12.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
