@@ -119,7 +119,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         _duplicates(ids, _parse_dates(df[date_key], date_name, source, rows), rows, str(id_key), source)
         rest = df.drop(columns=[id_key])
         tkey = _pick_target(rest, target, date_key, source)
-        numeric = _numeric_columns(rest, (date_key,))
+        numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
         _check_features(features, rest, numeric, (date_key,), source)
         feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
         groups = [(str(i), rest[(ids == i).to_numpy()]) for i in pd.unique(ids)]
