@@ -187,7 +187,11 @@ def runs(tmp_path_factory):
 
 @pytest.fixture
 def ctrl_c_at_epoch_end(monkeypatch):
-    """Make the in-process training send itself a real SIGINT at the end of epoch ``n`` (0: first batch)."""
+    """Make the in-process training send itself a real SIGINT at the end of epoch ``n`` (0: first batch).
+
+    ``arm(n, spoil)`` returns a list that receives the weights at the end of every epoch; after epoch
+    ``spoil`` the weights are wrecked, so the following epochs are worse and the best one lies earlier.
+    """
     import keras
 
     import forecast.lstm as lstm_mod
@@ -195,9 +199,14 @@ def ctrl_c_at_epoch_end(monkeypatch):
     real_fit = lstm_mod.fit_model
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if pytest runs in background
 
-    def arm(n: int) -> None:
+    def arm(n: int, spoil: int | None = None) -> list:
+        weights = []
+
         class SendSigint(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
+                weights.append(self.model.get_weights())
+                if epoch + 1 == spoil:
+                    self.model.set_weights([w * 40 + 3 for w in weights[-1]])
                 if epoch + 1 == n:
                     os.kill(os.getpid(), signal.SIGINT)
 
@@ -210,6 +219,7 @@ def ctrl_c_at_epoch_end(monkeypatch):
             return real_fit(*args, extra_callbacks=(*extra_callbacks, SendSigint()), **kw)
 
         monkeypatch.setattr(lstm_mod, "fit_model", fit_then_ctrl_c)
+        return weights
 
     yield arm
     signal.signal(signal.SIGINT, previous)
@@ -247,7 +257,7 @@ def test_ctrl_c_with_save_on_interrupt_before_any_epoch_ends_saves_nothing(tmp_p
 def test_ctrl_c_with_save_on_interrupt_keeps_best_weights_so_far(tmp_path, walk_csv, ctrl_c_at_epoch_end):
     from forecast.bundle import load_bundle
 
-    ctrl_c_at_epoch_end(3)
+    per_epoch = ctrl_c_at_epoch_end(3, spoil=2)
     r = _cli_train(tmp_path / "m", walk_csv, "--epochs", "8", "--patience", "10", "-q", "--save-on-interrupt")
     assert r.exit_code == 130, r.output
     b = load_bundle(tmp_path / "m")
@@ -255,6 +265,9 @@ def test_ctrl_c_with_save_on_interrupt_keeps_best_weights_so_far(tmp_path, walk_
     assert b.manifest["interrupted"] is True and t["interrupted"] is True and t["epochs_run"] == 3
     val = b.history["history"]["val_loss"]
     assert len(val) == 3 and t["best_val_loss"] == min(val) and t["best_epoch"] == 1 + val.index(min(val))
+    assert len(per_epoch) == 3 and t["best_epoch"] in (1, 2) and val[2] > min(val)
+    for saved, best in zip(b.model.get_weights(), per_epoch[t["best_epoch"] - 1], strict=True):
+        assert np.array_equal(saved, best)  # the best epoch's weights, not the last epoch's
     assert r.stderr == (f"interrupted after 3 epochs: saved the best weights so far (epoch {t['best_epoch']}) "
                         f"to {tmp_path / 'm'}, marked interrupted\n")
     assert temp_dirs(tmp_path, "m") == []

@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from conftest import write_synthetic
 from forecast import bundle as bundle_io
 from forecast.cli import app
+from test_hardening import assert_user_error
 
 PICKLE_STARTS = tuple(bytes([0x80, proto]) for proto in (2, 3, 4, 5))  # protocol 2+ opcode PROTO n
 
@@ -65,15 +66,9 @@ def predict_cli(path: Path):
 
 
 def assert_refused(result, *fragments: str) -> str:
-    """Exit 2, no traceback, exactly one `error:` line on stderr that contains every fragment."""
-    assert result.exit_code == 2, result.output
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
+    """Nothing on stdout; exit 2 and one `error:` line with every fragment on stderr; no traceback."""
+    assert result.stdout == "", result.stdout
+    return assert_user_error(result, *fragments)
 
 
 def test_pickle_detector_recognises_every_modern_protocol():
