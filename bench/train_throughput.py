@@ -17,8 +17,8 @@ built in a Python loop, ``keras.Sequential`` and ``model.fit(x, y, batch_size=64
 Forecast variants (levers): ``forecast`` is the shipped path (LSTMForecaster's model, datasets and
 default batch size / learning rate); ``b64``/``b256`` set the batch size, ``lrx`` sets the learning rate to
 1e-3 x batch / 64 (Keras' default scaled linearly), ``spe1``/``spe16`` recompile with that
-steps_per_execution, ``nocache`` gathers windows from the series each batch instead of caching them.
-Combine with '+': ``b64+lrx+spe1+nocache`` is the path before the levers.
+steps_per_execution, ``cache`` gathers every window once into a tensor (``nocache``: per batch from the
+series, the default). Combine with '+': ``b64+lrx`` is the path before the levers were tried.
 """
 
 from __future__ import annotations
@@ -139,8 +139,8 @@ def parse_variant(name: str) -> dict:
             opts["lrx"] = True
         elif part.startswith("spe"):
             opts["spe"] = int(part[3:])
-        elif part == "nocache":
-            opts["cache"] = False
+        elif part in ("cache", "nocache"):
+            opts["cache"] = part == "cache"
         elif part != "forecast":
             sys.exit(f"unknown variant part {part!r} in {name!r}")
     return opts

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from forecast.config import RunConfig
 
-# Batches run per call into the compiled train step: fewer Python round trips (+10% windows/s on 2 CPUs,
-# bench/train_throughput.py). Callbacks still see every epoch; batch-level callbacks see every 16th batch.
-# Not with MirroredStrategy: Keras 3 fails there ("You must feed a value for placeholder", keras#19246).
-STEPS_PER_EXECUTION = 16
 CUDNN_SETTINGS = dict(activation="tanh", recurrent_activation="sigmoid", recurrent_dropout=0.0,
                       unroll=False, use_bias=True)
 
@@ -32,6 +28,7 @@ def build_model(cfg: RunConfig, n_features: int = 1):
     outputs = keras.layers.Dense(w.horizon, name="horizon")(x)  # (batch, horizon)
     model = keras.Model(inputs, outputs, name="stacked_lstm")
     loss = keras.losses.Huber() if t.loss == "huber" else keras.losses.MeanSquaredError()
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=t.learning_rate), loss=loss,
-                  steps_per_execution=STEPS_PER_EXECUTION if t.strategy == "none" else 1)
+    # No steps_per_execution: at batch 256 it showed no gain (bench/README.md), and Keras 3 fails with it
+    # under MirroredStrategy ("You must feed a value for placeholder", keras-team/keras#19246).
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=t.learning_rate), loss=loss)
     return model

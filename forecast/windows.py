@@ -5,9 +5,9 @@ Indices refer to ``z``, the transformed series (see transforms.py). A window wit
     input  z[j - window + 1 .. j]      (window values, the last one observed at the origin)
     labels z[j + 1 .. j + horizon]     (the next horizon values, none of them inside the input)
 
-Long series never have their windows materialised as a (n, window) copy: training gathers them batch
-by batch from the series (memory stays proportional to the series); windows of short series (at most
-``CACHE_BYTES``) are gathered once and cached. ``window_arrays`` returns strided views.
+Windows are never materialised as a (n, window) copy for training: make_dataset gathers them batch by
+batch from the series (memory stays proportional to the series), and ``window_arrays`` returns strided
+views.
 """
 
 from __future__ import annotations
@@ -102,23 +102,18 @@ def last_input(z: np.ndarray, window: int) -> np.ndarray:
     return z2[-window:][None].astype(np.float32)
 
 
-CACHE_BYTES = 64 * 1024**2  # windows up to this size are gathered once and kept (faster epochs)
-
-
 def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, cache: bool | None = None):
+                 shuffle: bool = False, seed: int = 0, cache: bool = False):
     """A tf.data pipeline of (x, y) batches, shuffled by origin when asked.
 
-    With ``cache`` (default: when the windows take at most ``CACHE_BYTES``) the windows are gathered
-    once into one tensor; otherwise each batch is gathered from the series, so memory stays
-    proportional to the series, not to rows x window.
+    By default each batch is gathered from the series, so memory stays proportional to the series, not
+    to rows x window. ``cache=True`` gathers every window once into one tensor instead; it measured no
+    faster at batch 256 on 2 CPUs (bench/README.md), so training does not use it.
     """
     import tensorflow as tf
 
     z2 = np.asarray(z[:, None] if z.ndim == 1 else z, dtype=np.float32)  # (time, features)
     origins = np.asarray(origins, dtype=np.int64)
-    if cache is None:
-        cache = len(origins) * (window * z2.shape[1] + horizon) * 4 <= CACHE_BYTES
     series = tf.constant(z2)
     in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
     out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
