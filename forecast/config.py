@@ -42,7 +42,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 50  # ceiling; early stopping usually ends sooner
-    batch_size: int = 256  # faster epochs than 64 on CPU at the same test error (bench/README.md)
+    batch_size: int = 256  # vs 64: early stopping reached sooner at the same test error (bench/README.md)
     patience: int = 5
     learning_rate: float = 4e-3  # Adam's 1e-3 at batch 64, scaled linearly with the batch
     loss: str = "mse"
