@@ -196,17 +196,8 @@ def _lag_diagnostic(results: list[FoldResult], prices: np.ndarray) -> dict | Non
     if ok.sum() < 2 or not np.array_equal(idx[ok], np.arange(idx[ok][0], idx[ok][-1] + 1)):
         return None
     idx, pred = idx[ok], pred[ok]
-    scores = M.lag_scores(pred, prices[idx[0] + 1 - MAX_LAG: idx[-1] + 2], MAX_LAG)
-    best = int(np.argmin(scores))
-    if best == 1:
-        message = ("the LSTM's one-step forecasts match the PREVIOUS actual value best (lag 1): it essentially "
-                   "repeats the last observed value, like the naive forecast")
-    elif best == 0:
-        message = "the LSTM's one-step forecasts match the actual value best at lag 0: they are not a delayed copy"
-    else:
-        message = f"the LSTM's one-step forecasts match the actual series {best} steps earlier best: they trail it"
-    return {"best_lag": best, "scores": {str(k): v for k, v in enumerate(scores)}, "score": "mae",
-            "n": int(len(pred)), "message": message,
+    diagnostic = M.lag_diagnostic(pred, prices[idx[0] + 1 - MAX_LAG: idx[-1] + 2], MAX_LAG)
+    return {**diagnostic,
             "method": "step-1 forecast at every origin from the first fold's origin to the end, each made by "
                       "the most recent fit (out of sample); MAE against actual_{t-k}, k = 0..5"}
 

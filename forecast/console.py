@@ -7,8 +7,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)  # lines wrap in the terminal, not mid-phrase at 80 columns
 
 
 def _fmt(v: float, pct: bool = False) -> str:
@@ -16,14 +16,17 @@ def _fmt(v: float, pct: bool = False) -> str:
 
 
 def print_train_summary(outcome) -> None:
-    """Epochs run, best validation loss, and test MAE/RMSE/MAPE of the LSTM next to the naive forecast."""
+    """Test-part scores of the LSTM next to the naive forecast, and whether the difference is real."""
     m, t = outcome.metrics["test"], outcome.metrics["training"]
-    table = Table(title="Test part, price units",
-                  caption=f"{m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} steps")
-    for col in ("model", "MAE", "RMSE", "MAPE"):
+    out.print(f"Test part {m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} "
+              "steps, errors in price units")
+    table = Table()
+    for col in ("model", "MAE", "RMSE", "MAPE", "MASE", "direction"):
         table.add_column(col, justify="right" if col != "model" else "left")
     for name in ("lstm", "naive"):
-        table.add_row(name, _fmt(m[name]["mae"]), _fmt(m[name]["rmse"]), _fmt(m[name]["mape"], pct=True))
+        r = m[name]
+        table.add_row(name, _fmt(r["mae"]), _fmt(r["rmse"]), _fmt(r["mape"], pct=True), f"{r['mase']:.3f}",
+                      f"{r['directional_accuracy']:.1%}")
     out.print(table)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
@@ -33,14 +36,28 @@ def print_train_summary(outcome) -> None:
         out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows): "
                   f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}), "
                   f"mean width {_fmt(iv['mean_width'])}")
-    verdict = "beats" if m["beats_naive"] else "does NOT beat"
-    out.print(f"skill vs naive: {m['skill_vs_naive']:+.1%} -> the LSTM {verdict} the naive last-value "
-              "forecast on the test part" + ("" if m["beats_naive"] else "; use the naive forecast or retrain"))
+    if m.get("lag_diagnostic"):
+        out.print(f"lag diagnostic: {m['lag_diagnostic']['message']}")
+    out.print(f"verdict: {train_verdict(m)}")
+
+
+def train_verdict(m: dict) -> str:
+    """One sentence: does the LSTM beat naive on the test part, by how much, and is it more than noise."""
+    dm = m.get("dm_test") or {}
+    p = dm.get("p_value", float("nan"))
+    sig = "" if p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
+                             ("significant)" if p < 0.05 else "not significant, could be noise)"))
+    head = f"skill vs naive {m['skill_vs_naive']:+.1%} in MAE{sig} -> "
+    if m["beats_naive"]:
+        return head + "the LSTM beats the naive last-value forecast on the test part"
+    return head + ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
+                   "`forecast backtest` before trusting the LSTM")
 
 
 def print_forecast(bundle, fc, written: Path | None) -> None:
-    table = Table(title=f"Forecast from {fc.origin_date.date()} (last price {fc.origin_price:,.2f})"
-                  + (" — recursive beyond the trained horizon" if fc.recursive else ""))
+    out.print(f"Forecast from {fc.origin_date.date()} (last price {fc.origin_price:,.2f})"
+              + (" — recursive beyond the trained horizon" if fc.recursive else ""))
+    table = Table()
     for col in fc.frame.columns:
         table.add_column(col, justify="left" if col == "date" else "right")
     for row in fc.frame.itertuples(index=False):

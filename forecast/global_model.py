@@ -197,7 +197,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
     seconds = {"load": round(loaded - started, 2), "fit": round(time.perf_counter() - loaded, 2)}
     per, frames = {}, []
     for i, (s, sp) in enumerate(zip(panel.series, splits)):
-        m, frame = evaluate_test(_SeriesView(gm, i, s), s.prices, s.dates, sp.test_origins + offset)
+        m, frame = evaluate_test(_SeriesView(gm, i, s), s.prices, s.dates, sp.test_origins + offset, sp.n_train)
         per[s.id] = m
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
     fit = gm.fit_result

@@ -136,3 +136,19 @@ def lag_scores(one_step, actual, max_lag: int = 5) -> list[float]:
         raise ValueError(f"actual needs {max_lag} values before the forecasts: {len(a)} != {len(f)} + {max_lag}")
     n = len(f)
     return [mae(a[max_lag - k: max_lag - k + n], f) for k in range(max_lag + 1)]
+
+
+def lag_diagnostic(one_step, actual, max_lag: int = 5, who: str = "the LSTM") -> dict:
+    """Which lag of the actual series the one-step forecasts follow best, in plain words (see lag_scores)."""
+    scores = lag_scores(one_step, actual, max_lag)
+    best = int(np.argmin(scores))
+    if best == 1:
+        message = (f"{who}'s one-step forecasts match the PREVIOUS actual value best (lag 1): it essentially "
+                   "repeats the last observed value, like the naive forecast")
+    elif best == 0:
+        message = f"{who}'s one-step forecasts match the actual value best at lag 0: they are not a delayed copy"
+    else:
+        message = f"{who}'s one-step forecasts match the actual series {best} steps earlier best: they trail it"
+    return {"best_lag": best, "scores": {str(k): v for k, v in enumerate(scores)}, "score": "mae",
+            "n": int(len(one_step)), "message": message}
+

@@ -13,8 +13,10 @@ from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError, InputError
-from forecast.metrics import point_metrics, skill
+from forecast.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
 from forecast.windows import chronological_split
+
+LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 
 
 @dataclass
@@ -33,18 +35,32 @@ def default_bundle_dir(data_path: Path) -> Path:
     return Path("models") / name
 
 
-def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origins: np.ndarray) -> tuple[dict, pd.DataFrame]:
-    """Score the LSTM and the naive forecast on every test origin, all horizon steps, in prices."""
+def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origins: np.ndarray,
+                  n_train: int) -> tuple[dict, pd.DataFrame]:
+    """Score the LSTM and the naive forecast on every test origin, all horizon steps, in prices.
+
+    Same metric code as the backtest: MASE is scaled by the naive one-step MAE of the training part;
+    the Diebold-Mariano test compares per-origin mean absolute errors (HAC up to lag h - 1, since
+    neighbouring origins share h - 1 targets); the lag diagnostic uses the step-1 forecasts.
+    """
     h = lstm.horizon
     forecast = lstm.predict_origins(prices, test_origins)  # (n, h)
     steps = test_origins[:, None] + np.arange(1, h + 1)  # (n, h) price indices of the labels
     actual = prices[steps]
-    naive = np.repeat(prices[test_origins][:, None], h, axis=1)
-    lstm_m, naive_m = point_metrics(actual, forecast), point_metrics(actual, naive)
+    origin = prices[test_origins][:, None]  # (n, 1)
+    naive = np.repeat(origin, h, axis=1)
+    scale = naive_scale(prices[:n_train])
+    lstm_m, naive_m = (forecast_metrics(actual, f, origin, scale) for f in (forecast, naive))
+    dm = diebold_mariano(np.abs(forecast - actual).mean(axis=1), np.abs(naive - actual).mean(axis=1),
+                         horizon=h, loss="absolute")
+    max_lag = min(LAG_MAX, int(test_origins[0]) + 1)
+    lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
         "beats_naive": bool(lstm_m["mae"] < naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
         "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
+        "dm_test": {**dm, "loss": "mean absolute error per origin", "significant": bool(dm["p_value"] < 0.05)},
+        "lag_diagnostic": lag,
     }
     frame = pd.DataFrame({
         "origin": np.repeat(dates[test_origins], h), "date": dates[steps.ravel()],
@@ -89,7 +105,8 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     device = configure_device(cfg.train.device)
     n_fit = split.n_train + split.n_val
     lstm = LSTMForecaster(cfg, verbose=verbose).fit(series.values[:n_fit], n_val=split.n_val)
-    test_metrics, test_frame = evaluate_test(lstm, series.values, series.dates, split.test_origins + offset)
+    test_metrics, test_frame = evaluate_test(lstm, series.values, series.dates, split.test_origins + offset,
+                                              split.n_train)
     calibrator, interval_report = calibrate_intervals(lstm, series.values[:n_fit], split.val_origins + offset,
                                                       test_frame)
     fit = lstm.fit_result
