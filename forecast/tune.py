@@ -93,6 +93,10 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
 
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
+    if jobs < 1:
+        raise ForecastError(f"--jobs {jobs}: must be at least 1")
+    if timeout is not None and timeout <= 0:
+        raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
     w = base.window
     series = load_prices(data_path, base.data.target, base.data.date_col, base.data.max_fill)
     offset = Preprocessor(w.transform).offset

@@ -53,7 +53,14 @@ def test_tune_without_optuna_says_how_to_install(walk_csv, monkeypatch):
     assert 'forecast tune needs Optuna, which is not installed: pip install "forecast[tune]"' in result.output
 
 
-def test_tune_rejects_bad_search_options(walk_csv):
-    result = runner.invoke(app, ["tune", str(walk_csv), "--windows", "10,x"])
+@pytest.mark.parametrize("args, message", [
+    (["--windows", "10,x"], "--windows '10,x': give positive whole numbers separated by commas, e.g. 10,30"),
+    (["--trials", "0"], "--trials 0: must be at least 1"),
+    (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--timeout", "0"], "--timeout 0: must be a positive number of seconds"),
+])
+def test_tune_rejects_bad_options(walk_csv, args, message):
+    pytest.importorskip("optuna")
+    result = runner.invoke(app, ["tune", str(walk_csv), *args])
     assert result.exit_code == 2
-    assert "--windows '10,x': give positive whole numbers separated by commas, e.g. 10,30" in result.output
+    assert message in result.output
