@@ -58,5 +58,8 @@ def test_notebook_runs_end_to_end(tmp_path):
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 4  # curve, fan chart, two backtest charts
     assert "lower_50" in texts and "upper_80" in texts
     report = tmp_path / "out" / "report.html"
-    assert report.read_text().count("data:image/png;base64,") == 2 + 3  # bundle charts + backtest folder's PNGs
+    backtest_pngs = sorted(p.name for p in (tmp_path / "out" / "backtest").glob("*.png"))
+    assert backtest_pngs == ["coverage_by_horizon.png", "forecasts_by_fold.png", "mae_by_horizon.png",
+                             "mase_by_model.png"]
+    assert report.read_text().count("data:image/png;base64,") == 2 + len(backtest_pngs)  # bundle + backtest charts
     assert f"PosixPath({str(report)!r})" in texts
