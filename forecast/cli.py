@@ -324,6 +324,7 @@ def backtest(
                                           help="Start the LSTM from this config.json; flags override it."),
     target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
     date_col: Optional[str] = typer.Option(None, help="Date column. Default: detected by name."),
+    max_fill: Optional[int] = typer.Option(None, help="Forward-fill runs of at most this many missing values \\[default: 5]."),
     window: Optional[int] = typer.Option(None, help="LSTM look-back window in steps \\[default: 30]."),
     transform: Optional[str] = typer.Option(None, help="LSTM target transform: log_return, diff or level \\[default: log_return]."),
     layers: Optional[str] = typer.Option(None, help="Units per stacked LSTM layer \\[default: 64,64]."),
@@ -347,7 +348,7 @@ def backtest(
     with user_errors():
         base = RunConfig.from_json(config) if config else RunConfig()
         cfg = base.replace(
-            data=_overrides(target=target, date_col=date_col),
+            data=_overrides(target=target, date_col=date_col, max_fill=max_fill),
             window=_overrides(window=window, horizon=horizon, transform=transform),
             model=_overrides(layers=parse_layers(layers) if layers is not None else None, dropout=dropout),
             train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
