@@ -40,8 +40,11 @@ def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origin
     """Score the LSTM and the naive forecast on every test origin, all horizon steps, in prices.
 
     Same metric code as the backtest: MASE is scaled by the naive one-step MAE of the training part;
-    the Diebold-Mariano test compares per-origin mean absolute errors (HAC up to lag h - 1, since
-    neighbouring origins share h - 1 targets); the lag diagnostic uses the step-1 forecasts.
+    the Diebold-Mariano test compares per-origin mean absolute errors at origins ``h`` steps apart
+    (counted back from the last), because neighbouring origins share ``h - 1`` targets and their loss
+    differences stay correlated beyond lag h - 1 (a HAC estimate over all origins overstated significance
+    on the NASDAQ test part: p = 0.03 there against 0.07-0.32 for non-overlapping subsets); the lag
+    diagnostic uses the step-1 forecasts at every origin.
     """
     h = lstm.horizon
     forecast = lstm.predict_origins(prices, test_origins)  # (n, h)
@@ -51,15 +54,17 @@ def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origin
     naive = np.repeat(origin, h, axis=1)
     scale = naive_scale(prices[:n_train])
     lstm_m, naive_m = (forecast_metrics(actual, f, origin, scale) for f in (forecast, naive))
-    dm = diebold_mariano(np.abs(forecast - actual).mean(axis=1), np.abs(naive - actual).mean(axis=1),
-                         horizon=h, loss="absolute")
+    apart = slice(len(test_origins) - 1, None, -h)  # origins h steps apart share no target: independent-ish
+    dm = diebold_mariano(np.abs(forecast - actual)[apart].mean(axis=1), np.abs(naive - actual)[apart].mean(axis=1),
+                         horizon=1, loss="absolute")
     max_lag = min(LAG_MAX, int(test_origins[0]) + 1)
     lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
         "beats_naive": bool(lstm_m["mae"] < naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
         "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
-        "dm_test": {**dm, "loss": "mean absolute error per origin", "significant": bool(dm["p_value"] < 0.05)},
+        "dm_test": {**dm, "loss": "mean absolute error per origin, origins h steps apart",
+                    "significant": bool(dm["p_value"] < 0.05)},
         "lag_diagnostic": lag,
     }
     frame = pd.DataFrame({

@@ -39,6 +39,7 @@ def trained_dir(tmp_path_factory):
         os.chdir(old)
     assert result.exit_code == 0, result.output
     assert "skill vs naive" in result.output and "bundle: models/trade" in result.output
+    assert "Diebold-Mariano p = " in result.output and "lag diagnostic: the LSTM's one-step" in result.output
     return root
 
 
@@ -96,3 +97,17 @@ def test_existing_bundle_needs_force(in_trained):
     assert "models/trade already exists; pass --force" in result.stderr
     assert "Traceback" not in result.output
     assert (in_trained / "models" / "trade" / "manifest.json").read_bytes() == before  # untouched
+
+
+def test_train_reports_skill_with_a_significance_test_and_the_lag_diagnostic(in_trained):
+    m = json.loads((in_trained / "models/trade/metrics.json").read_text())["test"]
+    h, n = m["horizon"], m["n_origins"]
+    assert m["dm_test"]["n"] == -(-n // h)  # one origin in h: non-overlapping targets
+    assert 0 <= m["dm_test"]["p_value"] <= 1 and m["dm_test"]["significant"] == (m["dm_test"]["p_value"] < 0.05)
+    assert m["lag_diagnostic"]["best_lag"] in range(6) and set(m["lag_diagnostic"]["scores"]) == set("012345")
+    for name in ("lstm", "naive"):
+        assert {"mae", "rmse", "mape", "smape", "mase", "directional_accuracy"} <= set(m[name])
+    assert m["naive"]["directional_accuracy"] == 0.5  # no-change forecasts count as half a hit
+    tp = pd.read_csv(in_trained / "models/trade/test_predictions.csv")
+    assert m["lstm"]["mae"] == pytest.approx((tp["forecast"] - tp["actual"]).abs().mean())
+    assert m["skill_vs_naive"] == pytest.approx(1 - m["lstm"]["mae"] / m["naive"]["mae"])
