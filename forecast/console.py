@@ -75,7 +75,7 @@ def forecast_chart(bundle, fc):
     return forecast_figure(fc.history, fc.frame, bundle.test_predictions,
                            title=f"{Path(bundle.data.get('path', 'series')).name}: {target} forecast "
                                  f"({len(fc.frame)} steps from {fc.origin_date.date()})",
-                           units=target)
+                           units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None)
 
 
 def write_bundle_plots(bundle_dir: Path, out_dir: Path) -> list[Path]:

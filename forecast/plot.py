@@ -25,12 +25,19 @@ def _interval_levels(columns) -> list[str]:
     return levels or (["" ] if "lower" in columns and "upper" in columns else [])
 
 
+def _band_label(suffix: str, plain_level: float | None) -> str:
+    if suffix:
+        return f"{suffix}% interval"
+    return f"{plain_level * 100:g}% interval" if plain_level else "interval"
+
+
 def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predictions: pd.DataFrame | None = None,
-                    title: str = "Forecast", units: str = "price") -> Figure:
+                    title: str = "Forecast", units: str = "price", plain_level: float | None = None) -> Figure:
     """Recent history, 1-step test predictions against actuals, and the forecast with its interval fan.
 
-    ``history``: date, price. ``forecast``: date, forecast [, lower_XX, upper_XX]. ``test_predictions``:
-    the bundle's long frame (origin, date, step, actual, forecast, naive).
+    ``history``: date, price. ``forecast``: date, forecast [, lower_XX, upper_XX | lower, upper].
+    ``test_predictions``: the bundle's long frame (origin, date, step, actual, forecast, naive).
+    ``plain_level``: the level (e.g. 0.8) of unsuffixed lower/upper columns, for the legend.
     """
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.add_subplot()
@@ -45,7 +52,7 @@ def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predicti
     for level, alpha in zip(_interval_levels(forecast.columns), alphas):
         sfx = f"_{level}" if level else ""
         ax.fill_between(forecast["date"], forecast[f"lower{sfx}"], forecast[f"upper{sfx}"], color="tab:blue",
-                        alpha=alpha, lw=0, label=f"{level}% interval" if level else "interval")
+                        alpha=alpha, lw=0, label=_band_label(level, plain_level))
     joined_dates = pd.concat([recent["date"].tail(1), forecast["date"]])
     joined = np.concatenate([recent["price"].tail(1).to_numpy(), forecast["forecast"].to_numpy()])
     ax.plot(joined_dates, joined, color="tab:blue", lw=2, marker="o", ms=3, label="forecast")

@@ -239,3 +239,15 @@ def test_bundle_without_calibration(bundle_dir, tmp_path):
 
     with pytest.raises(BundleError, match="retrain"):
         iv.from_bundle(load_bundle(old), required=True)
+
+
+def test_fan_names_the_level_of_plain_lower_upper_columns():
+    from forecast.plot import forecast_figure
+
+    dates = pd.bdate_range("2021-01-01", periods=6)
+    hist = pd.DataFrame({"date": dates[:3], "price": [1.0, 2, 3]})
+    fc = pd.DataFrame({"date": dates[3:], "forecast": [3.0] * 3, "lower": [2.0] * 3, "upper": [4.0] * 3})
+    labels = [t.get_text() for t in forecast_figure(hist, fc, plain_level=0.8).axes[0].get_legend().get_texts()]
+    assert "80% interval" in labels
+    labels = [t.get_text() for t in forecast_figure(hist, fc).axes[0].get_legend().get_texts()]
+    assert "interval" in labels
