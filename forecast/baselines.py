@@ -123,7 +123,8 @@ class Arima(_Baseline):
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return ARIMA(history[-STAT_POINTS:], order=order).fit(method="hannan_rissanen")
+            return ARIMA(history[-STAT_POINTS:], order=order, enforce_stationarity=False,
+                         enforce_invertibility=False).fit(method="hannan_rissanen")
 
     def _predict(self, history, horizon):
         with warnings.catch_warnings():

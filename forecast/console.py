@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)  # lines wrap in the terminal, not mid-phrase at 80 columns
+# Lines wrap in the terminal, not mid-phrase; piped into a file, tables get room for every column
+# instead of rich's default 80 (which truncated the backtest scoreboard to "1.2…").
+PIPED_WIDTH = 160
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
 def _fmt(v: float, pct: bool = False) -> str:

@@ -139,16 +139,28 @@ def lag_scores(one_step, actual, max_lag: int = 5) -> list[float]:
 
 
 def lag_diagnostic(one_step, actual, max_lag: int = 5, who: str = "the LSTM") -> dict:
-    """Which lag of the actual series the one-step forecasts follow best, in plain words (see lag_scores)."""
+    """Which lag of the actual series the one-step forecasts follow best, in plain words (see lag_scores).
+
+    Best at lag 1 alone does not make a copy: a good forecast of a smooth series also sits close to
+    the previous value. So the message compares the lag-0 error with the naive one-step error over the
+    same span, and calls it a copy only when the forecast is not clearly (10%) better than naive.
+    """
     scores = lag_scores(one_step, actual, max_lag)
+    a = np.asarray(actual, dtype=np.float64)
+    naive = mae(a[max_lag:], a[max_lag - 1:-1]) if max_lag >= 1 else float("nan")
     best = int(np.argmin(scores))
-    if best == 1:
+    gain = 1 - scores[0] / naive if naive > 0 else float("nan")
+    if best == 1 and not gain > 0.1:
         message = (f"{who}'s one-step forecasts match the PREVIOUS actual value best (lag 1): it essentially "
                    "repeats the last observed value, like the naive forecast")
+    elif best == 1:
+        message = (f"{who}'s one-step forecasts stay close to the previous actual value (best match at lag 1), "
+                   f"yet their error is {gain:.0%} below the naive forecast's: they move from the last value "
+                   "in the right direction, not a plain copy")
     elif best == 0:
         message = f"{who}'s one-step forecasts match the actual value best at lag 0: they are not a delayed copy"
     else:
         message = f"{who}'s one-step forecasts match the actual series {best} steps earlier best: they trail it"
     return {"best_lag": best, "scores": {str(k): v for k, v in enumerate(scores)}, "score": "mae",
-            "n": int(len(one_step)), "message": message}
-
+            "naive_one_step_mae": naive, "one_step_gain_vs_naive": gain, "n": int(len(one_step)),
+            "message": message}

@@ -65,3 +65,15 @@ def test_lag_scores_find_a_delayed_copy():
     one_step = actual[4:-1]  # the forecast of actual[t], t = 5..59, is actual[t - 1]
     scores = M.lag_scores(one_step, actual, max_lag=5)
     assert int(np.argmin(scores)) == 1 and scores[1] == pytest.approx(0.0)
+
+
+def test_lag_diagnostic_calls_a_delayed_copy_a_copy_but_not_a_good_smooth_forecast():
+    actual = np.cumsum(np.random.default_rng(2).normal(size=60)) + 100
+    copy = M.lag_diagnostic(actual[4:-1], actual, max_lag=5)  # forecast of actual[t] is actual[t - 1]
+    assert copy["best_lag"] == 1 and copy["one_step_gain_vs_naive"] == pytest.approx(0.0)
+    assert "essentially repeats the last observed value" in copy["message"]
+    smooth = 100 + np.arange(60) * 1.0  # a line: the forecast last + 0.9 * step is close to both lags
+    good = M.lag_diagnostic(smooth[4:-1] + 0.4, smooth, max_lag=5)  # error 0.6 vs naive 1.0 at lag 0
+    assert good["best_lag"] == 1 and good["one_step_gain_vs_naive"] == pytest.approx(0.4)
+    assert "40% below the naive" in good["message"]
+    assert "not a plain copy" in good["message"]
