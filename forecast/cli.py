@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -103,22 +102,10 @@ def train(
                              save_on_interrupt=save_on_interrupt or None),
         )
         if features or id_col or targets or per_series:  # many series and/or covariates
-            from forecast import panel_output
-            from forecast.features import parse_features
-            from forecast.global_model import train_panel
+            from forecast.panel_output import train_and_report
 
-            if per_series and not (id_col or targets):
-                raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
-            with warnings.catch_warnings(record=True) as caught:  # skipped series: one line each on stderr
-                warnings.simplefilter("always", UserWarning)
-                result = train_panel(data, cfg, features=parse_features(features), id_col=id_col, targets=targets,
-                                     per_series=per_series, model_dir=model, force=force, verbose=0 if quiet else 2)
-            for w in caught:
-                typer.echo(f"warning: {w.message}", err=True)
-            panel_output.print_train_summary(result)
-            fc = panel_output.predict_any(result.bundle_dir, None, None)
-            written = panel_output.write_plots(fc, plots or result.bundle_dir)
-            typer.echo(f"bundle: {result.bundle_dir}\nplots: {len(written)} PNG files in {written[-1].parent}")
+            train_and_report(data, cfg, features=features, id_col=id_col, targets=targets, per_series=per_series,
+                             model_dir=model, force=force, verbose=0 if quiet else 2, plots=plots)
             return
         outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
         t = outcome.metrics["training"]
@@ -364,7 +351,9 @@ def backtest(
             from forecast.panel_backtest import Runner
 
             bt_lib = Runner(id_col)
-        with open_executor(executor, workers, address) as run_on:
+        from forecast.panel_output import skipped_series_on_stderr
+
+        with open_executor(executor, workers, address) as run_on, skipped_series_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
                                          models=bt_lib.parse_models(models), season=season, progress=progress,

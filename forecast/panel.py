@@ -27,6 +27,10 @@ from forecast.errors import InputError
 TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features a wide file can have
 
 
+
+class SkippedSeriesWarning(UserWarning):
+    """Some series were left out (too short or unusable); the run goes on with the others."""
+
 @dataclass
 class SeriesData:
     id: str
@@ -172,7 +176,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         series.append(s)
     if skipped:
         warnings.warn(f"{source}: skipped {len(skipped)} series: "
-                      + "; ".join(f"{k} ({v})" for k, v in skipped.items()), UserWarning, stacklevel=2)
+                      + "; ".join(f"{k} ({v})" for k, v in skipped.items()), SkippedSeriesWarning, stacklevel=2)
     if not series:
         raise InputError(f"{source}: no usable series (skipped: {', '.join(skipped)}); "
                          "use longer series or a smaller --window/--horizon")

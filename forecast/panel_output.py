@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 from matplotlib.figure import Figure
 from rich.table import Table
 
-from forecast.console import out
+from forecast.console import err, out
 from forecast.global_model import SERIES_FILE, PanelForecast, predict_panel
+from forecast.panel import SkippedSeriesWarning
 from forecast.per_series import is_set, predict_each, slug
+
+
+@contextlib.contextmanager
+def skipped_series_on_stderr() -> Iterator[None]:
+    """Skipped-series warnings become one ``warning:`` line each on stderr; other warnings pass through."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedSeriesWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, SkippedSeriesWarning):
+            err.print(f"warning: {w.message}", markup=False, highlight=False)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def is_panel(path: Path) -> bool:
@@ -82,3 +99,22 @@ def write_plots(fc: PanelForecast, out_dir: Path) -> list[Path]:
 def write_bundle_plots(path: Path, out_dir: Path) -> list[Path]:
     """``forecast plot`` for a multi-series bundle: each series' forecast and the grid."""
     return write_plots(predict_any(path, None, None), out_dir)
+
+
+def train_and_report(data: Path, cfg, *, features: str | None, id_col: str | None, targets: str | None,
+                     per_series: bool, model_dir: Path | None, force: bool, verbose: int, plots: Path | None) -> None:
+    """``forecast train`` for many series and/or covariates: train, print the summary, write the PNGs."""
+    from forecast.errors import ForecastError
+    from forecast.features import parse_features
+    from forecast.global_model import train_panel
+
+    if per_series and not (id_col or targets):
+        raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
+    with skipped_series_on_stderr():
+        result = train_panel(data, cfg, features=parse_features(features), id_col=id_col, targets=targets,
+                             per_series=per_series, model_dir=model_dir, force=force, verbose=verbose)
+    print_train_summary(result)
+    written = write_plots(predict_any(result.bundle_dir, None, None), plots or result.bundle_dir)
+    out.print(f"bundle: {result.bundle_dir}\nplots: {len(written)} PNG files in {written[-1].parent}",
+              markup=False, highlight=False)
+

@@ -110,3 +110,20 @@ def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_
     assert z.shape == (149 + 119, 1) and kw_train["cache"] is False and kw_val["cache"] is False
     # per series: n_train - offset - window - horizon + 1 origins whose labels stay in its training part
     assert len(train_o) == (130 - 1 - 10 - 3 + 1) + (100 - 1 - 10 - 3 + 1)
+
+
+def test_cli_global_model_warns_about_a_skipped_short_series_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    short = synthetic_series("random_walk", n=8, seed=9).assign(symbol="TINY")[["symbol", "Date", "Close"]]
+    short.to_csv(long_csv, mode="a", header=False, index=False)
+    result = CliRunner().invoke(app, ["train", str(long_csv), "--id-col", "symbol", "--window", "10", "--horizon", "3",
+                                      "--layers", "8", "--dropout", "0", "--epochs", "1", "--device", "cpu", "-q",
+                                      "-m", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    warning = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert len(warning) == 1 and "TINY" in warning[0], result.output
+    assert json.loads((tmp_path / "g" / "series.json").read_text())["ids"] == ["AAA", "BBB"]
