@@ -322,14 +322,25 @@ def default_out_dir(data_path: Path) -> Path:
     return Path("backtest") / default_bundle_dir(data_path).name
 
 
+def is_backtest_dir(path: Path) -> bool:
+    return (Path(path) / "metrics.json").is_file()
+
+
+BACKTEST_DIR = "backtest folder (no metrics.json)"
+
+
 def check_out_dir(path: Path, force: bool) -> None:
-    """Fail before any work if ``path`` is a non-empty folder (without ``force``) or a file."""
+    """Fail before any work unless ``path`` is new, empty, or (with ``force``) an earlier backtest's folder."""
+    from forecast.bundle import check_writable
+
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ForecastError(f"--out {path}: exists and is not a folder; choose another --out folder")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise ForecastError(f"--out {path}: folder exists and is not empty; pass --force to replace it "
                             "or choose another --out folder")
+    if path.is_dir() and any(path.iterdir()):
+        check_writable(path, force, is_backtest_dir, BACKTEST_DIR)
 
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
@@ -341,7 +352,7 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path
     check_out_dir(out_dir, force)
     names = ["metrics.json", "forecasts.csv", "forecasts_by_fold.png", "mae_by_horizon.png", "mase_by_model.png"]
     history = pd.DataFrame({"date": bt.series.dates, "price": bt.series.values})
-    with atomic_dir(Path(out_dir), force=True) as tmp:
+    with atomic_dir(Path(out_dir), force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
         write_json(tmp / names[0], bt.report)
         write_csv(tmp / names[1], bt.forecasts)
         save_figure(plot.backtest_forecasts_figure(bt.forecasts, history), tmp / names[2])

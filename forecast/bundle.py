@@ -30,7 +30,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 
@@ -42,6 +42,7 @@ from forecast.transforms import Preprocessor
 FORMAT = "forecast-bundle"
 FORMAT_VERSION = 1
 LATEST = Path("models") / "LATEST"
+SET_INDEX = "series_index.json"  # a --per-series set: one bundle per series, listed here
 REQUIRED = ("model.keras", "config.json", "preprocessor.json", "last_window.csv", "data.json", "metrics.json",
             "history.json")  # files every bundle has, each with a checksum in manifest.json
 
@@ -65,16 +66,26 @@ def versions() -> dict[str, str]:
             "keras": keras.__version__, "numpy": numpy.__version__, "pandas": pd.__version__}
 
 
-def check_writable(path: Path, force: bool) -> None:
-    """Fail before any work if ``path`` exists and may not be replaced."""
+def is_bundle(path: Path) -> bool:
+    """A folder `forecast train` wrote: a bundle (manifest.json) or a --per-series set of them."""
+    return (Path(path) / "manifest.json").is_file() or (Path(path) / SET_INDEX).is_file()
+
+
+def check_writable(path: Path, force: bool, replaceable: Callable[[Path], bool] = is_bundle,
+                   what: str = "forecast bundle (no manifest.json)") -> None:
+    """Fail before any work if ``path`` exists and may not be replaced.
+
+    With ``force`` only an empty folder or one that ``replaceable`` recognises as this writer's own
+    output is replaced: a mistyped path never wipes an unrelated folder.
+    """
     path = Path(path)
     if path.exists() and not force:
         raise BundleError(f"{path} already exists; pass --force to replace it or --model to choose another folder")
     if path.exists() and not path.is_dir():
         raise BundleError(f"{path} exists and is not a folder; choose another --model folder")
-    if path.is_dir() and not (path / "manifest.json").is_file() and any(path.iterdir()):
-        raise BundleError(f"{path} is a folder with files but not a forecast bundle (no manifest.json); refusing "
-                          "to replace it: choose another --model folder or empty it yourself")
+    if path.is_dir() and not replaceable(path) and any(path.iterdir()):
+        raise BundleError(f"{path} is a folder with files but not a {what}; refusing to replace it: "
+                          "choose another folder or empty it yourself")
 
 
 def remove_stale_temps(path: Path, older_than: float) -> list[Path]:
@@ -94,10 +105,11 @@ def remove_stale_temps(path: Path, older_than: float) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: Path, force: bool) -> Iterator[Path]:
+def atomic_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is_bundle,
+               what: str = "forecast bundle (no manifest.json)") -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``path`` in one rename, on failure it is removed."""
     path = Path(path)
-    check_writable(path, force)
+    check_writable(path, force, replaceable, what)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:

@@ -18,7 +18,7 @@ import pandas as pd
 from forecast import bundle as bundle_io
 from forecast.errors import InputError
 
-INDEX = "series_index.json"
+INDEX = bundle_io.SET_INDEX
 SET_FORMAT = "forecast-bundle-set"
 
 

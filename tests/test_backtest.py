@@ -105,3 +105,19 @@ def test_cli_too_short_series_exit_2_with_rows_needed(tmp_path):
     assert "40 rows are too few for --folds 5 with --step 10 and --horizon 10: at least 70 rows are needed" in res.output
     res = CliRunner().invoke(app, ["backtest", str(short), "--models", "naive,bogus"])
     assert res.exit_code == 2 and "unknown model 'bogus'" in res.output
+
+
+def test_force_replaces_an_earlier_backtest_but_never_an_unrelated_folder(walk_csv, tmp_path):
+    args = ["backtest", str(walk_csv), "--horizon", "3", "--folds", "2", "--models", "naive,drift", "--interval", "none"]
+    out = tmp_path / "bt"
+    assert CliRunner().invoke(app, [*args, "--out", str(out)]).exit_code == 0
+    (out / "metrics.json").write_text("{}")  # the earlier run's output, replaced below
+    res = CliRunner().invoke(app, [*args, "--out", str(out), "--force"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "metrics.json").read_text())["settings"]["horizon"] == 3
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    res = CliRunner().invoke(app, [*args, "--out", str(mine), "--force"])
+    assert res.exit_code == 2 and "is a folder with files but not a backtest folder (no metrics.json)" in res.output
+    assert (mine / "thesis.txt").read_text() == "precious"

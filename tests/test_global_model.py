@@ -90,6 +90,10 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
     assert list(fc.columns) == ["id", "date", "forecast"] and fc["id"].tolist() == ["BBB"] * 3
     result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "ZZZ"])
     assert result.exit_code == 2 and "--id 'ZZZ': no such series in this model; known ids: AAA, BBB" in result.output
+    result = run(app, ["train", str(long_csv), "--id-col", "symbol", "--per-series", "--window", "10", "--horizon",
+                       "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "--device", "cpu", "-q",
+                       "-m", str(tmp_path / "ps"), "--force"])  # a set of bundles is replaced like one bundle
+    assert result.exit_code == 0, result.output
 
 
 def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
