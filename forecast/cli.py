@@ -41,9 +41,16 @@ def user_errors() -> Iterator[None]:
 
 
 def _quiet_tf() -> None:
+    """Keep TensorFlow's C++ info lines and its Python-side retracing notices off the user's terminal.
+
+    Every backtest fold builds a fresh model, so TensorFlow warns about "retracing" each time: noise for
+    a user. Errors still show. (Lines printed while TensorFlow's libraries load cannot be silenced.)
+    """
+    import logging
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _overrides(**values) -> dict:
