@@ -264,7 +264,7 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
     dm = _dm(F["lstm"], A, N, h) if "lstm" in models else None
     lag = _lag_diagnostic(results, prices)
     seconds = {name: sum(r.seconds for r in results if r.model == name) for name in models}
-    retraining = (f"models refit at every fold" if retrain_every == 1 else
+    retraining = ("models refit at every fold" if retrain_every == 1 else
                   f"models refit every {retrain_every} folds; in the other folds they forecast from the new "
                   "origin with their last fit")
     if warm_start and "lstm" in models:

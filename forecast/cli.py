@@ -24,6 +24,23 @@ ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, h
 ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
 
 
+# Options shared by the commands that build an LSTM config (train, backtest): one definition each.
+ConfigOpt = typer.Option(None, "--config", exists=True, dir_okay=False,
+                         help="Start from this config.json (a bundle's, or tune's best.json); flags override it.")
+TargetOpt = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column.")
+DateColOpt = typer.Option(None, help="Date column. Default: detected by name (date/time/timestamp).")
+MaxFillOpt = typer.Option(None, help="Forward-fill runs of at most this many missing values \\[default: 5].")
+WindowOpt = typer.Option(None, help="Look-back window in steps \\[default: 30].")
+TransformOpt = typer.Option(None, help="Target transform: log_return, diff or level \\[default: log_return].")
+LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separated \\[default: 64,64].")
+DropoutOpt = typer.Option(None, help="Dropout after each LSTM layer, in [0, 1) \\[default: 0.2].")
+EpochsOpt = typer.Option(None, help="Most epochs per fit; early stopping usually ends sooner \\[default: 50].")
+BatchSizeOpt = typer.Option(None, help="Windows per batch \\[default: 256].")
+PatienceOpt = typer.Option(None, help="Epochs without validation improvement before stopping \\[default: 5].")
+LearningRateOpt = typer.Option(None, help="Adam learning rate; halved on plateaus \\[default: 0.004].")
+SeedOpt = typer.Option(None, help="Random seed; repeatable results on CPU \\[default: 42].")
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Turn known errors into one line on stderr and exit code 2 (130 for Ctrl-C)."""
@@ -57,29 +74,37 @@ def _overrides(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def _run_config(config: Path | None, layers: str | None = None, **sections: dict):
+    """``--config`` (or the defaults) with the options the user gave; ``sections`` as in RunConfig.replace."""
+    from forecast.config import RunConfig, parse_layers
+
+    base = RunConfig.from_json(config) if config else RunConfig()
+    sections["model"] = {**sections.get("model", {}), "layers": parse_layers(layers) if layers is not None else None}
+    return base.replace(**{name: _overrides(**values) for name, values in sections.items()})
+
+
 @app.command()
 def train(
     data: Path = ExistingFile,
     model: Optional[Path] = typer.Option(None, "--model", "-m", help="Bundle folder to write. Default: models/<file stem>/."),
     force: bool = typer.Option(False, "--force", help="Replace an existing bundle at --model."),
-    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
-                                          help="Start from this config.json (e.g. a bundle's); flags override it."),
-    target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
-    date_col: Optional[str] = typer.Option(None, help="Date column. Default: detected by name (date/time/timestamp)."),
-    max_fill: Optional[int] = typer.Option(None, help="Forward-fill runs of at most this many missing values \\[default: 5]."),
-    window: Optional[int] = typer.Option(None, help="Look-back window in steps \\[default: 30]."),
+    config: Optional[Path] = ConfigOpt,
+    target: Optional[str] = TargetOpt,
+    date_col: Optional[str] = DateColOpt,
+    max_fill: Optional[int] = MaxFillOpt,
+    window: Optional[int] = WindowOpt,
     horizon: Optional[int] = typer.Option(None, help="Steps forecast at once by the direct head \\[default: 10]."),
-    transform: Optional[str] = typer.Option(None, help="Target transform: log_return, diff or level \\[default: log_return]."),
-    layers: Optional[str] = typer.Option(None, help="Units per stacked LSTM layer, comma-separated \\[default: 64,64]."),
-    dropout: Optional[float] = typer.Option(None, help="Dropout after each LSTM layer, in [0, 1) \\[default: 0.2]."),
-    epochs: Optional[int] = typer.Option(None, help="Most epochs; early stopping usually ends sooner \\[default: 50]."),
-    batch_size: Optional[int] = typer.Option(None, help="Windows per batch \\[default: 256]."),
-    patience: Optional[int] = typer.Option(None, help="Epochs without validation improvement before stopping \\[default: 5]."),
-    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate; halved on plateaus \\[default: 0.004]."),
+    transform: Optional[str] = TransformOpt,
+    layers: Optional[str] = LayersOpt,
+    dropout: Optional[float] = DropoutOpt,
+    epochs: Optional[int] = EpochsOpt,
+    batch_size: Optional[int] = BatchSizeOpt,
+    patience: Optional[int] = PatienceOpt,
+    learning_rate: Optional[float] = LearningRateOpt,
     loss: Optional[str] = typer.Option(None, help="mse or huber \\[default: mse]."),
     val_frac: Optional[float] = typer.Option(None, help="Share of rows for validation (early stopping) \\[default: 0.15]."),
     test_frac: Optional[float] = typer.Option(None, help="Share of rows held out for the test score \\[default: 0.15]."),
-    seed: Optional[int] = typer.Option(None, help="Random seed; repeatable results on CPU \\[default: 42]."),
+    seed: Optional[int] = SeedOpt,
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu \\[default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica \\[default: none]."),
     plots: Optional[Path] = typer.Option(None, file_okay=False, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
@@ -96,17 +121,15 @@ def train(
     _quiet_tf()
     with user_errors():  # a Ctrl-C while importing TensorFlow ends as cleanly as one during training
         from forecast import console
-        from forecast.config import RunConfig, parse_layers
         from forecast.pipeline import train as run_train
 
-        base = RunConfig.from_json(config) if config else RunConfig()
-        cfg = base.replace(
-            data=_overrides(target=target, date_col=date_col, max_fill=max_fill),
-            window=_overrides(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
-            model=_overrides(layers=parse_layers(layers) if layers is not None else None, dropout=dropout),
-            train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
-                             loss=loss, seed=seed, device=device, strategy=strategy,
-                             save_on_interrupt=save_on_interrupt or None),
+        cfg = _run_config(
+            config, layers,
+            data=dict(target=target, date_col=date_col, max_fill=max_fill),
+            window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
+            model=dict(dropout=dropout),
+            train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
+                       loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
         )
         if features or id_col or targets or per_series:  # many series and/or covariates
             from forecast.panel_output import train_and_report
@@ -172,7 +195,7 @@ def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot
     """Serve ``predict`` for a multi-series bundle (columns id,date,forecast); False for a single-series one."""
     from forecast import panel_output
     from forecast.bundle import resolve
-    from forecast.io import save_figure, write_csv
+    from forecast.io import write_csv
 
     path = resolve(model)
     if not panel_output.is_panel(path):
@@ -271,13 +294,12 @@ def tune(
     """Search window, LSTM units and depth, dropout and learning rate on the validation loss; write best.json."""
     _quiet_tf()
     from forecast import console
-    from forecast.config import RunConfig, parse_ints
+    from forecast.config import parse_ints
     from forecast.pipeline import default_bundle_dir
     from forecast.tune import SearchSpace, tune as run_tune
 
     with user_errors():
-        base = RunConfig.from_json(config) if config else RunConfig()
-        base = base.replace(train=_overrides(epochs=epochs))
+        base = _run_config(config, train=dict(epochs=epochs))
         choices = {"windows": windows, "units": units, "depths": depths}
         space = SearchSpace(**{k: parse_ints(v, f"--{k}", "whole numbers", "10,30") for k, v in choices.items()
                                if v is not None})
@@ -314,20 +336,19 @@ def backtest(
                                  "processes) or ray (local, or the cluster at --address; pip install \"forecast[ray]\")."),
     workers: Optional[int] = typer.Option(None, help="Processes or local Ray CPUs for --executor process/ray \\[default: the CPU count]."),
     address: Optional[str] = typer.Option(None, help="Ray cluster to run on, e.g. ray://host:10001 \\[default: a local Ray]."),
-    config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
-                                          help="Start the LSTM from this config.json; flags override it."),
-    target: Optional[str] = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column."),
-    date_col: Optional[str] = typer.Option(None, help="Date column. Default: detected by name."),
-    max_fill: Optional[int] = typer.Option(None, help="Forward-fill runs of at most this many missing values \\[default: 5]."),
-    window: Optional[int] = typer.Option(None, help="LSTM look-back window in steps \\[default: 30]."),
-    transform: Optional[str] = typer.Option(None, help="LSTM target transform: log_return, diff or level \\[default: log_return]."),
-    layers: Optional[str] = typer.Option(None, help="Units per stacked LSTM layer \\[default: 64,64]."),
-    dropout: Optional[float] = typer.Option(None, help="Dropout after each LSTM layer \\[default: 0.2]."),
-    epochs: Optional[int] = typer.Option(None, help="Most epochs per fit \\[default: 50]."),
-    batch_size: Optional[int] = typer.Option(None, help="Windows per batch \\[default: 256]."),
-    patience: Optional[int] = typer.Option(None, help="Early-stopping patience \\[default: 5]."),
-    learning_rate: Optional[float] = typer.Option(None, help="Adam learning rate \\[default: 0.004]."),
-    seed: Optional[int] = typer.Option(None, help="Random seed \\[default: 42]."),
+    config: Optional[Path] = ConfigOpt,
+    target: Optional[str] = TargetOpt,
+    date_col: Optional[str] = DateColOpt,
+    max_fill: Optional[int] = MaxFillOpt,
+    window: Optional[int] = WindowOpt,
+    transform: Optional[str] = TransformOpt,
+    layers: Optional[str] = LayersOpt,
+    dropout: Optional[float] = DropoutOpt,
+    epochs: Optional[int] = EpochsOpt,
+    batch_size: Optional[int] = BatchSizeOpt,
+    patience: Optional[int] = PatienceOpt,
+    learning_rate: Optional[float] = LearningRateOpt,
+    seed: Optional[int] = SeedOpt,
     id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; backtests each and pools "
                                          "the metrics (mean MASE, series where the LSTM beats naive)."),
 ) -> None:
@@ -335,18 +356,16 @@ def backtest(
     _quiet_tf()
     from forecast import console
     from forecast import backtest as bt_lib
-    from forecast.config import RunConfig, parse_layers
     from forecast.executors import check_executor, open_executor
     from forecast.intervals import parse_levels
 
     with user_errors():
-        base = RunConfig.from_json(config) if config else RunConfig()
-        cfg = base.replace(
-            data=_overrides(target=target, date_col=date_col, max_fill=max_fill),
-            window=_overrides(window=window, horizon=horizon, transform=transform),
-            model=_overrides(layers=parse_layers(layers) if layers is not None else None, dropout=dropout),
-            train=_overrides(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
-                             seed=seed),
+        cfg = _run_config(
+            config, layers,
+            data=dict(target=target, date_col=date_col, max_fill=max_fill),
+            window=dict(window=window, horizon=horizon, transform=transform),
+            model=dict(dropout=dropout),
+            train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
         )
         out_dir = out or bt_lib.default_out_dir(data)
         bt_lib.check_out_dir(out_dir, force)  # fail before any work

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast import intervals as IV
 from forecast.backtest import backtest_series
 from forecast.cli import app
 from forecast.config import RunConfig, WindowConfig

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import nbformat
-import pytest
 
 from conftest import NASDAQ, REPO
 
