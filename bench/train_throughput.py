@@ -7,7 +7,7 @@ Same machine, same run, same model size (2x LSTM(64), Dropout 0.2, Dense(horizon
 Adam, MSE, on a 5,000-row random walk (or --data). Prints, for each variant:
 
 * throughput: training windows per second over --epochs epochs after one warm-up epoch;
-* convergence (unless --no-converge): seconds to early-stopped convergence (patience 5, at most
+* convergence (unless --converge ""): seconds to early-stopped convergence (patience 5, at most
   --max-epochs) and test MAE in prices on the same test origins, with the naive MAE beside them;
 
 and every figure as a ratio to the reference. The reference is written the way LSTM tutorials do it:
