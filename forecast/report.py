@@ -184,8 +184,20 @@ def _test_sentence(test: dict) -> tuple[str, bool]:
             f"{test.get('n_origins')} forecast origins x {test.get('horizon')} steps) the LSTM's mean absolute "
             f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
             f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): the LSTM "
-            + ("beats the naive forecast." if beats else "does NOT beat the naive forecast; prefer the naive one."),
-            beats)
+            + ("beats the naive forecast." if beats else "does NOT beat the naive forecast; prefer the naive one.")
+            + _evidence(test), beats)
+
+
+def _evidence(test: dict) -> str:
+    """Whether the test-part difference is more than noise, and what the one-step forecasts follow."""
+    dm, lag = test.get("dm_test") or {}, test.get("lag_diagnostic") or {}
+    text = ""
+    if "p_value" in dm:
+        text += (f" Diebold-Mariano p = {dm['p_value']:.3g}: "
+                 + ("significant." if dm["p_value"] < 0.05 else "not significant, the difference may be noise."))
+    if lag.get("message"):
+        text += f" Lag diagnostic: {lag['message']}."
+    return text
 
 
 def summary_section(src: Sources) -> str:

@@ -115,7 +115,10 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     assert f"<td>lstm</td><td>{test['lstm']['mae']:,.2f}</td>" in scores  # the walk's prices are around 100
     assert f"<b>{test['skill_vs_naive']:+.1%}</b>" in scores
     verdict = "beats the naive forecast." if test["beats_naive"] else "does NOT beat the naive forecast"
-    assert verdict in full_html.split("<h2>In plain words</h2>")[1]
+    plain = full_html.split("<h2>In plain words</h2>")[1].split("</section>")[0]
+    assert verdict in plain
+    assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain
+    assert "Lag diagnostic: the LSTM&#x27;s one-step forecasts" in plain
     level = metrics["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
 
