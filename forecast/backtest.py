@@ -37,6 +37,7 @@ from forecast.baselines import BASELINES, season_for
 from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError
+from forecast.windows import label_index
 from forecast.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
 MODELS = ("lstm", *BASELINES)
@@ -242,7 +243,7 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
     results = _execute(tasks, chained, executor, progress)
 
     origins = np.array([f.origin for f in fold_list])
-    steps = origins[:, None] + np.arange(1, h + 1)  # (folds, h) price indices of the targets
+    steps = label_index(origins, h)  # (folds, h) price indices of the targets
     A, O = prices[steps], prices[origins]
     N = np.repeat(O[:, None], h, axis=1)
     mase_season = season or 1  # seasonal naive scaling only when the user gives a season

@@ -22,6 +22,7 @@ import numpy as np
 
 from forecast.config import RunConfig
 from forecast.errors import ForecastError
+from forecast.windows import label_index
 
 WINDOW_TYPES = ("expanding", "rolling")
 CALIBRATION_ORIGINS = 40  # most calibration forecasts per fit (ETS refits at each: ~0.3 s apiece)
@@ -196,6 +197,6 @@ def calibrate(model, prices: np.ndarray, fit_start: int, fit_end: int, cfg: RunC
         forecasts = model.predict_origins(fit, origins)
     else:
         forecasts = np.stack([model.forecast(h, history=fit[: o + 1]) for o in origins])
-    actuals = fit[origins[:, None] + np.arange(1, h + 1)]
+    actuals = fit[label_index(origins, h)]
     space = "log" if np.all(fit > 0) and np.all(forecasts > 0) else "abs"
     return ConformalCalibrator(space).fit(forecasts, actuals, fit[origins])

@@ -14,7 +14,7 @@ from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError, InputError
 from forecast.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.windows import chronological_split
+from forecast.windows import chronological_split, label_index
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 
@@ -48,7 +48,7 @@ def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origin
     """
     h = lstm.horizon
     forecast = lstm.predict_origins(prices, test_origins)  # (n, h)
-    steps = test_origins[:, None] + np.arange(1, h + 1)  # (n, h) price indices of the labels
+    steps = label_index(test_origins, h)  # (n, h) price indices of the labels
     actual = prices[steps]
     origin = prices[test_origins][:, None]  # (n, 1)
     naive = np.repeat(origin, h, axis=1)
@@ -80,7 +80,7 @@ def calibrate_intervals(lstm, prices: np.ndarray, cal_origins: np.ndarray, test_
     from forecast.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
 
     h = lstm.horizon
-    actual = prices[cal_origins[:, None] + np.arange(1, h + 1)]  # (n, h), all inside the validation part
+    actual = prices[label_index(cal_origins, h)]  # (n, h), all inside the validation part
     cal = ConformalCalibrator.for_transform(lstm.cfg.window.transform)
     cal.fit(lstm.predict_origins(prices, cal_origins), actual, prices[cal_origins])
     test_f, test_a = (test_frame[c].to_numpy().reshape(-1, h) for c in ("forecast", "actual"))

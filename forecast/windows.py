@@ -83,6 +83,11 @@ def rows_needed(window: int, horizon: int, val_frac: float, test_frac: float, of
     return n
 
 
+def label_index(origins: np.ndarray, horizon: int) -> np.ndarray:
+    """Indices (n, horizon) of the values forecast from each origin: origin + 1 .. origin + horizon."""
+    return np.asarray(origins)[:, None] + np.arange(1, horizon + 1)
+
+
 def window_arrays(z: np.ndarray, origins: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs (n, window, features) and labels (n, horizon) as views into ``z`` where possible."""
     z2 = z[:, None] if z.ndim == 1 else z  # (time, features)
