@@ -36,7 +36,7 @@ import pandas as pd
 
 from forecast.config import RunConfig
 from forecast.errors import BundleError
-from forecast.io import atomic_write_text
+from forecast.io import atomic_write_text, write_json
 from forecast.transforms import Preprocessor
 
 FORMAT = "forecast-bundle"
@@ -131,10 +131,6 @@ def atomic_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=str) + "\n")
-
-
 @dataclass
 class Bundle:
     path: Path
@@ -159,18 +155,18 @@ def save_bundle(path: Path, *, model, config: RunConfig, prep: Preprocessor, las
     """
     with atomic_dir(path, force) as tmp:
         model.save(tmp / "model.keras")
-        _json(tmp / "config.json", config.to_dict())
-        _json(tmp / "preprocessor.json", prep.to_dict())
+        write_json(tmp / "config.json", config.to_dict())
+        write_json(tmp / "preprocessor.json", prep.to_dict())
         last_window.to_csv(tmp / "last_window.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
         if test_predictions is not None:
             test_predictions.to_csv(tmp / "test_predictions.csv", index=False)
-        _json(tmp / "data.json", data)
-        _json(tmp / "metrics.json", metrics)
-        _json(tmp / "history.json", history)
+        write_json(tmp / "data.json", data)
+        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "history.json", history)
         for name, obj in (extra_files or {}).items():
-            _json(tmp / name, obj)
+            write_json(tmp / name, obj)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        _json(tmp / "manifest.json", {
+        write_json(tmp / "manifest.json", {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "device": device, "seed": config.train.seed, "versions": versions(), "interrupted": interrupted,

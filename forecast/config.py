@@ -86,7 +86,9 @@ class RunConfig:
             raise ForecastError(f"config has a bad value: {e}; model.layers must be whole numbers") from None
 
     def to_json(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        from forecast.io import write_json
+
+        write_json(Path(path), self.to_dict())
 
     @classmethod
     def from_json(cls, path: Path) -> RunConfig:

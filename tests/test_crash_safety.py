@@ -114,13 +114,13 @@ SAVE_KILLER = textwrap.dedent('''
     b.versions = lambda: {}
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)
     if point.startswith("file"):
-        real_json, calls = b._json, []
+        real_json, calls = b.write_json, []
         def json_then_die(path, obj):
             calls.append(path)
             if len(calls) == int(point[4:]):
                 die()
             real_json(path, obj)
-        b._json = json_then_die
+        b.write_json = json_then_die
     else:  # "swap": between moving the old bundle aside and renaming the new one into place
         real_rename = os.rename
         def rename_then_die(src, dst):
@@ -359,7 +359,7 @@ def test_ctrl_c_inside_save_removes_temp_folder_and_keeps_previous(tmp_path, mon
     before = bundle_io.verify(tmp_path / "m")
     calls = []
     if at == "third_file":
-        real = bundle_io._json
+        real = bundle_io.write_json
 
         def interrupt_third(path, obj):
             calls.append(path)
@@ -367,7 +367,7 @@ def test_ctrl_c_inside_save_removes_temp_folder_and_keeps_previous(tmp_path, mon
                 raise KeyboardInterrupt
             real(path, obj)
 
-        patch = (bundle_io, "_json", interrupt_third)
+        patch = (bundle_io, "write_json", interrupt_third)
     else:
         real_rename = os.rename
 
