@@ -1,9 +1,9 @@
 """Training throughput and convergence of forecast's training path against a tutorial-style reference.
 
-    .venv/bin/python bench/train_throughput.py [--rows 5000] [--data FILE] [--epochs 3] [--max-epochs 30]
+    .venv/bin/python bench/train_throughput.py [--rows 5000] [--data FILE] [--window 60] [--epochs 3] [--max-epochs 30]
                                                [--variants forecast,b64,spe16,...] [--repeats 2] [--threads INTRA,INTER]
 
-Same machine, same run, same model size (2x LSTM(64), Dropout 0.2, Dense(horizon)), window 60, horizon 10,
+Same machine, same run, same model size (2x LSTM(64), Dropout 0.2, Dense(horizon)), window 60 (--window), horizon 10,
 Adam, MSE, on a 5,000-row random walk (or --data). Prints, for each variant:
 
 * throughput: training windows per second over --epochs epochs after one warm-up epoch;
@@ -18,7 +18,9 @@ Forecast variants (levers): ``forecast`` is the shipped path (LSTMForecaster's m
 default batch size / learning rate); ``b64``/``b256`` set the batch size, ``lrx`` sets the learning rate to
 1e-3 x batch / 64 (Keras' default scaled linearly), ``spe1``/``spe16`` recompile with that
 steps_per_execution, ``cache`` gathers every window once into a tensor (``nocache``: per batch from the
-series, the default). Combine with '+': ``b64+lrx`` is the path before the levers were tried.
+series, the default), ``unroll`` unrolls the LSTM recurrence (not cuDNN-eligible; CPU only). Combine with
+'+': ``b64+lrx`` is the path before the levers were tried. Each throughput line also gives the seconds of
+the warm-up epoch, which include tracing the training graph.
 """
 
 from __future__ import annotations
@@ -103,16 +105,17 @@ class Reference:
         self.val = tutorial_windows(scaled, split.val_origins + off)
         self.test_x, _ = tutorial_windows(scaled, split.test_origins + off)
 
-    def throughput(self, epochs: int) -> float:
+    def throughput(self, epochs: int) -> tuple[float, float]:
         import keras
 
         keras.utils.set_random_seed(0)
         model = tutorial_model()
         x, y = self.train
-        model.fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
         t0 = time.perf_counter()
+        model.fit(x, y, batch_size=64, epochs=1, verbose=0)  # warm-up
+        t1 = time.perf_counter()
         model.fit(x, y, batch_size=64, epochs=epochs, verbose=0)
-        return len(x) * epochs / (time.perf_counter() - t0)
+        return len(x) * epochs / (time.perf_counter() - t1), t1 - t0
 
     def converge(self, max_epochs: int, test_origins):
         import keras
@@ -131,7 +134,7 @@ class Reference:
 # ---------------------------------------------------------------- forecast's path
 
 def parse_variant(name: str) -> dict:
-    opts = {"batch": None, "lrx": False, "spe": None, "cache": None}
+    opts = {"batch": None, "lrx": False, "spe": None, "cache": None, "unroll": False}
     for part in name.split("+"):
         if part.startswith("b") and part[1:].isdigit():
             opts["batch"] = int(part[1:])
@@ -139,6 +142,8 @@ def parse_variant(name: str) -> dict:
             opts["lrx"] = True
         elif part.startswith("spe"):
             opts["spe"] = int(part[3:])
+        elif part == "unroll":
+            opts["unroll"] = True
         elif part in ("cache", "nocache"):
             opts["cache"] = part == "cache"
         elif part != "forecast":
@@ -153,7 +158,20 @@ def forecast_config(opts: dict, epochs: int = 30):
     return cfg.replace(train={"batch_size": batch, "learning_rate": lr})
 
 
-def forecast_throughput(prices, split, opts: dict, epochs: int) -> float:
+def unrolled(model):
+    """The same model with every LSTM's recurrence unrolled (a lever to measure, not forecast's model)."""
+    import keras
+
+    cfg = model.get_config()
+    for layer in cfg["layers"]:
+        if layer["class_name"] == "LSTM":
+            layer["config"]["unroll"] = True
+    out = keras.Model.from_config(cfg)
+    out.compile(optimizer=keras.optimizers.Adam(learning_rate=float(model.optimizer.learning_rate)), loss=model.loss)
+    return out
+
+
+def forecast_throughput(prices, split, opts: dict, epochs: int) -> tuple[float, float]:
     from forecast.model import build_model
     from forecast.train import set_seed
     from forecast.transforms import Preprocessor
@@ -164,14 +182,17 @@ def forecast_throughput(prices, split, opts: dict, epochs: int) -> float:
     z = prep.encode(prices)
     set_seed(0)
     model = build_model(cfg)
+    if opts["unroll"]:
+        model = unrolled(model)
     if opts["spe"]:
         model.compile(optimizer=model.optimizer, loss=model.loss, steps_per_execution=opts["spe"])
     kw = {} if opts["cache"] is None else {"cache": opts["cache"]}
     ds = make_dataset(z, split.train_origins, WINDOW, HORIZON, cfg.train.batch_size, shuffle=True, seed=0, **kw)
-    model.fit(ds, epochs=1, verbose=0, shuffle=False)  # warm-up; the dataset shuffles itself
     t0 = time.perf_counter()
+    model.fit(ds, epochs=1, verbose=0, shuffle=False)  # warm-up; the dataset shuffles itself
+    t1 = time.perf_counter()
     model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
-    return len(split.train_origins) * epochs / (time.perf_counter() - t0)
+    return len(split.train_origins) * epochs / (time.perf_counter() - t1), t1 - t0
 
 
 def forecast_converge(prices, split, opts: dict, max_epochs: int):
@@ -187,8 +208,10 @@ def forecast_converge(prices, split, opts: dict, max_epochs: int):
 # ---------------------------------------------------------------- report
 
 def main() -> None:
+    global WINDOW
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=5000)
+    ap.add_argument("--window", type=int, default=WINDOW, help="look-back of every model (forecast's default is 30)")
     ap.add_argument("--data", help="price file instead of the random walk, e.g. data/nasdaq_composite_daily_1999_2018.csv")
     ap.add_argument("--epochs", type=int, default=3, help="timed epochs after one warm-up epoch (0: skip)")
     ap.add_argument("--repeats", type=int, default=2, help="throughput runs per variant, order alternating")
@@ -197,6 +220,7 @@ def main() -> None:
     ap.add_argument("--converge", default="forecast", help="variants also timed to convergence ('' for none)")
     ap.add_argument("--threads", help="INTRA,INTER thread-pool sizes for TensorFlow (default: TensorFlow's)")
     args = ap.parse_args()
+    WINDOW = args.window
 
     import numpy as np
     import tensorflow as tf
@@ -218,17 +242,23 @@ def main() -> None:
     print(f"reference window building (Python loop): {time.perf_counter() - t0:.2f} s")
     names = ["reference", *args.variants.split(",")] if args.epochs else []
     runs = {name: [] for name in names}
+    warm = {name: [] for name in names}
     for r in range(args.repeats):  # alternate the order so drift in machine load hits every variant alike
         for name in names if r % 2 == 0 else names[::-1]:
-            wps = (ref.throughput(args.epochs) if name == "reference"
-                   else forecast_throughput(prices, split, parse_variant(name), args.epochs))
+            wps, first = (ref.throughput(args.epochs) if name == "reference"
+                          else forecast_throughput(prices, split, parse_variant(name), args.epochs))
             runs[name].append(wps)
-            print(f"  run {r + 1}: {name:<24}{wps:>8.0f} windows/s", flush=True)
+            warm[name].append(first)
+            print(f"  run {r + 1}: {name:<24}{wps:>8.0f} windows/s   warm-up epoch {first:5.1f} s", flush=True)
     ref_mean = float(np.mean(runs["reference"])) if names else 0.0
     if names:
-        print(f"\n{'variant':<24}{'windows/s':>10}{'ratio':>8}   (mean of {args.repeats} runs; ratio to the reference)")
+        print(f"\n{'variant':<24}{'windows/s':>10}{'ratio':>8}{'median':>10}{'ratio':>8}{'warm-up s':>11}"
+              f"   (mean, then median, of {args.repeats} runs; ratios to the reference's)")
+    ref_median = float(np.median(runs["reference"])) if names else 0.0
     for name in names:
-        print(f"{name:<24}{np.mean(runs[name]):>10.0f}{np.mean(runs[name]) / ref_mean:>8.2f}", flush=True)
+        mean, median = np.mean(runs[name]), np.median(runs[name])
+        print(f"{name:<24}{mean:>10.0f}{mean / ref_mean:>8.2f}{median:>10.0f}{median / ref_median:>8.2f}"
+              f"{np.mean(warm[name]):>11.1f}", flush=True)
 
     converge = [v for v in args.converge.split(",") if v]
     if not converge:

@@ -13,6 +13,7 @@ from typing import Iterator, Optional
 
 import typer
 
+from forecast.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
 from forecast.errors import ForecastError
 
 app = typer.Typer(
@@ -24,21 +25,24 @@ ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, h
 ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
 
 
-# Options shared by the commands that build an LSTM config (train, backtest): one definition each.
+# Options shared by the commands that build an LSTM config (train, backtest): one definition each; the
+# defaults shown are read from the config dataclasses, which the options leave alone when not given.
+_DATA, _WIN, _MODEL, _TRAIN = DataConfig(), WindowConfig(), ModelConfig(), TrainConfig()
 ConfigOpt = typer.Option(None, "--config", exists=True, dir_okay=False,
                          help="Start from this config.json (a bundle's, or tune's best.json); flags override it.")
 TargetOpt = typer.Option(None, help="Column to forecast. Default: Adj Close, else Close, else the only numeric column.")
 DateColOpt = typer.Option(None, help="Date column. Default: detected by name (date/time/timestamp).")
-MaxFillOpt = typer.Option(None, help="Forward-fill runs of at most this many missing values \\[default: 5].")
-WindowOpt = typer.Option(None, help="Look-back window in steps \\[default: 30].")
-TransformOpt = typer.Option(None, help="Target transform: log_return, diff or level \\[default: log_return].")
-LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separated \\[default: 64,64].")
-DropoutOpt = typer.Option(None, help="Dropout after each LSTM layer, in [0, 1) \\[default: 0.2].")
-EpochsOpt = typer.Option(None, help="Most epochs per fit; early stopping usually ends sooner \\[default: 50].")
-BatchSizeOpt = typer.Option(None, help="Windows per batch \\[default: 256].")
-PatienceOpt = typer.Option(None, help="Epochs without validation improvement before stopping \\[default: 5].")
-LearningRateOpt = typer.Option(None, help="Adam learning rate; halved on plateaus \\[default: 0.004].")
-SeedOpt = typer.Option(None, help="Random seed; repeatable results on CPU \\[default: 42].")
+MaxFillOpt = typer.Option(None, help=f"Forward-fill runs of at most this many missing values \\[default: {_DATA.max_fill}].")
+WindowOpt = typer.Option(None, help=f"Look-back window in steps \\[default: {_WIN.window}].")
+TransformOpt = typer.Option(None, help=f"Target transform: log_return, diff or level \\[default: {_WIN.transform}].")
+LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separated "
+                     f"\\[default: {','.join(map(str, _MODEL.layers))}].")
+DropoutOpt = typer.Option(None, help=f"Dropout after each LSTM layer, in [0, 1) \\[default: {_MODEL.dropout}].")
+EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")
+BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.batch_size}].")
+PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
+LearningRateOpt = typer.Option(None, help=f"Adam learning rate; halved on plateaus \\[default: {_TRAIN.learning_rate}].")
+SeedOpt = typer.Option(None, help=f"Random seed; repeatable results on CPU \\[default: {_TRAIN.seed}].")
 
 
 @contextlib.contextmanager
@@ -93,7 +97,7 @@ def train(
     date_col: Optional[str] = DateColOpt,
     max_fill: Optional[int] = MaxFillOpt,
     window: Optional[int] = WindowOpt,
-    horizon: Optional[int] = typer.Option(None, help="Steps forecast at once by the direct head \\[default: 10]."),
+    horizon: Optional[int] = typer.Option(None, help=f"Steps forecast at once by the direct head \\[default: {_WIN.horizon}]."),
     transform: Optional[str] = TransformOpt,
     layers: Optional[str] = LayersOpt,
     dropout: Optional[float] = DropoutOpt,
@@ -102,8 +106,8 @@ def train(
     patience: Optional[int] = PatienceOpt,
     learning_rate: Optional[float] = LearningRateOpt,
     loss: Optional[str] = typer.Option(None, help="mse or huber \\[default: mse]."),
-    val_frac: Optional[float] = typer.Option(None, help="Share of rows for validation (early stopping) \\[default: 0.15]."),
-    test_frac: Optional[float] = typer.Option(None, help="Share of rows held out for the test score \\[default: 0.15]."),
+    val_frac: Optional[float] = typer.Option(None, help=f"Share of rows for validation (early stopping) \\[default: {_WIN.val_frac}]."),
+    test_frac: Optional[float] = typer.Option(None, help=f"Share of rows held out for the test score \\[default: {_WIN.test_frac}]."),
     seed: Optional[int] = SeedOpt,
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu \\[default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica \\[default: none]."),
@@ -315,7 +319,7 @@ def tune(
 @app.command()
 def backtest(
     data: Path = ExistingFile,
-    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps forecast from each origin \\[default: 10]."),
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help=f"Steps forecast from each origin \\[default: {_WIN.horizon}]."),
     folds: int = typer.Option(5, help="Forecast origins, stepping back from the end of the series."),
     step: Optional[int] = typer.Option(None, help="Steps between origins \\[default: the horizon]."),
     window_type: str = typer.Option("expanding", help="expanding or rolling training windows."),
