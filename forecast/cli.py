@@ -43,6 +43,11 @@ BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.b
 PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
 LearningRateOpt = typer.Option(None, help=f"Adam learning rate; halved on plateaus \\[default: {_TRAIN.learning_rate}].")
 SeedOpt = typer.Option(None, help=f"Random seed; repeatable results on CPU \\[default: {_TRAIN.seed}].")
+# Where independent fits run (backtest, tune): one definition each.
+ExecutorOpt = typer.Option("sequential", help="Where independent fits run: sequential, process (a pool of --workers "
+                           "processes) or ray (local, or the cluster at --address; pip install \"forecast\\[ray]\").")
+WorkersOpt = typer.Option(None, help="Processes or local Ray CPUs for --executor process/ray \\[default: the CPU count].")
+AddressOpt = typer.Option(None, help="Ray cluster to run on, e.g. ray://host:10001 \\[default: a local Ray].")
 
 
 @contextlib.contextmanager
@@ -287,7 +292,11 @@ def tune(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for best.json and trials.csv. Default: tuning/<file stem>/."),
     timeout: Optional[float] = typer.Option(None, help="Stop starting new trials after this many seconds."),
     seed: int = typer.Option(0, help="Seed of the TPE sampler (each trial trains with the config's seed)."),
-    jobs: int = typer.Option(1, help="Trials run at once in threads; above 1 the search is no longer repeatable."),
+    jobs: int = typer.Option(1, help="Trials run at once in threads (sequential executor); above 1 the search is no "
+                             "longer repeatable."),
+    executor: str = ExecutorOpt,
+    workers: Optional[int] = WorkersOpt,
+    address: Optional[str] = AddressOpt,
     config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
                                           help="Base config.json; the search replaces window, layers, dropout and learning rate."),
     epochs: Optional[int] = typer.Option(None, help="Most epochs per trial \\[default: the base config's]."),
@@ -299,6 +308,7 @@ def tune(
     _quiet_tf()
     from forecast import console
     from forecast.config import parse_ints
+    from forecast.executors import check_executor, open_executor
     from forecast.pipeline import default_bundle_dir
     from forecast.tune import SearchSpace, tune as run_tune
 
@@ -309,8 +319,14 @@ def tune(
                                if v is not None})
         if jobs < 1:
             raise ForecastError(f"--jobs {jobs}: must be at least 1")
+        if jobs > 1 and executor != "sequential":
+            raise ForecastError(f"--jobs {jobs}: threads are for the sequential executor; with --executor {executor} "
+                                "use --workers")
+        check_executor(executor, workers, address)
         out_dir = out or Path("tuning") / default_bundle_dir(data).name
-        result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space)
+        with open_executor(executor, workers, address) as run_on:
+            result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
+                              executor=run_on)
         console.print_trials(result.trials)
         typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {out_dir / 'best.json'}, "
                    f"{out_dir / 'trials.csv'}\ntrain with: forecast train {data} --config {out_dir / 'best.json'}")
@@ -336,10 +352,9 @@ def backtest(
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr."),
-    executor: str = typer.Option("sequential", help="Where the folds run: sequential, process (a pool of --workers "
-                                 "processes) or ray (local, or the cluster at --address; pip install \"forecast[ray]\")."),
-    workers: Optional[int] = typer.Option(None, help="Processes or local Ray CPUs for --executor process/ray \\[default: the CPU count]."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to run on, e.g. ray://host:10001 \\[default: a local Ray]."),
+    executor: str = ExecutorOpt,
+    workers: Optional[int] = WorkersOpt,
+    address: Optional[str] = AddressOpt,
     config: Optional[Path] = ConfigOpt,
     target: Optional[str] = TargetOpt,
     date_col: Optional[str] = DateColOpt,

@@ -1,8 +1,8 @@
-"""Where independent units of work (backtest fold tasks) run: in this process, a process pool, or Ray.
+"""Where independent units of work (backtest fold tasks, tuning trials) run: here, a process pool, or Ray.
 
 ``open_executor(name, workers, address)`` is a context manager yielding a ``map``-like callable
-``executor(fn, items) -> iterator of results in the order of items``; leaving the block shuts the pool
-(or the local Ray instance it started) down. Every unit seeds itself (``LSTMForecaster.fit`` calls
+``executor(fn, items) -> iterator of results in the order of items`` whose ``width`` says how many units
+run at once; leaving the block shuts the pool (or the local Ray instance it started) down. Every unit seeds itself (``LSTMForecaster.fit`` calls
 ``set_seed``), so all executors give the same results as the sequential run.
 
 * ``sequential``: the built-in ``map``, no start-up cost.
@@ -25,7 +25,16 @@ from typing import Callable, Iterable, Iterator
 from forecast.errors import ForecastError
 
 EXECUTORS = ("sequential", "process", "ray")
-Executor = Callable[[Callable, Iterable], Iterator]
+
+
+class Executor:
+    """``executor(fn, items)`` maps ``fn`` over ``items`` (results in order); ``width`` units run at once."""
+
+    def __init__(self, mapper: Callable[[Callable, Iterable], Iterator], width: int):
+        self._map, self.width = mapper, width
+
+    def __call__(self, fn: Callable, items: Iterable) -> Iterator:
+        return self._map(fn, items)
 
 
 def check_executor(name: str, workers: int | None = None, address: str | None = None) -> None:
@@ -61,12 +70,12 @@ def open_executor(name: str = "sequential", workers: int | None = None,
     """A ``map``-like executor for ``name``; its workers are shut down when the block ends."""
     check_executor(name, workers, address)
     if name == "sequential":
-        yield map
+        yield Executor(map, 1)
     elif name == "process":
         n = workers or os.cpu_count() or 1
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                                  initargs=(thread_env(n),)) as pool:
-            yield lambda fn, items: pool.map(fn, items)
+            yield Executor(pool.map, n)
     else:
         with _ray_session(workers, address) as ray:
             def ray_map(fn, items):
@@ -74,7 +83,7 @@ def open_executor(name: str = "sequential", workers: int | None = None,
                 refs = [remote.remote(item) for item in items]  # all submitted at once; results in order
                 return (ray.get(ref) for ref in refs)
 
-            yield ray_map
+            yield Executor(ray_map, max(1, int(ray.cluster_resources().get("CPU", 1))))
 
 
 def require_ray():

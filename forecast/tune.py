@@ -4,6 +4,13 @@ Each trial trains on the training part of the chronological split and is scored 
 loss (the loss early stopping watches); the test part is never read. A seeded TPE sampler proposes the
 settings and a median pruner stops trials whose per-epoch validation loss trails the others. Trials run
 one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
+
+With an executor of width N (``forecast tune --executor process|ray``) the search asks Optuna for N
+trials at a time, trains them at once on the executor's workers (a process pool, or Ray: local or a
+cluster) and tells Optuna their results. Each trial's value is the one the same settings give in this
+process (every fit seeds itself); the proposals depend on N, so a search repeats for the same N and seed.
+A trial running elsewhere cannot be stopped from here, so the median pruner does not apply there; each
+trial's per-epoch validation losses are still recorded.
 """
 
 from __future__ import annotations
@@ -25,6 +32,44 @@ class SearchSpace:
     depths: tuple[int, ...] = (1, 2, 3)  # stacked LSTM layers
     dropout: tuple[float, float] = (0.0, 0.5)
     learning_rate: tuple[float, float] = (1e-4, 1e-2)  # searched on a log scale
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """One trial for a worker: the config to train and the prices it sees (training + validation part)."""
+
+    config: dict  # RunConfig.to_dict()
+    prices: np.ndarray
+    n_val: int
+
+
+def run_trial(task: TrialTask) -> list[float]:
+    """Train one trial's config (in any process); its validation loss per epoch."""
+    from forecast.lstm import LSTMForecaster
+
+    fit = LSTMForecaster(RunConfig.from_dict(task.config)).fit(task.prices, n_val=task.n_val).fit_result
+    return fit.history.get("val_loss", [fit.best_val_loss])
+
+
+def _search_in_rounds(study, objective_cfg, prices: np.ndarray, n_val: int, n_trials: int,
+                      timeout: float | None, executor) -> None:
+    """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their best losses."""
+    import time
+
+    optuna = require_optuna()
+    start, done = time.monotonic(), 0
+    while done < n_trials and (timeout is None or time.monotonic() - start < timeout):
+        trials = [study.ask() for _ in range(min(executor.width, n_trials - done))]
+        tasks = [TrialTask(objective_cfg(t).to_dict(), prices, n_val) for t in trials]
+        for trial, losses in zip(trials, executor(run_trial, tasks)):
+            for epoch, loss in enumerate(losses):
+                trial.report(float(loss), epoch)
+            best = min(losses) if losses else float("nan")
+            if np.isfinite(best):
+                study.tell(trial, best)
+            else:  # diverged (e.g. too high a learning rate)
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        done += len(trials)
 
 
 @dataclass
@@ -81,8 +126,11 @@ def trials_frame(study) -> pd.DataFrame:
 
 
 def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
-         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace()) -> TuneResult:
-    """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``."""
+         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=None) -> TuneResult:
+    """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``.
+
+    ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
+    """
     optuna = require_optuna()
     from forecast.data import load_prices
     from forecast.io import write_csv, write_json
@@ -118,7 +166,10 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
-    study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
+    if executor is not None and executor.width > 1:
+        _search_in_rounds(study, lambda t: suggest(t, base, space), prices, split.n_val, n_trials, timeout, executor)
+    else:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
     frame = trials_frame(study)
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     if not done:

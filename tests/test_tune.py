@@ -64,3 +64,50 @@ def test_tune_rejects_bad_options(walk_csv, args, message):
     result = runner.invoke(app, ["tune", str(walk_csv), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+SMALL_SPACE = ["--windows", "5,8", "--units", "4,6", "--depths", "1"]
+
+
+def _trials(folder) -> pd.DataFrame:
+    return pd.read_csv(folder / "trials.csv").drop(columns=["duration_s"])
+
+
+def test_tune_on_a_process_pool_matches_the_same_rounds_in_process(walk_csv, tiny_cfg, tmp_path):
+    """--executor process trains 2 trials at a time in worker processes; each trial's value is the one
+    the same rounds give in this process (every fit seeds itself), and the best config is the same."""
+    pytest.importorskip("optuna")
+    from forecast.executors import Executor
+    from forecast.tune import SearchSpace, tune
+
+    base = tiny_cfg.replace(train={"epochs": 2})
+    base.to_json(tmp_path / "base.json")
+    res = runner.invoke(app, ["tune", str(walk_csv), "--trials", "4", "--out", "pool", "--config", "base.json",
+                              *SMALL_SPACE, "--seed", "3", "--executor", "process", "--workers", "2"])
+    assert res.exit_code == 0, res.output
+    in_process = tune(walk_csv, base, tmp_path / "here", n_trials=4, seed=3, executor=Executor(map, 2),
+                      space=SearchSpace(windows=(5, 8), units=(4, 6), depths=(1,)))
+
+    pool = _trials(tmp_path / "pool")
+    assert pool["number"].tolist() == [0, 1, 2, 3] and set(pool["state"]) == {"COMPLETE"}
+    pd.testing.assert_frame_equal(pool, _trials(tmp_path / "here"))
+    assert RunConfig.from_json(tmp_path / "pool" / "best.json") == in_process.best
+
+
+def test_trial_value_is_its_best_validation_loss(walk_csv, tiny_cfg):
+    from forecast.data import load_prices
+    from forecast.lstm import LSTMForecaster
+    from forecast.tune import TrialTask, run_trial
+
+    prices = load_prices(walk_csv).values[:250]
+    losses = run_trial(TrialTask(tiny_cfg.to_dict(), prices, 40))
+    fit = LSTMForecaster(tiny_cfg).fit(prices, n_val=40).fit_result
+    assert len(losses) == fit.epochs_run == 2
+    assert min(losses) == fit.best_val_loss
+
+
+def test_tune_threads_and_an_executor_do_not_mix(walk_csv):
+    pytest.importorskip("optuna")
+    result = runner.invoke(app, ["tune", str(walk_csv), "--jobs", "2", "--executor", "process"])
+    assert result.exit_code == 2
+    assert "--jobs 2: threads are for the sequential executor; with --executor process use --workers" in result.output
