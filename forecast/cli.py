@@ -125,6 +125,9 @@ def train(
     id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; trains one global model over all."),
     targets: Optional[str] = typer.Option(None, help="Wide format: the columns to forecast, comma-separated, or all."),
     per_series: bool = typer.Option(False, "--per-series", help="With --id-col/--targets: one model per series instead of one global model."),
+    executor: str = typer.Option("sequential", help="With --per-series: where the series train: sequential, process (a pool "
+                                 "of --workers processes) or ray (a local Ray; pip install \"forecast\\[ray]\")."),
+    workers: Optional[int] = WorkersOpt,
 ) -> None:
     """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
     _quiet_tf()
@@ -140,11 +143,17 @@ def train(
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                        loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
         )
+        if (executor != "sequential" or workers is not None) and not per_series:
+            raise ForecastError(f"--executor {executor}: only --per-series training runs on an executor; add "
+                                "--per-series (with --id-col or --targets) or drop --executor/--workers")
         if features or id_col or targets or per_series:  # many series and/or covariates
+            from forecast.executors import check_executor, open_executor
             from forecast.panel_output import train_and_report
 
-            train_and_report(data, cfg, features=features, id_col=id_col, targets=targets, per_series=per_series,
-                             model_dir=model, force=force, verbose=0 if quiet else 2, plots=plots)
+            check_executor(executor, workers)
+            with open_executor(executor, workers) as run_on:
+                train_and_report(data, cfg, features=features, id_col=id_col, targets=targets, per_series=per_series,
+                                 model_dir=model, force=force, verbose=0 if quiet else 2, plots=plots, executor=run_on)
             return
         outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
         t = outcome.metrics["training"]

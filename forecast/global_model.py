@@ -168,8 +168,11 @@ def _check_transform(panel: Panel, transform: str, source) -> None:
 
 def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | None = None,
                 targets: str | None = None, per_series: bool = False, model_dir: Path | None = None,
-                force: bool = False, verbose: int = 1) -> PanelOutcome:
-    """Load many series (or one with covariates), train one global LSTM (or one per series), save a bundle."""
+                force: bool = False, verbose: int = 1, executor=map) -> PanelOutcome:
+    """Load many series (or one with covariates), train one global LSTM (or one per series), save a bundle.
+
+    ``executor`` (``executors.open_executor``) runs the per-series fits; the global model ignores it.
+    """
     from forecast.pipeline import default_bundle_dir, evaluate_test
     from forecast.train import configure_device
     from forecast.windows import chronological_split, rows_needed
@@ -187,7 +190,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
     if per_series:
         from forecast.per_series import train_each
 
-        return train_each(panel, data_path, cfg, bundle_dir, force, verbose)
+        return train_each(panel, data_path, cfg, bundle_dir, force, verbose, executor)
     device = configure_device(cfg.train.device)
     splits = [chronological_split(len(s.prices), w.window, w.horizon, w.val_frac, w.test_frac, offset)
               for s in panel.series]

@@ -102,7 +102,8 @@ def write_bundle_plots(path: Path, out_dir: Path) -> list[Path]:
 
 
 def train_and_report(data: Path, cfg, *, features: str | None, id_col: str | None, targets: str | None,
-                     per_series: bool, model_dir: Path | None, force: bool, verbose: int, plots: Path | None) -> None:
+                     per_series: bool, model_dir: Path | None, force: bool, verbose: int, plots: Path | None,
+                     executor=map) -> None:
     """``forecast train`` for many series and/or covariates: train, print the summary, write the PNGs."""
     from forecast.errors import ForecastError
     from forecast.features import parse_features
@@ -112,7 +113,8 @@ def train_and_report(data: Path, cfg, *, features: str | None, id_col: str | Non
         raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
     with skipped_series_on_stderr():
         result = train_panel(data, cfg, features=parse_features(features), id_col=id_col, targets=targets,
-                             per_series=per_series, model_dir=model_dir, force=force, verbose=verbose)
+                             per_series=per_series, model_dir=model_dir, force=force, verbose=verbose,
+                             executor=executor)
     print_train_summary(result)
     written = write_plots(predict_any(result.bundle_dir, None, None), plots or result.bundle_dir)
     out.print(f"bundle: {result.bundle_dir}\nplots: {len(written)} PNG files in {written[-1].parent}",

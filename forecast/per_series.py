@@ -3,7 +3,9 @@
 Layout: ``<folder>/<slug>/`` (a bundle made by ``pipeline.train``) for every series, ``series_index.json``
 (ids, their sub-folders, test metrics) and a ``manifest.json`` marking the folder as a set of bundles.
 Each series is written to a temporary CSV and trained by the single-series pipeline unchanged, so a
-sub-bundle's data.json fingerprints that temporary file, not the original.
+sub-bundle's data.json fingerprints that temporary file, not the original. The series train one after
+another, or on an executor's workers (a process pool or a local Ray: they write into this machine's
+temporary folder), with the same results: every fit seeds itself.
 """
 
 from __future__ import annotations
@@ -31,22 +33,34 @@ def is_set(path: Path) -> bool:
     return (Path(path) / INDEX).is_file()
 
 
-def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int):
-    from forecast.global_model import PanelOutcome, pooled
+def train_one(task: tuple[Path, dict, Path, int]) -> tuple[dict, str]:
+    """Train one series' bundle (in any process on this machine); its test metrics and device."""
+    from forecast.config import RunConfig
     from forecast.pipeline import train
+
+    csv, cfg, out, verbose = task
+    outcome = train(csv, RunConfig.from_dict(cfg), out, verbose=verbose)
+    return outcome.metrics["test"], outcome.device
+
+
+def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int, executor=map):
+    from forecast.global_model import PanelOutcome, pooled
 
     if panel.features:
         raise InputError("--per-series trains the single-series model, which takes no --features; "
                          "drop --features or --per-series")
-    per, folders = {}, {}
+    one = cfg.replace(data={"target": "Close", "date_col": "Date"}).to_dict()
+    folders = {s.id: slug(s.id) for s in panel.series}
     with bundle_io.atomic_dir(bundle_dir, force) as tmp, tempfile.TemporaryDirectory() as work:
+        tasks = []
         for s in panel.series:
-            csv = Path(work) / f"{slug(s.id)}.csv"
+            csv = Path(work) / f"{folders[s.id]}.csv"
             pd.DataFrame({"Date": s.dates, "Close": s.prices}).to_csv(csv, index=False)
-            outcome = train(csv, cfg.replace(data={"target": "Close", "date_col": "Date"}),
-                            tmp / slug(s.id), verbose=verbose)
-            per[s.id], folders[s.id] = outcome.metrics["test"], slug(s.id)
-            device = outcome.device
+            quiet_workers = getattr(executor, "width", 1) > 1  # no interleaved progress lines from workers
+            tasks.append((csv, one, tmp / folders[s.id], 0 if quiet_workers else verbose))
+        results = list(executor(train_one, tasks))
+        per = {s.id: test for s, (test, _) in zip(panel.series, results)}
+        device = results[-1][1]
         metrics = {"test": {"pooled": pooled(per), "series": per}, "skipped": panel.skipped}
         (tmp / INDEX).write_text(json.dumps({"ids": panel.ids, "folders": folders, "source": str(data_path),
                                              "layout": panel.layout, "metrics": metrics}, indent=2) + "\n")

@@ -131,3 +131,37 @@ def test_cli_global_model_warns_about_a_skipped_short_series_in_one_line(tmp_pat
     warning = [line for line in result.output.splitlines() if line.startswith("warning: ")]
     assert len(warning) == 1 and "TINY" in warning[0], result.output
     assert json.loads((tmp_path / "g" / "series.json").read_text())["ids"] == ["AAA", "BBB"]
+
+
+def test_per_series_on_a_process_pool_gives_the_sequential_bundles(tmp_path):
+    """--per-series --executor process: the series train in 2 worker processes; same metrics, same forecasts."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    flags = ["--id-col", "symbol", "--per-series", "--window", "10", "--horizon", "3", "--layers", "8",
+             "--dropout", "0", "--epochs", "2", "--device", "cpu", "-q"]
+    run = CliRunner().invoke
+    seq = run(app, ["train", str(long_csv), *flags, "-m", "seq"])
+    pool = run(app, ["train", str(long_csv), *flags, "-m", "pool", "--executor", "process", "--workers", "2"])
+    assert seq.exit_code == 0 and pool.exit_code == 0, seq.output + pool.output
+    index = {name: json.loads((tmp_path / name / "series_index.json").read_text()) for name in ("seq", "pool")}
+    assert index["pool"]["metrics"] == index["seq"]["metrics"]
+    assert index["pool"]["ids"] == ["AAA", "BBB"]
+    forecasts = {}
+    for name in ("seq", "pool"):
+        assert run(app, ["predict", "-m", name, "-o", f"{name}.csv"]).exit_code == 0
+        forecasts[name] = pd.read_csv(tmp_path / f"{name}.csv")
+    pd.testing.assert_frame_equal(forecasts["pool"], forecasts["seq"])
+
+
+def test_an_executor_needs_per_series(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    res = CliRunner().invoke(app, ["train", str(long_csv), "--id-col", "symbol", "--executor", "process"])
+    assert res.exit_code == 2
+    assert "--executor process: only --per-series training runs on an executor; add --per-series" in res.output
