@@ -1,9 +1,11 @@
-"""Where independent units of work (backtest fold tasks, tuning trials) run: here, a process pool, or Ray.
+"""Where independent units of work (backtest folds, per-series fits, tuning trials) run: here, a pool, or Ray.
 
 ``open_executor(name, workers, address)`` is a context manager yielding a ``map``-like callable
 ``executor(fn, items) -> iterator of results in the order of items`` whose ``width`` says how many units
-run at once; leaving the block shuts the pool (or the local Ray instance it started) down. Every unit seeds itself (``LSTMForecaster.fit`` calls
-``set_seed``), so all executors give the same results as the sequential run.
+run at once; leaving the block shuts the pool (or the local Ray instance it started) down. Every unit
+seeds itself (``LSTMForecaster.fit`` calls ``set_seed``), so all executors give the sequential run's
+results: bit-identical when each unit gets as many intra-op threads as there, else within about 1e-9
+relative (TensorFlow splits larger matrix products by thread count, which reorders float sums).
 
 * ``sequential``: the built-in ``map``, no start-up cost.
 * ``process``: a ``spawn`` process pool (TensorFlow is not fork-safe) of ``workers`` processes
