@@ -51,13 +51,14 @@ def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: in
                          "drop --features or --per-series")
     one = cfg.replace(data={"target": "Close", "date_col": "Date"}).to_dict()
     folders = {s.id: slug(s.id) for s in panel.series}
+    if getattr(executor, "width", 1) > 1:
+        verbose = 0  # no interleaved progress lines from parallel workers
     with bundle_io.atomic_dir(bundle_dir, force) as tmp, tempfile.TemporaryDirectory() as work:
         tasks = []
         for s in panel.series:
             csv = Path(work) / f"{folders[s.id]}.csv"
             pd.DataFrame({"Date": s.dates, "Close": s.prices}).to_csv(csv, index=False)
-            quiet_workers = getattr(executor, "width", 1) > 1  # no interleaved progress lines from workers
-            tasks.append((csv, one, tmp / folders[s.id], 0 if quiet_workers else verbose))
+            tasks.append((csv, one, tmp / folders[s.id], verbose))
         results = list(executor(train_one, tasks))
         per = {s.id: test for s, (test, _) in zip(panel.series, results)}
         device = results[-1][1]
