@@ -210,9 +210,11 @@ def predict(
 
 
 def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot) -> bool:
-    """Serve ``predict`` for a multi-series bundle (columns id,date,forecast); False for a single-series one."""
+    """Serve ``predict`` for a multi-series bundle (columns id,date,forecast[,lower,upper...]); False for a
+    single-series one."""
     from forecast import panel_output
     from forecast.bundle import resolve
+    from forecast.intervals import parse_levels
     from forecast.io import write_csv
 
     path = resolve(model)
@@ -220,9 +222,9 @@ def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot
         if series_id is not None:
             raise ForecastError(f"--id {series_id!r}: {path} holds a single series; drop --id")
         return False
-    if interval is not None or data is not None:
-        raise ForecastError("--interval and --data are not available for multi-series bundles yet; drop them")
-    fc = panel_output.predict_any(path, horizon, series_id)
+    if data is not None:
+        raise ForecastError("--data is not available for multi-series bundles yet; drop it")
+    fc = panel_output.predict_any(path, horizon, series_id, parse_levels(interval) if interval is not None else None)
     if out:
         write_csv(out, fc.frame)
     if as_json:

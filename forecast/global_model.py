@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -138,6 +139,10 @@ class _SeriesView:
     def horizon(self) -> int:
         return self.gm.horizon
 
+    @property
+    def cfg(self) -> RunConfig:
+        return self.gm.cfg
+
     def predict_origins(self, prices, price_origins):
         return self.gm.predict_origins(self.i, self.s, price_origins)
 
@@ -173,7 +178,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
 
     ``executor`` (``executors.open_executor``) runs the per-series fits; the global model ignores it.
     """
-    from forecast.pipeline import default_bundle_dir, evaluate_test
+    from forecast.pipeline import calibrate_intervals, default_bundle_dir, evaluate_test
     from forecast.train import configure_device
     from forecast.windows import chronological_split, rows_needed
 
@@ -198,16 +203,19 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
     loaded = time.perf_counter()
     gm = GlobalForecaster(cfg, panel.features, verbose).fit(fitted, [sp.n_val for sp in splits])
     seconds = {"load": round(loaded - started, 2), "fit": round(time.perf_counter() - loaded, 2)}
-    per, frames = {}, []
+    per, frames, cals = {}, [], []
     for i, (s, sp) in enumerate(zip(panel.series, splits)):
-        m, frame = evaluate_test(_SeriesView(gm, i, s), s.prices, s.dates, sp.test_origins + offset, sp.n_train)
+        view = _SeriesView(gm, i, s)
+        m, frame = evaluate_test(view, s.prices, s.dates, sp.test_origins + offset, sp.n_train)
+        cal, m["intervals"] = calibrate_intervals(view, s.prices, sp.val_origins + offset, frame)  # per series
         per[s.id] = m
+        cals.append(cal.to_dict())
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
     fit = gm.fit_result
     metrics = {"test": {"pooled": pooled(per), "series": per},
                "training": {**{k: v for k, v in fit.to_dict().items() if k != "history"}, "seconds": seconds},
                "skipped": panel.skipped}
-    _save(bundle_dir, gm, panel, data_path, metrics, pd.concat(frames, ignore_index=True), device, force)
+    _save(bundle_dir, gm, panel, data_path, metrics, pd.concat(frames, ignore_index=True), cals, device, force)
     return PanelOutcome(bundle_dir, panel, metrics, device)
 
 
@@ -215,7 +223,8 @@ def _head(s: SeriesData, n: int) -> SeriesData:
     return replace(s, prices=s.prices[:n], dates=s.dates[:n], features=s.features[:n])
 
 
-def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, test_frame, device, force) -> None:
+def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, test_frame, cals, device,
+          force) -> None:
     from forecast.data import fingerprint
 
     keep = gm.cfg.window.window + gm.preps[0].offset
@@ -225,7 +234,7 @@ def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, te
         entries.append({"id": s.id, "freq": s.freq, "rows": len(s.prices), "first_date": str(s.dates[0]),
                         "last_date": str(s.dates[-1]), "preprocessor": gm.preps[i].to_dict(),
                         "feature_scaler": gm.scalers[i].to_dict(),
-                        "last_input": None if li is None else li.tolist()})
+                        "last_input": None if li is None else li.tolist(), "intervals": cals[i]})
         last.append(pd.DataFrame({"id": s.id, "date": s.dates[-keep:], "price": s.prices[-keep:]}))
     spec = {"layout": panel.layout, "target": panel.target, "features": list(panel.features),
             "inputs": ["target", *feat.input_names(panel.features)], "ids": panel.ids, "skipped": panel.skipped,
@@ -242,9 +251,10 @@ def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, te
 
 @dataclass
 class PanelForecast:
-    frame: pd.DataFrame  # id, date, forecast
+    frame: pd.DataFrame  # id, date, forecast (+ interval columns, see intervals.column_names)
     history: dict[str, pd.DataFrame]  # id -> date, price: what each forecast started from
     recursive: bool
+    levels: tuple[float, ...] = ()
 
 
 def pick_ids(known: list[str], wanted: str | None) -> list[str]:
@@ -256,8 +266,12 @@ def pick_ids(known: list[str], wanted: str | None) -> list[str]:
     return [wanted]
 
 
-def predict_panel(bundle, horizon: int | None = None, series_id: str | None = None) -> PanelForecast:
-    """Forecasts of every series (or ``series_id``) of a global bundle: frame id, date, forecast."""
+def predict_panel(bundle, horizon: int | None = None, series_id: str | None = None,
+                  levels: Sequence[float] | None = ()) -> PanelForecast:
+    """Forecasts of every series (or ``series_id``) of a global bundle: frame id, date, forecast, and the
+    intervals of ``levels`` from each series' own calibration (``None``: the default level when calibrated).
+    """
+    from forecast import intervals as iv
     from forecast.calendar import future_dates
 
     spec = bundle_io.read_extra(bundle, SERIES_FILE)
@@ -266,8 +280,11 @@ def predict_panel(bundle, horizon: int | None = None, series_id: str | None = No
     if h < 1:
         raise ForecastError(f"--horizon {h}: must be at least 1")
     entries = {e["id"]: e for e in spec["series"]}
+    ids = pick_ids(spec["ids"], series_id)
+    levels = iv.resolve_levels(levels, all(entries[sid].get("intervals") for sid in ids), str(bundle.path),
+                               missing=f"calibration in {SERIES_FILE}")
     frames, history = [], {}
-    for sid in pick_ids(spec["ids"], series_id):
+    for sid in ids:
         e = entries[sid]
         hist = bundle.last_window[bundle.last_window["id"].astype(str) == sid][["date", "price"]]
         prices = hist["price"].to_numpy(np.float64)
@@ -275,6 +292,7 @@ def predict_panel(bundle, horizon: int | None = None, series_id: str | None = No
         path = forecast_series(bundle.model, Preprocessor.from_dict(e["preprocessor"]), prices, li,
                                cfg.window.window, cfg.window.horizon, h)
         dates = future_dates(pd.DatetimeIndex(hist["date"]), e["freq"], h)
-        frames.append(pd.DataFrame({"id": sid, "date": dates, "forecast": path}))
+        cal = iv.ConformalCalibrator.from_dict(e["intervals"]) if levels else None
+        frames.append(iv.add_bands(pd.DataFrame({"id": sid, "date": dates, "forecast": path}), cal, prices[-1], levels))
         history[sid] = hist.reset_index(drop=True)
-    return PanelForecast(pd.concat(frames, ignore_index=True), history, h > cfg.window.horizon)
+    return PanelForecast(pd.concat(frames, ignore_index=True), history, h > cfg.window.horizon, levels)

@@ -129,6 +129,26 @@ def column_names(levels: Sequence[float]) -> list[tuple[float, str, str]]:
     return [(lv, f"lower_{level_label(lv)}", f"upper_{level_label(lv)}") for lv in sorted(levels)]
 
 
+def add_bands(frame, cal: ConformalCalibrator | None, origin_price: float, levels: Sequence[float]):
+    """``frame`` (date, forecast, ...) with lower/upper columns per level (see column_names) around its forecast."""
+    if levels:
+        bands = cal.intervals(frame["forecast"].to_numpy(np.float64), float(origin_price), levels)
+        for level, lower, upper in column_names(levels):
+            frame[lower], frame[upper] = bands[level]
+    return frame
+
+
+def resolve_levels(levels: Sequence[float] | None, calibrated: bool, where: str,
+                   missing: str = FILE) -> tuple[float, ...]:
+    """``None`` -> the default level if calibrated, else none; explicit levels need a calibration."""
+    if levels and not calibrated:
+        raise BundleError(f"{where}: this bundle was trained before prediction intervals existed "
+                          f"(no {missing}); retrain it with `forecast train` or pass --interval none")
+    if not calibrated:
+        return ()
+    return tuple(sorted(levels if levels is not None else (DEFAULT_LEVEL,)))
+
+
 # ---- the calibrator ----
 
 def conformal_rank(n: int, level: float) -> int:
@@ -276,7 +296,5 @@ def from_bundle(bundle, required: bool) -> ConformalCalibrator | None:
     from forecast.bundle import read_extra
 
     d = read_extra(bundle, FILE)
-    if d is None and required:
-        raise BundleError(f"{bundle.path}: this bundle was trained before prediction intervals existed "
-                          f"(no {FILE}); retrain it with `forecast train` or pass --interval none")
+    resolve_levels((DEFAULT_LEVEL,) if required else None, d is not None, str(bundle.path))
     return None if d is None else ConformalCalibrator.from_dict(d)

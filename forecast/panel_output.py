@@ -36,10 +36,13 @@ def is_panel(path: Path) -> bool:
     return (Path(path) / SERIES_FILE).is_file() or is_set(path)
 
 
-def predict_any(path: Path, horizon: int | None, series_id: str | None) -> PanelForecast:
+def predict_any(path: Path, horizon: int | None, series_id: str | None, levels=None) -> PanelForecast:
+    """Forecasts of a multi-series bundle (global or per-series); ``levels=None``: the default interval."""
     from forecast.bundle import load_bundle
 
-    return predict_each(path, horizon, series_id) if is_set(path) else predict_panel(load_bundle(path), horizon, series_id)
+    if is_set(path):
+        return predict_each(path, horizon, series_id, levels)
+    return predict_panel(load_bundle(path), horizon, series_id, levels)
 
 
 def print_train_summary(outcome) -> None:
@@ -60,10 +63,11 @@ def print_train_summary(outcome) -> None:
 
 def print_forecast(fc: PanelForecast) -> None:
     table = Table(title="Forecast" + (" (recursive beyond the trained horizon)" if fc.recursive else ""))
-    for col in ("id", "date", "forecast"):
-        table.add_column(col, justify="right" if col == "forecast" else "left")
-    for row in fc.frame.itertuples(index=False):
-        table.add_row(str(row.id), str(row.date.date()), f"{row.forecast:,.2f}")
+    values = [c for c in fc.frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
+    for col in ("id", "date", *values):
+        table.add_column(col, justify="left" if col in ("id", "date") else "right")
+    for d in fc.frame.to_dict("records"):
+        table.add_row(str(d["id"]), str(d["date"].date()), *(f"{d[c]:,.2f}" for c in values))
     out.print(table)
 
 
@@ -89,9 +93,10 @@ def write_plots(fc: PanelForecast, out_dir: Path) -> list[Path]:
 
     paths = []
     for sid, hist in fc.history.items():
-        frame = fc.frame[fc.frame["id"] == sid][["date", "forecast"]]
-        paths.append(save_figure(forecast_figure(hist, frame, title=f"{sid}: forecast ({len(frame)} steps)"),
-                                 Path(out_dir) / f"forecast_{slug(sid)}.png"))
+        frame = fc.frame[fc.frame["id"] == sid].drop(columns="id")
+        figure = forecast_figure(hist, frame, title=f"{sid}: forecast ({len(frame)} steps)",
+                                 plain_level=fc.levels[0] if len(fc.levels) == 1 else None)
+        paths.append(save_figure(figure, Path(out_dir) / f"forecast_{slug(sid)}.png"))
     paths.append(save_figure(grid_figure(fc), Path(out_dir) / "forecast_grid.png"))
     return paths
 

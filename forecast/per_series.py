@@ -70,15 +70,16 @@ def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: in
     return PanelOutcome(Path(bundle_dir), panel, metrics, device)
 
 
-def predict_each(path: Path, horizon: int | None = None, series_id: str | None = None):
-    """Forecasts of every series (or one) of a per-series folder, as a global_model.PanelForecast."""
+def predict_each(path: Path, horizon: int | None = None, series_id: str | None = None, levels=()):
+    """Forecasts of every series (or one) of a per-series folder, as a global_model.PanelForecast; each
+    series' intervals come from its own bundle's calibration (``levels=None``: the default level)."""
     from forecast.global_model import PanelForecast, pick_ids
     from forecast.predict import predict
 
     index = json.loads((Path(path) / INDEX).read_text())
-    frames, history, recursive = [], {}, False
+    frames, history, recursive, resolved = [], {}, False, ()
     for sid in pick_ids(index["ids"], series_id):
-        fc = predict(bundle_io.load_bundle(Path(path) / index["folders"][sid]), horizon, levels=())
-        frames.append(fc.frame.assign(id=sid)[["id", "date", "forecast"]])
-        history[sid], recursive = fc.history, fc.recursive
-    return PanelForecast(pd.concat(frames, ignore_index=True), history, recursive)
+        fc = predict(bundle_io.load_bundle(Path(path) / index["folders"][sid]), horizon, levels=levels)
+        frames.append(fc.frame.assign(id=sid)[["id", *fc.frame.columns]])
+        history[sid], recursive, resolved = fc.history, fc.recursive, fc.levels
+    return PanelForecast(pd.concat(frames, ignore_index=True), history, recursive, resolved)

@@ -55,7 +55,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     from forecast.lstm import forecast_path
 
     cal = iv.from_bundle(bundle, required=bool(levels))
-    levels = () if cal is None else tuple(sorted(levels if levels is not None else (iv.DEFAULT_LEVEL,)))
+    levels = iv.resolve_levels(levels, cal is not None, str(bundle.path))
     cfg = bundle.config
     h = horizon or cfg.window.horizon
     if h < 1:
@@ -65,8 +65,6 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     path = forecast_path(bundle.model, bundle.prep, prices, cfg.window.window, cfg.window.horizon, h)
     dates = pd.DatetimeIndex(hist["date"])
     freq = bundle.data.get("freq", "trading_days")
-    frame = pd.DataFrame({"date": future_dates(dates, freq, h), "forecast": path})
-    bands = cal.intervals(path, float(prices[-1]), levels) if levels else {}
-    for level, lower, upper in iv.column_names(levels):
-        frame[lower], frame[upper] = bands[level]
+    frame = iv.add_bands(pd.DataFrame({"date": future_dates(dates, freq, h), "forecast": path}), cal, prices[-1],
+                         levels)
     return Forecast(frame, dates[-1], float(prices[-1]), h > cfg.window.horizon, hist, levels)

@@ -87,7 +87,8 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
     result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "BBB", "-o", str(tmp_path / "fc.csv")])
     assert result.exit_code == 0, result.output
     fc = pd.read_csv(tmp_path / "fc.csv")
-    assert list(fc.columns) == ["id", "date", "forecast"] and fc["id"].tolist() == ["BBB"] * 3
+    assert list(fc.columns) == ["id", "date", "forecast", "lower", "upper"]  # 80% interval by default
+    assert fc["id"].tolist() == ["BBB"] * 3 and (fc["lower"] < fc["forecast"]).all() and (fc["forecast"] < fc["upper"]).all()
     result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "ZZZ"])
     assert result.exit_code == 2 and "--id 'ZZZ': no such series in this model; known ids: AAA, BBB" in result.output
     result = run(app, ["train", str(long_csv), "--id-col", "symbol", "--per-series", "--window", "10", "--horizon",
@@ -165,3 +166,53 @@ def test_an_executor_needs_per_series(tmp_path):
     res = CliRunner().invoke(app, ["train", str(long_csv), "--id-col", "symbol", "--executor", "process"])
     assert res.exit_code == 2
     assert "--executor process: only --per-series training runs on an executor; add --per-series" in res.output
+
+
+def test_global_model_intervals_come_from_each_series_own_calibration(tmp_path, tiny_cfg):
+    """Each series is calibrated on its own validation windows: its bands follow its own residuals."""
+    from forecast.intervals import ConformalCalibrator
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    out = train_panel(long_csv, tiny_cfg, id_col="symbol", model_dir=tmp_path / "g", verbose=0)
+    bundle = load_bundle(out.bundle_dir)
+    spec = json.loads((out.bundle_dir / "series.json").read_text())
+    cals = {e["id"]: ConformalCalibrator.from_dict(e["intervals"]) for e in spec["series"]}
+    assert cals["AAA"].residuals_[0].tolist() != cals["BBB"].residuals_[0].tolist()
+    for sid in ("AAA", "BBB"):  # coverage of the 80% band on each series' test part is reported
+        report = out.metrics["test"]["series"][sid]["intervals"]
+        assert report["calibrated_on"] == "validation windows" and 0 <= report["levels"]["80"]["coverage"] <= 1
+
+    fc = predict_panel(bundle, levels=(0.5, 0.95))
+    assert fc.levels == (0.5, 0.95)
+    assert list(fc.frame.columns) == ["id", "date", "forecast", "lower_50", "upper_50", "lower_95", "upper_95"]
+    f = fc.frame
+    assert ((f["lower_95"] <= f["lower_50"]) & (f["lower_50"] <= f["forecast"]) & (f["forecast"] <= f["upper_50"])
+            & (f["upper_50"] <= f["upper_95"])).all()
+    for sid in ("AAA", "BBB"):  # the band is the series' own calibrator applied to its own forecast path
+        rows = f[f["id"] == sid]
+        last_price = fc.history[sid]["price"].iloc[-1]
+        lo, hi = cals[sid].intervals(rows["forecast"].to_numpy(), last_price, (0.95,))[0.95]
+        np.testing.assert_allclose(rows["lower_95"], lo)
+        np.testing.assert_allclose(rows["upper_95"], hi)
+    assert predict_panel(bundle).levels == ()  # library default: no bands unless asked (the CLI asks for 80%)
+    assert predict_panel(bundle, levels=None).levels == (0.8,)
+
+
+def test_cli_predict_multi_series_interval_options(tmp_path):
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    run = CliRunner().invoke
+    flags = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "-q"]
+    assert run(app, ["train", str(long_csv), "--id-col", "symbol", *flags, "-m", "g"]).exit_code == 0
+    res = run(app, ["predict", "-m", "g", "--interval", "none", "-o", "none.csv"])
+    assert res.exit_code == 0, res.output
+    assert list(pd.read_csv(tmp_path / "none.csv").columns) == ["id", "date", "forecast"]
+    res = run(app, ["predict", "-m", "g", "--interval", "0.5,0.9", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert set(rows[0]) == {"id", "date", "forecast", "lower_50", "upper_50", "lower_90", "upper_90"}
+    res = run(app, ["predict", "-m", "g", "--data", str(long_csv)])
+    assert res.exit_code == 2 and "--data is not available for multi-series bundles yet; drop it" in res.output
