@@ -1,9 +1,10 @@
 """Walk-forward backtest: every model forecasts from the same origins; scores, tests and a verdict.
 
 ``backtest_series`` builds the folds (folds.py), turns them into ``FoldTask`` units of work, maps
-``folds.run_fold`` over them with ``executor`` (default: the built-in sequential ``map``; a process
-pool or Ray from ``executors.open_executor``, with identical results) and scores the forecasts
-with metrics.py against the naive forecast. ``run_backtest`` does the same for a file;
+``folds.run_fold`` over them with ``executor`` (default: ``executors.SEQUENTIAL``, the built-in ``map``; a
+process pool or Ray from ``executors.open_executor``, with the same results; executors.py says how exactly)
+and scores the forecasts with metrics.py against the naive forecast.
+``run_backtest`` does the same for a file;
 ``write_outputs`` writes metrics.json, forecasts.csv and the PNGs into a folder, atomically.
 
 Prediction intervals (``levels``, e.g. ``(0.8,)``; ``()`` for none) are made the same way for every
@@ -37,6 +38,7 @@ from forecast.baselines import BASELINES, season_for
 from forecast.config import RunConfig
 from forecast.data import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError
+from forecast.executors import SEQUENTIAL
 from forecast.windows import label_index
 from forecast.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
@@ -223,7 +225,7 @@ def _verdict(models: dict, dm: dict | None) -> str:
 def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step: int | None = None,
                     window_type: str = "expanding", train_size: int | None = None, retrain_every: int = 1,
                     warm_start: bool = False, models: Iterable[str] = DEFAULT_MODELS, season: int | None = None,
-                    executor: Callable = map, progress: Callable[[FoldResult], None] | None = None,
+                    executor: Callable = SEQUENTIAL, progress: Callable[[FoldResult], None] | None = None,
                     data_info: dict | None = None, levels: Iterable[float] = (IV.DEFAULT_LEVEL,)) -> Backtest:
     """Walk-forward backtest of ``models`` on ``series``; horizon and LSTM settings come from ``cfg``."""
     models = parse_models(models)

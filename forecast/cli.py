@@ -192,7 +192,7 @@ def predict(
         if horizon is not None and horizon < 1:
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
         levels = parse_levels(interval) if interval is not None else None
-        if _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot):
+        if _predict_panel(model, horizon, series_id, levels, data, out, as_json, plot):
             return
         bundle = load_bundle(model)
         fc = run_predict(bundle, horizon, data, levels)
@@ -209,12 +209,11 @@ def predict(
                 typer.echo(f"chart: {plot}")
 
 
-def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot) -> bool:
+def _predict_panel(model, horizon, series_id, levels, data, out, as_json, plot) -> bool:
     """Serve ``predict`` for a multi-series bundle (columns id,date,forecast[,lower,upper...]); False for a
     single-series one."""
     from forecast import panel_output
     from forecast.bundle import resolve
-    from forecast.intervals import parse_levels
     from forecast.io import write_csv
 
     path = resolve(model)
@@ -224,7 +223,7 @@ def _predict_panel(model, horizon, series_id, interval, data, out, as_json, plot
         return False
     if data is not None:
         raise ForecastError("--data is not available for multi-series bundles yet; drop it")
-    fc = panel_output.predict_any(path, horizon, series_id, parse_levels(interval) if interval is not None else None)
+    fc = panel_output.predict_any(path, horizon, series_id, levels)
     if out:
         write_csv(out, fc.frame)
     if as_json:

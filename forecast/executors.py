@@ -39,6 +39,9 @@ class Executor:
         return self._map(fn, items)
 
 
+SEQUENTIAL = Executor(map, 1)  # the default wherever work can run on an executor: here, one unit at a time
+
+
 def check_executor(name: str, workers: int | None = None, address: str | None = None) -> None:
     """Fail before any work on an unknown executor, a bad --workers, an --address it cannot use, or no Ray."""
     if name not in EXECUTORS:
@@ -72,7 +75,7 @@ def open_executor(name: str = "sequential", workers: int | None = None,
     """A ``map``-like executor for ``name``; its workers are shut down when the block ends."""
     check_executor(name, workers, address)
     if name == "sequential":
-        yield Executor(map, 1)
+        yield SEQUENTIAL
     elif name == "process":
         n = workers or os.cpu_count() or 1
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,

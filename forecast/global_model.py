@@ -23,6 +23,7 @@ from forecast import bundle as bundle_io
 from forecast import features as feat
 from forecast.config import RunConfig
 from forecast.errors import ForecastError, InputError
+from forecast.executors import SEQUENTIAL
 from forecast.panel import Panel, SeriesData, load_panel
 from forecast.transforms import Preprocessor
 
@@ -173,7 +174,7 @@ def _check_transform(panel: Panel, transform: str, source) -> None:
 
 def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | None = None,
                 targets: str | None = None, per_series: bool = False, model_dir: Path | None = None,
-                force: bool = False, verbose: int = 1, executor=map) -> PanelOutcome:
+                force: bool = False, verbose: int = 1, executor=SEQUENTIAL) -> PanelOutcome:
     """Load many series (or one with covariates), train one global LSTM (or one per series), save a bundle.
 
     ``executor`` (``executors.open_executor``) runs the per-series fits; the global model ignores it.

@@ -291,10 +291,9 @@ def compare_methods(forecasts_cal, actuals_cal, forecasts_test, actuals_test, sp
                         actuals_test, levels) for m in METHODS}
 
 
-def from_bundle(bundle, required: bool) -> ConformalCalibrator | None:
-    """The bundle's calibrator; None (or, if ``required``, a clear error) for bundles trained without one."""
+def from_bundle(bundle) -> ConformalCalibrator | None:
+    """The bundle's calibrator; None for bundles trained without one (``resolve_levels`` says what that means)."""
     from forecast.bundle import read_extra
 
     d = read_extra(bundle, FILE)
-    resolve_levels((DEFAULT_LEVEL,) if required else None, d is not None, str(bundle.path))
     return None if d is None else ConformalCalibrator.from_dict(d)

@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from rich.table import Table
 
 from forecast.console import err, out
+from forecast.executors import SEQUENTIAL
 from forecast.global_model import SERIES_FILE, PanelForecast, predict_panel
 from forecast.panel import SkippedSeriesWarning
 from forecast.per_series import is_set, predict_each, slug
@@ -108,7 +109,7 @@ def write_bundle_plots(path: Path, out_dir: Path) -> list[Path]:
 
 def train_and_report(data: Path, cfg, *, features: str | None, id_col: str | None, targets: str | None,
                      per_series: bool, model_dir: Path | None, force: bool, verbose: int, plots: Path | None,
-                     executor=map) -> None:
+                     executor=SEQUENTIAL) -> None:
     """``forecast train`` for many series and/or covariates: train, print the summary, write the PNGs."""
     from forecast.errors import ForecastError
     from forecast.features import parse_features

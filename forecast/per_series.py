@@ -19,6 +19,7 @@ import pandas as pd
 
 from forecast import bundle as bundle_io
 from forecast.errors import InputError
+from forecast.executors import SEQUENTIAL
 
 INDEX = bundle_io.SET_INDEX
 SET_FORMAT = "forecast-bundle-set"
@@ -43,7 +44,7 @@ def train_one(task: tuple[Path, dict, Path, int]) -> tuple[dict, str]:
     return outcome.metrics["test"], outcome.device
 
 
-def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int, executor=map):
+def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int, executor=SEQUENTIAL):
     from forecast.global_model import PanelOutcome, pooled
 
     if panel.features:
@@ -51,7 +52,7 @@ def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: in
                          "drop --features or --per-series")
     one = cfg.replace(data={"target": "Close", "date_col": "Date"}).to_dict()
     folders = {s.id: slug(s.id) for s in panel.series}
-    if getattr(executor, "width", 1) > 1:
+    if executor.width > 1:
         verbose = 0  # no interleaved progress lines from parallel workers
     with bundle_io.atomic_dir(bundle_dir, force) as tmp, tempfile.TemporaryDirectory() as work:
         tasks = []

@@ -54,7 +54,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     from forecast import intervals as iv
     from forecast.lstm import forecast_path
 
-    cal = iv.from_bundle(bundle, required=bool(levels))
+    cal = iv.from_bundle(bundle)
     levels = iv.resolve_levels(levels, cal is not None, str(bundle.path))
     cfg = bundle.config
     h = horizon or cfg.window.horizon

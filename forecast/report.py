@@ -172,7 +172,7 @@ def _predict(bundle):
     from forecast.intervals import from_bundle
     from forecast.predict import predict
 
-    return predict(bundle, levels=FAN_LEVELS if from_bundle(bundle, required=False) else ())
+    return predict(bundle, levels=FAN_LEVELS if from_bundle(bundle) is not None else ())
 
 
 # ------------------------------------------------------------------------------- sections

@@ -23,6 +23,7 @@ import pandas as pd
 
 from forecast.config import RunConfig
 from forecast.errors import ForecastError
+from forecast.executors import SEQUENTIAL
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ def trials_frame(study) -> pd.DataFrame:
 
 
 def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
-         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=None) -> TuneResult:
+         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=SEQUENTIAL) -> TuneResult:
     """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``.
 
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
@@ -166,7 +167,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
-    if executor is not None and executor.width > 1:
+    if executor.width > 1:
         _search_in_rounds(study, lambda t: suggest(t, base, space), prices, split.n_val, n_trials, timeout, executor)
     else:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
