@@ -12,6 +12,7 @@ views.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,10 +78,19 @@ def chronological_split(
 
 
 def rows_needed(window: int, horizon: int, val_frac: float, test_frac: float, offset: int, min_train: int = 8) -> int:
-    n = window + horizon
-    while not _usable(_split(n, window, horizon, val_frac, test_frac, offset), min_train):
+    """The least length from which on every length splits usably.
+
+    Rounding the validation and test parts can take a row from training at the next length (94 rows may fail
+    where 93 work), so the least usable length alone would be a false "at least": this is the start of the
+    first run of usable lengths as long as the rounding pattern's period, after which the parts only grow.
+    """
+    period = 2 * math.ceil(1 / min(val_frac, test_frac, 1 - val_frac - test_frac)) + 2
+    n = start = window + horizon
+    while n - start < period:
+        if not _usable(_split(n, window, horizon, val_frac, test_frac, offset), min_train):
+            start = n + 1
         n += 1
-    return n
+    return start
 
 
 def label_index(origins: np.ndarray, horizon: int) -> np.ndarray:
