@@ -46,7 +46,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
-    from forecast.data import synthetic_series
+    from forecast.data.load import synthetic_series
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=5000)

@@ -42,7 +42,7 @@ def main() -> None:
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
     with tempfile.TemporaryDirectory() as d:
-        from forecast.data import synthetic_series
+        from forecast.data.load import synthetic_series
 
         synthetic_series("random_walk", n=400, seed=0).to_csv(Path(d) / "walk.csv", index=False)
         subprocess.run([FORECAST, "train", "walk.csv", "--model", "m", "--window", "10", "--horizon", "5",

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from forecast.config import RunConfig
-from forecast.pipeline import train
+from forecast.workflows.train import train
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "nasdaq_composite_daily_1999_2018.csv"
 

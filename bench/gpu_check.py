@@ -31,7 +31,7 @@ PREDICT_ON_CPU = r"""
 import json, sys
 import tensorflow as tf
 from forecast.bundle import load_bundle
-from forecast.predict import predict
+from forecast.workflows.predict import predict
 assert not tf.config.list_physical_devices("GPU"), "the subprocess should see no GPU"
 print(json.dumps(predict(load_bundle(sys.argv[1]), None, None, levels=None).frame["forecast"].tolist()))
 """
@@ -54,9 +54,9 @@ def epoch_times(data: str, epochs: int, device: str) -> list[float]:
     """Seconds of each epoch of LSTMForecaster.fit on ``data`` (patience high enough to run them all)."""
     import keras
 
-    from forecast.data import load_prices
-    from forecast.lstm import LSTMForecaster
-    from forecast.train import configure_device
+    from forecast.data.load import load_prices
+    from forecast.models.lstm import LSTMForecaster
+    from forecast.models.fitting import configure_device
 
     class Timer(keras.callbacks.Callback):
         times: list[float] = []
@@ -79,7 +79,7 @@ def check_cudnn(cfg) -> list[str]:
     import numpy as np
     import tensorflow as tf
 
-    from forecast.model import build_model
+    from forecast.models.network import build_model
 
     model = build_model(cfg)
     checked = []
@@ -106,10 +106,10 @@ def main() -> None:
         print(f"no GPU visible to TensorFlow {tf.__version__} (built with CUDA: {tf.test.is_built_with_cuda()}); "
               "nothing to check here. Run this on a machine with a GPU and `pip install \"forecast[gpu]\"`.")
         return
-    from forecast.pipeline import train
-    from forecast.predict import predict
+    from forecast.workflows.train import train
+    from forecast.workflows.predict import predict
     from forecast.bundle import load_bundle
-    from forecast.train import configure_device
+    from forecast.models.fitting import configure_device
 
     print(f"# {len(gpus)} GPU(s): {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}; "
           f"tensorflow {tf.__version__}")

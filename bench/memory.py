@@ -34,9 +34,9 @@ def hwm_mb():
             return int(line.split()[1]) / 1024
 
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig, parse_layers
-from forecast.data import synthetic_series
-from forecast.model import build_model
-from forecast.transforms import Preprocessor
+from forecast.data.load import synthetic_series
+from forecast.models.network import build_model
+from forecast.data.transforms import Preprocessor
 
 cfg = RunConfig(window=WindowConfig(window=window, horizon=10), model=ModelConfig(layers=parse_layers(layers)),
                 train=TrainConfig(epochs=1, batch_size=batch, patience=1, seed=0, device="cpu"))
@@ -46,7 +46,7 @@ start = time.perf_counter()
 if mode == "baseline":
     model = build_model(cfg)
 else:
-    from forecast.lstm import LSTMForecaster
+    from forecast.models.lstm import LSTMForecaster
     LSTMForecaster(cfg).fit(prices)
 print(json.dumps({"peak_mb": hwm_mb(), "seconds": time.perf_counter() - start}))
 """

@@ -40,7 +40,7 @@ WINDOW, HORIZON, UNITS, DROPOUT = 60, 10, 64, 0.2
 def load(args):
     import numpy as np
 
-    from forecast.data import load_prices, synthetic_series
+    from forecast.data.load import load_prices, synthetic_series
 
     if args.data:
         return load_prices(Path(args.data)).values
@@ -57,8 +57,8 @@ def base_config(epochs: int = 30):
 
 
 def split_of(prices):
-    from forecast.transforms import Preprocessor
-    from forecast.windows import chronological_split
+    from forecast.data.transforms import Preprocessor
+    from forecast.data.windows import chronological_split
 
     return chronological_split(len(prices), WINDOW, HORIZON, 0.15, 0.15, Preprocessor("log_return").offset)
 
@@ -172,10 +172,10 @@ def unrolled(model):
 
 
 def forecast_throughput(prices, split, opts: dict, epochs: int) -> tuple[float, float]:
-    from forecast.model import build_model
-    from forecast.train import set_seed
-    from forecast.transforms import Preprocessor
-    from forecast.windows import make_dataset
+    from forecast.models.network import build_model
+    from forecast.models.fitting import set_seed
+    from forecast.data.transforms import Preprocessor
+    from forecast.data.windows import make_dataset
 
     cfg = forecast_config(opts)
     prep = Preprocessor("log_return").fit(prices[:split.n_train])
@@ -196,7 +196,7 @@ def forecast_throughput(prices, split, opts: dict, epochs: int) -> tuple[float, 
 
 
 def forecast_converge(prices, split, opts: dict, max_epochs: int):
-    from forecast.lstm import LSTMForecaster
+    from forecast.models.lstm import LSTMForecaster
 
     t0 = time.perf_counter()
     lstm = LSTMForecaster(forecast_config(opts, max_epochs)).fit(prices[:split.n_train + split.n_val],

@@ -37,7 +37,7 @@ import pandas as pd
 from forecast.config import RunConfig
 from forecast.errors import BundleError
 from forecast.io import atomic_write_text, write_json
-from forecast.transforms import Preprocessor
+from forecast.data.transforms import Preprocessor
 
 FORMAT = "forecast-bundle"
 FORMAT_VERSION = 1

@@ -132,8 +132,8 @@ def train(
     """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
     _quiet_tf()
     with user_errors():  # a Ctrl-C while importing TensorFlow ends as cleanly as one during training
-        from forecast import console
-        from forecast.pipeline import train as run_train
+        from forecast.output import console
+        from forecast.workflows.train import train as run_train
 
         cfg = _run_config(
             config, layers,
@@ -148,7 +148,7 @@ def train(
                                 "--per-series (with --id-col or --targets) or drop --executor/--workers")
         if features or id_col or targets or per_series:  # many series and/or covariates
             from forecast.executors import check_executor, open_executor
-            from forecast.panel_output import train_and_report
+            from forecast.output.panel_output import train_and_report
 
             check_executor(executor, workers)
             with open_executor(executor, workers) as run_on:
@@ -182,11 +182,11 @@ def predict(
 ) -> None:
     """Forecast the next steps from a bundle, with dates on the series' own calendar."""
     _quiet_tf()
-    from forecast import console
+    from forecast.output import console
     from forecast.bundle import load_bundle
-    from forecast.intervals import parse_levels
+    from forecast.evaluation.intervals import parse_levels
     from forecast.io import save_figure, write_csv
-    from forecast.predict import predict as run_predict
+    from forecast.workflows.predict import predict as run_predict
 
     with user_errors():
         if horizon is not None and horizon < 1:
@@ -212,7 +212,7 @@ def predict(
 def _predict_panel(model, horizon, series_id, levels, data, out, as_json, plot) -> bool:
     """Serve ``predict`` for a multi-series bundle (columns id,date,forecast[,lower,upper...]); False for a
     single-series one."""
-    from forecast import panel_output
+    from forecast.output import panel_output
     from forecast.bundle import resolve
     from forecast.io import write_csv
 
@@ -244,11 +244,11 @@ def plot(
 ) -> None:
     """Write the charts of a bundle as PNG: forecast with history and test predictions, training curve."""
     _quiet_tf()
-    from forecast import console
+    from forecast.output import console
     from forecast.bundle import resolve
 
     with user_errors():
-        from forecast import panel_output
+        from forecast.output import panel_output
 
         path = resolve(model)
         write = panel_output.write_bundle_plots if panel_output.is_panel(path) else console.write_bundle_plots
@@ -287,7 +287,7 @@ def report(
     _quiet_tf()
     import time
 
-    from forecast.report import write_report
+    from forecast.output.report import write_report
 
     with user_errors():
         start = time.perf_counter()
@@ -316,11 +316,11 @@ def tune(
 ) -> None:
     """Search window, LSTM units and depth, dropout and learning rate on the validation loss; write best.json."""
     _quiet_tf()
-    from forecast import console
+    from forecast.output import console
     from forecast.config import parse_ints
     from forecast.executors import check_executor, open_executor
-    from forecast.pipeline import default_bundle_dir
-    from forecast.tune import SearchSpace, tune as run_tune
+    from forecast.workflows.train import default_bundle_dir
+    from forecast.workflows.tune import SearchSpace, tune as run_tune
 
     with user_errors():
         base = _run_config(config, train=dict(epochs=epochs))
@@ -383,10 +383,10 @@ def backtest(
 ) -> None:
     """Walk-forward backtest of the LSTM against naive, seasonal naive, drift, ARIMA and ETS on the same origins."""
     _quiet_tf()
-    from forecast import console
-    from forecast import backtest as bt_lib
+    from forecast.output import console
+    from forecast.evaluation import backtest as bt_lib
     from forecast.executors import check_executor, open_executor
-    from forecast.intervals import parse_levels
+    from forecast.evaluation.intervals import parse_levels
 
     with user_errors():
         cfg = _run_config(
@@ -403,10 +403,10 @@ def backtest(
         progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
                                                 f"done in {r.seconds:.1f} s[/dim]")) if show else None
         if id_col is not None:  # many series: the same calls, served per series with pooled metrics
-            from forecast.panel_backtest import Runner
+            from forecast.workflows.panel_backtest import Runner
 
             bt_lib = Runner(id_col)
-        from forecast.panel_output import skipped_series_on_stderr
+        from forecast.output.panel_output import skipped_series_on_stderr
 
         with open_executor(executor, workers, address) as run_on, skipped_series_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,

@@ -34,7 +34,7 @@ def tiny_cfg() -> RunConfig:
 
 
 def write_synthetic(path: Path, kind: str = "random_walk", n: int = 300, seed: int = 0, **kw) -> Path:
-    from forecast.data import synthetic_series
+    from forecast.data.load import synthetic_series
 
     synthetic_series(kind, n=n, seed=seed, **kw).to_csv(path, index=False)
     return path

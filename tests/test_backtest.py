@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from forecast.backtest import backtest_series, parse_models
+from forecast.evaluation.backtest import backtest_series, parse_models
 from forecast.cli import app
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
-from forecast.data import series_from_frame, synthetic_series
+from forecast.data.load import series_from_frame, synthetic_series
 from forecast.errors import ForecastError
-from forecast.folds import make_folds
+from forecast.evaluation.folds import make_folds
 
 
 def _series(kind, n, seed, noise=0.0):

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.backtest import backtest_series
+from forecast.evaluation.backtest import backtest_series
 from forecast.cli import app
 from forecast.config import RunConfig, WindowConfig
-from forecast.data import series_from_frame, synthetic_series
-from forecast.folds import CALIBRATION_ORIGINS, calibration_origins
+from forecast.data.load import series_from_frame, synthetic_series
+from forecast.evaluation.folds import CALIBRATION_ORIGINS, calibration_origins
 
 BASE = ["--horizon", "3", "--folds", "12", "--step", "3", "--window", "10"]
 
@@ -107,7 +107,7 @@ def test_interval_none_writes_no_intervals(walk_csv, tmp_path):
 def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, capsys):
     from rich.console import Console
 
-    from forecast import console
+    from forecast.output import console
 
     cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
     report = backtest_series(_walk(300, 1), cfg, folds=12, step=3, models=["naive"], levels=(0.5, 0.8)).report
@@ -121,7 +121,7 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
 
 
 def test_coverage_figure_has_the_nominal_line_per_level():
-    from forecast.plot import backtest_coverage_figure
+    from forecast.output.plots import backtest_coverage_figure
 
     rows = [{"step": k, "coverage": {"0.5": 0.4, "0.8": 0.7 + k / 100}} for k in (1, 2, 3)]
     fig = backtest_coverage_figure({"naive": {"per_horizon": rows}, "lstm": {"per_horizon": rows}})

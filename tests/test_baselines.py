@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from forecast.baselines import BASELINES, Drift, MovingAverage, Naive, SeasonalNaive, season_for
+from forecast.models.baselines import BASELINES, Drift, MovingAverage, Naive, SeasonalNaive, season_for
 from forecast.config import RunConfig
-from forecast.data import synthetic_series
-from forecast.folds import FoldTask, run_fold
+from forecast.data.load import synthetic_series
+from forecast.evaluation.folds import FoldTask, run_fold
 
 
 def test_naive_and_seasonal_naive_exact():

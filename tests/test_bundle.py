@@ -26,7 +26,7 @@ def documented_files() -> list[str]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Three tiny bundles of one series: seed 7 twice, and seed 8."""
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     root = tmp_path_factory.mktemp("bundles")
     old = os.getcwd()
@@ -61,7 +61,7 @@ def test_bundle_has_every_documented_file_with_matching_checksums(trained):
 
 
 def _forecast_csv(path, tmp_path):
-    from forecast.predict import predict
+    from forecast.workflows.predict import predict
 
     return write_csv(tmp_path / f"{path.name}.csv", predict(load_bundle(path), 5).frame).read_bytes()
 
@@ -77,9 +77,9 @@ def test_same_seed_gives_identical_results_and_another_seed_does_not(trained, tm
 
 
 def test_save_load_round_trip_predicts_identically(tmp_path, tiny_cfg, walk_csv):
-    from forecast.data import load_prices
-    from forecast.lstm import LSTMForecaster
-    from forecast.predict import predict
+    from forecast.data.load import load_prices
+    from forecast.models.lstm import LSTMForecaster
+    from forecast.workflows.predict import predict
 
     series = load_prices(walk_csv)
     lstm = LSTMForecaster(tiny_cfg).fit(series.values)

@@ -93,7 +93,7 @@ def temp_dirs(parent: Path, name: str) -> list[Path]:
 def assert_intact(path: Path, expected_manifest: dict) -> None:
     """The previous bundle is still there, byte for byte as its manifest says, and it forecasts."""
     from forecast.bundle import load_bundle
-    from forecast.predict import predict
+    from forecast.workflows.predict import predict
 
     manifest = bundle_io.verify(path)
     assert manifest["files"] == expected_manifest["files"]
@@ -108,7 +108,7 @@ SAVE_KILLER = textwrap.dedent('''
     import pandas as pd
     import forecast.bundle as b
     from forecast.config import RunConfig
-    from forecast.transforms import Preprocessor
+    from forecast.data.transforms import Preprocessor
 
     point, target = sys.argv[1], Path(sys.argv[2])
     b.versions = lambda: {}
@@ -194,7 +194,7 @@ def ctrl_c_at_epoch_end(monkeypatch):
     """
     import keras
 
-    import forecast.lstm as lstm_mod
+    import forecast.models.lstm as lstm_mod
 
     real_fit = lstm_mod.fit_model
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if pytest runs in background
@@ -275,7 +275,7 @@ def test_ctrl_c_with_save_on_interrupt_keeps_best_weights_so_far(tmp_path, walk_
 
 def test_real_sigint_with_save_on_interrupt_saves_best_weights_marked_interrupted(runs):
     from forecast.bundle import load_bundle
-    from forecast.predict import predict
+    from forecast.workflows.predict import predict
 
     root, results, _ = runs
     r = results["sigint_save"]
@@ -322,7 +322,7 @@ def test_sigkill_inside_save_leaves_previous_or_none_and_next_train_cleans_up(ru
 
 def test_next_train_removes_stale_temp_folders_but_not_newer_ones(tmp_path, tiny_cfg):
     from forecast.errors import InputError
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     stale = tmp_path / ".m.tmp-killed"
     stale.mkdir()
@@ -344,7 +344,7 @@ class _StandIn:
 
 
 def _save_standin(path: Path):
-    from forecast.transforms import Preprocessor
+    from forecast.data.transforms import Preprocessor
 
     frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "price": [1.0, 2.0, 3.0]})
     bundle_io.save_bundle(path, model=_StandIn(), config=RunConfig(), prep=Preprocessor("level", 0.0, 1.0),
@@ -388,7 +388,7 @@ def test_ctrl_c_inside_save_removes_temp_folder_and_keeps_previous(tmp_path, mon
 
 def test_same_seed_gives_bit_identical_bundles_in_two_processes(runs):
     from forecast.bundle import load_bundle
-    from forecast.predict import predict
+    from forecast.workflows.predict import predict
 
     root, results, _ = runs
     for name in ("same_seed_a", "same_seed_b"):
@@ -404,8 +404,8 @@ def test_same_seed_gives_bit_identical_bundles_in_two_processes(runs):
 
 def test_forecasts_survive_save_and_load_bit_for_bit_and_bundle_records_the_run(runs):
     from forecast.bundle import load_bundle, sha256_file
-    from forecast.data import load_prices
-    from forecast.lstm import LSTMForecaster
+    from forecast.data.load import load_prices
+    from forecast.models.lstm import LSTMForecaster
 
     root, _, _ = runs
     b = load_bundle(root / "same_seed_a" / "m")

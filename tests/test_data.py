@@ -1,4 +1,4 @@
-"""forecast.data / forecast.calendar: formats, quirks, bad inputs and calendars."""
+"""forecast.data.load / forecast.data.calendar: formats, quirks, bad inputs and calendars."""
 
 import gzip
 import hashlib
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast.calendar import FREQUENCIES, future_dates, infer_frequency, trading_day
-from forecast.data import PriceSeries, fingerprint, load_prices, series_from_frame, synthetic_series
+from forecast.data.calendar import FREQUENCIES, future_dates, infer_frequency, trading_day
+from forecast.data.load import PriceSeries, fingerprint, load_prices, series_from_frame, synthetic_series
 from forecast.errors import ForecastError, InputError
 
 NASDAQ = "data/nasdaq_composite_daily_1999_2018.csv"

@@ -11,8 +11,8 @@ import pandas as pd
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from forecast.calendar import FREQUENCIES, future_dates, infer_frequency
-from forecast.data import PriceSeries, load_prices
+from forecast.data.calendar import FREQUENCIES, future_dates, infer_frequency
+from forecast.data.load import PriceSeries, load_prices
 from forecast.errors import InputError
 
 SETTINGS = settings(max_examples=50, deadline=None,
@@ -137,7 +137,7 @@ def test_future_dates_continue_calendar(offset, n, horizon, freq):
     step = {"trading_days": "C", "business_days": "B", "daily": "D", "weekly": "7D",
             "monthly": "ME"}[freq]
     if freq == "trading_days":
-        from forecast.calendar import trading_day
+        from forecast.data.calendar import trading_day
         base = pd.date_range(start, periods=n, freq=trading_day())
     else:
         base = pd.date_range(start, periods=n, freq=step)

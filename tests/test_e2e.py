@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.calendar import trading_day
+from forecast.data.calendar import trading_day
 from forecast.cli import app
 
 TINY = ["--window", "10", "--horizon", "3", "--layers", "8", "--epochs", "2", "--seed", "1", "--quiet", "--device", "cpu"]

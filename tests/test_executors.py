@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.backtest import run_backtest
+from forecast.evaluation.backtest import run_backtest
 from forecast.cli import app
 from forecast.config import RunConfig
 from forecast.executors import open_executor, thread_env
-from forecast.intervals import parse_levels
+from forecast.evaluation.intervals import parse_levels
 
 # Baselines plus a tiny LSTM: 2 folds, each refitting naive, drift and a one-epoch LSTM(8).
 FLAGS = ["--models", "naive,drift,lstm", "--horizon", "3", "--folds", "2", "--step", "3", "--window", "10",

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecast import features as feat
+from forecast.data import features as feat
 from forecast.errors import InputError
-from forecast.panel import load_panel
+from forecast.data.panel import load_panel
 
 
 def test_parse_features_is_case_insensitive_ordered_and_unique():

@@ -10,9 +10,9 @@ import pytest
 
 from forecast.bundle import load_bundle
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
-from forecast.data import synthetic_series
+from forecast.data.load import synthetic_series
 from forecast.errors import ForecastError
-from forecast.global_model import predict_panel, train_panel
+from forecast.models.global_lstm import predict_panel, train_panel
 
 
 def write_long_and_wide(tmp_path):
@@ -99,15 +99,15 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
 
 def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
     """No (windows, window, features) copy: make_dataset gets the series array and origins, cache off."""
-    import forecast.train
-    import forecast.windows
-    from forecast.global_model import GlobalForecaster
-    from forecast.panel import load_panel
-    from forecast.train import FitResult
+    import forecast.models.fitting
+    import forecast.data.windows
+    from forecast.models.global_lstm import GlobalForecaster
+    from forecast.data.panel import load_panel
+    from forecast.models.fitting import FitResult
 
     calls = []
-    monkeypatch.setattr(forecast.windows, "make_dataset", lambda z, origins, *a, **kw: calls.append((z, origins, kw)))
-    monkeypatch.setattr(forecast.train, "fit_model", lambda *a, **kw: FitResult(1, 1, 0.0))
+    monkeypatch.setattr(forecast.data.windows, "make_dataset", lambda z, origins, *a, **kw: calls.append((z, origins, kw)))
+    monkeypatch.setattr(forecast.models.fitting, "fit_model", lambda *a, **kw: FitResult(1, 1, 0.0))
     long_csv, _ = write_long_and_wide(tmp_path)
     panel = load_panel(long_csv, id_col="symbol")
     GlobalForecaster(tiny_cfg).fit(panel.series, [20, 20])
@@ -170,7 +170,7 @@ def test_an_executor_needs_per_series(tmp_path):
 
 def test_global_model_intervals_come_from_each_series_own_calibration(tmp_path, tiny_cfg):
     """Each series is calibrated on its own validation windows: its bands follow its own residuals."""
-    from forecast.intervals import ConformalCalibrator
+    from forecast.evaluation.intervals import ConformalCalibrator
 
     long_csv, _ = write_long_and_wide(tmp_path)
     out = train_panel(long_csv, tiny_cfg, id_col="symbol", model_dir=tmp_path / "g", verbose=0)

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from conftest import REPO, write_synthetic
 from forecast.cli import app
-from forecast.windows import rows_needed
+from forecast.data.windows import rows_needed
 
 TINY = ["--window", "10", "--horizon", "3", "--layers", "4", "--dropout", "0", "--epochs", "1", "--device", "cpu"]
 

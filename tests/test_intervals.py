@@ -1,4 +1,4 @@
-"""forecast.intervals: conformal coverage, interval scores, level parsing, and --interval through a tiny model."""
+"""forecast.evaluation.intervals: conformal coverage, interval scores, level parsing, and --interval through a tiny model."""
 
 import json
 import shutil
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast import intervals as iv
+from forecast.evaluation import intervals as iv
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
 from forecast.errors import BundleError, ForecastError
-from forecast.intervals import ConformalCalibrator
+from forecast.evaluation.intervals import ConformalCalibrator
 
 # ---- scores against hand-computed values ----
 
@@ -141,7 +141,7 @@ def test_column_names():
 
 
 def test_fan_draws_decimal_levels():
-    from forecast.plot import forecast_figure
+    from forecast.output.plots import forecast_figure
 
     dates = pd.bdate_range("2021-01-01", periods=6)
     hist = pd.DataFrame({"date": dates[:3], "price": [1.0, 2, 3]})
@@ -156,8 +156,8 @@ def test_fan_draws_decimal_levels():
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory):
     """One tiny model (window 10, horizon 3, LSTM(8), 2 epochs) trained on a seeded random walk."""
-    from forecast.data import synthetic_series
-    from forecast.pipeline import train
+    from forecast.data.load import synthetic_series
+    from forecast.workflows.train import train
 
     root = tmp_path_factory.mktemp("iv")
     synthetic_series("random_walk", n=300, seed=1).to_csv(root / "walk.csv", index=False)
@@ -242,7 +242,7 @@ def test_bundle_without_calibration(bundle_dir, tmp_path):
 
 
 def test_fan_names_the_level_of_plain_lower_upper_columns():
-    from forecast.plot import forecast_figure
+    from forecast.output.plots import forecast_figure
 
     dates = pd.bdate_range("2021-01-01", periods=6)
     hist = pd.DataFrame({"date": dates[:3], "price": [1.0, 2, 3]})

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forecast import metrics as M
+from forecast.evaluation import metrics as M
 
 
 def test_point_metrics_hand_computed():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from forecast.config import RunConfig
-from forecast.model import build_model
+from forecast.models.network import build_model
 
 
 def _lstm_layers(model):
@@ -56,8 +56,8 @@ def test_config_rebuilds_the_same_architecture(tiny_cfg):
 
 def test_learns_a_noiseless_sine_far_better_than_naive(tmp_path, tiny_cfg):
     """diff transform, window of one period: a few epochs bring the test MAE far below the naive one."""
-    from forecast.data import synthetic_series
-    from forecast.pipeline import train
+    from forecast.data.load import synthetic_series
+    from forecast.workflows.train import train
 
     synthetic_series("sine", n=600, seed=0).to_csv(tmp_path / "sine.csv", index=False)
     cfg = tiny_cfg.replace(window={"window": 20, "horizon": 3, "transform": "diff"},
@@ -69,7 +69,7 @@ def test_learns_a_noiseless_sine_far_better_than_naive(tmp_path, tiny_cfg):
 
 
 def test_predict_batches_matches_one_call(tiny_cfg):
-    from forecast.lstm import predict_batches
+    from forecast.models.lstm import predict_batches
 
     model = build_model(tiny_cfg)
     x = np.random.default_rng(0).normal(size=(70, 10, 1)).astype(np.float32)

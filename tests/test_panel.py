@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 
 from forecast.cli import app
 from forecast.config import RunConfig
-from forecast.data import synthetic_series
+from forecast.data.load import synthetic_series
 from forecast.errors import InputError
-from forecast.global_model import GlobalForecaster
-from forecast.panel import load_panel
+from forecast.models.global_lstm import GlobalForecaster
+from forecast.data.panel import load_panel
 
 
 def long_frame(specs=(("AAA", 120, "2020-01-01", 0), ("BBB", 90, "2020-02-03", 1))) -> pd.DataFrame:

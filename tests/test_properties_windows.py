@@ -1,4 +1,4 @@
-"""Hypothesis properties of the window builder (forecast/windows.py) over random lengths, windows, horizons, fractions.
+"""Hypothesis properties of the window builder (forecast/data/windows.py) over random lengths, windows, horizons, fractions.
 
 The series used is ``z = arange``, so every value is its own index and a window shows exactly where it reads.
 """
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from forecast.errors import ForecastError
-from forecast.windows import chronological_split, last_input, make_dataset, rows_needed, window_arrays
+from forecast.data.windows import chronological_split, last_input, make_dataset, rows_needed, window_arrays
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TF = settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -54,7 +54,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     from matplotlib.figure import Figure
 
     from forecast.io import figure_png
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     root = tmp_path_factory.mktemp("report")
     cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0},
@@ -73,7 +73,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def full_html(folders) -> str:
-    from forecast.report import gather, render
+    from forecast.output.report import gather, render
 
     return render(gather(folders["bundle"], folders["backtest"]))
 
@@ -124,7 +124,7 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
 
 
 def test_without_backtest_each_section_says_how_to_get_it(folders):
-    from forecast.report import gather, render
+    from forecast.output.report import gather, render
 
     html = render(gather(folders["bundle"], None))
     hint = "not available: run <code>forecast backtest DATA --out DIR</code> and pass <code>--backtest DIR</code>."

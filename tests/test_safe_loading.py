@@ -31,7 +31,7 @@ def is_pickle(data: bytes) -> bool:
 def trained(tmp_path_factory) -> Path:
     """One tiny bundle for the whole module (tests work on copies)."""
     from forecast.config import RunConfig
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     root = tmp_path_factory.mktemp("safe")
     csv = write_synthetic(root / "walk.csv", "random_walk", n=200, seed=3)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from forecast.data import load_prices, synthetic_series
+from forecast.data.load import load_prices, synthetic_series
 from forecast.errors import ForecastError
-from forecast.transforms import Preprocessor
+from forecast.data.transforms import Preprocessor
 
 PRICES = synthetic_series("random_walk", n=120, seed=5)["Close"].to_numpy()
 
@@ -88,7 +88,7 @@ def test_dict_round_trip(kind):
 
 def test_training_statistics_come_from_the_training_part_only(walk_csv, tiny_cfg):
     """No leakage: the bundle's scaler equals one fitted on prices[:n_train], not on the whole series."""
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     outcome = train(walk_csv, tiny_cfg, verbose=0)
     prices = load_prices(walk_csv).values

@@ -78,7 +78,7 @@ def test_tune_on_a_process_pool_matches_the_same_rounds_in_process(walk_csv, tin
     the same rounds give in this process (every fit seeds itself), and the best config is the same."""
     pytest.importorskip("optuna")
     from forecast.executors import Executor
-    from forecast.tune import SearchSpace, tune
+    from forecast.workflows.tune import SearchSpace, tune
 
     base = tiny_cfg.replace(train={"epochs": 2})
     base.to_json(tmp_path / "base.json")
@@ -95,9 +95,9 @@ def test_tune_on_a_process_pool_matches_the_same_rounds_in_process(walk_csv, tin
 
 
 def test_trial_value_is_its_best_validation_loss(walk_csv, tiny_cfg):
-    from forecast.data import load_prices
-    from forecast.lstm import LSTMForecaster
-    from forecast.tune import TrialTask, run_trial
+    from forecast.data.load import load_prices
+    from forecast.models.lstm import LSTMForecaster
+    from forecast.workflows.tune import TrialTask, run_trial
 
     prices = load_prices(walk_csv).values[:250]
     losses = run_trial(TrialTask(tiny_cfg.to_dict(), prices, 40))

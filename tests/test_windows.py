@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from forecast.errors import ForecastError
-from forecast.windows import Split, chronological_split, last_input, make_dataset, rows_needed, window_arrays
+from forecast.data.windows import Split, chronological_split, last_input, make_dataset, rows_needed, window_arrays
 
 W, H = 10, 3
 

@@ -46,7 +46,7 @@ class TrialTask:
 
 def run_trial(task: TrialTask) -> list[float]:
     """Train one trial's config (in any process); its validation loss per epoch."""
-    from forecast.lstm import LSTMForecaster
+    from forecast.models.lstm import LSTMForecaster
 
     fit = LSTMForecaster(RunConfig.from_dict(task.config)).fit(task.prices, n_val=task.n_val).fit_result
     return fit.history.get("val_loss", [fit.best_val_loss])
@@ -133,12 +133,12 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     """
     optuna = require_optuna()
-    from forecast.data import load_prices
+    from forecast.data.load import load_prices
     from forecast.io import write_csv, write_json
-    from forecast.lstm import LSTMForecaster
-    from forecast.train import configure_device
-    from forecast.transforms import Preprocessor
-    from forecast.windows import chronological_split
+    from forecast.models.lstm import LSTMForecaster
+    from forecast.models.fitting import configure_device
+    from forecast.data.transforms import Preprocessor
+    from forecast.data.windows import chronological_split
 
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")

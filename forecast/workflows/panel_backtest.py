@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from forecast.backtest import Backtest, backtest_series, check_out_dir, parse_models, write_outputs
-from forecast.data import PriceSeries, fingerprint
+from forecast.evaluation.backtest import Backtest, backtest_series, check_out_dir, parse_models, write_outputs
+from forecast.data.load import PriceSeries, fingerprint
 from forecast.errors import ForecastError, InputError
-from forecast.panel import load_panel
-from forecast.per_series import slug
+from forecast.data.panel import load_panel
+from forecast.workflows.per_series import slug
 
 
 @dataclass
@@ -71,7 +71,7 @@ def write_panel_outputs(result: PanelBacktest, out_dir: Path, force: bool = Fals
 def print_summary(report: dict, written: list[Path]) -> None:
     from rich.table import Table
 
-    from forecast.console import out
+    from forecast.output.console import out
 
     p = report["pooled"]
     table = Table(title=f"Backtest over {len(report['ids'])} series: mean MASE per model (below 1 beats in-sample naive)")

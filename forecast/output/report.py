@@ -129,7 +129,7 @@ class Sources:
     """What the report is made from; any part may be missing."""
 
     bundle: Any = None  # forecast.bundle.Bundle
-    forecast: Any = None  # forecast.predict.Forecast
+    forecast: Any = None  # forecast.workflows.predict.Forecast
     backtest: dict | None = None  # the backtest folder's metrics.json
     backtest_dir: Path | None = None
 
@@ -169,8 +169,8 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
 
 def _predict(bundle):
     """The trained-horizon forecast, with interval bands at FAN_LEVELS when the bundle is calibrated."""
-    from forecast.intervals import from_bundle
-    from forecast.predict import predict
+    from forecast.evaluation.intervals import from_bundle
+    from forecast.workflows.predict import predict
 
     return predict(bundle, levels=FAN_LEVELS if from_bundle(bundle) is not None else ())
 
@@ -237,7 +237,7 @@ def model_section(src: Sources) -> str:
     curve = b.history.get("history") or {}
     parts = [settings, "<h3>Training</h3>" + kv_table(training) if training else ""]
     if curve:
-        from forecast.plot import training_curve_figure
+        from forecast.output.plots import training_curve_figure
 
         parts.append(figure(training_curve_figure(curve, b.history.get("best_epoch")),
                             "Loss per epoch on the training and validation parts; the best epoch's weights are kept."))
@@ -251,7 +251,7 @@ def _interval_columns(frame) -> list[str]:
 def forecast_section(src: Sources) -> str:
     if src.forecast is None:
         return section("Forecast", missing("The forecast", "pass `--model DIR`"))
-    from forecast.console import forecast_chart
+    from forecast.output.console import forecast_chart
 
     fc, frame = src.forecast, src.forecast.frame
     chart = figure(forecast_chart(src.bundle, fc), "History, 1-step test predictions and the forecast"

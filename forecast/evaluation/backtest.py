@@ -32,15 +32,15 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from forecast import intervals as IV
-from forecast import metrics as M
-from forecast.baselines import BASELINES, season_for
+from forecast.evaluation import intervals as IV
+from forecast.evaluation import metrics as M
+from forecast.models.baselines import BASELINES, season_for
 from forecast.config import RunConfig
-from forecast.data import PriceSeries, fingerprint, load_prices
+from forecast.data.load import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError
 from forecast.executors import SEQUENTIAL
-from forecast.windows import label_index
-from forecast.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
+from forecast.data.windows import label_index
+from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
 MODELS = ("lstm", *BASELINES)
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")
@@ -69,8 +69,8 @@ def parse_models(text: str | Iterable[str]) -> tuple[str, ...]:
 
 def lstm_min_rows(cfg: RunConfig) -> int:
     """The fewest prices LSTMForecaster.fit can train on (8 training windows, 1 validation window)."""
-    from forecast.transforms import Preprocessor
-    from forecast.windows import Split
+    from forecast.data.transforms import Preprocessor
+    from forecast.data.windows import Split
 
     w = cfg.window
     offset = Preprocessor(w.transform).offset
@@ -320,7 +320,7 @@ def _clean(obj):
 
 
 def default_out_dir(data_path: Path) -> Path:
-    from forecast.pipeline import default_bundle_dir
+    from forecast.workflows.train import default_bundle_dir
 
     return Path("backtest") / default_bundle_dir(data_path).name
 
@@ -348,7 +348,7 @@ def check_out_dir(path: Path, force: bool) -> None:
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
     """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically."""
-    from forecast import plot
+    from forecast.output import plots as plot
     from forecast.bundle import atomic_dir
     from forecast.io import save_figure, write_csv, write_json
 

@@ -12,11 +12,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from rich.table import Table
 
-from forecast.console import err, out
+from forecast.output.console import err, out
 from forecast.executors import SEQUENTIAL
-from forecast.global_model import SERIES_FILE, PanelForecast, predict_panel
-from forecast.panel import SkippedSeriesWarning
-from forecast.per_series import is_set, predict_each, slug
+from forecast.models.global_lstm import SERIES_FILE, PanelForecast, predict_panel
+from forecast.data.panel import SkippedSeriesWarning
+from forecast.workflows.per_series import is_set, predict_each, slug
 
 
 @contextlib.contextmanager
@@ -90,7 +90,7 @@ def grid_figure(fc: PanelForecast, cols: int = 4) -> Figure:
 def write_plots(fc: PanelForecast, out_dir: Path) -> list[Path]:
     """forecast_<id>.png for every series and forecast_grid.png, saved in ``out_dir``."""
     from forecast.io import save_figure
-    from forecast.plot import forecast_figure
+    from forecast.output.plots import forecast_figure
 
     paths = []
     for sid, hist in fc.history.items():
@@ -112,8 +112,8 @@ def train_and_report(data: Path, cfg, *, features: str | None, id_col: str | Non
                      executor=SEQUENTIAL) -> None:
     """``forecast train`` for many series and/or covariates: train, print the summary, write the PNGs."""
     from forecast.errors import ForecastError
-    from forecast.features import parse_features
-    from forecast.global_model import train_panel
+    from forecast.data.features import parse_features
+    from forecast.models.global_lstm import train_panel
 
     if per_series and not (id_col or targets):
         raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")

@@ -73,7 +73,7 @@ def print_forecast(bundle, fc, written: Path | None) -> None:
 
 
 def forecast_chart(bundle, fc):
-    from forecast.plot import forecast_figure
+    from forecast.output.plots import forecast_figure
 
     target = bundle.data.get("target", "price")
     return forecast_figure(fc.history, fc.frame, bundle.test_predictions,
@@ -86,8 +86,8 @@ def write_bundle_plots(bundle_dir: Path, out_dir: Path) -> list[Path]:
     """forecast.png and training_curve.png for a bundle, saved in ``out_dir``."""
     from forecast.bundle import load_bundle
     from forecast.io import save_figure
-    from forecast.plot import training_curve_figure
-    from forecast.predict import predict
+    from forecast.output.plots import training_curve_figure
+    from forecast.workflows.predict import predict
 
     bundle = load_bundle(bundle_dir)
     out_dir = Path(out_dir)
@@ -115,7 +115,7 @@ def print_trials(trials, top: int = 10) -> None:
 
 def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (best MASE first), the verdict, the DM test, the lag diagnostic and any notes."""
-    from forecast.intervals import level_label
+    from forecast.evaluation.intervals import level_label
 
     s = report["settings"]
     table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "

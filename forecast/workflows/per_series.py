@@ -37,7 +37,7 @@ def is_set(path: Path) -> bool:
 def train_one(task: tuple[Path, dict, Path, int]) -> tuple[dict, str]:
     """Train one series' bundle (in any process on this machine); its test metrics and device."""
     from forecast.config import RunConfig
-    from forecast.pipeline import train
+    from forecast.workflows.train import train
 
     csv, cfg, out, verbose = task
     outcome = train(csv, RunConfig.from_dict(cfg), out, verbose=verbose)
@@ -45,7 +45,7 @@ def train_one(task: tuple[Path, dict, Path, int]) -> tuple[dict, str]:
 
 
 def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: int, executor=SEQUENTIAL):
-    from forecast.global_model import PanelOutcome, pooled
+    from forecast.models.global_lstm import PanelOutcome, pooled
 
     if panel.features:
         raise InputError("--per-series trains the single-series model, which takes no --features; "
@@ -74,8 +74,8 @@ def train_each(panel, data_path, cfg, bundle_dir: Path, force: bool, verbose: in
 def predict_each(path: Path, horizon: int | None = None, series_id: str | None = None, levels=()):
     """Forecasts of every series (or one) of a per-series folder, as a global_model.PanelForecast; each
     series' intervals come from its own bundle's calibration (``levels=None``: the default level)."""
-    from forecast.global_model import PanelForecast, pick_ids
-    from forecast.predict import predict
+    from forecast.models.global_lstm import PanelForecast, pick_ids
+    from forecast.workflows.predict import predict
 
     index = json.loads((Path(path) / INDEX).read_text())
     frames, history, recursive, resolved = [], {}, False, ()

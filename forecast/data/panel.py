@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecast import features as feat
-from forecast.data import (_check_file, _find, _numbers, _parse_dates, _pick_date_col, _pick_target, _read_table,
+from forecast.data import features as feat
+from forecast.data.load import (_check_file, _find, _numbers, _parse_dates, _pick_date_col, _pick_target, _read_table,
                            _text, series_from_frame)
 from forecast.errors import InputError
 

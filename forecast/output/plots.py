@@ -150,7 +150,7 @@ def backtest_coverage_figure(models: dict, title: str = "Backtest: interval cove
 
     ``models``: the report's ``models``; levels are the keys of each ``per_horizon`` row's ``coverage``.
     """
-    from forecast.intervals import level_label
+    from forecast.evaluation.intervals import level_label
 
     levels = sorted({lv for m in models.values() for r in m["per_horizon"] for lv in r.get("coverage") or {}},
                     key=float)

@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from forecast import bundle as bundle_io
-from forecast import features as feat
+from forecast.data import features as feat
 from forecast.config import RunConfig
 from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL
-from forecast.panel import Panel, SeriesData, load_panel
-from forecast.transforms import Preprocessor
+from forecast.data.panel import Panel, SeriesData, load_panel
+from forecast.data.transforms import Preprocessor
 
 SERIES_FILE = "series.json"
 
@@ -39,7 +39,7 @@ def recursion_refused(h: int, trained: int) -> ForecastError:
 def forecast_series(model, prep: Preprocessor, prices: np.ndarray, last_input: np.ndarray | None, window: int,
                     trained_h: int, h: int) -> np.ndarray:
     """``h`` future prices of one series: direct from ``last_input`` (covariate models) or recursive."""
-    from forecast.lstm import forecast_path
+    from forecast.models.lstm import forecast_path
 
     if last_input is None:
         return forecast_path(model, prep, prices, window, trained_h, h)
@@ -70,7 +70,7 @@ class GlobalForecaster:
 
     def prepare(self, series: list[SeriesData], n_vals: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit the per-series scalers; return ``Z`` (total time, 1 + inputs) and its train and val origins."""
-        from forecast.windows import Split
+        from forecast.data.windows import Split
 
         w = self.cfg.window
         self.preps, self.scalers = [], []
@@ -89,10 +89,10 @@ class GlobalForecaster:
 
     def fit(self, series: list[SeriesData], n_vals: list[int]) -> GlobalForecaster:
         """Fit on every series; the last ``n_vals[i]`` prices of series ``i`` only drive early stopping."""
-        from forecast.distribute import global_batch_size, make_strategy
-        from forecast.model import build_model
-        from forecast.train import fit_model, set_seed
-        from forecast.windows import make_dataset
+        from forecast.models.distribute import global_batch_size, make_strategy
+        from forecast.models.network import build_model
+        from forecast.models.fitting import fit_model, set_seed
+        from forecast.data.windows import make_dataset
 
         w, t = self.cfg.window, self.cfg.train
         big, train_o, val_o = self.prepare(series, n_vals)  # (total time, 1 + inputs)
@@ -118,7 +118,7 @@ class GlobalForecaster:
 
     def predict_origins(self, i: int, s: SeriesData, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) in prices of series ``i`` made at each origin index of ``s.prices``."""
-        from forecast.windows import window_arrays
+        from forecast.data.windows import window_arrays
 
         z = self.inputs(i, s.prices, s.features)
         pad = np.zeros((self.horizon, z.shape[1]), np.float32)
@@ -179,9 +179,9 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
 
     ``executor`` (``executors.open_executor``) runs the per-series fits; the global model ignores it.
     """
-    from forecast.pipeline import calibrate_intervals, default_bundle_dir, evaluate_test
-    from forecast.train import configure_device
-    from forecast.windows import chronological_split, rows_needed
+    from forecast.workflows.train import calibrate_intervals, default_bundle_dir, evaluate_test
+    from forecast.models.fitting import configure_device
+    from forecast.data.windows import chronological_split, rows_needed
 
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())
@@ -194,7 +194,7 @@ def train_panel(data_path: Path, cfg: RunConfig, *, features=(), id_col: str | N
                        features=features, id_col=id_col, targets=targets, min_rows=need)
     _check_transform(panel, w.transform, data_path)
     if per_series:
-        from forecast.per_series import train_each
+        from forecast.workflows.per_series import train_each
 
         return train_each(panel, data_path, cfg, bundle_dir, force, verbose, executor)
     device = configure_device(cfg.train.device)
@@ -226,7 +226,7 @@ def _head(s: SeriesData, n: int) -> SeriesData:
 
 def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, test_frame, cals, device,
           force) -> None:
-    from forecast.data import fingerprint
+    from forecast.data.load import fingerprint
 
     keep = gm.cfg.window.window + gm.preps[0].offset
     entries, last = [], []
@@ -272,8 +272,8 @@ def predict_panel(bundle, horizon: int | None = None, series_id: str | None = No
     """Forecasts of every series (or ``series_id``) of a global bundle: frame id, date, forecast, and the
     intervals of ``levels`` from each series' own calibration (``None``: the default level when calibrated).
     """
-    from forecast import intervals as iv
-    from forecast.calendar import future_dates
+    from forecast.evaluation import intervals as iv
+    from forecast.data.calendar import future_dates
 
     spec = bundle_io.read_extra(bundle, SERIES_FILE)
     cfg = bundle.config

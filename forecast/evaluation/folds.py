@@ -22,7 +22,7 @@ import numpy as np
 
 from forecast.config import RunConfig
 from forecast.errors import ForecastError
-from forecast.windows import label_index
+from forecast.data.windows import label_index
 
 WINDOW_TYPES = ("expanding", "rolling")
 CALIBRATION_ORIGINS = 40  # most calibration forecasts per fit (ETS refits at each: ~0.3 s apiece)
@@ -109,10 +109,10 @@ class FoldResult:
 
 def make_model(name: str, season: int, cfg: RunConfig, initial_weights=None):
     """A fresh, unfitted model from the registry of names (the LSTM imports TensorFlow only here)."""
-    from forecast.baselines import BASELINES
+    from forecast.models.baselines import BASELINES
 
     if name == "lstm":
-        from forecast.lstm import LSTMForecaster
+        from forecast.models.lstm import LSTMForecaster
 
         return LSTMForecaster(cfg, verbose=0, initial_weights=initial_weights)
     return BASELINES[name](season)
@@ -166,8 +166,8 @@ def calibration_origins(fit_start: int, fit_end: int, cfg: RunConfig) -> np.ndar
     ``n_val``), used for every model so all are calibrated on the same origins; at most
     ``CALIBRATION_ORIGINS``, evenly spaced. Each origin's ``horizon`` targets end by ``fit_end``.
     """
-    from forecast.transforms import Preprocessor
-    from forecast.windows import Split
+    from forecast.data.transforms import Preprocessor
+    from forecast.data.windows import Split
 
     w = cfg.window
     n = fit_end - fit_start + 1
@@ -186,7 +186,7 @@ def calibrate(model, prices: np.ndarray, fit_start: int, fit_end: int, cfg: RunC
     rule). Only ``prices[fit_start .. fit_end]`` is read. Models with ``predict_origins`` (the LSTM)
     forecast all origins in one batch; the others forecast from each truncated history.
     """
-    from forecast.intervals import ConformalCalibrator
+    from forecast.evaluation.intervals import ConformalCalibrator
 
     h = cfg.window.horizon
     fit = np.asarray(prices[fit_start: fit_end + 1], dtype=np.float64)

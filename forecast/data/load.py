@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .calendar import FREQUENCIES, future_dates, infer_frequency  # noqa: F401  (re-exported)
-from .errors import ForecastError, InputError
+from forecast.data.calendar import infer_frequency
+from forecast.errors import ForecastError, InputError
 
 MAX_BYTES = 2 * 1024**3
 NA_TOKENS = {"", "nan", "null", "na", "n/a", "#n/a", "none", ".", "-", "--"}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from forecast.config import RunConfig
-from forecast.distribute import global_batch_size, make_strategy
-from forecast.model import build_model
-from forecast.train import FitResult, fit_model, set_seed
-from forecast.transforms import Preprocessor
-from forecast.windows import Split, last_input, make_dataset, window_arrays
+from forecast.models.distribute import global_batch_size, make_strategy
+from forecast.models.network import build_model
+from forecast.models.fitting import FitResult, fit_model, set_seed
+from forecast.data.transforms import Preprocessor
+from forecast.data.windows import Split, last_input, make_dataset, window_arrays
 
 
 class LSTMForecaster:

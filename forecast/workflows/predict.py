@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.bundle import Bundle
-from forecast.calendar import future_dates
-from forecast.data import load_prices
+from forecast.data.calendar import future_dates
+from forecast.data.load import load_prices
 from forecast.errors import ForecastError
 
 
@@ -51,8 +51,8 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     ``levels=None``: the default level if the bundle has a calibration, else none (bundles trained before
     intervals existed); explicit levels on such a bundle raise a clear error.
     """
-    from forecast import intervals as iv
-    from forecast.lstm import forecast_path
+    from forecast.evaluation import intervals as iv
+    from forecast.models.lstm import forecast_path
 
     cal = iv.from_bundle(bundle)
     levels = iv.resolve_levels(levels, cal is not None, str(bundle.path))

@@ -11,10 +11,10 @@ import pandas as pd
 
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
-from forecast.data import PriceSeries, fingerprint, load_prices
+from forecast.data.load import PriceSeries, fingerprint, load_prices
 from forecast.errors import ForecastError, InputError
-from forecast.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.windows import chronological_split, label_index
+from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
+from forecast.data.windows import chronological_split, label_index
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 
@@ -77,7 +77,7 @@ def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origin
 
 def calibrate_intervals(lstm, prices: np.ndarray, cal_origins: np.ndarray, test_frame: pd.DataFrame):
     """Conformal calibrator from the validation windows; its coverage measured on the held-out test part."""
-    from forecast.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
+    from forecast.evaluation.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
 
     h = lstm.horizon
     actual = prices[label_index(cal_origins, h)]  # (n, h), all inside the validation part
@@ -92,9 +92,9 @@ def calibrate_intervals(lstm, prices: np.ndarray, cal_origins: np.ndarray, test_
 
 def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force: bool = False,
           verbose: int = 1) -> TrainOutcome:
-    from forecast.lstm import LSTMForecaster
-    from forecast.train import configure_device
-    from forecast.transforms import Preprocessor
+    from forecast.models.lstm import LSTMForecaster
+    from forecast.models.fitting import configure_device
+    from forecast.data.transforms import Preprocessor
 
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())  # left by killed earlier runs

@@ -1,0 +1,1 @@
+"""Data: load and validate files into a Panel; calendars, features, transforms and windows."""

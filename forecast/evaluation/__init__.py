@@ -1,0 +1,1 @@
+"""Evaluation: metrics, prediction intervals, walk-forward folds and the backtest."""

@@ -1,0 +1,1 @@
+"""Output: console tables, plot functions (they return figures) and the HTML report."""
