@@ -295,13 +295,3 @@ def test_report_bad_backtest_folder_and_out(tmp_path, constant):
 
 
 # --------------------------------------------------------------------------------- atomic outputs only
-def test_cli_predict_plot_and_console_write_files_only_through_forecast_io():
-    """Every CSV, PNG and JSON the commands write goes through forecast/io.py (temp file + rename)."""
-    direct = re.compile(r"\.to_csv\(|\.savefig\(|\.write_text\(|\.write_bytes\(|open\([^)]*['\"][wa]")
-    for name in ("cli.py", "predict.py", "plot.py", "console.py"):
-        source = (REPO / "forecast" / name).read_text()
-        offending = [ln.strip() for ln in source.splitlines() if direct.search(ln)]
-        assert offending == [], (name, offending)
-    from forecast import io
-
-    assert "os.replace" in Path(io.__file__).read_text()
