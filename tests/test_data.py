@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from forecast.data.calendar import FREQUENCIES, future_dates, infer_frequency, trading_day
-from forecast.data.load import PriceSeries, fingerprint, load_prices, series_from_frame, synthetic_series
+from forecast.data.load import PriceSeries, load_prices, series_from_frame, synthetic_series
+from forecast.data.read import fingerprint
 from forecast.errors import ForecastError, InputError
 
 NASDAQ = "data/nasdaq_composite_daily_1999_2018.csv"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import REPO, write_synthetic
+from conftest import write_synthetic
 from forecast.cli import app
 from forecast.data.windows import rows_needed
 

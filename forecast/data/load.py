@@ -24,36 +24,15 @@ zero and negative prices are allowed here (the log transform checks them). Files
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from forecast.data.calendar import infer_frequency
+from forecast.data.read import (NA_TOKENS, check_file, parse_dates, parse_numbers, pick_date_column,
+                                pick_target_column, read_table, text_cells)
 from forecast.errors import ForecastError, InputError
-
-MAX_BYTES = 2 * 1024**3
-NA_TOKENS = {"", "nan", "null", "na", "n/a", "#n/a", "none", ".", "-", "--"}
-DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "period", "datum")
-TARGET_NAMES = ("adj close", "adj_close", "adjclose", "close", "price", "value")
-# (pattern every value must match, format for pd.to_datetime); the first that parses all wins.
-DATE_FORMATS = [
-    (r"\d{4}-\d{1,2}-\d{1,2}", "%Y-%m-%d"),
-    (r"\d{1,2}/\d{1,2}/\d{4}", "%m/%d/%Y"),
-    (r"\d{1,2}/\d{1,2}/\d{4}", "%d/%m/%Y"),
-    (r"\d{8}", "%Y%m%d"),
-    (r"\d{4}-\d{1,2}", "%Y-%m"),
-    (r"\d{4}/\d{1,2}/\d{1,2}", "%Y/%m/%d"),
-    (r"\d{1,2}\.\d{1,2}\.\d{4}", "%d.%m.%Y"),
-    (r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?", "ISO8601"),
-    (r"\d{1,2}/\d{1,2}/\d{4} \d{1,2}:\d{2}(:\d{2})?", "%m/%d/%Y %H:%M:%S"),
-]
-_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
-
 
 @dataclass(frozen=True)
 class PriceSeries:
@@ -70,214 +49,6 @@ class PriceSeries:
 
 
 
-def _check_file(path, limit: bool = True) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{path}: file not found; check the path")
-    if p.is_dir():
-        raise InputError(f"{path}: is a directory, not a file; pass a CSV or Parquet file")
-    size = p.stat().st_size
-    if not limit:
-        return p
-    if size == 0:
-        raise InputError(f"{path}: file is empty (0 bytes); pass a CSV with a header and data rows")
-    if size > MAX_BYTES:
-        raise InputError(f"{path}: file is too large ({size / 1024**3:.1f} GiB > 2 GiB; streaming "
-                         "is not supported); pass a smaller extract, e.g. the most recent rows")
-    return p
-
-
-def fingerprint(path) -> dict:
-    """{"path": absolute path, "sha256": hex digest, "bytes": size}; reads in 1 MiB chunks."""
-    p = _check_file(path, limit=False)
-    digest, size = hashlib.sha256(), 0
-    try:
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as e:
-        raise InputError(f"{path}: cannot read the file ({_one_line(e)})") from None
-    return {"path": str(p.resolve()), "sha256": digest.hexdigest(), "bytes": size}
-
-
-def _read_table(p: Path, source: str) -> pd.DataFrame:
-    """The raw table: Parquet as stored, CSV as strings (blank lines kept, so rows = lines)."""
-    try:
-        with open(p, "rb") as f:
-            magic = f.read(4)
-        compression = "gzip" if magic[:2] == b"\x1f\x8b" else "infer"
-        with (gzip.open if compression == "gzip" else open)(p, "rb") as f:
-            head = f.read(65536) if magic != b"PAR1" else b""
-    except (OSError, EOFError) as e:
-        raise InputError(f"{source}: cannot read the file ({_one_line(e)})") from None
-    if magic == b"PAR1" or p.suffix.lower() == ".parquet":
-        try:
-            return pd.read_parquet(p)
-        except ImportError:
-            raise InputError(f"{source}: reading Parquet needs pyarrow; "
-                             "pip install pyarrow") from None
-        except Exception as e:
-            raise InputError(f"{source}: not a readable Parquet file ({_one_line(e)}); "
-                             "pass a valid Parquet or CSV file") from None
-    controls = sum(b < 32 and b not in (9, 10, 12, 13) for b in head)
-    if b"\x00" in head or controls > 0.01 * max(len(head), 1):
-        raise InputError(f"{source}: does not look like a text table (binary data); "
-                         "pass comma-separated values with a header row")
-    first = next((ln for ln in head.decode("latin-1").splitlines() if ln.strip()), "")
-    if "," not in first:
-        for sep, name in ((";", "semicolon"), ("\t", "tab")):
-            if sep in first:
-                raise InputError(f"{source}: looks {name}-separated (header {first.strip()!r}); "
-                                 "use comma-separated values")
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False, na_filter=False,
-                             skip_blank_lines=False, encoding=encoding, compression=compression)
-            break
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{source}: no header or data found; pass a CSV with a header "
-                             "row and data rows") from None
-        except Exception as e:
-            raise InputError(f"{source}: not a valid comma-separated table ({_one_line(e)}); "
-                             "fix the file so every row has the header's columns") from None
-    return df
-
-
-def _one_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())
-    return text[:200] if text else type(e).__name__
-
-
-
-def _text(col: pd.Series) -> pd.Series:
-    """The column as stripped strings, with missing values (None, NaN, NaT) as "" (vectorised)."""
-    return col.astype(object).where(col.notna(), "").astype(str).str.strip()
-
-
-def _clean_numbers(s: pd.Series) -> pd.Series:
-    """Quotes, currency symbols and thousands separators removed, for cells that failed a plain parse."""
-    s = s.str.strip("\"'").str.strip()
-    s = s.str.replace(r"^([+-]?)\s*[$€£]\s*", r"\1", regex=True)
-    s = s.str.replace(r"\s*[$€£]$", "", regex=True)
-    thousands = s.str.match(_THOUSANDS).fillna(False).astype(bool)
-    return s.where(~thousands, s.str.replace(",", "", regex=False))
-
-
-def _numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values with NaN for missing, mask of cells that are neither numbers nor missing)."""
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-        return col.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(col), dtype=bool)
-    s = _text(col)
-    missing = s.str.lower().isin(NA_TOKENS).to_numpy()
-    values = pd.to_numeric(s.where(~missing, ""), errors="coerce").to_numpy(dtype=float, copy=True)
-    retry = np.isnan(values) & ~missing  # only these need the slower clean-up (10M plain rows skip it)
-    if retry.any():
-        values[retry] = pd.to_numeric(_clean_numbers(s[retry]), errors="coerce").to_numpy(dtype=float)
-    bad = np.isnan(values) & ~missing
-    return values, bad
-
-
-def _parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray) -> pd.DatetimeIndex:
-    if pd.api.types.is_datetime64_any_dtype(col):
-        dates = pd.DatetimeIndex(col)
-        if dates.tz is not None:
-            dates = dates.tz_convert("UTC").tz_localize(None)
-        if dates.isna().any():
-            _missing_date(source, name, rows[np.flatnonzero(dates.isna())[0]])
-        return dates.as_unit("ns")
-    s = _text(col)
-    empty = (s.str.lower().isin(NA_TOKENS)).to_numpy()
-    if empty.any():
-        _missing_date(source, name, rows[np.flatnonzero(empty)[0]])
-    best_bad = None
-    for pattern, fmt in DATE_FORMATS:
-        ok = np.array(s.str.fullmatch(pattern).fillna(False), dtype=bool)
-        if ok.any():
-            parsed = pd.to_datetime(s[ok], format=fmt, errors="coerce", utc=fmt == "ISO8601")
-            ok[ok] = parsed.notna().to_numpy()
-        if ok.all():
-            parsed = pd.DatetimeIndex(parsed)
-            return (parsed.tz_localize(None) if parsed.tz is not None else parsed).as_unit("ns")
-        if ok[0] and (best_bad is None or np.argmin(ok) > best_bad):
-            best_bad = int(np.argmin(ok))  # first value this format (which fits row 1) rejects
-    i = 0 if best_bad is None else best_bad
-    raise InputError(f"{source}: column '{name}' row {rows[i]}: cannot parse date {s.iloc[i]!r} "
-                     "(all dates must share one format, e.g. YYYY-MM-DD or M/D/YYYY); "
-                     "fix that date or pass --date-col")
-
-
-def _missing_date(source, name, row):
-    raise InputError(f"{source}: column '{name}' row {row}: date is missing; "
-                     "fill it in or delete the row")
-
-
-
-def _find(columns, wanted: str):
-    if wanted in columns:
-        return wanted
-    lower = {str(c).lower(): c for c in reversed(list(columns))}
-    return lower.get(str(wanted).strip().lower())
-
-
-def _pick_date_col(df: pd.DataFrame, date_col, source: str, rows) -> tuple[str, str]:
-    """(column in df, name to report)."""
-    cols = list(df.columns)
-    unnamed = str(cols[0]).startswith("Unnamed: 0") or str(cols[0]) in ("", "index")
-    if date_col is not None:
-        found = _find(cols, date_col)
-        if found is not None:
-            return found, str(found)
-        if not (str(date_col).lower() == "index" and unnamed):  # "index": a written pandas index
-            raise InputError(f"{source}: date column '{date_col}' not found; columns are "
-                             f"{', '.join(map(str, cols))}; pass one of them as --date-col")
-        return cols[0], "index"
-    low = [str(c).lower() for c in cols]
-    for test in (lambda c: c in DATE_NAMES, lambda c: any(w in c for w in DATE_NAMES)):
-        for c, lc in zip(cols, low):
-            if test(lc):
-                return c, str(c)
-    if unnamed:
-        try:
-            _parse_dates(df[cols[0]], "index", source, rows)
-            return cols[0], "index"
-        except InputError:
-            pass
-    raise InputError(f"{source}: no date column found (columns: {', '.join(map(str, cols))}); "
-                     "name it 'Date' or pass --date-col")
-
-
-def _pick_target(df: pd.DataFrame, target, date_key, source: str) -> str:
-    others = [c for c in df.columns if c != date_key]
-    numeric = []
-    for c in others:
-        values, bad = _numbers(df[c])
-        ok = ~np.isnan(values)
-        if ok.any() and ok.sum() > bad.sum():
-            numeric.append(c)
-    listing = ", ".join(map(str, numeric)) or "none"
-    if target is not None:
-        found = _find(others, target)
-        if found is None:
-            raise InputError(f"{source}: target column '{target}' not found; numeric columns are "
-                             f"{listing}; pass one of them as --target")
-        return found
-    for name in ("Adj Close", "Close") + TARGET_NAMES:
-        found = _find(others, name)
-        if found is not None:
-            return found
-    if len(numeric) == 1:
-        return numeric[0]
-    if not numeric:
-        raise InputError(f"{source}: no numeric column found (columns: "
-                         f"{', '.join(map(str, df.columns))}); add a price column such as 'Close'")
-    raise InputError(f"{source}: several numeric columns ({listing}) and none is named Close or "
-                     "Price; pass --target NAME")
-
-
-
 def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: int = 5,
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None) -> PriceSeries:
@@ -291,17 +62,17 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     rows_all = np.arange(2, 2 + len(df))  # the header is row 1
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
-        blank &= _text(df[c]).str.lower().isin(NA_TOKENS).to_numpy()
+        blank &= text_cells(df[c]).str.lower().isin(NA_TOKENS).to_numpy()
     df, rows = df.loc[~blank].reset_index(drop=True), rows_all[~blank]
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
-    date_key, date_name = _pick_date_col(df, date_col, source, rows)
-    tkey = _pick_target(df, target, date_key, source)
-    dates = _parse_dates(df[date_key], date_name, source, rows)
-    values, bad = _numbers(df[tkey])
+    date_key, date_name = pick_date_column(df, date_col, source, rows)
+    tkey = pick_target_column(df, target, date_key, source)
+    dates = parse_dates(df[date_key], date_name, source, rows)
+    values, bad = parse_numbers(df[tkey])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{source}: column '{tkey}' row {rows[i]}: {_text(df[tkey]).iloc[i]!r} is "
+        raise InputError(f"{source}: column '{tkey}' row {rows[i]}: {text_cells(df[tkey]).iloc[i]!r} is "
                          "not a number; fix or delete that value")
     if np.isinf(values).any():
         i = int(np.flatnonzero(np.isinf(values))[0])
@@ -360,8 +131,8 @@ def load_prices(path, target: str | None = None, date_col: str | None = None,
                 max_fill: int = 5, min_rows: int = 0, tail: int | None = None) -> PriceSeries:
     """Read and validate a price file (CSV, CSV.gz or Parquet); see the module docstring."""
     source = str(path)
-    p = _check_file(path)
-    return series_from_frame(_read_table(p, source), target=target, date_col=date_col,
+    p = check_file(path)
+    return series_from_frame(read_table(p, source), target=target, date_col=date_col,
                              max_fill=max_fill, min_rows=min_rows, source=source, tail=tail)
 
 

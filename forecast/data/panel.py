@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from forecast.data import features as feat
-from forecast.data.load import (_check_file, _find, _numbers, _parse_dates, _pick_date_col, _pick_target, _read_table,
-                           _text, series_from_frame)
+from forecast.data.load import series_from_frame
+from forecast.data.read import (check_file, find_column, parse_dates, parse_numbers, pick_date_column, pick_target_column,
+                                read_table, text_cells)
 from forecast.errors import InputError
 
 TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features a wide file can have
@@ -60,7 +61,7 @@ def _numeric_columns(df: pd.DataFrame, exclude) -> list:
     for c in df.columns:
         if c in exclude:
             continue
-        values, bad = _numbers(df[c])
+        values, bad = parse_numbers(df[c])
         if (~np.isnan(values)).sum() > bad.sum() and (~np.isnan(values)).any():
             out.append(c)
     return out
@@ -68,7 +69,7 @@ def _numeric_columns(df: pd.DataFrame, exclude) -> list:
 
 def _check_features(features, df, numeric, exclude, source: str) -> None:
     for f in features:
-        col = _find([c for c in df.columns if c not in exclude], f)
+        col = find_column([c for c in df.columns if c not in exclude], f)
         if col is not None and col not in numeric and f not in feat.NEEDS:
             raise InputError(f"{source}: covariate column '{col}' is not numeric; --features takes numeric "
                              f"columns or derived features: {', '.join(feat.available(numeric))}")
@@ -79,7 +80,7 @@ def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_
     ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src)
     cols = {}
     for name in feat.columns_needed(features, numeric, source):
-        key = _find(list(sub.columns), name)
+        key = find_column(list(sub.columns), name)
         cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src)
         # covariates on the target's dates: carried forward over gaps, leading missing values back-filled
         cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().bfill().to_numpy()
@@ -103,26 +104,26 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
                features=(), id_col: str | None = None, targets: str | None = None, min_rows: int = 0) -> Panel:
     """Read a long, wide or single-series file into validated series with raw feature matrices."""
     source = str(path)
-    df = _read_table(_check_file(path), source)
+    df = read_table(check_file(path), source)
     df.columns = [str(c).strip() for c in df.columns]
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
-        blank &= (_text(df[c]) == "").to_numpy()
+        blank &= (text_cells(df[c]) == "").to_numpy()
     rows = np.arange(2, 2 + len(df))[~blank]
     df = df.loc[~blank].reset_index(drop=True)
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
-    date_key, date_name = _pick_date_col(df, date_col, source, rows)
+    date_key, date_name = pick_date_column(df, date_col, source, rows)
     features = tuple(features)
     if id_col is not None:
-        id_key = _find(list(df.columns), id_col)
+        id_key = find_column(list(df.columns), id_col)
         if id_key is None or id_key == date_key:
             raise InputError(f"{source}: id column '{id_col}' not found; columns are "
                              f"{', '.join(map(str, df.columns))}; pass one of them as --id-col")
-        ids = _text(df[id_key])
-        _duplicates(ids, _parse_dates(df[date_key], date_name, source, rows), rows, str(id_key), source)
+        ids = text_cells(df[id_key])
+        _duplicates(ids, parse_dates(df[date_key], date_name, source, rows), rows, str(id_key), source)
         rest = df.drop(columns=[id_key])
-        tkey = _pick_target(rest, target, date_key, source)
+        tkey = pick_target_column(rest, target, date_key, source)
         numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
         _check_features(features, rest, numeric, (date_key,), source)
         feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
@@ -137,7 +138,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
                              "a wide file needs one numeric column of prices per series")
         keys = numeric if [n.lower() for n in names] == ["all"] else []
         for name in [] if keys else names:
-            key = _find([c for c in df.columns if c != date_key], name)
+            key = find_column([c for c in df.columns if c != date_key], name)
             if key is None:
                 raise InputError(f"{source}: --targets column '{name}' not found; numeric columns are "
                                  f"{', '.join(map(str, numeric))}; pass some of them (or all)")
@@ -152,7 +153,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         jobs = [(str(k), df[[date_key, k]], k, []) for k in dict.fromkeys(keys)]
         tkey, layout = "value", "wide"
     else:
-        tkey = _pick_target(df, target, date_key, source)
+        tkey = pick_target_column(df, target, date_key, source)
         numeric = _numeric_columns(df, (date_key,))
         _check_features(features, df, numeric, (date_key,), source)
         jobs = [(str(tkey), df, tkey, numeric)]

@@ -36,7 +36,8 @@ from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
 from forecast.models.baselines import BASELINES, season_for
 from forecast.config import RunConfig
-from forecast.data.load import PriceSeries, fingerprint, load_prices
+from forecast.data.load import PriceSeries, load_prices
+from forecast.data.read import fingerprint
 from forecast.errors import ForecastError
 from forecast.executors import SEQUENTIAL
 from forecast.data.windows import label_index

@@ -226,7 +226,7 @@ def _head(s: SeriesData, n: int) -> SeriesData:
 
 def _save(bundle_dir, gm: GlobalForecaster, panel: Panel, data_path, metrics, test_frame, cals, device,
           force) -> None:
-    from forecast.data.load import fingerprint
+    from forecast.data.read import fingerprint
 
     keep = gm.cfg.window.window + gm.preps[0].offset
     entries, last = [], []

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from forecast.evaluation.backtest import Backtest, backtest_series, check_out_dir, parse_models, write_outputs
-from forecast.data.load import PriceSeries, fingerprint
+from forecast.data.load import PriceSeries
+from forecast.data.read import fingerprint
 from forecast.errors import ForecastError, InputError
 from forecast.data.panel import load_panel
 from forecast.workflows.per_series import slug

@@ -11,7 +11,8 @@ import pandas as pd
 
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
-from forecast.data.load import PriceSeries, fingerprint, load_prices
+from forecast.data.load import PriceSeries, load_prices
+from forecast.data.read import fingerprint
 from forecast.errors import ForecastError, InputError
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
 from forecast.data.windows import chronological_split, label_index
