@@ -1,20 +1,22 @@
-"""Save and load model bundles: a folder with the model, config, fitted transforms, data, manifest.
+"""Save and load model bundles: one folder, the same files whatever the number of series.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
-    model.keras            Keras 3 model (weights + architecture; loaded with safe_mode=True)
+    model.keras            the Keras 3 network (``fit: global``); ``model_<series>.keras`` per series with
+                           ``fit: per_series`` (loaded with safe_mode=True)
     config.json            every option used; RunConfig.from_dict rebuilds the model
-    preprocessor.json      target transform and scaler statistics (fitted on the training part)
-    last_window.csv        date,price: the observations the next forecast starts from
-    test_predictions.csv   origin,date,step,actual,forecast,naive over the held-out test part
-    data.json              fingerprint of the training file: path, sha256, rows, dates, target, frequency
-    metrics.json           test metrics of the LSTM and of the naive forecast, training summary
-    history.json           loss per epoch and the early-stopping point
-    manifest.json          format, versions, device, seed, and a sha256 of every file above
+    series.json            ids, and per series: its network file, frequency, rows and dates, target transform and
+                           covariate scaler (fitted on its training part), interval calibration
+    last_window.csv        id,date,price[,raw covariates]: the observations the next forecasts start from
+    test_predictions.csv   id,origin,date,step,actual,forecast,naive over each series' held-out test part
+    data.json              fingerprint of the training file: path, sha256, layout, target, date column
+    metrics.json           test metrics per series and pooled, interval coverage, training summary
+    history.json           loss per epoch and the early-stopping point, per network
+    manifest.json          format, versions, device, seed, fit, and a sha256 of every file above
 
 A bundle is written into a temporary sibling folder and renamed into place, so an interrupted run
 leaves either the previous bundle or none. Loading refuses a folder whose manifest is missing, whose
-format is unknown, or whose files do not match their checksums. No pickles anywhere.
+format is unknown (older formats: retrain), or whose files do not match their checksums. No pickles.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -37,14 +40,13 @@ import pandas as pd
 from forecast.config import RunConfig
 from forecast.errors import BundleError
 from forecast.io import atomic_write_text, write_json
-from forecast.data.transforms import Preprocessor
 
 FORMAT = "forecast-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 LATEST = Path("models") / "LATEST"
-SET_INDEX = "series_index.json"  # a --per-series set: one bundle per series, listed here
-REQUIRED = ("model.keras", "config.json", "preprocessor.json", "last_window.csv", "data.json", "metrics.json",
-            "history.json")  # files every bundle has, each with a checksum in manifest.json
+SERIES = "series.json"
+REQUIRED = ("config.json", SERIES, "last_window.csv", "data.json", "metrics.json",
+            "history.json")  # files every bundle has (and its networks), each with a checksum in manifest.json
 
 
 def sha256_file(path: Path) -> str:
@@ -67,8 +69,8 @@ def versions() -> dict[str, str]:
 
 
 def is_bundle(path: Path) -> bool:
-    """A folder `forecast train` wrote: a bundle (manifest.json) or a --per-series set of them."""
-    return (Path(path) / "manifest.json").is_file() or (Path(path) / SET_INDEX).is_file()
+    """A folder `forecast train` wrote (it has a manifest.json)."""
+    return (Path(path) / "manifest.json").is_file()
 
 
 def check_writable(path: Path, force: bool, replaceable: Callable[[Path], bool] = is_bundle,
@@ -131,46 +133,68 @@ def atomic_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def slug(sid: str) -> str:
+    """A file-name-safe form of a series id."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", str(sid)) or "_"
+
+
+def network_file(key: str | None) -> str:
+    """``model.keras`` for the global network, ``model_<slug>.keras`` for a series' own network."""
+    return "model.keras" if key is None else f"model_{slug(key)}.keras"
+
+
 @dataclass
 class Bundle:
     path: Path
-    model: Any
     config: RunConfig
-    prep: Preprocessor
-    last_window: pd.DataFrame  # date, price
+    networks: dict[str, Any]  # file name -> Keras model
+    series: dict  # series.json
+    last_window: pd.DataFrame  # id, date, price[, raw covariates]
     data: dict
     metrics: dict
-    history: dict
+    history: dict  # file name -> {history, best_epoch, epochs_run}
     manifest: dict
     test_predictions: pd.DataFrame | None = None
 
+    @property
+    def ids(self) -> list[str]:
+        return list(self.series["ids"])
 
-def save_bundle(path: Path, *, model, config: RunConfig, prep: Preprocessor, last_window: pd.DataFrame,
-                data: dict, metrics: dict, history: dict, test_predictions: pd.DataFrame | None,
-                device: str, force: bool = False, extra_files: dict[str, Any] | None = None,
+    @property
+    def entries(self) -> dict[str, dict]:
+        """Series id -> its series.json entry."""
+        return {e["id"]: e for e in self.series["series"]}
+
+    @property
+    def single(self) -> bool:
+        return len(self.series["ids"]) == 1
+
+
+def save_bundle(path: Path, *, networks: dict[str, Any], config: RunConfig, series: dict,
+                last_window: pd.DataFrame, data: dict, metrics: dict, history: dict,
+                test_predictions: pd.DataFrame | None, device: str, force: bool = False,
                 interrupted: bool = False) -> Path:
-    """Write a bundle atomically; ``extra_files`` maps names to JSON-able objects (e.g. intervals).
+    """Write a bundle atomically. ``networks``: file name (``network_file``) -> Keras model.
 
     ``interrupted`` marks a bundle saved from the best weights of a training run stopped with Ctrl-C.
     """
     with atomic_dir(path, force) as tmp:
-        model.save(tmp / "model.keras")
+        for name, model in networks.items():
+            model.save(tmp / name)
         write_json(tmp / "config.json", config.to_dict())
-        write_json(tmp / "preprocessor.json", prep.to_dict())
+        write_json(tmp / SERIES, series)
         last_window.to_csv(tmp / "last_window.csv", index=False, date_format="%Y-%m-%d %H:%M:%S")
         if test_predictions is not None:
             test_predictions.to_csv(tmp / "test_predictions.csv", index=False)
         write_json(tmp / "data.json", data)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "history.json", history)
-        for name, obj in (extra_files or {}).items():
-            write_json(tmp / name, obj)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         write_json(tmp / "manifest.json", {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "device": device, "seed": config.train.seed, "versions": versions(), "interrupted": interrupted,
-            "files": files,
+            "device": device, "seed": config.train.seed, "fit": config.model.fit, "n_series": len(series["ids"]),
+            "versions": versions(), "interrupted": interrupted, "files": files,
         })
     set_latest(path)
     return Path(path)
@@ -215,10 +239,11 @@ def verify(path: Path) -> dict:
         raise BundleError(f"{path}: manifest.json is not a {FORMAT} manifest; this folder was not made by forecast")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(f"{path}: bundle format version {manifest.get('format_version')} is not supported "
-                          f"(this forecast reads version {FORMAT_VERSION}); retrain with this version")
+                          f"(this forecast reads version {FORMAT_VERSION}); retrain it with `forecast train`")
     files = manifest.get("files")
-    if not isinstance(files, dict) or not set(REQUIRED) <= set(files):
-        raise BundleError(f"{path}: manifest.json does not list every bundle file ({', '.join(REQUIRED)}); "
+    if not isinstance(files, dict) or not set(REQUIRED) <= set(files) or not any(str(n).endswith(".keras") for n in files):
+        raise BundleError(f"{path}: manifest.json does not list every bundle file ({', '.join(REQUIRED)} and a "
+                          "model.keras); "
                           "damaged bundle, train it again")
     for name, digest in files.items():
         if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
@@ -234,31 +259,32 @@ def verify(path: Path) -> dict:
 
 
 def load_bundle(path: Path | None = None) -> Bundle:
-    """Verify and load a bundle; the model loads on whatever device is present (GPU-trained or not)."""
+    """Verify and load a bundle; the networks load on whatever device is present (GPU-trained or not)."""
     import keras
 
     path = resolve(path)
     manifest = verify(path)
-    try:
-        model = keras.models.load_model(path / "model.keras", compile=False, safe_mode=True)
-    except Exception as e:  # Keras raises ValueError/TypeError for unsafe or foreign content
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BundleError(f"{path}: model.keras could not be loaded safely ({first[:200]})") from None
+    networks = {}
+    for name in sorted(n for n in manifest["files"] if n.endswith(".keras")):
+        try:
+            networks[name] = keras.models.load_model(path / name, compile=False, safe_mode=True)
+        except Exception as e:  # Keras raises ValueError/TypeError for unsafe or foreign content
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise BundleError(f"{path}: {name} could not be loaded safely ({first[:200]})") from None
     tp = path / "test_predictions.csv"
     try:
-        return Bundle(
-            path=path, model=model, config=RunConfig.from_dict(_read_json(path, "config.json")),
-            prep=Preprocessor.from_dict(_read_json(path, "preprocessor.json")),
-            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"]),
+        bundle = Bundle(
+            path=path, config=RunConfig.from_dict(_read_json(path, "config.json")), networks=networks,
+            series=_read_json(path, SERIES),
+            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"], dtype={"id": str}),
             data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
             history=_read_json(path, "history.json"), manifest=manifest,
-            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"]) if tp.is_file() else None,
+            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"], dtype={"id": str}) if tp.is_file() else None,
         )
+        missing = [e["network"] for e in bundle.series["series"] if e["network"] not in networks]
     except (KeyError, TypeError, ValueError) as e:  # files match the manifest, but their content is foreign
         raise BundleError(f"{path}: bundle files have unexpected content ({type(e).__name__}: {e}); "
                           "train it again") from None
-
-
-def read_extra(bundle: Bundle, name: str) -> dict | None:
-    f = bundle.path / name
-    return json.loads(f.read_text()) if f.is_file() else None
+    if missing:
+        raise BundleError(f"{path}: series.json names {missing[0]}, which the bundle does not have; train it again")
+    return bundle

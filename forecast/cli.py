@@ -43,6 +43,12 @@ BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.b
 PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
 LearningRateOpt = typer.Option(None, help=f"Adam learning rate; halved on plateaus \\[default: {_TRAIN.learning_rate}].")
 SeedOpt = typer.Option(None, help=f"Random seed; repeatable results on CPU \\[default: {_TRAIN.seed}].")
+FeaturesOpt = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
+                           "log_return, log_volume, hl_range, volatility, dow, month.")
+IdColOpt = typer.Option(None, help="Long format: column naming the series; one global model over all (see --per-series).")
+TargetsOpt = typer.Option(None, help="Wide format: the columns to forecast, comma-separated, or all.")
+PerSeriesOpt = typer.Option(False, "--per-series", help="With --id-col/--targets: one model per series instead of one "
+                            "global model.")
 # Where independent fits run (backtest, tune): one definition each.
 ExecutorOpt = typer.Option("sequential", help="Where independent fits run: sequential, process (a pool of --workers "
                            "processes) or ray (local, or the cluster at --address; pip install \"forecast\\[ray]\").")
@@ -120,121 +126,107 @@ def train(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
     save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt",
                                            help="On Ctrl-C during training, save a bundle of the best weights so far (marked interrupted)."),
-    features: Optional[str] = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
-                                           "log_return, log_volume, hl_range, volatility, dow, month."),
-    id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; trains one global model over all."),
-    targets: Optional[str] = typer.Option(None, help="Wide format: the columns to forecast, comma-separated, or all."),
-    per_series: bool = typer.Option(False, "--per-series", help="With --id-col/--targets: one model per series instead of one global model."),
+    features: Optional[str] = FeaturesOpt,
+    id_col: Optional[str] = IdColOpt,
+    targets: Optional[str] = TargetsOpt,
+    per_series: bool = PerSeriesOpt,
     executor: str = typer.Option("sequential", help="With --per-series: where the series train: sequential, process (a pool "
                                  "of --workers processes) or ray (a local Ray; pip install \"forecast\\[ray]\")."),
     workers: Optional[int] = WorkersOpt,
 ) -> None:
-    """Train a stacked LSTM on DATA and save a model bundle; report test error next to the naive forecast."""
+    """Train a stacked LSTM on DATA (one series, or many with --id-col/--targets) and save a model bundle;
+    report each series' test error next to the naive forecast."""
     _quiet_tf()
     with user_errors():  # a Ctrl-C while importing TensorFlow ends as cleanly as one during training
+        from forecast.executors import check_executor, open_executor
         from forecast.output import console
         from forecast.workflows.train import train as run_train
 
         cfg = _run_config(
             config, layers,
-            data=dict(target=target, date_col=date_col, max_fill=max_fill),
+            data=_data_options(target, date_col, max_fill, features, id_col, targets),
             window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
-            model=dict(dropout=dropout),
+            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                        loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
         )
-        if (executor != "sequential" or workers is not None) and not per_series:
+        if (executor != "sequential" or workers is not None) and cfg.model.fit != "per_series":
             raise ForecastError(f"--executor {executor}: only --per-series training runs on an executor; add "
                                 "--per-series (with --id-col or --targets) or drop --executor/--workers")
-        if features or id_col or targets or per_series:  # many series and/or covariates
-            from forecast.executors import check_executor, open_executor
-            from forecast.output.panel_output import train_and_report
-
-            check_executor(executor, workers)
-            with open_executor(executor, workers) as run_on:
-                train_and_report(data, cfg, features=features, id_col=id_col, targets=targets, per_series=per_series,
-                                 model_dir=model, force=force, verbose=0 if quiet else 2, plots=plots, executor=run_on)
-            return
-        outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2)
-        t = outcome.metrics["training"]
-        if t.get("interrupted"):
+        check_executor(executor, workers)
+        with open_executor(executor, workers) as run_on, console.skipped_series_on_stderr():
+            outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on)
+        if outcome.interrupted:
+            t = next(iter(outcome.metrics["training"].values()))
             typer.echo(f"interrupted after {t['epochs_run']} epochs: saved the best weights so far (epoch "
                        f"{t['best_epoch']}) to {outcome.bundle_dir}, marked interrupted", err=True)
             raise typer.Exit(130)
         console.print_train_summary(outcome)
-        written = console.write_bundle_plots(outcome.bundle_dir, plots or outcome.bundle_dir)
-        typer.echo(f"bundle: {outcome.bundle_dir}\nplots: {', '.join(map(str, written))}")
+        written = console.write_bundle_plots(load_bundle(outcome.bundle_dir), plots or outcome.bundle_dir)
+        shown = ", ".join(map(str, written)) if len(written) <= 3 else f"{len(written)} PNG files in {written[0].parent}"
+        typer.echo(f"bundle: {outcome.bundle_dir}\nplots: {shown}")
+
+
+def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> str | None:
+    if per_series and not (id_col or targets):
+        raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
+    return "per_series" if per_series else None
+
+
+def _data_options(target, date_col, max_fill, features=None, id_col=None, targets=None) -> dict:
+    from forecast.data.features import parse_features
+
+    return dict(target=target, date_col=date_col, max_fill=max_fill, id_col=id_col, targets=targets,
+                features=parse_features(features) if features is not None else None)
+
+
+def load_bundle(path):
+    from forecast.bundle import load_bundle as load
+
+    return load(path)
 
 
 @app.command()
 def predict(
     model: Optional[Path] = ModelOpt,
     horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps to forecast. Default: the trained horizon; longer ones are served recursively."),
-    data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Forecast from the end of this newer file (same columns) instead of the bundle's last window."),
+    data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Forecast from the end of this newer file "
+                                        "(same columns; each series from the end of its own rows) instead of the bundle's last windows."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", dir_okay=False, help="Write the forecast as CSV (date,forecast,...)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object on stdout instead of a table."),
-    plot: Optional[Path] = typer.Option(None, dir_okay=False, help="Forecast chart PNG. Default: beside --out, else none."),
+    as_json: bool = typer.Option(False, "--json", help="Print the forecast as a JSON list of records (date, forecast, "
+                                 "bounds; an id with several series) instead of a table."),
+    plot: Optional[Path] = typer.Option(None, dir_okay=False, help="Forecast chart PNG (for several series, a grid of "
+                                        "all). Default: beside --out, else none."),
     interval: Optional[str] = typer.Option(
         None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
         "Default: 0.8 when the bundle has a calibration."),
-    series_id: Optional[str] = typer.Option(None, "--id", help="Multi-series bundle: forecast only this series \\[default: all]."),
+    series_id: Optional[str] = typer.Option(None, "--id", help="Forecast only this series of a multi-series bundle \\[default: all]."),
 ) -> None:
-    """Forecast the next steps from a bundle, with dates on the series' own calendar."""
+    """Forecast the next steps of every series of a bundle (or --id), with dates on each series' own calendar."""
     _quiet_tf()
-    from forecast.output import console
-    from forecast.bundle import load_bundle
     from forecast.evaluation.intervals import parse_levels
     from forecast.io import save_figure, write_csv
+    from forecast.output import console
     from forecast.workflows.predict import predict as run_predict
 
     with user_errors():
         if horizon is not None and horizon < 1:
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
         levels = parse_levels(interval) if interval is not None else None
-        if _predict_panel(model, horizon, series_id, levels, data, out, as_json, plot):
-            return
         bundle = load_bundle(model)
-        fc = run_predict(bundle, horizon, data, levels)
+        fc = run_predict(bundle, horizon, data, series_id, levels)
         if out:
-            write_csv(out, fc.frame)
+            write_csv(out, fc.frame if len(fc.ids) > 1 else fc.frame.drop(columns="id"))
         if as_json:
-            typer.echo(json.dumps(fc.to_json(), indent=2))
+            typer.echo(json.dumps(fc.records(), indent=2))
         else:
-            console.print_forecast(bundle, fc, out)
+            console.print_forecast(fc, out)
         plot = plot or (out.with_suffix(".png") if out else None)
         if plot:
-            save_figure(console.forecast_chart(bundle, fc), plot)
+            save_figure(console.forecast_charts(bundle, fc), plot)
             if not as_json:
                 typer.echo(f"chart: {plot}")
-
-
-def _predict_panel(model, horizon, series_id, levels, data, out, as_json, plot) -> bool:
-    """Serve ``predict`` for a multi-series bundle (columns id,date,forecast[,lower,upper...]); False for a
-    single-series one."""
-    from forecast.output import panel_output
-    from forecast.bundle import resolve
-    from forecast.io import write_csv
-
-    path = resolve(model)
-    if not panel_output.is_panel(path):
-        if series_id is not None:
-            raise ForecastError(f"--id {series_id!r}: {path} holds a single series; drop --id")
-        return False
-    if data is not None:
-        raise ForecastError("--data is not available for multi-series bundles yet; drop it")
-    fc = panel_output.predict_any(path, horizon, series_id, levels)
-    if out:
-        write_csv(out, fc.frame)
-    if as_json:
-        typer.echo(fc.frame.assign(date=fc.frame["date"].dt.strftime("%Y-%m-%d")).to_json(orient="records", indent=2))
-    else:
-        panel_output.print_forecast(fc)
-    if plot or out:
-        written = panel_output.write_plots(fc, (plot or out).parent)
-        if not as_json:
-            typer.echo(f"charts: {len(written)} PNG files in {written[-1].parent}")
-    return True
 
 
 @app.command()
@@ -242,17 +234,13 @@ def plot(
     model: Optional[Path] = ModelOpt,
     out: Path = typer.Option(Path("plots"), "--out", "-o", file_okay=False, help="Folder for the PNG files."),
 ) -> None:
-    """Write the charts of a bundle as PNG: forecast with history and test predictions, training curve."""
+    """Write the charts of a bundle as PNG: each series' forecast with history and test predictions (and a grid of
+    all for many series), the training curve."""
     _quiet_tf()
     from forecast.output import console
-    from forecast.bundle import resolve
 
     with user_errors():
-        from forecast.output import panel_output
-
-        path = resolve(model)
-        write = panel_output.write_bundle_plots if panel_output.is_panel(path) else console.write_bundle_plots
-        written = write(path, out)
+        written = console.write_bundle_plots(load_bundle(model), out)
         typer.echo("\n".join(map(str, written)))
 
 
@@ -378,37 +366,35 @@ def backtest(
     patience: Optional[int] = PatienceOpt,
     learning_rate: Optional[float] = LearningRateOpt,
     seed: Optional[int] = SeedOpt,
-    id_col: Optional[str] = typer.Option(None, help="Long format: column naming the series; backtests each and pools "
-                                         "the metrics (mean MASE, series where the LSTM beats naive)."),
+    features: Optional[str] = FeaturesOpt,
+    id_col: Optional[str] = IdColOpt,
+    targets: Optional[str] = TargetsOpt,
+    per_series: bool = PerSeriesOpt,
 ) -> None:
-    """Walk-forward backtest of the LSTM against naive, seasonal naive, drift, ARIMA and ETS on the same origins."""
+    """Walk-forward backtest of the LSTM that `train` ships (same options) against the baselines on the same
+    origins; for many series, each series and pooled."""
     _quiet_tf()
-    from forecast.output import console
     from forecast.evaluation import backtest as bt_lib
-    from forecast.executors import check_executor, open_executor
     from forecast.evaluation.intervals import parse_levels
+    from forecast.executors import check_executor, open_executor
+    from forecast.output import console
 
     with user_errors():
         cfg = _run_config(
             config, layers,
-            data=dict(target=target, date_col=date_col, max_fill=max_fill),
+            data=_data_options(target, date_col, max_fill, features, id_col, targets),
             window=dict(window=window, horizon=horizon, transform=transform),
-            model=dict(dropout=dropout),
+            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
         )
         out_dir = out or bt_lib.default_out_dir(data)
         bt_lib.check_out_dir(out_dir, force)  # fail before any work
         check_executor(executor, workers, address)
         show = not (quiet or as_json)
-        progress = (lambda r: console.err.print(f"[dim]{r.model}: fold(s) {', '.join(str(f + 1) for f in r.folds)} "
-                                                f"done in {r.seconds:.1f} s[/dim]")) if show else None
-        if id_col is not None:  # many series: the same calls, served per series with pooled metrics
-            from forecast.workflows.panel_backtest import Runner
-
-            bt_lib = Runner(id_col)
-        from forecast.output.panel_output import skipped_series_on_stderr
-
-        with open_executor(executor, workers, address) as run_on, skipped_series_on_stderr():
+        progress = (lambda r: console.err.print(f"[dim]{r.model}{'' if len(r.ids) != 1 else ' ' + r.ids[0]}: fold(s) "
+                                                f"{', '.join(str(f + 1) for f in r.folds)} done in {r.seconds:.1f} s[/dim]",
+                                                highlight=False)) if show else None
+        with open_executor(executor, workers, address) as run_on, console.skipped_series_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
                                          models=bt_lib.parse_models(models), season=season, progress=progress,
@@ -416,8 +402,10 @@ def backtest(
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:
             typer.echo(json.dumps(result.report, indent=2))
+        elif "series" in result.report:
+            console.print_panel_backtest(result.report, written)
         else:
-            (bt_lib.print_summary if id_col is not None else console.print_backtest)(result.report, written)
+            console.print_backtest(result.report, written)
 
 
 def main() -> None:  # pragma: no cover

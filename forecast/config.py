@@ -14,7 +14,8 @@ from forecast.errors import ForecastError
 TRANSFORMS = ("log_return", "diff", "level")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
-STRATEGIES = ("none", "mirrored")  # mirrored: tf.distribute.MirroredStrategy over the local devices
+STRATEGIES = ("none", "mirrored")
+FITS = ("global", "per_series")  # mirrored: tf.distribute.MirroredStrategy over the local devices
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class DataConfig:
     target: str | None = None  # None: Adj Close, else Close, else the only numeric column
     date_col: str | None = None
     max_fill: int = 5  # longest run of missing values forward-filled
+    id_col: str | None = None  # long format: the column naming each series
+    targets: str | None = None  # wide format: the columns to forecast, comma-separated, or "all"
+    features: tuple[str, ...] = ()  # covariates: numeric columns or derived features (data/features.py)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class WindowConfig:
 class ModelConfig:
     layers: tuple[int, ...] = (64, 64)  # units per stacked LSTM layer
     dropout: float = 0.2
+    fit: str = "global"  # "global": one network across the series; "per_series": one network per series
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,13 @@ class RunConfig:
             raise ForecastError("config must be a JSON object with data, window, model and train objects; "
                                 "start from a bundle's config.json")
         try:
-            model = dict(d.get("model", {}))
+            model, data = dict(d.get("model", {})), dict(d.get("data", {}))
             if "layers" in model:
                 model["layers"] = tuple(int(u) for u in model["layers"])
+            if isinstance(data.get("features"), list):
+                data["features"] = tuple(data["features"])
             return cls(
-                data=DataConfig(**d.get("data", {})),
+                data=DataConfig(**data),
                 window=WindowConfig(**d.get("window", {})),
                 model=ModelConfig(**model),
                 train=TrainConfig(**d.get("train", {})),
@@ -132,8 +139,8 @@ def _type_ok(value: Any, default: Any) -> bool:
         return isinstance(value, bool)
     if isinstance(default, (int, float)):  # numpy numbers count too; bools do not
         return isinstance(value, numbers.Integral if isinstance(default, int) else numbers.Real) and not isinstance(value, bool)
-    if isinstance(default, tuple):
-        return isinstance(value, tuple) and all(_type_ok(v, 1) for v in value)
+    if isinstance(default, tuple):  # layers: whole numbers; an empty default (features): names
+        return isinstance(value, tuple) and all(_type_ok(v, default[0] if default else "") for v in value)
     return True
 
 
@@ -169,6 +176,8 @@ def validate(cfg: RunConfig) -> None:
         (t.device in DEVICES, f"--device {t.device!r}: choose one of {', '.join(DEVICES)}"),
         (t.strategy in STRATEGIES, f"--strategy {t.strategy!r}: choose one of {', '.join(STRATEGIES)}"),
         (cfg.data.max_fill >= 0, f"--max-fill {cfg.data.max_fill}: must be 0 or more"),
+        (not (cfg.data.id_col and cfg.data.targets), "--id-col and --targets: give one of them (long or wide format)"),
+        (m.fit in FITS, f"--fit {m.fit!r}: choose global or per_series"),
     ]
     for ok, message in checks:
         if not ok:

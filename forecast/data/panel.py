@@ -14,7 +14,8 @@ left, or an (id, date) pair repeats, or a column is unknown or not numeric, an `
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -32,27 +33,77 @@ TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features
 class SkippedSeriesWarning(UserWarning):
     """Some series were left out (too short or unusable); the run goes on with the others."""
 
-@dataclass
-class SeriesData:
+@dataclass(frozen=True)
+class Series:
+    """One validated series of a panel: its prices, dates and raw (unscaled) covariates."""
+
     id: str
-    prices: np.ndarray  # (time,) float64
+    values: np.ndarray  # (time,) float64 prices, chronological
     dates: pd.DatetimeIndex
-    features: np.ndarray  # (time, inputs) raw, unscaled; inputs = len(features.input_names(...))
+    features: np.ndarray  # (time, inputs) raw covariates; inputs = len(features.input_names(...)), may be 0
     freq: str
+    n_filled: int = 0  # missing target values forward-filled when loading
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def slice(self, start: int, stop: int) -> Series:
+        """Rows ``start .. stop - 1`` (Python slice semantics)."""
+        return replace(self, values=self.values[start:stop], dates=self.dates[start:stop],
+                       features=self.features[start:stop])
+
+    def head(self, n: int) -> Series:
+        return self.slice(0, n)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Panel:
-    series: list[SeriesData]
-    layout: str  # single, long or wide
-    target: str
-    date_col: str
+    """Series with an id each (the Nixtla convention: id, date, target, covariates); one series is a panel of one."""
+
+    series: tuple[Series, ...]
+    layout: str = "single"  # single, long or wide
+    target: str = "price"
+    date_col: str = "date"
     features: tuple[str, ...] = ()
     skipped: dict[str, str] = field(default_factory=dict)  # id -> why
+    source: str = "<panel>"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "series", tuple(self.series))
 
     @property
     def ids(self) -> list[str]:
         return [s.id for s in self.series]
+
+    def __len__(self) -> int:
+        return len(self.series)
+
+    def __iter__(self):
+        return iter(self.series)
+
+    def __getitem__(self, sid: str) -> Series:
+        for s in self.series:
+            if s.id == sid:
+                return s
+        raise KeyError(sid)
+
+    def select(self, sid: str) -> Panel:
+        """The panel of one holding series ``sid``."""
+        return replace(self, series=(self[sid],))
+
+    def map(self, fn: Callable[[Series], Series]) -> Panel:
+        """The panel with ``fn`` applied to every series (e.g. ``lambda s: s.head(n)``)."""
+        return replace(self, series=tuple(fn(s) for s in self.series))
+
+
+def panel_of(values, dates=None, *, sid: str = "series", freq: str | None = None) -> Panel:
+    """A panel of one from plain prices (and dates; default: business days from 2000-01-03), for the library API."""
+    from forecast.data.calendar import infer_frequency
+
+    values = np.asarray(values, dtype=np.float64)
+    dates = pd.DatetimeIndex(dates) if dates is not None else pd.bdate_range("2000-01-03", periods=len(values))
+    return Panel((Series(sid, values, dates, np.zeros((len(values), 0)), freq or infer_frequency(dates)),),
+                 target=sid)
 
 
 def _numeric_columns(df: pd.DataFrame, exclude) -> list:
@@ -75,7 +126,7 @@ def _check_features(features, df, numeric, exclude, source: str) -> None:
                              f"columns or derived features: {', '.join(feat.available(numeric))}")
 
 
-def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str) -> SeriesData:
+def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str) -> Series:
     src = f"{source} [series {sid}]" if sid != str(tkey) else source
     ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src)
     cols = {}
@@ -85,7 +136,7 @@ def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_
         # covariates on the target's dates: carried forward over gaps, leading missing values back-filled
         cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().bfill().to_numpy()
     x = feat.build(features, ps.values, ps.dates, cols, src)
-    return SeriesData(sid, ps.values, ps.dates, x, ps.freq)
+    return Series(sid, ps.values, ps.dates, x, ps.freq, ps.n_filled)
 
 
 def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str, source: str) -> None:
@@ -167,12 +218,12 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
                 raise
             skipped[sid] = str(e)
             continue
-        if len(s.prices) < min_rows:
+        if len(s) < min_rows:
             if layout == "single":
-                raise InputError(f"{source}: {len(s.prices)} rows are too few; at least {min_rows} are needed "
+                raise InputError(f"{source}: {len(s)} rows are too few; at least {min_rows} are needed "
                                  "for the window, horizon, validation and test parts; use a longer series or "
                                  "a smaller --window/--horizon")
-            skipped[sid] = f"{len(s.prices)} rows, fewer than the {min_rows} needed"
+            skipped[sid] = f"{len(s)} rows, fewer than the {min_rows} needed"
             continue
         series.append(s)
     if skipped:
@@ -181,5 +232,5 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
     if not series:
         raise InputError(f"{source}: no usable series (skipped: {', '.join(skipped)}); "
                          "use longer series or a smaller --window/--horizon")
-    return Panel(series, layout, str(tkey), date_name, features, skipped)
+    return Panel(tuple(series), layout, str(tkey), date_name, features, skipped, source)
 

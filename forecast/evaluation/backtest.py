@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -36,9 +36,9 @@ from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
 from forecast.models.baselines import BASELINES, season_for
 from forecast.config import RunConfig
-from forecast.data.load import PriceSeries, load_prices
+from forecast.data.panel import Panel, Series, load_panel
 from forecast.data.read import fingerprint
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL
 from forecast.data.windows import label_index
 from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
@@ -54,8 +54,8 @@ MAX_LAG = 5
 @dataclass
 class Backtest:
     report: dict  # the metrics.json object
-    forecasts: pd.DataFrame  # origin, date, step, model, forecast, actual
-    series: PriceSeries
+    forecasts: pd.DataFrame  # [id,] origin, date, step, model, forecast, actual[, bounds]
+    panel: Panel  # the series backtested
 
 
 def parse_models(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -84,24 +84,35 @@ def lstm_min_rows(cfg: RunConfig) -> int:
         n += 1
 
 
-def _tasks(prices, folds: list[Fold], model: str, cfg, season: int, warm: bool,
-           calibrate: bool = False) -> list[FoldTask]:
-    """One task per retraining fold, covering the later folds that reuse its fit."""
-    groups = [[f] for f in folds if f.retrain]
-    for f in folds:
-        if not f.retrain:
-            groups[-1].append(f)
-    n, tasks = len(prices), []
-    for i, g in enumerate(groups):
-        one_step = None
-        if model == "lstm":  # step-1 predictions until the next fit (or the last possible origin)
-            one_step = groups[i + 1][0].origin - 1 if i + 1 < len(groups) else n - 2
-        end = max(g[-1].origin, one_step or 0)
-        tasks.append(FoldTask(model, prices[: end + 1], g[0].train_start, g[0].origin,
-                              tuple((f.index, f.train_start, f.origin) for f in g), cfg.window.horizon,
-                              season, cfg, keep_weights=warm and model == "lstm", one_step_until=one_step,
-                              calibrate=calibrate))
-    return tasks
+def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfig, season: int, warm: bool,
+           calibrate: bool = False) -> list[list[FoldTask]]:
+    """The fits of ``model``: one task per retraining fold (covering the later folds that reuse its fit), for
+    all series at once (the global LSTM) or for each series; returned as chains of consecutive fits."""
+    joint = model == "lstm" and cfg.model.fit == "global"
+    units = [panel] if joint else [panel.select(sid) for sid in panel.ids]
+    chains = []
+    for unit in units:
+        groups: dict[str, list[list[Fold]]] = {}
+        for s in unit:
+            groups[s.id] = []
+            for f in folds[s.id]:
+                (groups[s.id].append([f]) if f.retrain else groups[s.id][-1].append(f))
+        chain = []
+        for i in range(len(next(iter(groups.values())))):
+            ends, one_step = {}, None
+            if model == "lstm":  # step-1 predictions until the next fit (or the last possible origin)
+                one_step = {sid: g[i + 1][0].origin - 1 if i + 1 < len(g) else len(unit[sid]) - 2
+                            for sid, g in groups.items()}
+            for sid, g in groups.items():
+                ends[sid] = max(g[i][-1].origin, (one_step or {}).get(sid, 0))
+            cut = unit.map(lambda s: s.head(ends[s.id] + 1))
+            fit_ranges = {sid: (g[i][0].train_start, g[i][0].origin) for sid, g in groups.items()}
+            origins = tuple((f0.index, {sid: (groups[sid][i][k].train_start, groups[sid][i][k].origin) for sid in groups})
+                            for k, f0 in enumerate(next(iter(groups.values()))[i]))
+            chain.append(FoldTask(model, cut, fit_ranges, origins, cfg.window.horizon, season, cfg,
+                                  keep_weights=warm and model == "lstm", one_step_until=one_step, calibrate=calibrate))
+        chains.append(chain)
+    return chains
 
 
 def _execute(tasks: list[FoldTask], chained: list[list[FoldTask]], executor, progress) -> list[FoldResult]:
@@ -188,10 +199,11 @@ def _dm(F_lstm, A, N, horizon) -> dict:
     return {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict}
 
 
-def _lag_diagnostic(results: list[FoldResult], prices: np.ndarray) -> dict | None:
-    parts = [r.one_step for r in results if r.model == "lstm" and r.one_step is not None]
+def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
+    parts = [r.one_step[s.id] for r in results if r.model == "lstm" and s.id in r.one_step]
     if not parts:
         return None
+    prices = s.values
     idx = np.concatenate([p[0] for p in parts])
     pred = np.concatenate([p[1] for p in parts])
     order = np.argsort(idx)
@@ -223,85 +235,208 @@ def _verdict(models: dict, dm: dict | None) -> str:
 # --------------------------------------------------------------------------------------- running
 
 
-def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step: int | None = None,
-                    window_type: str = "expanding", train_size: int | None = None, retrain_every: int = 1,
-                    warm_start: bool = False, models: Iterable[str] = DEFAULT_MODELS, season: int | None = None,
-                    executor: Callable = SEQUENTIAL, progress: Callable[[FoldResult], None] | None = None,
-                    data_info: dict | None = None, levels: Iterable[float] = (IV.DEFAULT_LEVEL,)) -> Backtest:
-    """Walk-forward backtest of ``models`` on ``series``; horizon and LSTM settings come from ``cfg``."""
+def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None = None,
+             window_type: str = "expanding", train_size: int | None = None, retrain_every: int = 1,
+             warm_start: bool = False, models: Iterable[str] = DEFAULT_MODELS, season: int | None = None,
+             executor: Callable = SEQUENTIAL, progress: Callable[[FoldResult], None] | None = None,
+             data_info: dict | None = None, levels: Iterable[float] = (IV.DEFAULT_LEVEL,)) -> Backtest:
+    """Walk-forward backtest of ``models`` on every series of ``panel``; horizon and LSTM settings (including
+    ``cfg.model.fit``: one global LSTM refit per fold, or one per series) come from ``cfg``.
+
+    Fold ``k`` of a series is its ``k``-th origin counted back from its own end, so series of unequal length are
+    fine; a series too short for the folds is skipped with the reason. One series: the report of that series;
+    several: ``series`` (each series' report), ``pooled`` and one ``verdict``.
+    """
     models = parse_models(models)
     levels = tuple(sorted(set(levels)))
     h = cfg.window.horizon
     step = step or h
     if season is not None and season < 1:
         raise ForecastError(f"--season {season}: must be at least 1")
-    m = season or season_for(series.freq)
-    min_train = max(BASELINE_MIN_TRAIN, m + 2, lstm_min_rows(cfg) if "lstm" in models else 0)
-    fold_list = make_folds(len(series), h, folds, step, window_type, train_size, retrain_every, min_train)
-    prices = series.values
+    seasons = {s.id: season or season_for(s.freq) for s in panel}
+    folds_of, skipped = {}, dict(panel.skipped)
+    for s in panel:
+        min_train = max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, lstm_min_rows(cfg) if "lstm" in models else 0)
+        try:
+            folds_of[s.id] = make_folds(len(s), h, folds, step, window_type, train_size, retrain_every, min_train)
+        except ForecastError as e:
+            if len(panel) == 1 or str(e).startswith("--"):  # a bad option, or the only series
+                raise
+            skipped[s.id] = str(e)
+    if not folds_of:
+        raise InputError(f"{panel.source}: no series could be backtested ("
+                         + "; ".join(f"{k}: {v}" for k, v in skipped.items()) + ")")
+    usable = replace(panel, series=tuple(s for s in panel if s.id in folds_of))
     tasks, chained = [], []
     for name in models:
-        ts = _tasks(prices, fold_list, name, cfg, m, warm_start, calibrate=bool(levels))
-        (chained.append(ts) if warm_start and name == "lstm" else tasks.extend(ts))
+        by_season = {}  # baselines get each series' own season
+        for sid in usable.ids:
+            by_season.setdefault(seasons[sid], []).append(sid)
+        for m, sids in by_season.items():
+            part = replace(usable, series=tuple(usable[sid] for sid in sids)) if name != "lstm" else usable
+            chains = _tasks(part, folds_of, name, cfg, m, warm_start, calibrate=bool(levels))
+            for chain in chains:
+                (chained.append(chain) if warm_start and name == "lstm" else tasks.extend(chain))
+            if name == "lstm":
+                break  # the LSTM's season is unused; one set of tasks covers every series
     results = _execute(tasks, chained, executor, progress)
+    reports, rows = {}, []
+    for s in usable:
+        rep, frame = score_series(s, folds_of[s.id], [r for r in results if s.id in r.ids], models, levels, cfg,
+                                  season, seasons[s.id])
+        reports[s.id] = rep
+        rows.append(frame.assign(id=s.id)[["id", *frame.columns]] if len(usable) > 1 else frame)
+    settings = _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels,
+                         folds_of, usable, data_info, skipped)
+    if len(usable) == 1 and len(panel) == 1:
+        (rep,) = reports.values()
+        rep.pop("scaled_errors"), rep.pop("naive_scaled_errors")
+        report = {"settings": {**settings, "season": rep.pop("season"), "data": {**settings["data"], **rep.pop("data")},
+                               "train_end_indices": rep.pop("train_end_indices")}, **rep}
+    else:
+        report = {"settings": settings, "ids": list(reports), "pooled": pooled(reports), "series": reports,
+                  "skipped": skipped}
+        report["verdict"] = pooled_verdict(report["pooled"])
+        report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
+        report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
+    return Backtest(_clean(report), pd.concat(rows, ignore_index=True), usable)
 
+
+def _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels, folds_of, panel,
+              data_info, skipped) -> dict:
+    retraining = ("models refit at every fold" if retrain_every == 1 else
+                  f"models refit every {retrain_every} folds; in the other folds they forecast from the new "
+                  "origin with their last fit")
+    if warm_start and "lstm" in models:
+        retraining += "; the LSTM starts each fit from the previous fit's weights (warm start)"
+    first = next(iter(folds_of.values()))
+    return {
+        "horizon": cfg.window.horizon, "folds": folds, "step": step, "window_type": window_type,
+        "train_size": train_size or (first[0].origin + 1), "retrain_every": retrain_every,
+        "warm_start": warm_start, "retraining": retraining, "models": list(models),
+        "fit": cfg.model.fit if "lstm" in models else None,
+        "fit_meaning": ("one LSTM across all series, refit at each fold" if cfg.model.fit == "global"
+                        else "one LSTM per series, refit at each fold") if "lstm" in models else None,
+        "mase_scaling": "in-sample naive one-step MAE of each fold's training data (seasonal with --season)",
+        "seed": cfg.train.seed, "lstm_config": cfg.to_dict() if "lstm" in models else None,
+        "data": {**(data_info or {}), "layout": panel.layout, "n_series": len(panel), "target": panel.target},
+        "intervals": {"levels": list(levels), "method": "split conformal (symmetric), per model, fit and series",
+                      "calibrated_on": f"each fit's validation part (last val_frac = {cfg.window.val_frac} of its "
+                                       f"prices), at most {CALIBRATION_ORIGINS} origins evenly spaced"}
+                     if levels else None,
+    }
+
+
+def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], models, levels, cfg: RunConfig,
+                 season: int | None, m: int) -> tuple[dict, pd.DataFrame]:
+    """One series' report (scores, DM test, lag diagnostic, verdict) and its forecasts frame."""
+    h = cfg.window.horizon
+    prices = s.values
     origins = np.array([f.origin for f in fold_list])
     steps = label_index(origins, h)  # (folds, h) price indices of the targets
     A, O = prices[steps], prices[origins]
     N = np.repeat(O[:, None], h, axis=1)
     mase_season = season or 1  # seasonal naive scaling only when the user gives a season
     S = np.array([M.naive_scale(prices[f.train_start: f.origin + 1], mase_season) for f in fold_list])
-    dates = [str(d.date()) if d == d.normalize() else str(d) for d in series.dates[origins]]
+    dates = [str(d.date()) if d == d.normalize() else str(d) for d in s.dates[origins]]
     F = {name: np.full((len(fold_list), h), np.nan) for name in models}
     B = {name: {lv: (np.full((len(fold_list), h), np.nan), np.full((len(fold_list), h), np.nan)) for lv in levels}
          for name in models}  # model -> level -> (lower, upper)
     notes = []
     for r in results:
-        for i, fc in r.forecasts.items():
+        cal = r.calibrators.get(s.id)
+        for i, paths in r.forecasts.items():
+            fc = paths[s.id]
             F[r.model][i] = fc
-            if r.calibrator is not None:
-                for lv, (lo, hi) in r.calibrator.intervals(fc, levels=levels).items():
+            if cal is not None:
+                for lv, (lo, hi) in cal.intervals(fc, levels=levels).items():
                     B[r.model][lv][0][i], B[r.model][lv][1][i] = lo, hi
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
                  for name in models}
     dm = _dm(F["lstm"], A, N, h) if "lstm" in models else None
-    lag = _lag_diagnostic(results, prices)
-    seconds = {name: sum(r.seconds for r in results if r.model == name) for name in models}
-    retraining = ("models refit at every fold" if retrain_every == 1 else
-                  f"models refit every {retrain_every} folds; in the other folds they forecast from the new "
-                  "origin with their last fit")
-    if warm_start and "lstm" in models:
-        retraining += "; the LSTM starts each fit from the previous fit's weights (warm start)"
-    settings = {
-        "horizon": h, "folds": folds, "step": step, "window_type": window_type,
-        "train_size": train_size or (fold_list[0].origin + 1), "retrain_every": retrain_every,
-        "warm_start": warm_start, "retraining": retraining, "models": list(models), "season": m,
-        "mase_scaling": f"in-sample {'seasonal (m=' + str(season) + ') ' if season else ''}naive one-step MAE "
-                        "of each fold's training data",
-        "seed": cfg.train.seed, "lstm_config": cfg.to_dict() if "lstm" in models else None,
-        "data": {**(data_info or {}), "rows": len(series), "target": series.target, "freq": series.freq,
-                 "first_date": str(series.dates[0]), "last_date": str(series.dates[-1])},
-        "train_end_indices": [int(f.origin) for f in fold_list],
-        "intervals": {"levels": list(levels), "method": "split conformal (symmetric), per model and fit",
-                      "calibrated_on": f"each fit's validation part (last val_frac = {cfg.window.val_frac} of its "
-                                       f"prices), at most {CALIBRATION_ORIGINS} origins evenly spaced"}
-                     if levels else None,
-    }
-    report = {"settings": settings, "origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": lag,
-              "verdict": _verdict(per_model, dm), "notes": notes, "seconds": seconds}
-    rows = [pd.DataFrame({"origin": np.repeat(series.dates[origins], h), "date": series.dates[steps.ravel()],
-                          "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,
-                          "forecast": F[name].ravel(), "actual": A.ravel(),
-                          **{col: B[name][lv][j].ravel() for lv, *cols in IV.column_names(levels)
-                             for j, col in enumerate(cols)}}) for name in models]
-    return Backtest(_clean(report), pd.concat(rows, ignore_index=True), series)
+    report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
+              "verdict": _verdict(per_model, dm), "notes": notes,
+              "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
+              "season": m, "train_end_indices": [int(f.origin) for f in fold_list],
+              "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},
+              "scaled_errors": {name: ((F[name] - A) / S[:, None]).tolist() for name in models},
+              "naive_scaled_errors": ((N - A) / S[:, None]).tolist()}
+    frame = pd.concat([pd.DataFrame({"origin": np.repeat(s.dates[origins], h), "date": s.dates[steps.ravel()],
+                                     "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,
+                                     "forecast": F[name].ravel(), "actual": A.ravel(),
+                                     **{col: B[name][lv][j].ravel() for lv, *cols in IV.column_names(levels)
+                                        for j, col in enumerate(cols)}}) for name in models], ignore_index=True)
+    return report, frame
+
+
+def pooled(reports: dict[str, dict]) -> dict:
+    """Across series: per model the mean MASE and skill; the LSTM's wins against naive, how many are significant,
+    the evidence each rests on, and one Diebold-Mariano test on the errors scaled by each series' MASE scale."""
+    names = list(next(iter(reports.values()))["models"])
+    out = {}
+    for name in names:
+        rows = [r["models"][name] for r in reports.values()]
+        mase = [x["mase"] for x in rows if x["mase"] is not None and math.isfinite(x["mase"])]
+        sk = [x["skill_vs_naive"] for x in rows if x["skill_vs_naive"] is not None]
+        out[name] = {"mean_mase": float(np.mean(mase)) if mase else float("nan"),
+                     "mean_skill_vs_naive": float(np.mean(sk)) if sk else float("nan"), "n_series": len(rows)}
+    result = {"models": out, "evidence": {}}
+    if "lstm" in names:
+        wins = {sid: r["models"]["lstm"]["mae"] is not None and r["models"]["naive"]["mae"] is not None
+                and r["models"]["lstm"]["mae"] < r["models"]["naive"]["mae"] for sid, r in reports.items()}
+        p = {sid: (r["dm_test"] or {}).get("p_value") for sid, r in reports.items()}
+        result["lstm_beats_naive"] = int(sum(wins.values()))
+        result["lstm_beats_naive_significantly"] = sum(1 for sid in wins if wins[sid] and p[sid] is not None
+                                                       and p[sid] < SIGNIFICANCE)
+        result["n_compared"] = len(wins)
+        result["evidence"] = {sid: {"origins": len(r["origins"]), "forecasts": len(r["origins"]) * len(
+            r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins[sid]}
+            for sid, r in reports.items()}
+        e1 = np.concatenate([np.asarray(r["scaled_errors"]["lstm"], float).ravel() for r in reports.values()])
+        e2 = np.concatenate([np.asarray(r["naive_scaled_errors"], float).ravel() for r in reports.values()])
+        ok = np.isfinite(e1) & np.isfinite(e2)
+        h = len(next(iter(reports.values()))["scaled_errors"]["lstm"][0])
+        result["dm_test"] = {**M.diebold_mariano(e1[ok], e2[ok], horizon=h, loss=DM_LOSS), "loss": DM_LOSS,
+                             "errors": "scaled by each series' in-sample naive MAE, all series pooled"}
+    for r in reports.values():  # per-series working arrays, not for the report
+        r.pop("scaled_errors", None)
+        r.pop("naive_scaled_errors", None)
+    return result
+
+
+MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little to tell
+
+
+def pooled_verdict(p: dict) -> str:
+    """One sentence over many series that never claims more than the evidence shows."""
+    ranked = sorted(p["models"], key=lambda n: p["models"][n]["mean_mase"] if math.isfinite(
+        p["models"][n]["mean_mase"]) else float("inf"))
+    best = f"lowest mean MASE: {ranked[0]} ({p['models'][ranked[0]]['mean_mase']:.3f})" if ranked else ""
+    if "lstm_beats_naive" not in p:
+        return best
+    n_origins = sum(e["origins"] for e in p["evidence"].values())
+    dm = p["dm_test"]
+    pv = dm["p_value"]
+    sig = pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE
+    head = (f"The LSTM has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of {p['n_compared']} "
+            f"series ({p['lstm_beats_naive_significantly']} significantly)")
+    if n_origins < MIN_POOLED_ORIGINS:
+        return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. {best}."
+    ptxt = "not tested" if pv is None or not math.isfinite(pv) else f"pooled Diebold-Mariano p = {pv:.3g}"
+    if sig and dm["statistic"] < 0:
+        return f"{head}; pooled over the series the LSTM is significantly more accurate ({ptxt}). {best}."
+    if sig:
+        return f"{head}; pooled over the series the naive forecast is significantly more accurate ({ptxt}). {best}."
+    return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise. {best}."
 
 
 def run_backtest(data_path: Path, cfg: RunConfig, **kwargs) -> Backtest:
-    """Load ``data_path`` with the data settings of ``cfg`` and backtest it (see backtest_series)."""
-    series = load_prices(data_path, cfg.data.target, cfg.data.date_col, cfg.data.max_fill)
-    return backtest_series(series, cfg, data_info=fingerprint(data_path), **kwargs)
+    """Load ``data_path`` as ``cfg.data`` describes (one series or many) and backtest it (see ``backtest``)."""
+    d = cfg.data
+    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
+                       id_col=d.id_col, targets=d.targets)
+    return backtest(panel, cfg, data_info=fingerprint(data_path), **kwargs)
 
 
 def _clean(obj):
@@ -348,21 +483,32 @@ def check_out_dir(path: Path, force: bool) -> None:
 
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
-    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically."""
-    from forecast.output import plots as plot
-    from forecast.bundle import atomic_dir
-    from forecast.io import save_figure, write_csv, write_json
+    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for
+    several series the PNGs of each in a sub-folder named after it."""
+    from forecast.bundle import atomic_dir, slug
+    from forecast.io import write_csv, write_json
 
     check_out_dir(out_dir, force)
-    names = ["metrics.json", "forecasts.csv", "forecasts_by_fold.png", "mae_by_horizon.png", "mase_by_model.png"]
-    history = pd.DataFrame({"date": bt.series.dates, "price": bt.series.values})
-    with atomic_dir(Path(out_dir), force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
-        write_json(tmp / names[0], bt.report)
-        write_csv(tmp / names[1], bt.forecasts)
-        save_figure(plot.backtest_forecasts_figure(bt.forecasts, history), tmp / names[2])
-        save_figure(plot.backtest_horizon_figure(bt.report["models"]), tmp / names[3])
-        save_figure(plot.backtest_mase_figure(bt.report["models"]), tmp / names[4])
-        if any(m.get("coverage") for m in bt.report["models"].values()):
-            names.append("coverage_by_horizon.png")
-            save_figure(plot.backtest_coverage_figure(bt.report["models"]), tmp / names[5])
-    return [Path(out_dir) / n for n in names]
+    out_dir = Path(out_dir)
+    single = "series" not in bt.report
+    with atomic_dir(out_dir, force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
+        written = [write_json(tmp / "metrics.json", bt.report), write_csv(tmp / "forecasts.csv", bt.forecasts)]
+        for s in bt.panel:
+            folder = tmp if single else tmp / slug(s.id)
+            report = bt.report if single else bt.report["series"][s.id]
+            frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
+            written += _series_charts(s, report, frame, folder)
+    return [out_dir / p.relative_to(tmp) for p in written]
+
+
+def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path) -> list[Path]:
+    from forecast.io import save_figure
+    from forecast.output import plots
+
+    history = pd.DataFrame({"date": s.dates, "price": s.values})
+    charts = {"forecasts_by_fold.png": plots.backtest_forecasts_figure(frame, history),
+              "mae_by_horizon.png": plots.backtest_horizon_figure(report["models"]),
+              "mase_by_model.png": plots.backtest_mase_figure(report["models"])}
+    if any(m.get("coverage") for m in report["models"].values()):
+        charts["coverage_by_horizon.png"] = plots.backtest_coverage_figure(report["models"])
+    return [save_figure(fig, folder / name) for name, fig in charts.items()]

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecast.config import RunConfig
+from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError
 from forecast.data.windows import label_index
 
@@ -70,52 +71,42 @@ def make_folds(n: int, horizon: int, folds: int, step: int, window_type: str = "
 
 @dataclass
 class FoldTask:
-    """Fit ``model`` on ``prices[fit_start .. fit_end]``, then forecast from each of ``origins``.
+    """Fit ``model`` on each series' ``fit_ranges[id]`` rows of ``panel``, then forecast from each origin.
 
-    ``origins``: (fold index, history start, origin) — the first is the fit's own fold, the others are
-    later folds that do not retrain. ``prices`` ends at the last index the task needs, so a task never
-    holds data it must not see. ``one_step_until``: also predict one step at every origin from
-    ``fit_end`` to it (models with ``predict_origins`` only; for the lag diagnostic).
+    ``panel``: the series the fit sees (all of them for the global LSTM, one otherwise), each cut at the last
+    index the task needs, so a task never holds data it must not see. ``fit_ranges``: id -> (first, last)
+    index fitted on. ``origins``: (fold index, {id: (history start, origin)}) — the first is the fit's own
+    fold, the others are later folds that do not retrain. ``one_step_until``: id -> last origin; also predict
+    one step at every origin from the fit's end to it (models with ``predict_origins``; the lag diagnostic).
     """
 
     model: str
-    prices: np.ndarray
-    fit_start: int
-    fit_end: int
-    origins: tuple[tuple[int, int, int], ...]
+    panel: Panel
+    fit_ranges: dict[str, tuple[int, int]]
+    origins: tuple[tuple[int, dict[str, tuple[int, int]]], ...]
     horizon: int
     season: int
     cfg: RunConfig
     initial_weights: list | None = None
     keep_weights: bool = False
-    one_step_until: int | None = None
+    one_step_until: dict[str, int] | None = None
     calibrate: bool = False
 
 
 @dataclass
 class FoldResult:
     model: str
-    forecasts: dict[int, np.ndarray]  # fold index -> (horizon,) prices; NaN where the model failed
+    forecasts: dict[int, dict[str, np.ndarray]]  # fold index -> id -> (horizon,) prices; NaN where the model failed
     notes: list[tuple[int, str]] = field(default_factory=list)  # (fold index, what went wrong)
     seconds: float = 0.0
     weights: list | None = None
-    one_step: tuple[np.ndarray, np.ndarray] | None = None  # (origin indices, step-1 forecasts)
-    calibrator: object | None = None  # intervals.ConformalCalibrator of this fit (FoldTask.calibrate)
+    one_step: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # id -> (origins, step-1)
+    calibrators: dict[str, object] = field(default_factory=dict)  # id -> ConformalCalibrator of this fit
+    ids: tuple[str, ...] = ()
 
     @property
     def folds(self) -> list[int]:
         return sorted(self.forecasts)
-
-
-def make_model(name: str, season: int, cfg: RunConfig, initial_weights=None):
-    """A fresh, unfitted model from the registry of names (the LSTM imports TensorFlow only here)."""
-    from forecast.models.baselines import BASELINES
-
-    if name == "lstm":
-        from forecast.models.lstm import LSTMForecaster
-
-        return LSTMForecaster(cfg, verbose=0, initial_weights=initial_weights)
-    return BASELINES[name](season)
 
 
 def _failure(model: str, fold: int, e: BaseException) -> tuple[int, str]:
@@ -124,35 +115,48 @@ def _failure(model: str, fold: int, e: BaseException) -> tuple[int, str]:
     return fold, f"{model} failed in fold {fold + 1} ({type(e).__name__} in {where}: {first})"
 
 
+def _cut(panel: Panel, ranges: dict[str, tuple[int, int]]) -> Panel:
+    """Each series' rows ``first .. last`` (inclusive)."""
+    return panel.map(lambda s: s.slice(ranges[s.id][0], ranges[s.id][1] + 1))
+
+
 def run_fold(task: FoldTask) -> FoldResult:
     """Fit one model for one fold and forecast; any error becomes NaN forecasts and a note, never a crash."""
+    from forecast.models.registry import make_model
+
     t0 = time.perf_counter()
-    h, p = task.horizon, task.prices
-    result = FoldResult(task.model, {f: np.full(h, np.nan) for f, _, _ in task.origins})
+    h, panel = task.horizon, task.panel
+    ids = tuple(panel.ids)
+    result = FoldResult(task.model, {f: {sid: np.full(h, np.nan) for sid in ids} for f, _ in task.origins}, ids=ids)
     try:
-        model = make_model(task.model, task.season, task.cfg, task.initial_weights)
-        model.fit(p[task.fit_start: task.fit_end + 1])
+        model = make_model(task.model, task.cfg, season=task.season, features=panel.features, fit=task.cfg.model.fit,
+                           initial_weights=task.initial_weights)
+        model.fit(_cut(panel, task.fit_ranges))
     except Exception as e:  # noqa: BLE001 - a failing model must not end the run
         result.notes.append(_failure(task.model, task.origins[0][0], e))
         result.seconds = time.perf_counter() - t0
         return result
-    for fold, start, origin in task.origins:
+    for fold, ranges in task.origins:
         try:
-            fc = np.asarray(model.forecast(h, history=p[start: origin + 1]), dtype=np.float64).ravel()
-            if fc.shape != (h,) or not np.all(np.isfinite(fc)):
-                raise ValueError(f"forecast has shape {fc.shape} or non-finite values")
-            result.forecasts[fold] = fc
+            paths = model.forecast(_cut(panel, ranges), h)
+            for sid in ids:
+                fc = np.asarray(paths[sid], dtype=np.float64).ravel()
+                if fc.shape != (h,) or not np.all(np.isfinite(fc)):
+                    raise ValueError(f"forecast has shape {fc.shape} or non-finite values")
+            result.forecasts[fold] = {sid: np.asarray(paths[sid], dtype=np.float64).ravel() for sid in ids}
         except Exception as e:  # noqa: BLE001
             result.notes.append(_failure(task.model, fold, e))
     if task.one_step_until is not None and hasattr(model, "predict_origins"):
-        idx = np.arange(task.fit_end, task.one_step_until + 1)
-        result.one_step = (idx, model.predict_origins(p[: task.one_step_until + 1], idx)[:, 0])
+        for s in panel:
+            idx = np.arange(task.fit_ranges[s.id][1], task.one_step_until[s.id] + 1)
+            result.one_step[s.id] = (idx, model.predict_origins(s.head(task.one_step_until[s.id] + 1), idx)[:, 0])
     if task.calibrate:
-        try:
-            result.calibrator = calibrate(model, p, task.fit_start, task.fit_end, task.cfg)
-        except Exception as e:  # noqa: BLE001 - no intervals for this fit, forecasts still count
-            fold, note = _failure(task.model, task.origins[0][0], e)
-            result.notes.append((fold, f"{note}; no intervals from this fit"))
+        for s in panel:
+            try:
+                result.calibrators[s.id] = calibrate(model, s, *task.fit_ranges[s.id], task.cfg)
+            except Exception as e:  # noqa: BLE001 - no intervals for this fit, forecasts still count
+                fold, note = _failure(task.model, task.origins[0][0], e)
+                result.notes.append((fold, f"{note}; no intervals from this fit"))
     if task.keep_weights and hasattr(model, "model"):
         result.weights = model.model.get_weights()
     result.seconds = time.perf_counter() - t0
@@ -168,35 +172,31 @@ def calibration_origins(fit_start: int, fit_end: int, cfg: RunConfig) -> np.ndar
     """
     from forecast.data.transforms import Preprocessor
     from forecast.data.windows import Split
+    from forecast.models.lstm import default_n_val
 
     w = cfg.window
     n = fit_end - fit_start + 1
-    n_val = max(int(round(n * w.val_frac)), w.horizon)
     offset = Preprocessor(w.transform).offset
-    rel = Split(n - n_val, n_val, 0, offset, w.window, w.horizon).val_origins + offset
+    rel = Split(n - default_n_val(n, cfg), default_n_val(n, cfg), 0, offset, w.window, w.horizon).val_origins + offset
     if len(rel) > CALIBRATION_ORIGINS:
         rel = rel[np.round(np.linspace(0, len(rel) - 1, CALIBRATION_ORIGINS)).astype(int)]
     return fit_start + rel
 
 
-def calibrate(model, prices: np.ndarray, fit_start: int, fit_end: int, cfg: RunConfig):
-    """A ConformalCalibrator from ``model``'s forecasts at the calibration origins of its fit.
+def calibrate(model, s: Series, fit_start: int, fit_end: int, cfg: RunConfig):
+    """A ConformalCalibrator from ``model``'s forecasts at the calibration origins of its fit on series ``s``.
 
     Residuals are log ratios when every price of the fit is positive, else differences (the bundle's
-    rule). Only ``prices[fit_start .. fit_end]`` is read. Models with ``predict_origins`` (the LSTM)
-    forecast all origins in one batch; the others forecast from each truncated history.
+    rule). Only rows ``fit_start .. fit_end`` of ``s`` are read.
     """
     from forecast.evaluation.intervals import ConformalCalibrator
 
     h = cfg.window.horizon
-    fit = np.asarray(prices[fit_start: fit_end + 1], dtype=np.float64)
+    fit = s.slice(fit_start, fit_end + 1)
     origins = calibration_origins(fit_start, fit_end, cfg) - fit_start  # relative to the fit window
     if len(origins) == 0:
         raise ValueError("no calibration origins in the fit's validation part")
-    if hasattr(model, "predict_origins"):
-        forecasts = model.predict_origins(fit, origins)
-    else:
-        forecasts = np.stack([model.forecast(h, history=fit[: o + 1]) for o in origins])
-    actuals = fit[label_index(origins, h)]
-    space = "log" if np.all(fit > 0) and np.all(forecasts > 0) else "abs"
-    return ConformalCalibrator(space).fit(forecasts, actuals, fit[origins])
+    forecasts = model.predict_origins(fit, origins)
+    actuals = fit.values[label_index(origins, h)]
+    space = "log" if np.all(fit.values > 0) and np.all(forecasts > 0) else "abs"
+    return ConformalCalibrator(space).fit(forecasts, actuals, fit.values[origins])

@@ -51,13 +51,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from forecast.errors import BundleError, ForecastError
+from forecast.errors import ForecastError
 
 DEFAULT_LEVEL = 0.8
 MAX_STORED = 2000  # order statistics kept per step in intervals.json
 METHODS = ("symmetric", "signed")
 SPACES = ("log", "abs")
-FILE = "intervals.json"
 
 
 # ---- scores for intervals and quantiles (used by training and by the backtest) ----
@@ -138,14 +137,8 @@ def add_bands(frame, cal: ConformalCalibrator | None, origin_price: float, level
     return frame
 
 
-def resolve_levels(levels: Sequence[float] | None, calibrated: bool, where: str,
-                   missing: str = FILE) -> tuple[float, ...]:
-    """``None`` -> the default level if calibrated, else none; explicit levels need a calibration."""
-    if levels and not calibrated:
-        raise BundleError(f"{where}: this bundle was trained before prediction intervals existed "
-                          f"(no {missing}); retrain it with `forecast train` or pass --interval none")
-    if not calibrated:
-        return ()
+def resolve_levels(levels: Sequence[float] | None) -> tuple[float, ...]:
+    """``None`` -> the default level; ``()`` -> no intervals; else the levels, narrowest first."""
     return tuple(sorted(levels if levels is not None else (DEFAULT_LEVEL,)))
 
 
@@ -289,11 +282,3 @@ def compare_methods(forecasts_cal, actuals_cal, forecasts_test, actuals_test, sp
     """Test-part coverage and width of each method calibrated on the same residuals (the default's evidence)."""
     return {m: evaluate(ConformalCalibrator(space, m).fit(forecasts_cal, actuals_cal), forecasts_test,
                         actuals_test, levels) for m in METHODS}
-
-
-def from_bundle(bundle) -> ConformalCalibrator | None:
-    """The bundle's calibrator; None for bundles trained without one (``resolve_levels`` says what that means)."""
-    from forecast.bundle import read_extra
-
-    d = read_extra(bundle, FILE)
-    return None if d is None else ConformalCalibrator.from_dict(d)

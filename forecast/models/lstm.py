@@ -1,82 +1,142 @@
-"""The LSTM forecaster: prices in, prices out, with the same fit/forecast interface as the baselines."""
+"""The LSTM forecaster: one stacked LSTM over every series of a panel (a single series is a panel of one).
+
+Series are encoded separately: one ``Preprocessor`` (target transform + scaler) and one ``FeatureScaler``
+(covariates) per series, fitted on that series' training rows only. The encoded series are concatenated
+into one array ``Z`` (total time, 1 + inputs), the target first; window origins are taken per series and
+shifted by the series' start in ``Z``, so no window or label crosses a series boundary. ``make_dataset``
+gathers the windows batch by batch (memory proportional to the data, not to windows x window).
+
+Interface shared with the baselines (models/registry.py): ``fit(panel)``, ``forecast(panel, horizon)`` ->
+``{id: (horizon,) prices}`` after the end of each series of ``panel``; plus ``predict_origins(series,
+origins)``, batched forecasts from many origins of one series (test scoring, calibration).
+"""
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import numpy as np
 
 from forecast.config import RunConfig
-from forecast.models.distribute import global_batch_size, make_strategy
-from forecast.models.network import build_model
-from forecast.models.fitting import FitResult, fit_model, set_seed
+from forecast.data import features as feat
+from forecast.data.panel import Panel, Series
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, last_input, make_dataset, window_arrays
+from forecast.errors import ForecastError
+from forecast.models.fitting import FitResult
+
+
+def default_n_val(n: int, cfg: RunConfig) -> int:
+    """Prices of a fit's end that drive early stopping only: ``val_frac`` of them, at least one horizon."""
+    return max(int(round(n * cfg.window.val_frac)), cfg.window.horizon)
 
 
 class LSTMForecaster:
-    """Stacked LSTM over the transformed, train-scaled series; forecasts all horizon steps at once.
-
-    ``fit(prices)`` uses the last ``n_val`` prices (default: ``val_frac`` of them) for early stopping
-    only; the scaler is fitted on the part before them. Nothing after ``prices[-1]`` is ever seen.
-    """
+    """Stacked LSTM with a direct multi-horizon head, trained across the series of a panel."""
 
     name = "lstm"
+    panel_model = True  # fit(panel) / forecast(panel, h); the baselines are single-series (registry.PerSeries)
 
-    def __init__(self, cfg: RunConfig, verbose: int = 0, initial_weights: list | None = None, callbacks=()):
-        self.cfg = cfg
+    def __init__(self, cfg: RunConfig, features: Sequence[str] = (), verbose: int = 0,
+                 initial_weights: list | None = None, callbacks=()):
+        self.cfg, self.features, self.verbose = cfg, tuple(features), verbose
+        self.initial_weights = initial_weights  # warm start from an earlier fit
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
-        self.verbose = verbose
-        self.initial_weights = initial_weights
         self.model = None
-        self.prep: Preprocessor | None = None
+        self.preps: dict[str, Preprocessor] = {}
+        self.scalers: dict[str, feat.FeatureScaler] = {}
         self.fit_result: FitResult | None = None
-        self._history: np.ndarray | None = None
 
     @property
     def horizon(self) -> int:
         return self.cfg.window.horizon
 
-    def fit(self, prices: np.ndarray, n_val: int | None = None) -> LSTMForecaster:
-        w = self.cfg.window
-        prices = np.asarray(prices, dtype=np.float64)
-        if n_val is None:
-            n_val = max(int(round(len(prices) * w.val_frac)), w.horizon)
-        self.prep = Preprocessor(w.transform)
-        split = Split(len(prices) - n_val, n_val, 0, self.prep.offset, w.window, w.horizon)
-        self.prep.fit(prices[: split.n_train])  # statistics from the training part only
-        z = self.prep.encode(prices)
-        t = self.cfg.train
+    def encoded(self, s: Series) -> np.ndarray:
+        """Series ``s`` encoded with its own fitted statistics: (len(s) - offset, 1 + inputs) float32."""
+        if s.id not in self.preps:
+            raise ForecastError(f"series {s.id!r} is not one this model was trained on "
+                                f"(known: {', '.join(list(self.preps)[:20])})")
+        prep = self.preps[s.id]
+        z = prep.encode(s.values)[:, None]  # (time - offset, 1)
+        return np.hstack([z, self.scalers[s.id].transform(s.features)[prep.offset:]]).astype(np.float32)
+
+    def fit(self, panel: Panel, n_val: Sequence[int] | None = None) -> LSTMForecaster:
+        """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
+        from forecast.models.distribute import global_batch_size, make_strategy
+        from forecast.models.fitting import fit_model, set_seed
+        from forecast.models.network import build_model
+
+        w, t = self.cfg.window, self.cfg.train
+        n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
+        blocks, train_o, val_o, start = [], [], [], 0
+        for s, nv in zip(panel, n_val):
+            n_train = len(s) - nv
+            self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
+            self.scalers[s.id] = feat.FeatureScaler(names=feat.input_names(self.features)).fit(s.features[:n_train])
+            z = self.encoded(s)
+            split = Split(n_train, nv, 0, self.preps[s.id].offset, w.window, w.horizon)
+            train_o.append(split.train_origins + start)
+            val_o.append(split.val_origins + start)
+            blocks.append(z)
+            start += len(z)
+        big = np.concatenate(blocks)  # (total time, 1 + inputs)
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
-            self.model = build_model(self.cfg, n_features=1)
-            if self.initial_weights is not None:  # warm start from an earlier fold
+            self.model = build_model(self.cfg, n_features=big.shape[1])
+            if self.initial_weights is not None:
                 self.model.set_weights(self.initial_weights)
         batch = global_batch_size(t.batch_size, strategy)
-        train_ds = make_dataset(z, split.train_origins, w.window, w.horizon, batch, shuffle=True, seed=t.seed)
-        val_ds = make_dataset(z, split.val_origins, w.window, w.horizon, batch)
+        train_ds = make_dataset(big, np.concatenate(train_o), w.window, w.horizon, batch, shuffle=True, seed=t.seed)
+        val_ds = make_dataset(big, np.concatenate(val_o), w.window, w.horizon, batch)
         self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose,
                                     extra_callbacks=self.callbacks)
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
-            trained, self.model = self.model, build_model(self.cfg, n_features=1)
+            trained, self.model = self.model, build_model(self.cfg, n_features=big.shape[1])
             self.model.set_weights(trained.get_weights())
-        self._history = prices
         return self
 
-    def forecast(self, horizon: int | None = None, history: np.ndarray | None = None) -> np.ndarray:
-        """Forecast ``horizon`` prices after ``history`` (default: the fitted series) without refitting."""
-        h = horizon or self.horizon
-        hist = np.asarray(self._history if history is None else history, dtype=np.float64)
-        return forecast_path(self.model, self.prep, hist, self.cfg.window.window, self.horizon, h)
-
-    def predict_origins(self, prices: np.ndarray, price_origins: np.ndarray) -> np.ndarray:
-        """Forecasts (n, horizon) in prices made at each origin index of ``prices`` (batched)."""
-        prices = np.asarray(prices, dtype=np.float64)
-        z = self.prep.encode(prices)
-        z_origins = np.asarray(price_origins) - self.prep.offset
-        x, _ = window_arrays(np.concatenate([z, np.zeros(self.horizon, np.float32)]), z_origins,
+    def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
+        """Forecasts (n, horizon) in prices of series ``s`` made at each origin index of ``s.values`` (batched)."""
+        z = self.encoded(s)
+        pad = np.zeros((self.horizon, z.shape[1]), np.float32)  # labels past the end are never read
+        x, _ = window_arrays(np.vstack([z, pad]), np.asarray(price_origins) - self.preps[s.id].offset,
                              self.cfg.window.window, self.horizon)
         scaled = predict_batches(self.model, np.ascontiguousarray(x))  # (n, horizon)
-        return self.prep.decode(prices[price_origins], scaled)
+        return self.preps[s.id].decode(s.values[price_origins], scaled)
+
+    def forecast(self, panel: Panel, horizon: int | None = None) -> dict[str, np.ndarray]:
+        """``horizon`` prices after the end of every series of ``panel``; beyond the trained horizon the
+        forecast is fed back in (recursive), which covariate models refuse (covariates are unknown ahead)."""
+        h = horizon or self.horizon
+        if self.features and h > self.horizon:
+            raise ForecastError(f"--horizon {h}: this model uses covariates, which are not known beyond the last "
+                                f"window, so it cannot forecast past its trained horizon of {self.horizon}; use "
+                                f"--horizon {self.horizon} or less, or retrain with a longer --horizon")
+        out = {}
+        for s in panel:
+            if self.features:
+                x = self.encoded(s)[-self.cfg.window.window:][None]  # (1, window, 1 + inputs)
+                out[s.id] = self.preps[s.id].decode(float(s.values[-1]), self.model(x, training=False).numpy())[0][:h]
+            else:
+                out[s.id] = forecast_path(self.model, self.preps[s.id], s.values, self.cfg.window.window,
+                                          self.horizon, h)
+        return out
+
+    def state(self) -> dict:
+        """Everything but the network, JSON-ready per series (the bundle and the executors carry it)."""
+        return {sid: {"preprocessor": self.preps[sid].to_dict(), "feature_scaler": self.scalers[sid].to_dict()}
+                for sid in self.preps}
+
+    @classmethod
+    def restore(cls, cfg: RunConfig, features: Sequence[str], model, state: dict) -> LSTMForecaster:
+        """A fitted forecaster from a network and ``state()``."""
+        fc = cls(cfg, features)
+        fc.model = model
+        for sid, st in state.items():
+            fc.preps[sid] = Preprocessor.from_dict(st["preprocessor"])
+            fc.scalers[sid] = feat.FeatureScaler.from_dict(st["feature_scaler"])
+        return fc
 
 
 def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

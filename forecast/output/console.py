@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 from rich.console import Console
 from rich.table import Table
@@ -20,8 +23,19 @@ def _fmt(v: float, pct: bool = False) -> str:
 
 
 def print_train_summary(outcome) -> None:
-    """Test-part scores of the LSTM next to the naive forecast, and whether the difference is real."""
-    m, t = outcome.metrics["test"], outcome.metrics["training"]
+    """One series: its test-part scores next to the naive forecast and whether the difference is real. Many:
+    a table per series, then the pooled verdict with the evidence it rests on."""
+    per, training = outcome.metrics["test"]["series"], outcome.metrics["training"]
+    if len(per) == 1:
+        (m,) = per.values()
+        print_series_summary(m, next(iter(training.values())), outcome.device)
+    else:
+        print_panel_summary(outcome.metrics, outcome.panel.layout, outcome.device)
+    for sid, why in outcome.metrics.get("skipped", {}).items():
+        out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
+
+
+def print_series_summary(m: dict, t: dict, device: str) -> None:
     out.print(f"Test part {m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} "
               "steps, errors in price units")
     table = Table()
@@ -34,8 +48,8 @@ def print_train_summary(outcome) -> None:
     out.print(table)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
-              f"{t['best_val_loss']:.4g}; device {outcome.device}")
-    ivs = outcome.metrics.get("intervals", {})
+              f"{t['best_val_loss']:.4g}; device {device}")
+    ivs = m.get("intervals", {})
     for label, iv in ivs.get("levels", {}).items():
         out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows): "
                   f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}), "
@@ -43,6 +57,22 @@ def print_train_summary(outcome) -> None:
     if m.get("lag_diagnostic"):
         out.print(f"lag diagnostic: {m['lag_diagnostic']['message']}")
     out.print(f"verdict: {train_verdict(m)}")
+
+
+def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
+    from forecast.evaluation.scoring import pooled_sentence
+
+    per, fit = metrics["test"]["series"], metrics.get("fit", "global")
+    table = Table(title=f"Test part per series ({layout} format, {fit.replace('_', ' ')} model), price units")
+    for col in ("series", "test origins", "LSTM MAE", "naive MAE", "skill", "DM p", "80% coverage"):
+        table.add_column(col, justify="left" if col == "series" else "right")
+    for sid, m in per.items():
+        cov = next(iter(m.get("intervals", {}).get("levels", {}).values()), {}).get("coverage")
+        table.add_row(sid, str(m["n_origins"]), f"{m['lstm']['mae']:,.4g}", f"{m['naive']['mae']:,.4g}",
+                      f"{m['skill_vs_naive']:+.1%}", f"{m['dm_test']['p_value']:.3g}",
+                      "n/a" if cov is None else f"{cov:.1%}")
+    out.print(table)
+    out.print(f"{pooled_sentence(metrics['test']['pooled'])}; device {device}")
 
 
 def train_verdict(m: dict) -> str:
@@ -58,44 +88,85 @@ def train_verdict(m: dict) -> str:
                    "`forecast backtest` before trusting the LSTM")
 
 
-def print_forecast(bundle, fc, written: Path | None) -> None:
-    out.print(f"Forecast from {fc.origin_date.date()} (last price {fc.origin_price:,.2f})"
-              + (" — recursive beyond the trained horizon" if fc.recursive else ""))
-    table = Table()
-    for col in fc.frame.columns:
-        table.add_column(col, justify="left" if col == "date" else "right")
-    for row in fc.frame.itertuples(index=False):
-        table.add_row(str(row[0].date()) if row[0].hour == 0 and row[0].minute == 0 else str(row[0]),
-                      *(_fmt(v) for v in row[1:]))
+def _when(d) -> str:
+    return str(d.date()) if d.hour == 0 and d.minute == 0 else str(d)
+
+
+def print_forecast(fc, written: Path | None = None) -> None:
+    """The forecast table: one series with its origin in the title; many with an id column."""
+    single = len(fc.ids) == 1
+    start = next(iter(fc.history.values()))
+    title = (f"Forecast from {_when(start['date'].iloc[-1])} (last price {start['price'].iloc[-1]:,.2f})"
+             if single else f"Forecast of {len(fc.ids)} series")
+    table = Table(title=title + (" — recursive beyond the trained horizon" if fc.recursive else ""))
+    values = [c for c in fc.frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
+    for col in ([] if single else ["id"]) + ["date", *values]:
+        table.add_column(col, justify="left" if col in ("id", "date") else "right")
+    for d in fc.frame.to_dict("records"):
+        table.add_row(*([] if single else [str(d["id"])]), _when(d["date"]), *(_fmt(d[c]) for c in values))
     out.print(table)
     if written:
         out.print(f"written: {written}")
 
 
-def forecast_chart(bundle, fc):
+def forecast_chart(bundle, fc, sid: str):
+    """One series' forecast chart: its history, its test-part 1-step forecasts, the forecast and its bands."""
     from forecast.output.plots import forecast_figure
 
     target = bundle.data.get("target", "price")
-    return forecast_figure(fc.history, fc.frame, bundle.test_predictions,
-                           title=f"{Path(bundle.data.get('path', 'series')).name}: {target} forecast "
-                                 f"({len(fc.frame)} steps from {fc.origin_date.date()})",
+    name = Path(bundle.data.get("path", "series")).name + ("" if bundle.single else f" [{sid}]")
+    tp = bundle.test_predictions
+    tests = None if tp is None else tp[tp["id"] == sid].drop(columns="id")
+    frame = fc.of(sid)
+    return forecast_figure(fc.history[sid], frame, tests,
+                           title=f"{name}: {target} forecast ({len(frame)} steps from "
+                                 f"{_when(fc.history[sid]['date'].iloc[-1])})",
                            units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None)
 
 
-def write_bundle_plots(bundle_dir: Path, out_dir: Path) -> list[Path]:
-    """forecast.png and training_curve.png for a bundle, saved in ``out_dir``."""
-    from forecast.bundle import load_bundle
+def forecast_charts(bundle, fc):
+    """The chart ``predict --plot`` writes: the series' forecast chart, or for many series the grid of all."""
+    from forecast.output.plots import grid_figure
+
+    return forecast_chart(bundle, fc, fc.ids[0]) if len(fc.ids) == 1 else grid_figure(fc, bundle.data.get("target"))
+
+
+def write_bundle_plots(bundle, out_dir: Path) -> list[Path]:
+    """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_<id>.png per
+    series, forecast_grid.png, and one training curve per network."""
+    from forecast.bundle import slug
     from forecast.io import save_figure
     from forecast.output.plots import training_curve_figure
     from forecast.workflows.predict import predict
 
-    bundle = load_bundle(bundle_dir)
     out_dir = Path(out_dir)
-    fc = predict(bundle, levels=None)  # with the default interval when the bundle has a calibration
-    paths = [save_figure(forecast_chart(bundle, fc), out_dir / "forecast.png"),
-             save_figure(training_curve_figure(bundle.history["history"], bundle.history.get("best_epoch")),
-                         out_dir / "training_curve.png")]
+    fc = predict(bundle, levels=None)  # with the default interval
+    if bundle.single:
+        paths = [save_figure(forecast_chart(bundle, fc, fc.ids[0]), out_dir / "forecast.png")]
+    else:
+        paths = [save_figure(forecast_chart(bundle, fc, sid), out_dir / f"forecast_{slug(sid)}.png") for sid in fc.ids]
+        paths.append(save_figure(forecast_charts(bundle, fc), out_dir / "forecast_grid.png"))
+    for name, h in bundle.history.items():
+        stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
+        title = "Training curve" + ("" if len(bundle.history) == 1 else f" ({name.removesuffix('.keras')})")
+        paths.append(save_figure(training_curve_figure(h["history"], h.get("best_epoch"), title=title),
+                                 out_dir / f"{stem}.png"))
     return paths
+
+
+@contextlib.contextmanager
+def skipped_series_on_stderr() -> Iterator[None]:
+    """Skipped-series warnings become one ``warning:`` line each on stderr; other warnings pass through."""
+    from forecast.data.panel import SkippedSeriesWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedSeriesWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, SkippedSeriesWarning):
+            err.print(f"warning: {w.message}", markup=False, highlight=False)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def print_trials(trials, top: int = 10) -> None:
@@ -158,3 +229,37 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         out.print(f"[yellow]note:[/yellow] {note}")
     if written:
         out.print(f"written: {', '.join(map(str, written))}")
+
+
+def print_panel_backtest(report: dict, written: list | None = None) -> None:
+    """Many series: mean MASE and skill per model, each series' LSTM-vs-naive evidence, the pooled verdict."""
+    p, s = report["pooled"], report["settings"]
+    table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no LSTM'} fit, {s['folds']} folds x "
+                        f"{s['horizon']} steps): mean MASE per model")
+    for col in ("model", "mean MASE", "mean skill vs naive", "series"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    ranked = sorted(p["models"], key=lambda n: p["models"][n]["mean_mase"] if p["models"][n]["mean_mase"] is not None
+                    else float("inf"))
+    for name in ranked:
+        m = p["models"][name]
+        table.add_row(name, "n/a" if m["mean_mase"] is None else f"{m['mean_mase']:.3f}",
+                      "n/a" if m["mean_skill_vs_naive"] is None else f"{m['mean_skill_vs_naive']:+.1%}",
+                      str(m["n_series"]))
+    out.print(table)
+    if p.get("evidence"):
+        ev = Table(title="LSTM vs naive per series")
+        for col in ("series", "origins", "forecasts", "LSTM MAE", "naive MAE", "DM p", "lower MAE"):
+            ev.add_column(col, justify="left" if col == "series" else "right")
+        for sid, e in p["evidence"].items():
+            models = report["series"][sid]["models"]
+            ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(models["lstm"]["mae"] or float("nan")),
+                       _fmt(models["naive"]["mae"] or float("nan")),
+                       "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}", "LSTM" if e["lstm_beats_naive"] else "naive")
+        out.print(ev)
+    out.print(f"[bold]verdict:[/bold] {report['verdict']}", highlight=False)
+    for sid, why in report.get("skipped", {}).items():
+        out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
+    for note in report.get("notes", []):
+        out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
+    if written:
+        out.print(f"written: {written[0]} and {len(written) - 1} more files", highlight=False)

@@ -77,6 +77,32 @@ def training_curve_figure(history: dict, best_epoch: int | None = None, title: s
 
 
 
+def grid_figure(fc, target: str | None = None, cols: int = 4) -> Figure:
+    """Small multiples: each series' recent history, forecast and widest interval band, with one legend."""
+    import math
+
+    ids = fc.ids
+    rows, width = math.ceil(len(ids) / cols), min(cols, len(ids))
+    fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6), layout="constrained")
+    levels = _interval_levels(fc.frame.columns)
+    for k, sid in enumerate(ids):
+        ax = fig.add_subplot(rows, width, k + 1)
+        h, f = fc.history[sid].tail(HISTORY_POINTS), fc.of(sid)
+        ax.plot(h["date"], h["price"], color="black", lw=1, label="history")
+        if levels:
+            sfx = f"_{levels[0]}" if levels[0] else ""
+            ax.fill_between(f["date"], f[f"lower{sfx}"], f[f"upper{sfx}"], color="tab:blue", alpha=0.25, lw=0,
+                            label=_band_label(levels[0], fc.levels[0] if len(fc.levels) == 1 else None))
+        ax.plot(pd.concat([h["date"].tail(1), f["date"]]), [h["price"].iloc[-1], *f["forecast"]], color="tab:blue",
+                label="forecast")
+        ax.set_title(str(sid), fontsize="small")
+        ax.set_ylabel(target or "value", fontsize="x-small")
+        ax.tick_params(labelsize="x-small", labelrotation=30)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    return fig
+
+
 # ------------------------------------------------------------------------------------ backtest
 
 

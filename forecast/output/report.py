@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+import pandas as pd
+
 from forecast.errors import BundleError, ForecastError
 from forecast.io import atomic_write_text, figure_png
 
@@ -143,7 +145,7 @@ def load_backtest(path: Path) -> dict:
         metrics = json.loads(f.read_text())
     except json.JSONDecodeError as e:
         raise ForecastError(f"{f}: not valid JSON ({e.msg} at line {e.lineno}); run `forecast backtest` again") from None
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("models"), dict):
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("models", metrics.get("series")), dict):
         raise ForecastError(f"{f}: has no 'models' scores; pass a folder written by `forecast backtest`")
     return metrics
 
@@ -169,10 +171,15 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
 
 def _predict(bundle):
     """The trained-horizon forecast, with interval bands at FAN_LEVELS when the bundle is calibrated."""
-    from forecast.evaluation.intervals import from_bundle
     from forecast.workflows.predict import predict
 
-    return predict(bundle, levels=FAN_LEVELS if from_bundle(bundle) is not None else ())
+    return predict(bundle, levels=FAN_LEVELS)
+
+
+def _one(bundle) -> dict | None:
+    """The test metrics of a single-series bundle (None for several series)."""
+    per = bundle.metrics["test"]["series"]
+    return next(iter(per.values())) if len(per) == 1 else None
 
 
 # ------------------------------------------------------------------------------- sections
@@ -202,9 +209,15 @@ def _evidence(test: dict) -> str:
 
 def summary_section(src: Sources) -> str:
     parts = []
-    if src.bundle is not None and "test" in src.bundle.metrics:
-        text, good = _test_sentence(src.bundle.metrics["test"])
+    if src.bundle is not None and _one(src.bundle) is not None:
+        text, good = _test_sentence(_one(src.bundle))
         parts.append(f'<p class="verdict{"" if good else " bad"}">{esc(text)}</p>')
+    elif src.bundle is not None:
+        from forecast.evaluation.scoring import pooled_sentence
+
+        p = src.bundle.metrics["test"]["pooled"]
+        text = f"Test parts of {p['n_series']} series: {pooled_sentence(p)}."
+        parts.append(f'<p class="verdict{"" if p["n_beats_naive_significantly"] else " bad"}">{esc(text)}</p>')
     if src.backtest and src.backtest.get("verdict"):
         parts.append(f'<p class="verdict">Backtest: {esc(src.backtest["verdict"])}</p>')
     return section("In plain words", *(parts or [missing("A verdict", BACKTEST_HINT)]))
@@ -223,8 +236,11 @@ def data_section(src: Sources) -> str:
             ("frequency", d.get("freq")), ("target column", d.get("target")), ("date column", d.get("date_col")),
             ("missing values forward-filled", f"{d.get('n_filled', 0)} (runs of at most {cfg.data.max_fill}; "
                                               "leading/trailing gaps dropped)")]
-    split = src.bundle.metrics.get("split")
-    return section("Data", kv_table(dict(rows)), "<h3>Chronological split</h3>" + kv_table(split) if split else "")
+    if not src.bundle.single:
+        rows.insert(1, ("series", f"{d.get('n_series')} ({d.get('layout')} format)"))
+    split = {sid: m.get("split") for sid, m in src.bundle.metrics["test"]["series"].items()}
+    shown = next(iter(split.values())) if len(split) == 1 else split
+    return section("Data", kv_table(dict(rows)), "<h3>Chronological split</h3>" + kv_table(shown))
 
 
 def model_section(src: Sources) -> str:
@@ -233,15 +249,18 @@ def model_section(src: Sources) -> str:
     b = src.bundle
     settings = '<div class="grid">' + "".join(
         f"<div><h3>{esc(name)}</h3>{kv_table(values)}</div>" for name, values in b.config.to_dict().items()) + "</div>"
-    training = b.metrics.get("training")
-    curve = b.history.get("history") or {}
-    parts = [settings, "<h3>Training</h3>" + kv_table(training) if training else ""]
-    if curve:
-        from forecast.output.plots import training_curve_figure
+    from forecast.output.plots import training_curve_figure
 
-        parts.append(figure(training_curve_figure(curve, b.history.get("best_epoch")),
+    training = b.metrics.get("training") or {}
+    parts = [settings, "<h3>Training</h3>" + kv_table(next(iter(training.values())) if len(training) == 1 else training)]
+    for name, h in list(b.history.items())[:MAX_CURVES]:
+        label = "" if len(b.history) == 1 else f" ({name.removesuffix('.keras')})"
+        parts.append(figure(training_curve_figure(h["history"], h.get("best_epoch"), title="Training curve" + label),
                             "Loss per epoch on the training and validation parts; the best epoch's weights are kept."))
     return section("Model and training", *parts)
+
+
+MAX_CURVES = 6  # training curves shown for a bundle with one network per series
 
 
 def _interval_columns(frame) -> list[str]:
@@ -251,24 +270,34 @@ def _interval_columns(frame) -> list[str]:
 def forecast_section(src: Sources) -> str:
     if src.forecast is None:
         return section("Forecast", missing("The forecast", "pass `--model DIR`"))
-    from forecast.output.console import forecast_chart
+    from forecast.output.console import forecast_charts
 
-    fc, frame = src.forecast, src.forecast.frame
-    chart = figure(forecast_chart(src.bundle, fc), "History, 1-step test predictions and the forecast"
-                   + (" with its interval bands." if _interval_columns(frame) else "."))
-    note = "" if _interval_columns(frame) else missing(
-        "Prediction intervals", "train with a version of `forecast` that writes intervals.json into the bundle")
-    rows = [[str(r[0].date()) if r[0] == r[0].normalize() else str(r[0]), *r[1:]] for r in frame.itertuples(index=False)]
+    fc = src.forecast
+    single = len(fc.ids) == 1
+    frame = fc.frame.drop(columns="id") if single else fc.frame
+    chart = figure(forecast_charts(src.bundle, fc), ("History, 1-step test predictions and the forecast" if single else
+                   "Each series' recent history and forecast") + " with its interval bands.")
+    rows = [[_day(v) if isinstance(v, pd.Timestamp) else v for v in r] for r in frame.itertuples(index=False)]
     cols = list(frame.columns)
-    return section("Forecast", f'<p class="meta">From {esc(fc.origin_date.date())} (last price '
-                   f"{fmt(fc.origin_price)}){esc(' — recursive beyond the trained horizon' if fc.recursive else '')}"
-                   "</p>", chart, note, table(cols, rows, keys=cols))
+    last = next(iter(fc.history.values()))
+    meta = (f"From {_day(last['date'].iloc[-1])} (last price {fmt(float(last['price'].iloc[-1]))})" if single
+            else f"{len(fc.ids)} series, each from the end of its own data")
+    return section("Forecast", f'<p class="meta">{esc(meta)}'
+                   f"{esc(' — recursive beyond the trained horizon' if fc.recursive else '')}</p>", chart,
+                   table(cols, rows, keys=cols))
 
 
 def test_scores_section(src: Sources) -> str:
-    test = src.bundle.metrics.get("test") if src.bundle is not None else None
-    if not test:
+    if src.bundle is None:
         return section("Test part: LSTM vs naive", missing("Test scores", "pass `--model DIR`"))
+    test = _one(src.bundle)
+    if test is None:
+        per = src.bundle.metrics["test"]["series"]
+        rows = [[sid, m["n_origins"], m["lstm"]["mae"], m["naive"]["mae"], m["skill_vs_naive"], m["dm_test"]["p_value"]]
+                for sid, m in per.items()]
+        return section("Test part: LSTM vs naive, per series", table(
+            ["series", "test origins", "LSTM MAE", "naive MAE", "skill vs naive", "Diebold-Mariano p"], rows,
+            ["", "", "mae", "mae", "skill_vs_naive", "p_value"]))
     keys = [k for k in ("mae", "rmse", "mape", "smape") if k in test["lstm"]]
     rows = [[name, *(test[name].get(k) for k in keys)] for name in ("lstm", "naive")]
     best = 0 if test.get("beats_naive") else 1
@@ -326,6 +355,16 @@ def backtest_section(src: Sources) -> str:
     bt = src.backtest
     if not bt:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
+    if "series" in bt:  # several series: the pooled scoreboard, then each series' verdict
+        p = bt["pooled"]
+        rows = [[n, m.get("mean_mase"), m.get("mean_skill_vs_naive"), m.get("n_series")] for n, m in
+                sorted(p["models"].items(), key=lambda kv: _rank({"mase": kv[1].get("mean_mase")}))]
+        verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(r.get('verdict'))}</li>" for sid, r in bt["series"].items())
+        return section("Backtest against baselines", f'<p class="meta">Folder {esc(src.backtest_dir)}; '
+                       f"{len(bt['series'])} series, pooled.</p>", _same_data(src),
+                       f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>',
+                       table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
+                             ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>")
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
              f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>', _scoreboard(bt)]
@@ -369,10 +408,10 @@ def _bundle_coverage(calib: dict) -> str:
 
 def intervals_section(src: Sources) -> str:
     parts = []
-    calib = src.bundle.metrics.get("intervals") if src.bundle is not None else None
-    if calib:
-        parts.append("<h3>Test part (bundle)</h3>" + _bundle_coverage(calib))
-    if src.backtest:
+    for sid, m in (src.bundle.metrics["test"]["series"].items() if src.bundle is not None else ()):
+        name = "" if src.bundle.single else f", {sid}"
+        parts.append(f"<h3>Test part (bundle{esc(name)})</h3>" + _bundle_coverage(m["intervals"]))
+    if src.backtest and "models" in src.backtest:
         levels, rows = _coverage_rows(src.backtest["models"])
         if rows:
             cols = [f"coverage {lvl}" for lvl in levels]

@@ -1,4 +1,6 @@
-"""Forecast from a bundle: the stored last window (or the end of a newer file) in, prices and dates out."""
+"""Forecast from a bundle, for every series it holds (or one): each series continues from its stored last
+window, or from the end of its own rows in a newer file, in prices, dated on its own calendar, with the
+intervals of its own calibration."""
 
 from __future__ import annotations
 
@@ -10,61 +12,122 @@ import numpy as np
 import pandas as pd
 
 from forecast.bundle import Bundle
+from forecast.data import features as feat
 from forecast.data.calendar import future_dates
-from forecast.data.load import load_prices
+from forecast.data.panel import Panel, Series, load_panel
+from forecast.data.transforms import Preprocessor
 from forecast.errors import ForecastError
 
 
 @dataclass
 class Forecast:
-    frame: pd.DataFrame  # date, forecast (+ interval columns when asked)
-    origin_date: pd.Timestamp
-    origin_price: float
+    frame: pd.DataFrame  # id, date, forecast (+ interval columns, see intervals.column_names)
+    history: dict[str, pd.DataFrame]  # id -> date, price: what each forecast started from
     recursive: bool  # horizon beyond the trained one, served by feeding forecasts back
-    history: pd.DataFrame  # date, price: what the forecast started from
     levels: tuple[float, ...] = ()  # interval levels present as lower/upper columns
 
-    def to_json(self) -> dict:
-        rows = [{k: (v.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00") if isinstance(v, pd.Timestamp)
-                     else float(v)) for k, v in row.items()} for row in self.frame.to_dict("records")]
-        return {"origin_date": str(self.origin_date.date()), "origin_price": self.origin_price,
-                "recursive": self.recursive, "levels": list(self.levels), "forecast": rows}
+    @property
+    def ids(self) -> list[str]:
+        return list(self.history)
+
+    def of(self, sid: str) -> pd.DataFrame:
+        """Series ``sid``'s rows: date, forecast, bounds."""
+        return self.frame[self.frame["id"] == sid].drop(columns="id").reset_index(drop=True)
+
+    def records(self) -> list[dict]:
+        """One record per forecast step (the ``--json`` shape); ``id`` only when there are several series."""
+        frame = self.frame if len(self.history) > 1 else self.frame.drop(columns="id")
+        return [{k: (v.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00") if isinstance(v, pd.Timestamp)
+                     else v if isinstance(v, str) else float(v)) for k, v in row.items()}
+                for row in frame.to_dict("records")]
 
 
-def context(bundle: Bundle, data_path: Path | None) -> pd.DataFrame:
-    """The observations to forecast from: the bundle's last window, or the end of ``data_path``."""
-    if data_path is None:
-        return bundle.last_window
-    cfg = bundle.config
-    series = load_prices(data_path, bundle.data.get("target"), bundle.data.get("date_col"), cfg.data.max_fill)
-    need = cfg.window.window + bundle.prep.offset
-    if len(series) < need:
-        raise ForecastError(f"{data_path}: has {len(series)} rows but this model needs the last {need} "
-                            f"(--window {cfg.window.window}); pass a longer file")
-    return pd.DataFrame({"date": series.dates, "price": series.values})
+def pick_ids(known: list[str], wanted: str | None) -> list[str]:
+    if wanted is None:
+        return list(known)
+    if wanted not in known:
+        if len(known) == 1:
+            raise ForecastError(f"--id {wanted!r}: this model holds a single series ({known[0]}); drop --id")
+        shown = ", ".join(known[:20]) + (f" (and {len(known) - 20} more)" if len(known) > 20 else "")
+        raise ForecastError(f"--id {wanted!r}: no such series in this model; known ids: {shown}")
+    return [wanted]
 
 
-def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None = None,
+def stored_context(bundle: Bundle) -> Panel:
+    """The panel of the bundle's last windows (prices and raw covariates of each series' last rows)."""
+    names = feat.input_names(bundle.series["features"])
+    lw, series = bundle.last_window, []
+    for e in bundle.series["series"]:
+        rows = lw[lw["id"].astype(str) == e["id"]]
+        x = rows[names].to_numpy(np.float64) if names else np.zeros((len(rows), 0))
+        series.append(Series(e["id"], rows["price"].to_numpy(np.float64), pd.DatetimeIndex(rows["date"]), x, e["freq"]))
+    return Panel(tuple(series), bundle.series["layout"], bundle.series["target"], bundle.data.get("date_col", "date"),
+                 tuple(bundle.series["features"]))
+
+
+def newer_context(bundle: Bundle, data_path: Path) -> Panel:
+    """The panel of ``data_path`` read as the bundle's training file was; refuse one that is older, of another
+    frequency, or too short to forecast from."""
+    d, w = bundle.config.data, bundle.config.window
+    panel = load_panel(data_path, target=bundle.data.get("target") if d.targets is None else None,
+                       date_col=bundle.data.get("date_col"), max_fill=d.max_fill, features=d.features,
+                       id_col=d.id_col, targets=d.targets)
+    need = w.window + Preprocessor(w.transform).offset
+    entries = bundle.entries
+    for s in panel:
+        e = entries.get(s.id)
+        if e is None:
+            continue
+        where = f"{data_path}" + ("" if bundle.single else f" [series {s.id}]")
+        if len(s) < need:
+            raise ForecastError(f"{where}: has {len(s)} rows but this model needs the last {need} "
+                                f"(--window {w.window}); pass a longer file")
+        if s.dates[-1] < pd.Timestamp(e["last_date"]):
+            raise ForecastError(f"{where}: ends on {s.dates[-1].date()}, before the model's data ({e['last_date'][:10]}); "
+                                "pass a file at least as new as the one it was trained on")
+        if s.freq != e["freq"] and "other" not in (s.freq, e["freq"]):
+            raise ForecastError(f"{where}: its dates are {s.freq.replace('_', ' ')}, but the model was trained on "
+                                f"{e['freq'].replace('_', ' ')} data; pass a file of the same frequency")
+    if bundle.single and len(panel) == 1:  # one series: its id in the file may be named differently
+        panel = panel.map(lambda s: Series(bundle.ids[0], s.values, s.dates, s.features, s.freq, s.n_filled))
+    missing = [sid for sid in bundle.ids if sid not in panel.ids]
+    if missing:
+        raise ForecastError(f"{data_path}: has no rows for series {', '.join(missing[:5])} of the model; "
+                            "pass a file with every series, or --id for one of those it has")
+    return panel
+
+
+def forecasters(bundle: Bundle) -> dict[str, object]:
+    """Network file -> fitted LSTMForecaster for the series that network serves."""
+    from forecast.models.lstm import LSTMForecaster
+
+    out = {}
+    for name, model in bundle.networks.items():
+        state = {e["id"]: e for e in bundle.series["series"] if e["network"] == name}
+        out[name] = LSTMForecaster.restore(bundle.config, bundle.series["features"], model, state)
+    return out
+
+
+def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None = None, series_id: str | None = None,
             levels: Sequence[float] | None = ()) -> Forecast:
-    """Point forecast plus interval columns for ``levels`` (see intervals.column_names).
-
-    ``levels=None``: the default level if the bundle has a calibration, else none (bundles trained before
-    intervals existed); explicit levels on such a bundle raise a clear error.
-    """
+    """Forecasts of every series (or ``series_id``), with interval columns for ``levels`` from each series' own
+    calibration (``None``: the default level; ``()``: none)."""
     from forecast.evaluation import intervals as iv
-    from forecast.models.lstm import forecast_path
 
-    cal = iv.from_bundle(bundle)
-    levels = iv.resolve_levels(levels, cal is not None, str(bundle.path))
-    cfg = bundle.config
-    h = horizon or cfg.window.horizon
+    h = horizon or bundle.config.window.horizon
     if h < 1:
         raise ForecastError(f"--horizon {h}: must be at least 1")
-    hist = context(bundle, data_path)
-    prices = hist["price"].to_numpy(np.float64)
-    path = forecast_path(bundle.model, bundle.prep, prices, cfg.window.window, cfg.window.horizon, h)
-    dates = pd.DatetimeIndex(hist["date"])
-    freq = bundle.data.get("freq", "trading_days")
-    frame = iv.add_bands(pd.DataFrame({"date": future_dates(dates, freq, h), "forecast": path}), cal, prices[-1],
-                         levels)
-    return Forecast(frame, dates[-1], float(prices[-1]), h > cfg.window.horizon, hist, levels)
+    levels = iv.resolve_levels(levels)
+    ids = pick_ids(bundle.ids, series_id)
+    context = newer_context(bundle, data_path) if data_path is not None else stored_context(bundle)
+    models, entries = forecasters(bundle), bundle.entries
+    frames, history = [], {}
+    for sid in ids:
+        s, e = context[sid], entries[sid]
+        path = models[e["network"]].forecast(Panel((s,), features=context.features), h)[sid]
+        cal = iv.ConformalCalibrator.from_dict(e["intervals"]) if levels else None
+        frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h), "forecast": path})
+        frames.append(iv.add_bands(frame, cal, s.values[-1], levels))
+        history[sid] = pd.DataFrame({"date": s.dates, "price": s.values})
+    return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels)
+

@@ -1,4 +1,10 @@
-"""Train end to end: load -> chronological split -> fit -> score on the test part -> save a bundle."""
+"""Train end to end, for one series or many: load a panel -> split each series chronologically -> fit -> score
+each series' test part -> calibrate its intervals -> save one bundle.
+
+``cfg.model.fit`` decides the networks: ``global`` (default) trains one LSTM across the series, ``per_series``
+one per series (on ``executor``'s workers when given: a process pool or a local Ray). Either way the
+bundle has the same files, and every series' statistics come from its own training part.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +12,30 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
-from forecast.data.load import PriceSeries, load_prices
+from forecast.data import features as feat
+from forecast.data.panel import Panel, load_panel
 from forecast.data.read import fingerprint
+from forecast.data.transforms import Preprocessor
+from forecast.data.windows import Split, chronological_split, rows_needed
 from forecast.errors import ForecastError, InputError
-from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.data.windows import chronological_split, label_index
-
-LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
+from forecast.evaluation.scoring import calibrate_intervals, evaluate_test, pooled
+from forecast.executors import SEQUENTIAL
 
 
 @dataclass
 class TrainOutcome:
     bundle_dir: Path
-    series: PriceSeries
+    panel: Panel
     metrics: dict
-    history: dict
     device: str
+
+    @property
+    def interrupted(self) -> bool:
+        return any(t.get("interrupted") for t in self.metrics["training"].values())
 
 
 def default_bundle_dir(data_path: Path) -> Path:
@@ -36,102 +45,132 @@ def default_bundle_dir(data_path: Path) -> Path:
     return Path("models") / name
 
 
-def evaluate_test(lstm, prices: np.ndarray, dates: pd.DatetimeIndex, test_origins: np.ndarray,
-                  n_train: int) -> tuple[dict, pd.DataFrame]:
-    """Score the LSTM and the naive forecast on every test origin, all horizon steps, in prices.
-
-    Same metric code as the backtest: MASE is scaled by the naive one-step MAE of the training part;
-    the Diebold-Mariano test compares per-origin mean absolute errors at origins ``h`` steps apart
-    (counted back from the last), because neighbouring origins share ``h - 1`` targets and their loss
-    differences stay correlated beyond lag h - 1 (a HAC estimate over all origins overstated significance
-    on the NASDAQ test part: p = 0.03 there against 0.07-0.32 for non-overlapping subsets); the lag
-    diagnostic uses the step-1 forecasts at every origin.
-    """
-    h = lstm.horizon
-    forecast = lstm.predict_origins(prices, test_origins)  # (n, h)
-    steps = label_index(test_origins, h)  # (n, h) price indices of the labels
-    actual = prices[steps]
-    origin = prices[test_origins][:, None]  # (n, 1)
-    naive = np.repeat(origin, h, axis=1)
-    scale = naive_scale(prices[:n_train])
-    lstm_m, naive_m = (forecast_metrics(actual, f, origin, scale) for f in (forecast, naive))
-    apart = slice(len(test_origins) - 1, None, -h)  # origins h steps apart share no target: independent-ish
-    dm = diebold_mariano(np.abs(forecast - actual)[apart].mean(axis=1), np.abs(naive - actual)[apart].mean(axis=1),
-                         horizon=1, loss="absolute")
-    max_lag = min(LAG_MAX, int(test_origins[0]) + 1)
-    lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
-    metrics = {
-        "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
-        "beats_naive": bool(lstm_m["mae"] < naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
-        "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
-        "dm_test": {**dm, "loss": "mean absolute error per origin, origins h steps apart",
-                    "significant": bool(dm["p_value"] < 0.05)},
-        "lag_diagnostic": lag,
-    }
-    frame = pd.DataFrame({
-        "origin": np.repeat(dates[test_origins], h), "date": dates[steps.ravel()],
-        "step": np.tile(np.arange(1, h + 1), len(test_origins)), "actual": actual.ravel(),
-        "forecast": forecast.ravel(), "naive": naive.ravel(),
-    })
-    return metrics, frame
+def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
+    """The panel ``cfg.data`` describes, every series long enough to split and valid under the transform."""
+    d, w = cfg.data, cfg.window
+    offset = Preprocessor(w.transform).offset
+    need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset)
+    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
+                       id_col=d.id_col, targets=d.targets, min_rows=need)
+    for s in panel:
+        where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
+        try:  # fail before any work, naming the file: e.g. a zero price under log_return
+            Preprocessor(w.transform).transform(s.values)
+        except ForecastError as e:
+            raise InputError(f"{where}: {e}") from None
+    return panel
 
 
-def calibrate_intervals(lstm, prices: np.ndarray, cal_origins: np.ndarray, test_frame: pd.DataFrame):
-    """Conformal calibrator from the validation windows; its coverage measured on the held-out test part."""
-    from forecast.evaluation.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
+def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
+    w = cfg.window
+    offset = Preprocessor(w.transform).offset
+    return {s.id: chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset) for s in panel}
 
-    h = lstm.horizon
-    actual = prices[label_index(cal_origins, h)]  # (n, h), all inside the validation part
-    cal = ConformalCalibrator.for_transform(lstm.cfg.window.transform)
-    cal.fit(lstm.predict_origins(prices, cal_origins), actual, prices[cal_origins])
-    test_f, test_a = (test_frame[c].to_numpy().reshape(-1, h) for c in ("forecast", "actual"))
-    report = {"method": cal.method, "space": cal.space, "calibrated_on": "validation windows",
-              "n_calibration": int(len(cal_origins)), "measured_on": "test part",
-              "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,))}
-    return cal, report
+
+def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL) -> dict:
+    """Network key (None: the global one, else a series id) -> fitted LSTMForecaster."""
+    from forecast.models.lstm import LSTMForecaster
+
+    if cfg.model.fit == "global":
+        fc = LSTMForecaster(cfg, panel.features, verbose).fit(panel, [n_val[s.id] for s in panel])
+        return {None: fc}
+    if executor.width > 1:
+        verbose = 0  # no interleaved progress lines from parallel workers
+    tasks = [(cfg.to_dict(), panel.select(s.id), n_val[s.id], verbose) for s in panel]
+    return {s.id: fc for s, fc in zip(panel, executor(fit_series, tasks))}
+
+
+def fit_series(task: tuple[dict, Panel, int, int]):
+    """Fit one series' own network (in any process on this machine or a Ray worker); returns it picklable."""
+    from forecast.models.lstm import LSTMForecaster
+
+    cfg, panel, n_val, verbose = task
+    fc = LSTMForecaster(RunConfig.from_dict(cfg), panel.features, verbose).fit(panel, [n_val])
+    return Fitted(fc.model.get_weights(), fc.state(), fc.fit_result)
+
+
+@dataclass
+class Fitted:
+    """What a worker sends back: weights, per-series statistics, fit summary (a Keras model does not pickle)."""
+
+    weights: list
+    state: dict
+    fit_result: object
+
+    def restore(self, cfg: RunConfig, features):
+        from forecast.models.lstm import LSTMForecaster
+        from forecast.models.network import build_model
+
+        model = build_model(cfg, n_features=1 + len(feat.input_names(features)))
+        model.set_weights(self.weights)
+        fc = LSTMForecaster.restore(cfg, features, model, self.state)
+        fc.fit_result = self.fit_result
+        return fc
 
 
 def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force: bool = False,
-          verbose: int = 1) -> TrainOutcome:
-    from forecast.models.lstm import LSTMForecaster
+          verbose: int = 1, executor=SEQUENTIAL) -> TrainOutcome:
+    """Train the networks ``cfg`` describes on ``data_path`` and save one bundle (see the module docstring)."""
     from forecast.models.fitting import configure_device
-    from forecast.data.transforms import Preprocessor
 
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())  # left by killed earlier runs
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
-    w = cfg.window
-    series = load_prices(data_path, cfg.data.target, cfg.data.date_col, cfg.data.max_fill)
-    offset = Preprocessor(w.transform).offset
-    try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
-        split = chronological_split(len(series), w.window, w.horizon, w.val_frac, w.test_frac, offset)
-        Preprocessor(w.transform).transform(series.values)
-    except ForecastError as e:
-        raise InputError(f"{data_path}: {e}") from None
+    started = time.perf_counter()
+    panel = load_training_panel(data_path, cfg)
+    splits = splits_of(panel, cfg)
     device = configure_device(cfg.train.device)
-    n_fit = split.n_train + split.n_val
-    lstm = LSTMForecaster(cfg, verbose=verbose).fit(series.values[:n_fit], n_val=split.n_val)
-    test_metrics, test_frame = evaluate_test(lstm, series.values, series.dates, split.test_origins + offset,
-                                              split.n_train)
-    calibrator, interval_report = calibrate_intervals(lstm, series.values[:n_fit], split.val_origins + offset,
-                                                      test_frame)
-    fit = lstm.fit_result
-    metrics = {
-        "test": test_metrics,
-        "intervals": interval_report,
-        "training": {k: v for k, v in fit.to_dict().items() if k != "history"},
-        "split": {"train_rows": split.n_train, "val_rows": split.n_val, "test_rows": split.n_test,
-                  "train_end": str(series.dates[split.n_train - 1].date()),
-                  "val_end": str(series.dates[n_fit - 1].date())},
-    }
-    data = {**fingerprint(data_path), "rows": len(series), "first_date": str(series.dates[0]),
-            "last_date": str(series.dates[-1]), "target": series.target, "date_col": series.date_col,
-            "freq": series.freq, "n_filled": series.n_filled}
-    keep = w.window + offset
-    last_window = pd.DataFrame({"date": series.dates[-keep:], "price": series.values[-keep:]})
-    history = {"history": fit.history, "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
-    bundle_io.save_bundle(bundle_dir, model=lstm.model, config=cfg, prep=lstm.prep, last_window=last_window,
-                          data=data, metrics=metrics, history=history, test_predictions=test_frame,
-                          device=device, force=force, extra_files={"intervals.json": calibrator.to_dict()},
-                          interrupted=fit.interrupted)
-    return TrainOutcome(bundle_dir, series, metrics, history, device)
+    heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
+    loaded = time.perf_counter()
+    fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
+    fitted = {k: f.restore(cfg, panel.features) if isinstance(f, Fitted) else f for k, f in fitted.items()}
+    seconds = {"load": round(loaded - started, 2), "fit": round(time.perf_counter() - loaded, 2)}
+    per, frames, entries = score_panel(panel, splits, fitted, cfg)
+    training = {bundle_io.network_file(k): {**{n: v for n, v in f.fit_result.to_dict().items() if n != "history"},
+                                            "seconds": seconds} for k, f in fitted.items()}
+    metrics = {"test": {"series": per, "pooled": pooled(per)}, "training": training, "skipped": panel.skipped,
+               "fit": cfg.model.fit}
+    history = {bundle_io.network_file(k): {"history": f.fit_result.history, "best_epoch": f.fit_result.best_epoch,
+                                           "epochs_run": f.fit_result.epochs_run} for k, f in fitted.items()}
+    data = {**fingerprint(data_path), "layout": panel.layout, "target": panel.target, "date_col": panel.date_col,
+            "n_series": len(panel), "freq": panel.series[0].freq, "rows": sum(len(s) for s in panel),
+            "first_date": str(min(s.dates[0] for s in panel)), "last_date": str(max(s.dates[-1] for s in panel)),
+            "n_filled": sum(s.n_filled for s in panel)}
+    spec = {"fit": cfg.model.fit, "layout": panel.layout, "target": panel.target, "features": list(panel.features),
+            "inputs": ["target", *feat.input_names(panel.features)], "ids": panel.ids, "skipped": panel.skipped,
+            "series": entries}
+    bundle_io.save_bundle(bundle_dir, networks={bundle_io.network_file(k): f.model for k, f in fitted.items()},
+                          config=cfg, series=spec, last_window=last_windows(panel, cfg), data=data, metrics=metrics,
+                          history=history, test_predictions=pd.concat(frames, ignore_index=True), device=device,
+                          force=force, interrupted=any(f.fit_result.interrupted for f in fitted.values()))
+    return TrainOutcome(bundle_dir, panel, metrics, device)
+
+
+def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunConfig):
+    """Per series: test metrics (with interval coverage), its test frame, and its series.json entry."""
+    offset = Preprocessor(cfg.window.transform).offset
+    per, frames, entries = {}, [], []
+    for s in panel:
+        key = None if None in fitted else s.id
+        fc, sp = fitted[key], splits[s.id]
+        test_o, val_o = sp.test_origins + offset, sp.val_origins + offset
+        m, frame = evaluate_test(fc.predict_origins(s, test_o), s, test_o, sp.n_train)
+        cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, cfg.window.transform, frame)
+        m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
+                      "train_end": str(s.dates[sp.n_train - 1].date()),
+                      "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}
+        per[s.id] = m
+        frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
+        entries.append({"id": s.id, "network": bundle_io.network_file(key), "freq": s.freq, "rows": len(s),
+                        "first_date": str(s.dates[0]), "last_date": str(s.dates[-1]), "n_filled": s.n_filled,
+                        **fc.state()[s.id], "intervals": cal.to_dict()})
+    return per, frames, entries
+
+
+def last_windows(panel: Panel, cfg: RunConfig) -> pd.DataFrame:
+    """id, date, price and the raw covariates of each series' last ``window + offset`` rows."""
+    keep = cfg.window.window + Preprocessor(cfg.window.transform).offset
+    names = feat.input_names(panel.features)
+    return pd.concat([pd.DataFrame({"id": s.id, "date": s.dates[-keep:], "price": s.values[-keep:],
+                                    **{n: s.features[-keep:, j] for j, n in enumerate(names)}}) for s in panel],
+                     ignore_index=True)

@@ -1,7 +1,8 @@
 """Hyperparameter search with Optuna: window, LSTM units and depth, dropout and learning rate.
 
-Each trial trains on the training part of the chronological split and is scored by its best validation
-loss (the loss early stopping watches); the test part is never read. A seeded TPE sampler proposes the
+Each trial trains on the training part of every series' chronological split (one series or many, as
+``train`` would) and is scored by its best validation loss (the loss early stopping watches); the test parts
+are never read. A seeded TPE sampler proposes the
 settings and a median pruner stops trials whose per-epoch validation loss trails the others. Trials run
 one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.config import RunConfig
+from forecast.data.panel import Panel
 from forecast.errors import ForecastError
 from forecast.executors import SEQUENTIAL
 
@@ -37,22 +39,22 @@ class SearchSpace:
 
 @dataclass(frozen=True)
 class TrialTask:
-    """One trial for a worker: the config to train and the prices it sees (training + validation part)."""
+    """One trial for a worker: the config to train and the series it sees (training + validation parts)."""
 
     config: dict  # RunConfig.to_dict()
-    prices: np.ndarray
-    n_val: int
+    panel: Panel  # each series cut before its test part
+    n_val: tuple[int, ...]  # per series
 
 
 def run_trial(task: TrialTask) -> list[float]:
     """Train one trial's config (in any process); its validation loss per epoch."""
     from forecast.models.lstm import LSTMForecaster
 
-    fit = LSTMForecaster(RunConfig.from_dict(task.config)).fit(task.prices, n_val=task.n_val).fit_result
+    fit = LSTMForecaster(RunConfig.from_dict(task.config), task.panel.features).fit(task.panel, task.n_val).fit_result
     return fit.history.get("val_loss", [fit.best_val_loss])
 
 
-def _search_in_rounds(study, objective_cfg, prices: np.ndarray, n_val: int, n_trials: int,
+def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...], n_trials: int,
                       timeout: float | None, executor) -> None:
     """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their best losses."""
     import time
@@ -61,7 +63,7 @@ def _search_in_rounds(study, objective_cfg, prices: np.ndarray, n_val: int, n_tr
     start, done = time.monotonic(), 0
     while done < n_trials and (timeout is None or time.monotonic() - start < timeout):
         trials = [study.ask() for _ in range(min(executor.width, n_trials - done))]
-        tasks = [TrialTask(objective_cfg(t).to_dict(), prices, n_val) for t in trials]
+        tasks = [TrialTask(objective_cfg(t).to_dict(), panel, n_val) for t in trials]
         for trial, losses in zip(trials, executor(run_trial, tasks)):
             for epoch, loss in enumerate(losses):
                 trial.report(float(loss), epoch)
@@ -133,12 +135,12 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     """
     optuna = require_optuna()
-    from forecast.data.load import load_prices
-    from forecast.io import write_csv, write_json
-    from forecast.models.lstm import LSTMForecaster
-    from forecast.models.fitting import configure_device
+    from forecast.data.panel import load_panel
     from forecast.data.transforms import Preprocessor
     from forecast.data.windows import chronological_split
+    from forecast.io import write_csv, write_json
+    from forecast.models.fitting import configure_device
+    from forecast.models.lstm import LSTMForecaster
 
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
@@ -147,17 +149,21 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     if timeout is not None and timeout <= 0:
         raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
     w = base.window
-    series = load_prices(data_path, base.data.target, base.data.date_col, base.data.max_fill)
+    d = base.data
+    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
+                       id_col=d.id_col, targets=d.targets)
     offset = Preprocessor(w.transform).offset
     # The longest window decides the split's feasibility; the split itself does not depend on the window.
-    split = chronological_split(len(series), max(space.windows), w.horizon, w.val_frac, w.test_frac, offset)
-    prices = series.values[: split.n_train + split.n_val]  # the test part stays unseen
+    splits = {s.id: chronological_split(len(s), max(space.windows), w.horizon, w.val_frac, w.test_frac, offset)
+              for s in panel}
+    seen = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
+    n_val = tuple(splits[s.id].n_val for s in panel)
     configure_device(base.train.device)
 
     def objective(trial) -> float:
         cfg = suggest(trial, base, space)
         report = _pruning_callback(trial)
-        fit = LSTMForecaster(cfg, callbacks=[report]).fit(prices, n_val=split.n_val).fit_result
+        fit = LSTMForecaster(cfg, seen.features, callbacks=[report]).fit(seen, n_val).fit_result
         if report.pruned:
             raise optuna.TrialPruned()
         if not np.isfinite(fit.best_val_loss):
@@ -168,7 +174,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if executor.width > 1:
-        _search_in_rounds(study, lambda t: suggest(t, base, space), prices, split.n_val, n_trials, timeout, executor)
+        _search_in_rounds(study, lambda t: suggest(t, base, space), seen, n_val, n_trials, timeout, executor)
     else:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
     frame = trials_frame(study)
