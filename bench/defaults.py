@@ -26,9 +26,10 @@ def run(data: Path, cfg: RunConfig) -> dict:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         out = train(data, cfg, Path(d) / "m", verbose=0)
-        m = out.metrics["test"]
+        (m,) = out.metrics["test"]["series"].values()
+        (t,) = out.metrics["training"].values()
         return {"lstm_mae": m["lstm"]["mae"], "naive_mae": m["naive"]["mae"], "skill": m["skill_vs_naive"],
-                "epochs": out.metrics["training"]["epochs_run"], "seconds": time.perf_counter() - t0}
+                "epochs": t["epochs_run"], "seconds": time.perf_counter() - t0}
 
 
 def grid(args) -> list[tuple[str, dict]]:

@@ -54,7 +54,7 @@ def epoch_times(data: str, epochs: int, device: str) -> list[float]:
     """Seconds of each epoch of LSTMForecaster.fit on ``data`` (patience high enough to run them all)."""
     import keras
 
-    from forecast.data.load import load_prices
+    from forecast.data.panel import load_panel
     from forecast.models.lstm import LSTMForecaster
     from forecast.models.fitting import configure_device
 
@@ -69,7 +69,7 @@ def epoch_times(data: str, epochs: int, device: str) -> list[float]:
 
     configure_device(device)
     cfg = config(device, epochs).replace(train={"patience": epochs})
-    LSTMForecaster(cfg, callbacks=[Timer()]).fit(load_prices(Path(data)).values)
+    LSTMForecaster(cfg, callbacks=[Timer()]).fit(load_panel(Path(data)))
     return Timer.times
 
 
@@ -134,12 +134,12 @@ def main() -> None:
 
     rel = float(np.max(np.abs(np.asarray(cpu_fc) - gpu_fc) / np.abs(gpu_fc)))
     gpu_mean, cpu_mean = float(np.mean(gpu_epochs[1:])), float(np.mean(cpu_epochs[1:]))
-    t = outcome.metrics["training"]
+    (t,) = outcome.metrics["training"].values()
+    (m,) = outcome.metrics["test"]["series"].values()
     print(f"GPU epoch: first {gpu_epochs[0]:.2f} s (with tracing), then {gpu_mean:.2f} s; "
           f"CPU epoch {cpu_mean:.2f} s -> GPU is {cpu_mean / gpu_mean:.2f}x the CPU")
     print(f"full GPU training: {full:.1f} s, {t['epochs_run']} epochs (best {t['best_epoch']}), "
-          f"device {outcome.device}; test MAE {outcome.metrics['test']['lstm']['mae']:.2f} "
-          f"(naive {outcome.metrics['test']['naive']['mae']:.2f})")
+          f"device {outcome.device}; test MAE {m['lstm']['mae']:.2f} (naive {m['naive']['mae']:.2f})")
     print(f"bundle loaded with CUDA_VISIBLE_DEVICES='' predicts {len(cpu_fc)} steps; max relative difference "
           f"to the GPU forecast {rel:.2e}: {'OK' if rel < 1e-3 else 'MISMATCH'}")
     if rel >= 1e-3:

@@ -46,8 +46,9 @@ start = time.perf_counter()
 if mode == "baseline":
     model = build_model(cfg)
 else:
+    from forecast.data.panel import panel_of
     from forecast.models.lstm import LSTMForecaster
-    LSTMForecaster(cfg).fit(prices)
+    LSTMForecaster(cfg).fit(panel_of(prices))
 print(json.dumps({"peak_mb": hwm_mb(), "seconds": time.perf_counter() - start}))
 """
 

@@ -196,12 +196,14 @@ def forecast_throughput(prices, split, opts: dict, epochs: int) -> tuple[float, 
 
 
 def forecast_converge(prices, split, opts: dict, max_epochs: int):
+    from forecast.data.panel import panel_of
     from forecast.models.lstm import LSTMForecaster
 
     t0 = time.perf_counter()
-    lstm = LSTMForecaster(forecast_config(opts, max_epochs)).fit(prices[:split.n_train + split.n_val],
-                                                                 n_val=split.n_val)
-    pred = lstm.predict_origins(prices, split.test_origins + split.offset)
+    whole = panel_of(prices)
+    lstm = LSTMForecaster(forecast_config(opts, max_epochs)).fit(whole.map(lambda s: s.head(split.n_train + split.n_val)),
+                                                                 [split.n_val])
+    pred = lstm.predict_origins(whole.series[0], split.test_origins + split.offset)
     return time.perf_counter() - t0, lstm.fit_result.epochs_run, pred
 
 

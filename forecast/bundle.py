@@ -2,17 +2,17 @@
 
 Layout (format version 2)::
 
-    model.keras            the Keras 3 network (``fit: global``); ``model_<series>.keras`` per series with
-                           ``fit: per_series`` (loaded with safe_mode=True)
+    model.keras            the Keras 3 network across all series (``fit: global``; loaded with safe_mode=True)
     config.json            every option used; RunConfig.from_dict rebuilds the model
-    series.json            ids, and per series: its network file, frequency, rows and dates, target transform and
-                           covariate scaler (fitted on its training part), interval calibration
+    series.json            ids; per series its network, calendar, transform, scalers, interval calibration
     last_window.csv        id,date,price[,raw covariates]: the observations the next forecasts start from
     test_predictions.csv   id,origin,date,step,actual,forecast,naive over each series' held-out test part
     data.json              fingerprint of the training file: path, sha256, layout, target, date column
     metrics.json           test metrics per series and pooled, interval coverage, training summary
     history.json           loss per epoch and the early-stopping point, per network
     manifest.json          format, versions, device, seed, fit, and a sha256 of every file above
+
+With ``fit: per_series`` each series has its own network, ``model_<series>.keras``, instead of model.keras.
 
 A bundle is written into a temporary sibling folder and renamed into place, so an interrupted run
 leaves either the previous bundle or none. Loading refuses a folder whose manifest is missing, whose

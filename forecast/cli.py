@@ -200,7 +200,7 @@ def predict(
     interval: Optional[str] = typer.Option(
         None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
-        "Default: 0.8 when the bundle has a calibration."),
+        "Default: 0.8."),
     series_id: Optional[str] = typer.Option(None, "--id", help="Forecast only this series of a multi-series bundle \\[default: all]."),
 ) -> None:
     """Forecast the next steps of every series of a bundle (or --id), with dates on each series' own calendar."""
@@ -217,7 +217,7 @@ def predict(
         bundle = load_bundle(model)
         fc = run_predict(bundle, horizon, data, series_id, levels)
         if out:
-            write_csv(out, fc.frame if len(fc.ids) > 1 else fc.frame.drop(columns="id"))
+            write_csv(out, fc.table())
         if as_json:
             typer.echo(json.dumps(fc.records(), indent=2))
         else:

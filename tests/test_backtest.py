@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from forecast.evaluation.backtest import backtest_series, parse_models
+from forecast.data.panel import from_series
+from forecast.evaluation.backtest import backtest, parse_models
 from forecast.cli import app
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
 from forecast.data.load import series_from_frame, synthetic_series
@@ -44,11 +45,11 @@ def test_no_look_ahead_garbage_after_the_origin_changes_nothing(tiny_cfg):
     cfg = tiny_cfg.replace(train={"epochs": 1})
     clean = _series("random_walk", 160, 5)
     kwargs = dict(folds=2, step=3, retrain_every=2, models=["lstm", "naive", "drift", "ets"])
-    a = backtest_series(clean, cfg, **kwargs)
+    a = backtest(from_series(clean), cfg, **kwargs)
     first_origin = a.report["settings"]["train_end_indices"][0]
     values = clean.values.copy()
     values[first_origin + 1:] = np.random.default_rng(9).uniform(1, 1e4, len(values) - first_origin - 1)
-    b = backtest_series(series_from_frame(synthetic_series("random_walk", 160, 5).assign(Close=values)), cfg, **kwargs)
+    b = backtest(from_series(series_from_frame(synthetic_series("random_walk", 160, 5).assign(Close=values))), cfg, **kwargs)
     fa, fb = a.forecasts, b.forecasts
     origin0 = fa["origin"].min()
     for model in kwargs["models"]:
@@ -63,7 +64,7 @@ def test_no_look_ahead_garbage_after_the_origin_changes_nothing(tiny_cfg):
 def test_lstm_beats_naive_on_seasonal_structure():
     cfg = RunConfig(window=WindowConfig(window=10, horizon=5, transform="diff"), model=ModelConfig(layers=(16,), dropout=0.0),
                     train=TrainConfig(epochs=10, batch_size=32, patience=3, seed=7, device="cpu", learning_rate=0.01))
-    bt = backtest_series(_series("seasonal", 260, 4, noise=0.3), cfg, folds=2, models=["lstm", "naive", "seasonal_naive"])
+    bt = backtest(from_series(_series("seasonal", 260, 4, noise=0.3)), cfg, folds=2, models=["lstm", "naive", "seasonal_naive"])
     m = bt.report["models"]
     assert m["lstm"]["mae"] < 0.7 * m["naive"]["mae"]
     assert m["lstm"]["skill_vs_naive"] > 0.3

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.evaluation.backtest import backtest_series
+from forecast.data.panel import from_series
+from forecast.evaluation.backtest import backtest
 from forecast.cli import app
 from forecast.config import RunConfig, WindowConfig
 from forecast.data.load import series_from_frame, synthetic_series
@@ -52,7 +53,7 @@ def test_cli_json_keys_and_scores_equal_a_recomputation_from_forecasts_csv(walk_
 
 def test_naive_80_percent_coverage_on_a_random_walk_is_near_nominal():
     cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
-    bt = backtest_series(_walk(700, 3), cfg, folds=150, step=3, models=["naive"], levels=(0.8,))
+    bt = backtest(from_series(_walk(700, 3)), cfg, folds=150, step=3, models=["naive"], levels=(0.8,))
     m = bt.report["models"]["naive"]
     assert abs(m["coverage"]["0.8"] - 0.8) <= 0.05  # 450 forecasts; measured 0.807 (seeds 3/4/5: 0.81/0.82/0.78)
     assert all(abs(r["coverage"]["0.8"] - 0.8) <= 0.1 for r in m["per_horizon"])
@@ -69,11 +70,11 @@ def test_calibration_origins_lie_in_the_fits_validation_part():
 def test_intervals_do_not_look_ahead(tiny_cfg):
     cfg = tiny_cfg.replace(train={"epochs": 1})
     kwargs = dict(folds=2, step=3, models=["lstm", "naive", "drift"], levels=(0.8,))
-    a = backtest_series(_walk(160, 5), cfg, **kwargs)
+    a = backtest(from_series(_walk(160, 5)), cfg, **kwargs)
     first_origin = a.report["settings"]["train_end_indices"][0]
-    values = a.series.values.copy()
+    values = a.panel.series[0].values.copy()
     values[first_origin + 1:] = np.random.default_rng(9).uniform(1, 1e4, len(values) - first_origin - 1)
-    b = backtest_series(_walk(160, 5, values), cfg, **kwargs)
+    b = backtest(from_series(_walk(160, 5, values)), cfg, **kwargs)
     fa, fb = a.forecasts, b.forecasts
     origin0 = fa["origin"].min()
     for model in kwargs["models"]:
@@ -110,7 +111,7 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
     from forecast.output import console
 
     cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
-    report = backtest_series(_walk(300, 1), cfg, folds=12, step=3, models=["naive"], levels=(0.5, 0.8)).report
+    report = backtest(from_series(_walk(300, 1)), cfg, folds=12, step=3, models=["naive"], levels=(0.5, 0.8)).report
     monkeypatch.setattr(console, "out", Console(width=220))
     console.print_backtest(report)
     text = capsys.readouterr().out

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from forecast.models.baselines import BASELINES, Drift, MovingAverage, Naive, SeasonalNaive, season_for
-from forecast.config import RunConfig
+from forecast.config import RunConfig, WindowConfig
+from forecast.data.panel import panel_of
 from forecast.data.load import synthetic_series
 from forecast.evaluation.folds import FoldTask, run_fold
 
@@ -40,8 +41,10 @@ def test_statistical_baselines_finite_and_right_length(name):
 @pytest.mark.parametrize("name", ["arima", "ets", "drift"])
 def test_pathological_history_fails_gracefully_with_nan_and_note(name):
     bad = np.array([100.0, 101.0, np.inf, 102.0, 103.0] * 6)
-    task = FoldTask(name, bad, 0, len(bad) - 1, ((2, 0, len(bad) - 1),), 4, 5, RunConfig())
+    end = len(bad) - 1
+    task = FoldTask(name, panel_of(bad, sid="S"), {"S": (0, end)}, ((2, {"S": (0, end)}),), 4, 5,
+                    RunConfig(window=WindowConfig(horizon=4)))
     result = run_fold(task)
-    assert np.isnan(result.forecasts[2]).all() and result.forecasts[2].shape == (4,)
+    assert np.isnan(result.forecasts[2]["S"]).all() and result.forecasts[2]["S"].shape == (4,)
     assert len(result.notes) == 1 and result.notes[0][0] == 2
     assert result.notes[0][1].startswith(f"{name} failed in fold 3 (ValueError") and "finite" in result.notes[0][1]

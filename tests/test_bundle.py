@@ -8,7 +8,6 @@ import os
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import forecast.bundle as bundle_mod
@@ -47,7 +46,7 @@ def trained(tmp_path_factory):
 def test_bundle_has_every_documented_file_with_matching_checksums(trained):
     path = trained["a"]
     names = documented_files()
-    assert {"model.keras", "config.json", "preprocessor.json", "manifest.json", "metrics.json"} <= set(names)
+    assert {"model.keras", "config.json", "series.json", "manifest.json", "metrics.json"} <= set(names)
     for name in names:
         assert (path / name).is_file() and (path / name).stat().st_size > 0, name
     manifest = json.loads((path / "manifest.json").read_text())
@@ -55,7 +54,8 @@ def test_bundle_has_every_documented_file_with_matching_checksums(trained):
     assert set(manifest["files"]) == on_disk  # every file is covered, and nothing else is listed
     for name, digest in manifest["files"].items():
         assert hashlib.sha256((path / name).read_bytes()).hexdigest() == digest, name
-    assert (manifest["format"], manifest["format_version"], manifest["seed"]) == ("forecast-bundle", 1, 7)
+    assert (manifest["format"], manifest["format_version"], manifest["seed"]) == ("forecast-bundle", 2, 7)
+    assert (manifest["fit"], manifest["n_series"]) == ("global", 1)
     assert set(manifest["versions"]) >= {"forecast", "tensorflow", "keras", "numpy"}
     assert not [p for p in path.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]  # no leftovers
 
@@ -69,35 +69,37 @@ def _forecast_csv(path, tmp_path):
 def test_same_seed_gives_identical_results_and_another_seed_does_not(trained, tmp_path):
     a, again, b = (json.loads((trained[k] / "metrics.json").read_text()) for k in ("a", "a_again", "b"))
     assert a["test"] == again["test"]  # exact floats
-    assert a["training"]["best_val_loss"] == again["training"]["best_val_loss"]
+    assert a["training"]["model.keras"]["best_val_loss"] == again["training"]["model.keras"]["best_val_loss"]
     assert _forecast_csv(trained["a"], tmp_path) == _forecast_csv(trained["a_again"], tmp_path)
-    wa, wb = load_bundle(trained["a"]).model.get_weights(), load_bundle(trained["b"]).model.get_weights()
+    wa, wb = (load_bundle(trained[k]).networks["model.keras"].get_weights() for k in ("a", "b"))
     assert not all(np.array_equal(x, y) for x, y in zip(wa, wb))
-    assert a["test"]["lstm"]["mae"] != b["test"]["lstm"]["mae"]
+    assert a["test"]["series"]["Close"]["lstm"]["mae"] != b["test"]["series"]["Close"]["lstm"]["mae"]
 
 
 def test_save_load_round_trip_predicts_identically(tmp_path, tiny_cfg, walk_csv):
-    from forecast.data.load import load_prices
+    from forecast.data.panel import load_panel
     from forecast.models.lstm import LSTMForecaster
-    from forecast.workflows.predict import predict
+    from forecast.workflows.predict import forecasters, predict
+    from forecast.workflows.train import last_windows
 
-    series = load_prices(walk_csv)
-    lstm = LSTMForecaster(tiny_cfg).fit(series.values)
-    keep = tiny_cfg.window.window + 1
-    last = pd.DataFrame({"date": series.dates[-keep:], "price": series.values[-keep:]})
-    path = save_bundle(tmp_path / "m", model=lstm.model, config=tiny_cfg, prep=lstm.prep, last_window=last,
-                       data={"freq": series.freq, "target": series.target}, metrics={}, history={},
-                       test_predictions=None, device="CPU")
+    panel = load_panel(walk_csv)
+    (series,) = panel
+    lstm = LSTMForecaster(tiny_cfg).fit(panel)
+    spec = {"fit": "global", "layout": "single", "target": "Close", "features": [], "ids": ["Close"],
+            "series": [{"id": "Close", "network": "model.keras", "freq": series.freq, "last_date": str(series.dates[-1]),
+                        **lstm.state()["Close"]}]}
+    path = save_bundle(tmp_path / "m", networks={"model.keras": lstm.model}, config=tiny_cfg, series=spec,
+                       last_window=last_windows(panel, tiny_cfg), data={"freq": series.freq, "target": "Close"},
+                       metrics={}, history={}, test_predictions=None, device="CPU")
     loaded = load_bundle(path)
     assert loaded.config == tiny_cfg
-    assert (loaded.prep.kind, loaded.prep.mean_, loaded.prep.scale_) == (lstm.prep.kind, lstm.prep.mean_, lstm.prep.scale_)
-    for w_mem, w_disk in zip(lstm.model.get_weights(), loaded.model.get_weights(), strict=True):
+    restored = forecasters(loaded)["model.keras"]
+    assert restored.preps["Close"] == lstm.preps["Close"]
+    for w_mem, w_disk in zip(lstm.model.get_weights(), loaded.networks["model.keras"].get_weights(), strict=True):
         np.testing.assert_array_equal(w_mem, w_disk)
     fc = predict(loaded, 7)
-    np.testing.assert_array_equal(fc.frame["forecast"].to_numpy(), lstm.forecast(7))
-    assert fc.recursive is True and fc.origin_price == series.values[-1]
+    np.testing.assert_array_equal(fc.frame["forecast"].to_numpy(), lstm.forecast(panel, 7)["Close"])
+    assert fc.recursive is True and fc.history["Close"]["price"].iloc[-1] == series.values[-1]
     origins = np.arange(50, 290, 7)
-    in_memory = lstm.predict_origins(series.values, origins)
-    lstm.model = loaded.model
-    np.testing.assert_array_equal(lstm.predict_origins(series.values, origins), in_memory)
+    np.testing.assert_array_equal(restored.predict_origins(series, origins), lstm.predict_origins(series, origins))
     assert re.fullmatch(r".*/m", bundle_mod.LATEST.read_text().strip())  # LATEST points at the new bundle

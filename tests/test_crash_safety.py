@@ -134,7 +134,7 @@ SAVE_KILLER = textwrap.dedent('''
             Path(path).write_bytes(b"new model")
 
     frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "price": [1.0, 2.0, 3.0]})
-    b.save_bundle(target, model=StandIn(), config=RunConfig(), prep=Preprocessor("level", 0.0, 1.0),
+    b.save_bundle(target, networks={"model.keras": StandIn()}, config=RunConfig(), series={"ids": ["s"], "series": []},
                   last_window=frame, data={}, metrics={}, history={}, test_predictions=None, device="CPU", force=True)
 ''')
 SAVE_POINTS = ["file1", "file3", "file5", "file6", "swap"]  # file6: manifest.json itself; swap: between renames
@@ -194,7 +194,7 @@ def ctrl_c_at_epoch_end(monkeypatch):
     """
     import keras
 
-    import forecast.models.lstm as lstm_mod
+    import forecast.models.fitting as lstm_mod  # LSTMForecaster.fit calls fitting.fit_model
 
     real_fit = lstm_mod.fit_model
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if pytest runs in background
@@ -261,12 +261,12 @@ def test_ctrl_c_with_save_on_interrupt_keeps_best_weights_so_far(tmp_path, walk_
     r = _cli_train(tmp_path / "m", walk_csv, "--epochs", "8", "--patience", "10", "-q", "--save-on-interrupt")
     assert r.exit_code == 130, r.output
     b = load_bundle(tmp_path / "m")
-    t = b.metrics["training"]
+    (t,) = b.metrics["training"].values()
     assert b.manifest["interrupted"] is True and t["interrupted"] is True and t["epochs_run"] == 3
-    val = b.history["history"]["val_loss"]
+    val = b.history["model.keras"]["history"]["val_loss"]
     assert len(val) == 3 and t["best_val_loss"] == min(val) and t["best_epoch"] == 1 + val.index(min(val))
     assert len(per_epoch) == 3 and t["best_epoch"] in (1, 2) and val[2] > min(val)
-    for saved, best in zip(b.model.get_weights(), per_epoch[t["best_epoch"] - 1], strict=True):
+    for saved, best in zip(b.networks["model.keras"].get_weights(), per_epoch[t["best_epoch"] - 1], strict=True):
         assert np.array_equal(saved, best)  # the best epoch's weights, not the last epoch's
     assert r.stderr == (f"interrupted after 3 epochs: saved the best weights so far (epoch {t['best_epoch']}) "
                         f"to {tmp_path / 'm'}, marked interrupted\n")
@@ -286,10 +286,10 @@ def test_real_sigint_with_save_on_interrupt_saves_best_weights_marked_interrupte
     path = root / "sigint_save" / "m"
     manifest = bundle_io.verify(path)
     assert manifest["interrupted"] is True
-    training = json.loads((path / "metrics.json").read_text())["training"]
+    training = json.loads((path / "metrics.json").read_text())["training"]["model.keras"]
     assert training["interrupted"] is True and training["stopped_early"] is False
     assert 2 <= training["epochs_run"] < 400 and 1 <= training["best_epoch"] <= training["epochs_run"]
-    val = json.loads((path / "history.json").read_text())["history"]["val_loss"]
+    val = json.loads((path / "history.json").read_text())["model.keras"]["history"]["val_loss"]
     assert len(val) == training["epochs_run"] and training["best_val_loss"] == min(val)
     assert f"(epoch {training['best_epoch']})" in lines[0]
     assert np.isfinite(predict(load_bundle(path)).frame["forecast"]).all()
@@ -344,12 +344,10 @@ class _StandIn:
 
 
 def _save_standin(path: Path):
-    from forecast.data.transforms import Preprocessor
-
     frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3), "price": [1.0, 2.0, 3.0]})
-    bundle_io.save_bundle(path, model=_StandIn(), config=RunConfig(), prep=Preprocessor("level", 0.0, 1.0),
-                          last_window=frame, data={}, metrics={}, history={}, test_predictions=None,
-                          device="CPU", force=True)
+    bundle_io.save_bundle(path, networks={"model.keras": _StandIn()}, config=RunConfig(),
+                          series={"ids": ["s"], "series": []}, last_window=frame, data={}, metrics={}, history={},
+                          test_predictions=None, device="CPU", force=True)
 
 
 @pytest.mark.parametrize("at", ["third_file", "swap"])
@@ -394,29 +392,26 @@ def test_same_seed_gives_bit_identical_bundles_in_two_processes(runs):
     for name in ("same_seed_a", "same_seed_b"):
         assert results[name].rc == 0, results[name].stderr[-2000:]
     a, b = (load_bundle(root / name / "m") for name in ("same_seed_a", "same_seed_b"))
-    for x, y in zip(a.model.get_weights(), b.model.get_weights(), strict=True):
+    for x, y in zip(a.networks["model.keras"].get_weights(), b.networks["model.keras"].get_weights(), strict=True):
         assert np.array_equal(x, y)
-    for name in ("test_predictions.csv", "preprocessor.json", "metrics.json", "history.json", "config.json"):
+    for name in ("test_predictions.csv", "series.json", "metrics.json", "history.json", "config.json"):
         assert a.manifest["files"][name] == b.manifest["files"][name], name
     fa, fb = predict(a, horizon=7), predict(b, horizon=7)
-    assert fa.to_json() == fb.to_json()
+    assert fa.records() == fb.records()
 
 
 def test_forecasts_survive_save_and_load_bit_for_bit_and_bundle_records_the_run(runs):
     from forecast.bundle import load_bundle, sha256_file
-    from forecast.data.load import load_prices
-    from forecast.models.lstm import LSTMForecaster
+    from forecast.data.panel import load_panel
+    from forecast.workflows.predict import forecasters
 
     root, _, _ = runs
     b = load_bundle(root / "same_seed_a" / "m")
-    saved = pd.read_csv(b.path / "test_predictions.csv", parse_dates=["origin"], float_precision="round_trip")
-    series = load_prices(root / "walk.csv")
-    prices, dates = series.values, pd.DatetimeIndex(series.dates)
-    origins = dates.get_indexer(saved.loc[saved["step"] == 1, "origin"])
+    saved = pd.read_csv(b.path / "test_predictions.csv", parse_dates=["origin"])
+    series = load_panel(root / "walk.csv").series[0]
+    origins = series.dates.get_indexer(saved.loc[saved["step"] == 1, "origin"])
     assert (origins >= 0).all() and len(origins) > 10
-    lstm = LSTMForecaster(b.config)
-    lstm.model, lstm.prep = b.model, b.prep
-    again = lstm.predict_origins(prices, origins)  # (n, horizon) from the loaded model
+    again = forecasters(b)["model.keras"].predict_origins(series, origins)  # (n, horizon) from the loaded model
     assert np.array_equal(again.ravel(), saved["forecast"].to_numpy())
     # What is needed to reproduce the run is in the bundle.
     assert b.config.train.seed == 7 == b.manifest["seed"]

@@ -21,6 +21,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 import keras
+import forecast.models.fitting
 import forecast.models.lstm
 from forecast.cli import app
 from forecast.bundle import load_bundle
@@ -31,14 +32,14 @@ class Seen(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         Seen.replicas = self.model.distribute_strategy.num_replicas_in_sync
 
-fit_model, make_dataset = forecast.models.lstm.fit_model, forecast.models.lstm.make_dataset
+fit_model, make_dataset = forecast.models.fitting.fit_model, forecast.models.lstm.make_dataset
 def recording_fit_model(*args, extra_callbacks=(), **kw):
     Seen.result = fit_model(*args, extra_callbacks=(*extra_callbacks, Seen()), **kw)
     return Seen.result
 def recording_make_dataset(z, origins, window, horizon, batch_size, **kw):
     Seen.batch_sizes.append(batch_size)
     return make_dataset(z, origins, window, horizon, batch_size, **kw)
-forecast.models.lstm.fit_model, forecast.models.lstm.make_dataset = recording_fit_model, recording_make_dataset
+forecast.models.fitting.fit_model, forecast.models.lstm.make_dataset = recording_fit_model, recording_make_dataset
 
 csv, cfg_path = sys.argv[1], sys.argv[2]
 app(["train", csv, "--config", cfg_path, "--strategy", "mirrored", "--model", "m", "--quiet"], standalone_mode=False)

@@ -67,16 +67,15 @@ def test_predict_continues_the_trading_calendar(in_trained):
 def test_predict_json_parses(in_trained):
     result = invoke("predict", "--json")
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.stdout)
-    assert doc["origin_date"] == "2019-12-23" and doc["recursive"] is False
-    assert [row["date"] for row in doc["forecast"]] == NEXT_5[:3]  # the trained horizon by default
+    doc = json.loads(result.stdout)  # one list of records; a single-series bundle has no id column
+    assert [row["date"] for row in doc] == NEXT_5[:3]  # the trained horizon by default, after 2019-12-23
+    assert set(doc[0]) == {"date", "forecast", "lower", "upper"}
     last = pd.read_csv(in_trained / "trade.csv")["Close"].iloc[-1]
-    assert doc["origin_price"] == pytest.approx(last)
-    assert all(np.isfinite(row["forecast"]) for row in doc["forecast"])
+    assert all(np.isfinite(row["forecast"]) and abs(row["forecast"] / last - 1) < 0.2 for row in doc)
     longer = json.loads(invoke("predict", "--json", "--horizon", "5").stdout)
-    assert longer["recursive"] is True and [row["date"] for row in longer["forecast"]] == NEXT_5
+    assert [row["date"] for row in longer] == NEXT_5
     # the direct steps are the same whether or not more steps follow recursively
-    assert [row["forecast"] for row in longer["forecast"][:3]] == [row["forecast"] for row in doc["forecast"]]
+    assert [row["forecast"] for row in longer[:3]] == [row["forecast"] for row in doc]
 
 
 def test_plot_writes_valid_pngs(in_trained):
@@ -100,7 +99,7 @@ def test_existing_bundle_needs_force(in_trained):
 
 
 def test_train_reports_skill_with_a_significance_test_and_the_lag_diagnostic(in_trained):
-    m = json.loads((in_trained / "models/trade/metrics.json").read_text())["test"]
+    (m,) = json.loads((in_trained / "models/trade/metrics.json").read_text())["test"]["series"].values()
     h, n = m["horizon"], m["n_origins"]
     assert m["dm_test"]["n"] == -(-n // h)  # one origin in h: non-overlapping targets
     assert 0 <= m["dm_test"]["p_value"] <= 1 and m["dm_test"]["significant"] == (m["dm_test"]["p_value"] < 0.05)

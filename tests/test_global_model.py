@@ -1,4 +1,5 @@
-"""The global LSTM: same forecasts from long and wide files, covariates really used, bundle and predict --id."""
+"""Many series through the one path: same forecasts from long and wide files, covariates really used, one bundle
+format for the global and the per-series fit, predict --id and --data."""
 
 from __future__ import annotations
 
@@ -12,7 +13,13 @@ from forecast.bundle import load_bundle
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
 from forecast.data.load import synthetic_series
 from forecast.errors import ForecastError
-from forecast.models.global_lstm import predict_panel, train_panel
+from forecast.workflows.predict import predict as predict_panel
+from forecast.workflows.train import train
+
+
+def train_panel(path, cfg, *, features=(), id_col=None, targets=None, model_dir=None, verbose=0):
+    return train(path, cfg.replace(data={"features": tuple(features), "id_col": id_col, "targets": targets}),
+                 model_dir, verbose=verbose)
 
 
 def write_long_and_wide(tmp_path):
@@ -66,7 +73,10 @@ def test_a_lagged_covariate_is_used(tmp_path):
     with pytest.raises(ForecastError, match="uses covariates, which are not known beyond the last window"):
         predict_panel(load_bundle(tmp_path / "signal"), horizon=2)
     spec = json.loads((tmp_path / "signal" / "series.json").read_text())
-    assert spec["inputs"] == ["target", "signal"] and len(spec["series"][0]["last_input"]) == 5
+    assert spec["inputs"] == ["target", "signal"]
+    last = pd.read_csv(tmp_path / "signal" / "last_window.csv")
+    assert list(last.columns) == ["id", "date", "price", "signal"] and len(last) == 6  # window + the log-return offset
+    np.testing.assert_allclose(last["signal"], signal[-6:])
 
 
 def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
@@ -80,10 +90,12 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
                        "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "--device", "cpu", "-q",
                        "-m", str(tmp_path / "ps")])
     assert result.exit_code == 0, result.output
-    assert "beats the naive forecast on" in result.output and "of 2 series" in result.output
-    assert sorted(p.name for p in (tmp_path / "ps").glob("*.png")) == ["forecast_AAA.png", "forecast_BBB.png",
-                                                                       "forecast_grid.png"]
-    assert (tmp_path / "ps" / "AAA" / "model.keras").is_file()
+    assert "lower test MAE than the naive forecast on" in result.output and "of 2 series" in result.output
+    assert sorted(p.name for p in (tmp_path / "ps").glob("*.png")) == [
+        "forecast_AAA.png", "forecast_BBB.png", "forecast_grid.png", "training_curve_model_AAA.png",
+        "training_curve_model_BBB.png"]
+    assert sorted(p.name for p in (tmp_path / "ps").glob("*.keras")) == ["model_AAA.keras", "model_BBB.keras"]
+    assert json.loads((tmp_path / "ps" / "manifest.json").read_text())["fit"] == "per_series"
     result = run(app, ["predict", "-m", str(tmp_path / "ps"), "--id", "BBB", "-o", str(tmp_path / "fc.csv")])
     assert result.exit_code == 0, result.output
     fc = pd.read_csv(tmp_path / "fc.csv")
@@ -100,19 +112,19 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
 def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
     """No (windows, window, features) copy: make_dataset gets the series array and origins, cache off."""
     import forecast.models.fitting
-    import forecast.data.windows
-    from forecast.models.global_lstm import GlobalForecaster
+    import forecast.models.lstm
     from forecast.data.panel import load_panel
+    from forecast.models.lstm import LSTMForecaster
     from forecast.models.fitting import FitResult
 
     calls = []
-    monkeypatch.setattr(forecast.data.windows, "make_dataset", lambda z, origins, *a, **kw: calls.append((z, origins, kw)))
+    monkeypatch.setattr(forecast.models.lstm, "make_dataset", lambda z, origins, *a, **kw: calls.append((z, origins, kw)))
     monkeypatch.setattr(forecast.models.fitting, "fit_model", lambda *a, **kw: FitResult(1, 1, 0.0))
     long_csv, _ = write_long_and_wide(tmp_path)
     panel = load_panel(long_csv, id_col="symbol")
-    GlobalForecaster(tiny_cfg).fit(panel.series, [20, 20])
+    LSTMForecaster(tiny_cfg).fit(panel, [20, 20])
     (z, train_o, kw_train), (_, val_o, kw_val) = calls
-    assert z.shape == (149 + 119, 1) and kw_train["cache"] is False and kw_val["cache"] is False
+    assert z.shape == (149 + 119, 1) and not kw_train.get("cache") and not kw_val.get("cache")
     # per series: n_train - offset - window - horizon + 1 origins whose labels stay in its training part
     assert len(train_o) == (130 - 1 - 10 - 3 + 1) + (100 - 1 - 10 - 3 + 1)
 
@@ -147,9 +159,9 @@ def test_per_series_on_a_process_pool_gives_the_sequential_bundles(tmp_path):
     seq = run(app, ["train", str(long_csv), *flags, "-m", "seq"])
     pool = run(app, ["train", str(long_csv), *flags, "-m", "pool", "--executor", "process", "--workers", "2"])
     assert seq.exit_code == 0 and pool.exit_code == 0, seq.output + pool.output
-    index = {name: json.loads((tmp_path / name / "series_index.json").read_text()) for name in ("seq", "pool")}
-    assert index["pool"]["metrics"] == index["seq"]["metrics"]
-    assert index["pool"]["ids"] == ["AAA", "BBB"]
+    metrics = {name: json.loads((tmp_path / name / "metrics.json").read_text())["test"] for name in ("seq", "pool")}
+    assert metrics["pool"] == metrics["seq"]
+    assert list(metrics["pool"]["series"]) == ["AAA", "BBB"]
     forecasts = {}
     for name in ("seq", "pool"):
         assert run(app, ["predict", "-m", name, "-o", f"{name}.csv"]).exit_code == 0
@@ -195,6 +207,7 @@ def test_global_model_intervals_come_from_each_series_own_calibration(tmp_path, 
         np.testing.assert_allclose(rows["lower_95"], lo)
         np.testing.assert_allclose(rows["upper_95"], hi)
     assert predict_panel(bundle).levels == ()  # library default: no bands unless asked (the CLI asks for 80%)
+    assert list(predict_panel(bundle).frame.columns) == ["id", "date", "forecast"]
     assert predict_panel(bundle, levels=None).levels == (0.8,)
 
 
@@ -214,5 +227,21 @@ def test_cli_predict_multi_series_interval_options(tmp_path):
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert set(rows[0]) == {"id", "date", "forecast", "lower_50", "upper_50", "lower_90", "upper_90"}
-    res = run(app, ["predict", "-m", "g", "--data", str(long_csv)])
-    assert res.exit_code == 2 and "--data is not available for multi-series bundles yet; drop it" in res.output
+    # --data: each series continues from the end of its own rows in the file; the training file itself gives
+    # the same forecasts as the stored last windows
+    assert run(app, ["predict", "-m", "g", "-o", "stored.csv"]).exit_code == 0
+    res = run(app, ["predict", "-m", "g", "--data", str(long_csv), "-o", "again.csv"])
+    assert res.exit_code == 0, res.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again.csv"), pd.read_csv(tmp_path / "stored.csv"))
+    longer = pd.read_csv(long_csv)
+    extra = longer[longer["symbol"] == "BBB"].tail(1).assign(Date="2020-07-20", Close=200.0)
+    pd.concat([longer, extra]).to_csv(tmp_path / "newer.csv", index=False)
+    res = run(app, ["predict", "-m", "g", "--data", "newer.csv", "--id", "BBB", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert rows[0]["date"] == "2020-07-21" and {r["id"] for r in rows} == {"BBB"}
+    assert 150 < rows[0]["forecast"] < 250  # continues from the new last price, 200
+    older = longer[longer["Date"] < "2020-06-01"]
+    older.to_csv(tmp_path / "older.csv", index=False)
+    res = run(app, ["predict", "-m", "g", "--data", "older.csv"])
+    assert res.exit_code == 2 and "older.csv [series AAA]: ends on 2020-05-29, before the model's data" in res.output

@@ -210,10 +210,10 @@ def test_bad_csv_in_a_real_process_exits_2_with_one_line_and_no_traceback(tmp_pa
 def test_constant_series_trains_and_forecasts_the_constant(constant):
     path, result = constant
     assert result.exit_code == 0, result.output
-    metrics = json.loads((path / "metrics.json").read_text())
-    assert metrics["test"]["lstm"]["mae"] == 0.0 and metrics["test"]["naive"]["mae"] == 0.0
-    assert metrics["test"]["beats_naive"] is False
-    forecast = json.loads(invoke("predict", "--model", path, "--json", "--interval", "none").stdout)["forecast"]
+    (m,) = json.loads((path / "metrics.json").read_text())["test"]["series"].values()
+    assert m["lstm"]["mae"] == 0.0 and m["naive"]["mae"] == 0.0
+    assert m["beats_naive"] is False
+    forecast = json.loads(invoke("predict", "--model", path, "--json", "--interval", "none").stdout)
     assert [row["forecast"] for row in forecast] == [50.0, 50.0, 50.0]
 
 

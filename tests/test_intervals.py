@@ -1,7 +1,6 @@
 """forecast.evaluation.intervals: conformal coverage, interval scores, level parsing, and --interval through a tiny model."""
 
 import json
-import shutil
 
 import numpy as np
 import pandas as pd
@@ -10,7 +9,7 @@ from typer.testing import CliRunner
 
 from forecast.evaluation import intervals as iv
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
-from forecast.errors import BundleError, ForecastError
+from forecast.errors import ForecastError
 from forecast.evaluation.intervals import ConformalCalibrator
 
 # ---- scores against hand-computed values ----
@@ -176,8 +175,9 @@ def cli(*args):
 
 
 def test_train_stores_calibration_and_reports_coverage(bundle_dir):
-    metrics = json.loads((bundle_dir / "metrics.json").read_text())
-    stored = json.loads((bundle_dir / "intervals.json").read_text())
+    (metrics,) = json.loads((bundle_dir / "metrics.json").read_text())["test"]["series"].values()
+    (entry,) = json.loads((bundle_dir / "series.json").read_text())["series"]
+    stored = entry["intervals"]
     rep = metrics["intervals"]
     assert rep["method"] == "symmetric" and rep["space"] == "log" and rep["measured_on"] == "test part"
     assert stored["n"] == [rep["n_calibration"]] * 3
@@ -209,9 +209,9 @@ def test_cli_default_json_and_none(bundle_dir):
     r = cli("predict", "-m", bundle_dir, "--json")
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert out["levels"] == [0.8] and set(out["forecast"][0]) == {"date", "forecast", "lower", "upper"}
+    assert isinstance(out, list) and set(out[0]) == {"date", "forecast", "lower", "upper"}
     r = cli("predict", "-m", bundle_dir, "--json", "--interval", "none")
-    assert json.loads(r.stdout)["levels"] == [] and set(json.loads(r.stdout)["forecast"][0]) == {"date", "forecast"}
+    assert set(json.loads(r.stdout)[0]) == {"date", "forecast"}
 
 
 @pytest.mark.parametrize("bad", ["0", "1", "1.5", "abc"])
@@ -220,25 +220,6 @@ def test_cli_bad_level_exits_2(bundle_dir, bad):
     assert r.exit_code == 2
     assert f"error: --interval '{bad}': level '{bad}' is not a number strictly between 0 and 1" in r.output
     assert "Traceback" not in r.output
-
-
-def test_bundle_without_calibration(bundle_dir, tmp_path):
-    old = tmp_path / "old"
-    shutil.copytree(bundle_dir, old)
-    (old / "intervals.json").unlink()
-    manifest = json.loads((old / "manifest.json").read_text())
-    del manifest["files"]["intervals.json"]
-    (old / "manifest.json").write_text(json.dumps(manifest))
-    r = cli("predict", "-m", old, "--json")
-    assert r.exit_code == 0, r.output
-    assert set(json.loads(r.stdout)["forecast"][0]) == {"date", "forecast"}
-    r = cli("predict", "-m", old, "--interval", "0.8")
-    assert r.exit_code == 2
-    assert "trained before prediction intervals existed (no intervals.json); retrain it" in r.output
-    from forecast.bundle import load_bundle
-
-    with pytest.raises(BundleError, match="retrain"):
-        iv.resolve_levels((0.8,), iv.from_bundle(load_bundle(old)) is not None, str(old))
 
 
 def test_fan_names_the_level_of_plain_lower_upper_columns():

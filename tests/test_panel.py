@@ -11,7 +11,7 @@ from forecast.cli import app
 from forecast.config import RunConfig
 from forecast.data.load import synthetic_series
 from forecast.errors import InputError
-from forecast.models.global_lstm import GlobalForecaster
+from forecast.models.lstm import LSTMForecaster
 from forecast.data.panel import load_panel
 
 
@@ -33,14 +33,14 @@ def test_long_and_wide_give_the_same_series_and_windows(tmp_path):
     wide = load_panel(tmp_path / "wide.csv", targets="AAA,BBB")
     assert (long.layout, wide.layout) == ("long", "wide")
     assert long.ids == wide.ids == ["AAA", "BBB"]
-    assert [len(s.prices) for s in long.series] == [120, 90]  # unequal lengths kept
+    assert [len(s.values) for s in long.series] == [120, 90]  # unequal lengths kept
     assert wide.series[1].dates[0] == pd.Timestamp("2020-02-03")  # BBB's own start, leading blanks dropped
     for a, b in zip(long.series, wide.series):
-        np.testing.assert_array_equal(a.prices, b.prices)
+        np.testing.assert_array_equal(a.values, b.values)
         assert a.dates.equals(b.dates)
     cfg = RunConfig()
-    za, ta, va = GlobalForecaster(cfg).prepare(long.series, [20, 15])
-    zb, tb, vb = GlobalForecaster(cfg).prepare(wide.series, [20, 15])
+    za, ta, va = LSTMForecaster(cfg).prepare(long, [20, 15])
+    zb, tb, vb = LSTMForecaster(cfg).prepare(wide, [20, 15])
     np.testing.assert_array_equal(za, zb)
     np.testing.assert_array_equal(ta, tb)
     np.testing.assert_array_equal(va, vb)
@@ -51,9 +51,9 @@ def test_origins_never_cross_a_series_boundary():
     p = load_panel_frame(df)
     cfg = RunConfig()
     w, h = cfg.window.window, cfg.window.horizon
-    z, train_o, val_o = GlobalForecaster(cfg).prepare(p.series, [20, 15])
-    first_len = len(p.series[0].prices) - 1  # log_return: z is one shorter
-    assert len(z) == first_len + len(p.series[1].prices) - 1
+    z, train_o, val_o = LSTMForecaster(cfg).prepare(p, [20, 15])
+    first_len = len(p.series[0].values) - 1  # log_return: z is one shorter
+    assert len(z) == first_len + len(p.series[1].values) - 1
     for o in np.concatenate([train_o, val_o]):
         lo, hi = o - w + 1, o + h
         assert (hi < first_len) or (lo >= first_len), o
@@ -80,7 +80,7 @@ def test_short_series_and_long_gaps_are_skipped_with_a_warning_naming_them():
         p = load_panel_frame(df, min_rows=60)
     assert p.ids == ["AAA"]
     assert set(p.skipped) == {"TINY", "GAPPY"}
-    aaa = p.series[0].prices
+    aaa = p.series[0].values
     assert len(aaa) == 120 and aaa[50] == aaa[49] == aaa[51]
 
 

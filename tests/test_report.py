@@ -110,7 +110,7 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
 
 def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     metrics = json.loads((folders["bundle"] / "metrics.json").read_text())
-    test = metrics["test"]
+    (test,) = metrics["test"]["series"].values()
     scores = full_html.split("<h2>Test part: LSTM vs naive</h2>")[1].split("</section>")[0]
     assert f"<td>lstm</td><td>{test['lstm']['mae']:,.2f}</td>" in scores  # the walk's prices are around 100
     assert f"<b>{test['skill_vs_naive']:+.1%}</b>" in scores
@@ -119,7 +119,7 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     assert verdict in plain
     assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain
     assert "Lag diagnostic: the LSTM&#x27;s one-step forecasts" in plain
-    level = metrics["intervals"]["levels"]["80"]
+    level = test["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
 
 

@@ -95,14 +95,14 @@ def test_bundle_stores_no_pickles_anywhere(bundle):
 def test_intact_bundle_predicts(bundle):
     result = predict_cli(bundle)
     assert result.exit_code == 0, result.output
-    assert len(json.loads(result.stdout)["forecast"]) == 3
+    assert len(json.loads(result.stdout)) == 3
 
 
-def test_changed_byte_in_preprocessor_json_is_refused(bundle):
-    f = bundle / "preprocessor.json"
+def test_changed_byte_in_series_json_is_refused(bundle):
+    f = bundle / "series.json"
     text = f.read_text()
     f.write_text(text.replace('"kind"', '"kinD"', 1))
-    assert_refused(predict_cli(bundle), str(bundle), "preprocessor.json does not match its checksum",
+    assert_refused(predict_cli(bundle), str(bundle), "series.json does not match its checksum",
                    "train the bundle again")
 
 
@@ -128,7 +128,14 @@ def test_lambda_layer_is_refused_by_safe_mode_even_with_valid_checksums(bundle):
 
 def test_unknown_format_version_is_refused(bundle):
     edit_manifest(bundle, format_version=99)
-    assert_refused(predict_cli(bundle), "bundle format version 99 is not supported", "reads version 1")
+    assert_refused(predict_cli(bundle), "bundle format version 99 is not supported", "reads version 2")
+
+
+def test_format_1_bundle_is_refused_with_a_line_saying_to_retrain(bundle):
+    """A bundle of the previous format (one series, preprocessor.json) is refused in one line, never a traceback."""
+    edit_manifest(bundle, format_version=1)
+    assert_refused(predict_cli(bundle), "bundle format version 1 is not supported (this forecast reads version 2); "
+                   "retrain it with `forecast train`")
 
 
 @pytest.mark.parametrize("change, fragment", [
@@ -155,7 +162,7 @@ def test_manifest_that_is_not_an_object_is_refused(bundle):
 
 @pytest.mark.parametrize("name, content, fragment", [
     ("config.json", {"window": {"window": "ten"}}, "config window.window = 'ten': must be int"),
-    ("preprocessor.json", {"kind": "level"}, "bundle files have unexpected content (KeyError"),
+    ("series.json", {"kind": "level"}, "bundle files have unexpected content (KeyError"),
     ("metrics.json", None, "metrics.json is not valid JSON"),
 ])
 def test_resealed_bundle_with_foreign_content_is_refused(bundle, name, content, fragment):

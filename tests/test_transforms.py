@@ -92,9 +92,10 @@ def test_training_statistics_come_from_the_training_part_only(walk_csv, tiny_cfg
 
     outcome = train(walk_csv, tiny_cfg, verbose=0)
     prices = load_prices(walk_csv).values
-    n_train = outcome.metrics["split"]["train_rows"]
+    (m,) = outcome.metrics["test"]["series"].values()
+    n_train = m["split"]["train_rows"]
     assert n_train == len(prices) - 2 * round(len(prices) * 0.15)
-    stored = json.loads((outcome.bundle_dir / "preprocessor.json").read_text())
+    stored = json.loads((outcome.bundle_dir / "series.json").read_text())["series"][0]["preprocessor"]
     z_train = np.diff(np.log(prices[:n_train]))
     assert stored["mean"] == pytest.approx(z_train.mean(), rel=1e-9)
     assert stored["scale"] == pytest.approx(z_train.std(), rel=1e-9)
@@ -102,5 +103,5 @@ def test_training_statistics_come_from_the_training_part_only(walk_csv, tiny_cfg
     assert stored["mean"] != pytest.approx(z_all.mean(), rel=1e-3)
     assert stored["scale"] != pytest.approx(z_all.std(), rel=1e-3)
     # nor fitted on train + validation (the part the model saw for early stopping)
-    z_fit = np.diff(np.log(prices[:n_train + outcome.metrics["split"]["val_rows"]]))
+    z_fit = np.diff(np.log(prices[:n_train + m["split"]["val_rows"]]))
     assert stored["mean"] != pytest.approx(z_fit.mean(), rel=1e-3)

@@ -95,13 +95,13 @@ def test_tune_on_a_process_pool_matches_the_same_rounds_in_process(walk_csv, tin
 
 
 def test_trial_value_is_its_best_validation_loss(walk_csv, tiny_cfg):
-    from forecast.data.load import load_prices
+    from forecast.data.panel import load_panel
     from forecast.models.lstm import LSTMForecaster
     from forecast.workflows.tune import TrialTask, run_trial
 
-    prices = load_prices(walk_csv).values[:250]
-    losses = run_trial(TrialTask(tiny_cfg.to_dict(), prices, 40))
-    fit = LSTMForecaster(tiny_cfg).fit(prices, n_val=40).fit_result
+    panel = load_panel(walk_csv).map(lambda s: s.head(250))
+    losses = run_trial(TrialTask(tiny_cfg.to_dict(), panel, (40,)))
+    fit = LSTMForecaster(tiny_cfg).fit(panel, [40]).fit_result
     assert len(losses) == fit.epochs_run == 2
     assert min(losses) == fit.best_val_loss
 

@@ -96,6 +96,12 @@ class Panel:
         return replace(self, series=tuple(fn(s) for s in self.series))
 
 
+def from_series(ps) -> Panel:
+    """The panel of one holding a series validated by ``load.series_from_frame`` / ``load.load_prices``."""
+    return Panel((Series(ps.target, ps.values, ps.dates, np.zeros((len(ps), 0)), ps.freq, ps.n_filled),),
+                 target=ps.target, date_col=ps.date_col, source=ps.source)
+
+
 def panel_of(values, dates=None, *, sid: str = "series", freq: str | None = None) -> Panel:
     """A panel of one from plain prices (and dates; default: business days from 2000-01-03), for the library API."""
     from forecast.data.calendar import infer_frequency

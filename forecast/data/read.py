@@ -141,6 +141,8 @@ def parse_numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     s = text_cells(col)
     missing = s.str.lower().isin(NA_TOKENS).to_numpy()
     values = pd.to_numeric(s.where(~missing, ""), errors="coerce").to_numpy(dtype=float, copy=True)
+    ok = ~np.isnan(values)  # pandas' fast parser can be 1 ulp off; Python's float() is correctly rounded
+    values[ok] = s[ok].astype(float).to_numpy()
     retry = np.isnan(values) & ~missing  # only these need the slower clean-up (10M plain rows skip it)
     if retry.any():
         values[retry] = pd.to_numeric(_clean_numbers(s[retry]), errors="coerce").to_numpy(dtype=float)

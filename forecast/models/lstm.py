@@ -60,14 +60,10 @@ class LSTMForecaster:
         z = prep.encode(s.values)[:, None]  # (time - offset, 1)
         return np.hstack([z, self.scalers[s.id].transform(s.features)[prep.offset:]]).astype(np.float32)
 
-    def fit(self, panel: Panel, n_val: Sequence[int] | None = None) -> LSTMForecaster:
-        """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
-        from forecast.models.distribute import global_batch_size, make_strategy
-        from forecast.models.fitting import fit_model, set_seed
-        from forecast.models.network import build_model
-
-        w, t = self.cfg.window, self.cfg.train
-        n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
+    def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fit each series' statistics on its training rows; return ``Z`` (total time, 1 + inputs) and the train
+        and validation origins into it (every window and label inside one series)."""
+        w = self.cfg.window
         blocks, train_o, val_o, start = [], [], [], 0
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
@@ -79,7 +75,17 @@ class LSTMForecaster:
             val_o.append(split.val_origins + start)
             blocks.append(z)
             start += len(z)
-        big = np.concatenate(blocks)  # (total time, 1 + inputs)
+        return np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o)
+
+    def fit(self, panel: Panel, n_val: Sequence[int] | None = None) -> LSTMForecaster:
+        """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
+        from forecast.models.distribute import global_batch_size, make_strategy
+        from forecast.models.fitting import fit_model, set_seed
+        from forecast.models.network import build_model
+
+        w, t = self.cfg.window, self.cfg.train
+        n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
+        big, train_o, val_o = self.prepare(panel, n_val)  # (total time, 1 + inputs)
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
@@ -87,8 +93,8 @@ class LSTMForecaster:
             if self.initial_weights is not None:
                 self.model.set_weights(self.initial_weights)
         batch = global_batch_size(t.batch_size, strategy)
-        train_ds = make_dataset(big, np.concatenate(train_o), w.window, w.horizon, batch, shuffle=True, seed=t.seed)
-        val_ds = make_dataset(big, np.concatenate(val_o), w.window, w.horizon, batch)
+        train_ds = make_dataset(big, train_o, w.window, w.horizon, batch, shuffle=True, seed=t.seed)  # lazy
+        val_ds = make_dataset(big, val_o, w.window, w.horizon, batch)
         self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose,
                                     extra_callbacks=self.callbacks)
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)

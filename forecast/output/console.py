@@ -96,14 +96,15 @@ def print_forecast(fc, written: Path | None = None) -> None:
     """The forecast table: one series with its origin in the title; many with an id column."""
     single = len(fc.ids) == 1
     start = next(iter(fc.history.values()))
+    frame = fc.table()
     title = (f"Forecast from {_when(start['date'].iloc[-1])} (last price {start['price'].iloc[-1]:,.2f})"
              if single else f"Forecast of {len(fc.ids)} series")
     table = Table(title=title + (" — recursive beyond the trained horizon" if fc.recursive else ""))
-    values = [c for c in fc.frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
-    for col in ([] if single else ["id"]) + ["date", *values]:
+    values = [c for c in frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
+    for col in frame.columns:
         table.add_column(col, justify="left" if col in ("id", "date") else "right")
-    for d in fc.frame.to_dict("records"):
-        table.add_row(*([] if single else [str(d["id"])]), _when(d["date"]), *(_fmt(d[c]) for c in values))
+    for d in frame.to_dict("records"):
+        table.add_row(*([str(d["id"])] if "id" in d else []), _when(d["date"]), *(_fmt(d[c]) for c in values))
     out.print(table)
     if written:
         out.print(f"written: {written}")

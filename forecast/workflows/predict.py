@@ -25,6 +25,7 @@ class Forecast:
     history: dict[str, pd.DataFrame]  # id -> date, price: what each forecast started from
     recursive: bool  # horizon beyond the trained one, served by feeding forecasts back
     levels: tuple[float, ...] = ()  # interval levels present as lower/upper columns
+    single: bool = True  # the bundle holds one series: outputs may omit the id column
 
     @property
     def ids(self) -> list[str]:
@@ -34,9 +35,13 @@ class Forecast:
         """Series ``sid``'s rows: date, forecast, bounds."""
         return self.frame[self.frame["id"] == sid].drop(columns="id").reset_index(drop=True)
 
+    def table(self) -> pd.DataFrame:
+        """The frame as written (CSV) and printed (JSON): without the id column for a single-series bundle."""
+        return self.frame.drop(columns="id") if self.single else self.frame
+
     def records(self) -> list[dict]:
-        """One record per forecast step (the ``--json`` shape); ``id`` only when there are several series."""
-        frame = self.frame if len(self.history) > 1 else self.frame.drop(columns="id")
+        """One record per forecast step (the ``--json`` shape)."""
+        frame = self.table()
         return [{k: (v.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00") if isinstance(v, pd.Timestamp)
                      else v if isinstance(v, str) else float(v)) for k, v in row.items()}
                 for row in frame.to_dict("records")]
@@ -129,5 +134,6 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
         frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h), "forecast": path})
         frames.append(iv.add_bands(frame, cal, s.values[-1], levels))
         history[sid] = pd.DataFrame({"date": s.dates, "price": s.values})
-    return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels)
+    return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels,
+                    bundle.single)
 

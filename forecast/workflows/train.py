@@ -49,12 +49,14 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     """The panel ``cfg.data`` describes, every series long enough to split and valid under the transform."""
     d, w = cfg.data, cfg.window
     offset = Preprocessor(w.transform).offset
-    need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset)
+    many = d.id_col is not None or d.targets is not None  # a series too short to split is skipped, not an error
+    need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset) if many else 0
     panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
                        id_col=d.id_col, targets=d.targets, min_rows=need)
     for s in panel:
         where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
-        try:  # fail before any work, naming the file: e.g. a zero price under log_return
+        try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
+            chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset)
             Preprocessor(w.transform).transform(s.values)
         except ForecastError as e:
             raise InputError(f"{where}: {e}") from None
@@ -116,18 +118,15 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())  # left by killed earlier runs
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
-    started = time.perf_counter()
     panel = load_training_panel(data_path, cfg)
     splits = splits_of(panel, cfg)
     device = configure_device(cfg.train.device)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
-    loaded = time.perf_counter()
     fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
     fitted = {k: f.restore(cfg, panel.features) if isinstance(f, Fitted) else f for k, f in fitted.items()}
-    seconds = {"load": round(loaded - started, 2), "fit": round(time.perf_counter() - loaded, 2)}
     per, frames, entries = score_panel(panel, splits, fitted, cfg)
-    training = {bundle_io.network_file(k): {**{n: v for n, v in f.fit_result.to_dict().items() if n != "history"},
-                                            "seconds": seconds} for k, f in fitted.items()}
+    training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
+                for k, f in fitted.items()}
     metrics = {"test": {"series": per, "pooled": pooled(per)}, "training": training, "skipped": panel.skipped,
                "fit": cfg.model.fit}
     history = {bundle_io.network_file(k): {"history": f.fit_result.history, "best_epoch": f.fit_result.best_epoch,
