@@ -133,6 +133,14 @@ def atomic_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def default_dir(data_path: Path) -> Path:
+    """``models/<file stem>``: where ``train`` saves the bundle of ``data_path`` unless told otherwise."""
+    name = Path(data_path).name
+    for suffix in (".gz", ".csv", ".parquet", ".pq", ".txt"):
+        name = name.removesuffix(suffix)
+    return Path("models") / name
+
+
 def slug(sid: str) -> str:
     """A file-name-safe form of a series id."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", str(sid)) or "_"

@@ -307,7 +307,7 @@ def tune(
     from forecast.output import console
     from forecast.config import parse_ints
     from forecast.executors import check_executor, open_executor
-    from forecast.workflows.train import default_bundle_dir
+    from forecast.bundle import default_dir
     from forecast.workflows.tune import SearchSpace, tune as run_tune
 
     with user_errors():
@@ -321,7 +321,7 @@ def tune(
             raise ForecastError(f"--jobs {jobs}: threads are for the sequential executor; with --executor {executor} "
                                 "use --workers")
         check_executor(executor, workers, address)
-        out_dir = out or Path("tuning") / default_bundle_dir(data).name
+        out_dir = out or Path("tuning") / default_dir(data).name
         with open_executor(executor, workers, address) as run_on:
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
                               executor=run_on)
@@ -374,10 +374,11 @@ def backtest(
     """Walk-forward backtest of the LSTM that `train` ships (same options) against the baselines on the same
     origins; for many series, each series and pooled."""
     _quiet_tf()
-    from forecast.evaluation import backtest as bt_lib
+    from forecast.evaluation.backtest import parse_models
     from forecast.evaluation.intervals import parse_levels
     from forecast.executors import check_executor, open_executor
     from forecast.output import console
+    from forecast.workflows import backtest as bt_lib
 
     with user_errors():
         cfg = _run_config(
@@ -397,7 +398,7 @@ def backtest(
         with open_executor(executor, workers, address) as run_on, console.skipped_series_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
-                                         models=bt_lib.parse_models(models), season=season, progress=progress,
+                                         models=parse_models(models), season=season, progress=progress,
                                          levels=parse_levels(interval), executor=run_on)
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:

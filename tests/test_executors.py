@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from forecast.evaluation.backtest import run_backtest
+from forecast.workflows.backtest import run_backtest
 from forecast.cli import app
 from forecast.config import RunConfig
 from forecast.executors import open_executor, thread_env
@@ -45,8 +45,8 @@ def test_process_pool_via_cli_is_identical_to_sequential(case, tmp_path):
     report = json.loads(res.stdout)
     assert np.isfinite(report["models"]["lstm"]["mae"])  # the LSTM really ran in the workers
     assert _comparable(report) == _comparable(ref.report)
-    got = pd.read_csv(out / "forecasts.csv")
-    np.testing.assert_array_equal(got["forecast"].to_numpy(), ref.forecasts["forecast"].to_numpy())
+    got = pd.read_csv(out / "forecasts.csv", dtype={"forecast": str})["forecast"].astype(float)  # exact parse
+    np.testing.assert_array_equal(got.to_numpy(), ref.forecasts["forecast"].to_numpy())
 
 
 def test_process_workers_get_their_share_of_the_cores():

@@ -245,3 +245,57 @@ def test_cli_predict_multi_series_interval_options(tmp_path):
     older.to_csv(tmp_path / "older.csv", index=False)
     res = run(app, ["predict", "-m", "g", "--data", "older.csv"])
     assert res.exit_code == 2 and "older.csv [series AAA]: ends on 2020-05-29, before the model's data" in res.output
+
+
+def test_every_command_works_on_a_multi_series_bundle(tmp_path):
+    """report, plot and predict --plot on a global bundle: no KeyError, every series shown (drift bug: report
+    ended in a KeyError 'lstm' traceback on such bundles)."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    run = CliRunner().invoke
+    flags = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "-q"]
+    assert run(app, ["train", str(long_csv), "--id-col", "symbol", *flags, "-m", "g"]).exit_code == 0
+    res = run(app, ["report", "--out", "r.html"])  # models/LATEST points at the multi-series bundle
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "r.html").read_text()
+    assert "Test part: LSTM vs naive, per series" in html and "<td>AAA</td>" in html and "<td>BBB</td>" in html
+    assert "Test parts of 2 series: the LSTM has a lower test MAE than the naive forecast on" in html
+    res = run(app, ["plot", "-m", "g", "--out", "charts"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == ["forecast_AAA.png", "forecast_BBB.png",
+                                                                      "forecast_grid.png", "training_curve.png"]
+    res = run(app, ["predict", "-m", "g", "--plot", "grid.png"])  # --plot is a file for one series or many
+    assert res.exit_code == 0 and (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("fit", ["global", "per_series"])
+def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
+    """backtest --id-col backtests the global model by default (one fit per fold over all series), --per-series one
+    model per series; per series and pooled it reports MASE, skill, DM p-values, coverage and the lag diagnostic."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    flags = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "--folds", "3",
+             "--models", "lstm,naive,drift", "-q", "--out", "bt"] + (["--per-series"] if fit == "per_series" else [])
+    res = CliRunner().invoke(app, ["backtest", str(long_csv), "--id-col", "symbol", *flags])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    assert report["settings"]["fit"] == fit and report["ids"] == ["AAA", "BBB"]
+    for sid in ("AAA", "BBB"):
+        r = report["series"][sid]
+        assert len(r["origins"]) == 3 and r["dm_test"]["models"] == ["lstm", "naive"]
+        assert set(r["models"]["lstm"]["coverage"]) == {"0.8"} and r["lag_diagnostic"]["best_lag"] in range(6)
+        assert (tmp_path / "bt" / sid / "forecasts_by_fold.png").is_file()
+    pooled = report["pooled"]
+    assert pooled["n_compared"] == 2 and set(pooled["evidence"]) == {"AAA", "BBB"}
+    assert pooled["evidence"]["AAA"]["origins"] == 3 and pooled["evidence"]["AAA"]["forecasts"] == 9
+    assert pooled["models"]["naive"]["mean_skill_vs_naive"] == 0.0
+    assert "6 origins in all are too few to tell; use more --folds" in report["verdict"]
+    frame = pd.read_csv(tmp_path / "bt" / "forecasts.csv")
+    assert list(frame.columns[:2]) == ["id", "origin"] and set(frame["id"]) == {"AAA", "BBB"}
+    assert "LSTM vs naive per series" in res.output and "too few to tell" in res.output

@@ -38,13 +38,6 @@ class TrainOutcome:
         return any(t.get("interrupted") for t in self.metrics["training"].values())
 
 
-def default_bundle_dir(data_path: Path) -> Path:
-    name = Path(data_path).name
-    for suffix in (".gz", ".csv", ".parquet", ".pq", ".txt"):
-        name = name.removesuffix(suffix)
-    return Path("models") / name
-
-
 def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     """The panel ``cfg.data`` describes, every series long enough to split and valid under the transform."""
     d, w = cfg.data, cfg.window
@@ -115,7 +108,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     """Train the networks ``cfg`` describes on ``data_path`` and save one bundle (see the module docstring)."""
     from forecast.models.fitting import configure_device
 
-    bundle_dir = Path(model_dir) if model_dir else default_bundle_dir(data_path)
+    bundle_dir = Path(model_dir) if model_dir else bundle_io.default_dir(data_path)
     bundle_io.remove_stale_temps(bundle_dir, older_than=time.time())  # left by killed earlier runs
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
     panel = load_training_panel(data_path, cfg)

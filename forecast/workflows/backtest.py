@@ -1,0 +1,80 @@
+"""Backtest a file: load it as ``cfg.data`` describes (one series or many), run the walk-forward backtest
+(evaluation/backtest.py), and write metrics.json, forecasts.csv and the PNGs into a folder, atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from forecast.bundle import default_dir
+from forecast.config import RunConfig
+from forecast.data.panel import Series, load_panel
+from forecast.data.read import fingerprint
+from forecast.errors import ForecastError
+from forecast.evaluation.backtest import Backtest, backtest
+
+
+def run_backtest(data_path: Path, cfg: RunConfig, **kwargs) -> Backtest:
+    """Load ``data_path`` as ``cfg.data`` describes (one series or many) and backtest it (see ``backtest``)."""
+    d = cfg.data
+    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
+                       id_col=d.id_col, targets=d.targets)
+    return backtest(panel, cfg, data_info=fingerprint(data_path), **kwargs)
+
+
+def default_out_dir(data_path: Path) -> Path:
+    return Path("backtest") / default_dir(data_path).name
+
+
+def is_backtest_dir(path: Path) -> bool:
+    return (Path(path) / "metrics.json").is_file()
+
+
+BACKTEST_DIR = "backtest folder (no metrics.json)"
+
+
+def check_out_dir(path: Path, force: bool) -> None:
+    """Fail before any work unless ``path`` is new, empty, or (with ``force``) an earlier backtest's folder."""
+    from forecast.bundle import check_writable
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ForecastError(f"--out {path}: exists and is not a folder; choose another --out folder")
+    if path.is_dir() and any(path.iterdir()) and not force:
+        raise ForecastError(f"--out {path}: folder exists and is not empty; pass --force to replace it "
+                            "or choose another --out folder")
+    if path.is_dir() and any(path.iterdir()):
+        check_writable(path, force, is_backtest_dir, BACKTEST_DIR)
+
+
+def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
+    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for
+    several series the PNGs of each in a sub-folder named after it."""
+    from forecast.bundle import atomic_dir, slug
+    from forecast.io import write_csv, write_json
+
+    check_out_dir(out_dir, force)
+    out_dir = Path(out_dir)
+    single = "series" not in bt.report
+    with atomic_dir(out_dir, force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
+        written = [write_json(tmp / "metrics.json", bt.report), write_csv(tmp / "forecasts.csv", bt.forecasts)]
+        for s in bt.panel:
+            folder = tmp if single else tmp / slug(s.id)
+            report = bt.report if single else bt.report["series"][s.id]
+            frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
+            written += _series_charts(s, report, frame, folder)
+    return [out_dir / p.relative_to(tmp) for p in written]
+
+
+def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path) -> list[Path]:
+    from forecast.io import save_figure
+    from forecast.output import plots
+
+    history = pd.DataFrame({"date": s.dates, "price": s.values})
+    charts = {"forecasts_by_fold.png": plots.backtest_forecasts_figure(frame, history),
+              "mae_by_horizon.png": plots.backtest_horizon_figure(report["models"]),
+              "mase_by_model.png": plots.backtest_mase_figure(report["models"])}
+    if any(m.get("coverage") for m in report["models"].values()):
+        charts["coverage_by_horizon.png"] = plots.backtest_coverage_figure(report["models"])
+    return [save_figure(fig, folder / name) for name, fig in charts.items()]
