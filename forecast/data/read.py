@@ -455,7 +455,7 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
         elif re.fullmatch(_NUMERIC, first):
             parsed, fmt = _numeric_dates(s)
         elif _QUARTER.match(first):
-            parsed, fmt = _quarters(s), "quarter"
+            parsed, fmt = _quarters(s)
         else:
             parsed, fmt = _text_dates(s, dayfirst, info)
     except _DateError as e:
@@ -549,6 +549,11 @@ def _text_dates(s: pd.Series, dayfirst, info: dict):
     candidates = [fmt]
     if fmt.startswith("%Y-%m") and "%d-%m" not in fmt:
         candidates = ["ISO8601", fmt]
+    for long_, short in (("%B", "%b"), ("%A", "%a")):  # 'May' fits both; 'Jun' / 'June' only one
+        if long_ in fmt:
+            candidates.append(fmt.replace(long_, short))
+        elif short in fmt:
+            candidates.append(fmt.replace(short, long_))
     swap = _DM_SWAP.match(fmt)
     if swap:
         alt = f"%{swap[3]}{swap[2]}%{swap[1]}" + fmt[swap.end():]
