@@ -467,3 +467,25 @@ def test_hourly_stock_bars_fx_24_5_and_crypto_24_7():
     crypto = pd.date_range("2024-03-01", "2024-03-10 23:00", freq="h")
     assert infer_frequency(crypto, detailed=True) == "hourly"
     assert list(future_dates(crypto, "hourly", 2)) == ts("2024-03-11 00:00", "2024-03-11 01:00")
+
+
+def test_a_file_without_a_header_row_keeps_its_first_row(tmp_path):
+    p = put(tmp_path, "".join(f"{d},{v}\n" for d, v in zip(DAYS, CLOSE)), "nohead.csv")
+    df = read_table(p, str(p))
+    assert list(df.columns) == ["column 1", "column 2"] and df.attrs["first_line"] == 1
+    s = load_prices(p)
+    assert list(s.dates) == ts(*DAYS) and list(s.values) == CLOSE  # the first row is not lost to a header
+    klines = "".join(f"{int(pd.Timestamp(d).timestamp()) * 1000},{v},{v + 1}\n" for d, v in zip(DAYS, CLOSE))
+    s = load_prices(put(tmp_path, klines, "klines.csv"), target="column 2")
+    assert s.date_col == "column 1" and list(s.dates) == ts(*DAYS) and list(s.values) == CLOSE
+
+
+def test_investing_com_style_quoted_file(tmp_path):
+    text = ('"Date","Price","Open","High","Low","Vol.","Change %"\n'
+            '"Aug 10, 2009","455.76","457.00","458.10","453.20","1.23M","-0.29%"\n'
+            '"Aug 07, 2009","457.10","452.50","458.00","451.90","1.10M","1.50%"\n'
+            '"Aug 06, 2009","450.36","451.00","453.00","449.10","1.01M","-0.17%"\n'
+            '"Aug 05, 2009","451.14","453.10","454.00","450.00","0.99M","-0.57%"\n'
+            '"Aug 04, 2009","453.73","455.22","456.00","452.00","1.23M","0.31%"\n')
+    s = load_prices(put(tmp_path, text))
+    assert s.target == "Price" and list(s.dates) == ts(*DAYS) and list(s.values) == CLOSE

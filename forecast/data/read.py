@@ -35,7 +35,7 @@ DATE_NAMES = ("date", "datetime", "timestamp", "time", "day", "period", "datum")
 DATE_WORDS = DATE_NAMES + (
     "dates", "date/heure", "date_time", "date time", "time stamp", "ts", "trade date", "trading day",
     "fecha", "data", "dato", "dátum", "datum/zeit", "zeitpunkt", "jour", "horodatage",
-    "giorno", "dia", "día", "päivämäärä", "päivä", "tarih", "tarikh", "дата", "время", "日付", "日時", "日期",
+    "giorno", "dia", "día", "päivämäärä", "päivä", "zeitstempel", "tarih", "tarikh", "дата", "время", "日付", "日時", "日期",
     "时间", "時間", "날짜", "일자", "תאריך", "تاريخ", "ημερομηνία", "year", "yr", "jahr", "año", "ano", "anno",
     "année", "annee", "quarter", "month", "week", "fiscal year", "observation_date", "obs_date", "asof",
     "as of", "date_utc", "time_utc", "timestamp_utc", "unix", "epoch", "open time", "open_time",
@@ -202,6 +202,19 @@ def _is_number(cell: str) -> bool:
         return False
 
 
+def _is_value(cell: str) -> bool:
+    """A number or a date with a year: what a header row never holds (all of it)."""
+    c = cell.strip().strip("\"'")
+    if not c:
+        return False
+    if _is_number(c) or _QUARTER.match(c):
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fmt = guess_datetime_format(c)
+    return fmt is not None and ("%Y" in fmt or "%y" in fmt)
+
+
 def _field_and_ticker(levels: list[list[str]]):
     """(field names, tickers) per column from the level rows (first cell of each is the level's name)."""
     if len(levels) == 1:
@@ -221,7 +234,8 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
     ``sep`` (',' ';' tab '|' ...) and ``decimal`` (',' or '.') override the sniffed ones. With a decimal
     comma, numbers are rewritten to plain form ('1.234,5' -> '1234.5') so ``parse_numbers`` reads them.
     ``df.attrs`` (CSV only): ``sep``, ``decimal``, ``encoding``, ``first_line`` (the file's line number of
-    the first data row: 2, or 4 after a three-row yfinance header); after a multi-row header also
+    the first data row: 2, 4 after a three-row yfinance header, 1 for a file without a header row, whose
+    columns are then named "column 1", "column 2", ...); after a multi-row header also
     ``fields`` and ``tickers`` ({column: field}, {column: ticker}): one ticker -> the columns are the
     fields (Close, High, ...); several -> they are named "FIELD TICKER" ("Close AAPL"); see stack_tickers.
     """
@@ -281,6 +295,9 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         if len(set(names)) < len(names):
             names = [f"{f} {t}" for f, t in zip(fields, tickers or range(len(fields)))]
         kw.update(header=None, skiprows=len(levels) + 1, names=[index_name] + names)
+    headerless = bool(rows) and not multi and len(rows[0]) >= 2 and all(_is_value(c) for c in rows[0])
+    if headerless:  # the first line is data (numbers and dates only): columns are named "column 1", ...
+        kw.update(header=None, names=[f"column {i + 1}" for i in range(len(rows[0]))])
     name = SEPARATORS.get(chosen, repr(chosen))
     df = None
     for encoding in encodings:
@@ -300,7 +317,7 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
                          "comma-separated values")
     if dec == ",":
         df = _comma_decimals(df)
-    df.attrs.update(sep=chosen, decimal=dec, encoding=encoding, first_line=2)
+    df.attrs.update(sep=chosen, decimal=dec, encoding=encoding, first_line=1 if headerless else 2)
     if multi:
         df.attrs.update(first_line=len(levels) + 2, fields=dict(zip(names, fields)),
                         tickers=dict(zip(names, tickers)) if tickers else {})
@@ -309,7 +326,6 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
 
 def _comma_decimals(df: pd.DataFrame) -> pd.DataFrame:
     """Cells written with a decimal comma (and '.'/space thousands) rewritten as '1234.5' (vectorised)."""
-    df = df.copy()
     for c in df.columns:
         s = df[c]
         sample = s.iloc[:500].str.strip()
@@ -382,6 +398,11 @@ def parse_numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(float values with NaN for missing, mask of cells that are neither numbers nor missing)."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return col.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(col), dtype=bool)
+    if pd.api.types.infer_dtype(col, skipna=True) == "string":  # cells as read from a CSV
+        try:  # the fast path: every cell a plain number (surrounding spaces and "nan" allowed)
+            return col.astype(np.float64).to_numpy(copy=True), np.zeros(len(col), dtype=bool)
+        except (ValueError, TypeError):
+            pass
     s = text_cells(col)
     missing = s.str.lower().isin(NA_TOKENS).to_numpy()
     values = _to_float(s.where(~missing, "nan"))
@@ -661,18 +682,18 @@ def pick_date_column(df: pd.DataFrame, date_col, source: str, rows) -> tuple[str
         for c, lc in zip(cols, low):
             if test(lc):
                 return c, str(c)
-    words = set(DATE_WORDS)
-    named = [c for c, lc in zip(cols, low) if lc in words] + \
-        [c for c, lc in zip(cols, low) if lc not in words and _words(lc) & words]
-    for c in named:  # other languages and names (year, quarter, ...): only when the values are dates
-        if looks_like_dates(df[c]):
-            return c, str(c)
     if unnamed:
         try:
             parse_dates(df[cols[0]], "index", source, rows, warn=False)
             return cols[0], "index"
         except InputError:
             pass
+    words = set(DATE_WORDS)
+    named = [c for c, lc in zip(cols, low) if lc in words] + \
+        [c for c, lc in zip(cols, low) if lc not in words and _words(lc) & words]
+    for c in named:  # other languages and names (year, quarter, ...): only when the values are dates
+        if looks_like_dates(df[c]):
+            return c, str(c)
     for c in cols:
         if c not in named and looks_like_dates(df[c]):
             return c, str(c)
