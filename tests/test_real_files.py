@@ -336,7 +336,7 @@ def test_sep_and_decimal_keywords_override(tmp_path):
     assert list(read_table(q, str(q), decimal=",")["Close"]) == ["1234", "2345"]
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le", "utf-8-sig", "latin-1"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le", "utf-32", "utf-8-sig", "latin-1"])
 def test_encodings(tmp_path, encoding):
     text = "Datum\tSchlußkurs\n" + "".join(f"{d}\t{str(v).replace('.', ',')}\n" for d, v in zip(
         TEXT_DATES["D.M.YYYY"], CLOSE))
@@ -489,3 +489,26 @@ def test_investing_com_style_quoted_file(tmp_path):
             '"Aug 04, 2009","453.73","455.22","456.00","452.00","1.23M","0.31%"\n')
     s = load_prices(put(tmp_path, text))
     assert s.target == "Price" and list(s.dates) == ts(*DAYS) and list(s.values) == CLOSE
+
+
+def test_a_stored_session_continues_from_the_last_window_only():
+    from forecast.data.calendar import session_of
+
+    bars = _minute_bars("2024-06-20", "2024-07-03")
+    spec = session_of(bars)
+    assert spec == {"days": {str(w): ["09:30:00", "15:59:00"] for w in range(5)}, "holidays": True}
+    window = bars[-11:]  # what a bundle keeps: one afternoon, nothing about nights
+    assert future_dates(window, "other", 1)[0] == pd.Timestamp("2024-07-03 16:00")
+    assert list(future_dates(window, "other", 2, session=spec)) == ts("2024-07-05 09:30", "2024-07-05 09:31")
+    assert session_of(pd.date_range("2024-01-01", periods=200, freq="h")) is None  # around the clock
+    assert session_of(pd.bdate_range("2024-01-01", periods=50)) is None  # daily
+
+
+def test_excel_workbook_and_files_that_stay_refused(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "prices.xlsx", "w") as z:
+        z.writestr("xl/workbook.xml", "<workbook/>")
+    bad(tmp_path / "prices.xlsx", "looks like an Excel workbook", "save the sheet as CSV")
+    bad(put(tmp_path, "Date,Close\n40029,1\n40030,2\n40031,3\n", "serial.csv"), "row 2", "'40029'")
+    bad(put(tmp_path, "Date,Close\nAug 4,1\nAug 5,2\nAug 6,3\n", "noyear.csv"), "row 2", "needs a year")

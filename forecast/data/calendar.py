@@ -138,8 +138,12 @@ def _looks_like_exchange(dates: pd.DatetimeIndex) -> bool:
     return missing.isin(holidays).mean() >= 0.8
 
 
-def future_dates(dates: pd.DatetimeIndex, freq: str, n: int) -> pd.DatetimeIndex:
-    """The `n` dates after `dates[-1]`, continuing the series' own calendar `freq` (tz-naive)."""
+def future_dates(dates: pd.DatetimeIndex, freq: str, n: int, *, session: dict | None = None) -> pd.DatetimeIndex:
+    """The `n` dates after `dates[-1]`, continuing the series' own calendar `freq` (tz-naive).
+
+    Steps of less than a day stay in the series' session, inferred from `dates` (which must then cover
+    several days) or given as `session` (what ``session_of`` returned for the full training dates, e.g.
+    stored in a bundle when only the last window of dates is kept)."""
     if freq not in ALL_FREQUENCIES:
         raise ValueError(f"unknown frequency {freq!r}; expected one of {', '.join(ALL_FREQUENCIES)}")
     if n < 0:
@@ -163,8 +167,8 @@ def future_dates(dates: pd.DatetimeIndex, freq: str, n: int) -> pd.DatetimeIndex
         out = _month_steps(dates, {"monthly": 1, "quarterly": 3, "annual": 12}[freq], n)
     elif freq == "hourly" or (freq in ("intraday", "other") and pd.Timedelta(0) < gap < pd.Timedelta(days=0.9)):
         step = pd.Timedelta(hours=1) if freq == "hourly" else gap
-        session = _session(dates, step)
-        out = (_session_steps(dates, step, session, n) if session is not None
+        hours = _session(dates, step) if session is None else _from_json(session)
+        out = (_session_steps(dates, step, hours, n) if hours is not None
                else pd.DatetimeIndex([last + step * k for k in range(1, n + 1)]))
     elif pd.Timedelta(days=360) <= gap <= pd.Timedelta(days=370):  # "other" that is in fact yearly
         out = _month_steps(dates, 12, n)
@@ -249,6 +253,31 @@ def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     weekend = bool(observed & {5, 6})
     traded_on_holiday = day_index.isin(nyse_holidays(day_index[0], day_index[-1])).any()
     return {"days": session, "holidays": not weekend and not traded_on_holiday}
+
+
+def session_of(dates: pd.DatetimeIndex) -> dict | None:
+    """The session of sub-daily `dates` as JSON-able data for ``future_dates(..., session=)``:
+    {"days": {"0": ["09:30:00", "15:59:00"], ...}, "holidays": true} (weekday 0 = Monday; "holidays": NYSE
+    holidays are closed); None for daily or coarser dates, or dates around the clock every day."""
+    dates = _naive(dates)
+    if len(dates) < 3:
+        return None
+    gap = _median_gap(dates)
+    if not pd.Timedelta(0) < gap < pd.Timedelta(days=0.9):
+        return None
+    found = _session(dates, gap)
+    if found is None:
+        return None
+    clock = lambda t: str(t).split(" days ")[-1]  # noqa: E731  Timedelta -> "09:30:00"
+    return {"days": {str(w): [clock(o), clock(c)] for w, (o, c) in found["days"].items()},
+            "holidays": bool(found["holidays"])}
+
+
+def _from_json(session: dict):
+    if not session or not session.get("days"):
+        return None
+    return {"days": {int(w): (pd.Timedelta(o), pd.Timedelta(c)) for w, (o, c) in session["days"].items()},
+            "holidays": bool(session.get("holidays"))}
 
 
 def _session_steps(dates: pd.DatetimeIndex, step: pd.Timedelta, session: dict, n: int) -> pd.DatetimeIndex:

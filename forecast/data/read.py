@@ -257,6 +257,9 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         except Exception as e:
             raise InputError(f"{source}: not a readable Parquet file ({one_line(e)}); "
                              "pass a valid Parquet or CSV file") from None
+    if head[:4] == b"PK\x03\x04" or head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise InputError(f"{source}: looks like an Excel workbook (or another zip file), not a text table; "
+                         "save the sheet as CSV and pass that")
     wide = _bom_encoding(head)
     if wide:
         text = codecs.getincrementaldecoder(wide)(errors="replace").decode(head)
@@ -609,7 +612,7 @@ def _mixed_dates(s: pd.Series, dayfirst, info: dict):
     if not same.all():
         raise _DateError(int(np.argmin(same)))
     if not re.search(r"\d{4}", s.iloc[0]):
-        raise _DateError(0, "no date format fits it")
+        raise _DateError(0, "no date format fits it; a date needs a year")
     parsed = _with_format(s, "mixed", dayfirst)
     i = _first_bad(parsed)
     if i >= 0:
