@@ -512,3 +512,20 @@ def test_excel_workbook_and_files_that_stay_refused(tmp_path):
     bad(tmp_path / "prices.xlsx", "looks like an Excel workbook", "save the sheet as CSV")
     bad(put(tmp_path, "Date,Close\n40029,1\n40030,2\n40031,3\n", "serial.csv"), "row 2", "'40029'")
     bad(put(tmp_path, "Date,Close\nAug 4,1\nAug 5,2\nAug 6,3\n", "noyear.csv"), "row 2", "needs a year")
+
+
+@pytest.mark.parametrize("header, target", [
+    ("Date,Close/Last,Volume,Open,High,Low", "Close/Last"),  # nasdaq.com's export
+    ("Datum,Eröffnung,Schlusskurs,Volumen,Hoch,Tief", "Schlusskurs"),
+    ("Fecha,Apertura,Cierre,Volumen,Máximo,Mínimo", "Cierre"),
+    ("日付,始値,終値,出来高,高値,安値", "終値"),
+])
+def test_close_column_named_otherwise_or_in_another_language(tmp_path, header, target):
+    cols = header.split(",")
+    lines = [header]
+    for i, (d, v) in enumerate(zip(DAYS, CLOSE)):
+        cells = {c: str(v - 1 - k) for k, c in enumerate(cols[1:])}  # open, high, ...: other numbers
+        cells[target] = f"${v}"
+        lines.append(",".join([d] + [cells[c] for c in cols[1:]]))
+    s = load_prices(put(tmp_path, "\n".join(lines) + "\n"))
+    assert s.target == target and list(s.values) == CLOSE

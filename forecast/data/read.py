@@ -41,6 +41,11 @@ DATE_WORDS = DATE_NAMES + (
     "as of", "date_utc", "time_utc", "timestamp_utc", "unix", "epoch", "open time", "open_time",
 )
 TARGET_NAMES = ("adj close", "adj_close", "adjclose", "close", "price", "value")
+ADJ_CLOSE_WORDS = {"adj close", "adjusted close", "adj. close", "adj close**", "adjusted_close"}
+CLOSE_WORDS = {"close", "closing", "close price", "closing price", "close/last", "last", "last price",
+               "schluss", "schlusskurs", "schlussstand", "kurs", "zuletzt", "cierre", "último", "ultimo",
+               "clôture", "cloture", "dernier", "chiusura", "fechamento", "slot", "slotkoers", "zamknięcie",
+               "stängning", "終値", "收盘", "收盘价", "종가", "закрытие", "kapanış", "settle", "settlement"}
 FIELD_NAMES = {"adj close", "close", "high", "low", "open", "volume", "dividends", "stock splits",
                "capital gains", "price", "adj_close", "repaired?"}
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -743,6 +748,10 @@ def pick_target_column(df: pd.DataFrame, target, date_key, source: str) -> str:
             return found
     if len(numeric) == 1:
         return numeric[0]
+    for words in (ADJ_CLOSE_WORDS, CLOSE_WORDS):  # 'Close/Last', 'Schlusskurs', 'Cierre', ... among numbers
+        hits = [c for c in numeric if _words(str(c)) & words]
+        if hits:
+            return hits[0]
     if not numeric:
         raise InputError(f"{source}: no numeric column found (columns: "
                          f"{', '.join(map(str, df.columns))}); add a price column such as 'Close'")
