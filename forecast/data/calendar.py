@@ -2,7 +2,10 @@
 
 Daily stock data has no rows on weekends and exchange holidays, so the calendar of a series is
 inferred from its own dates ("trading_days" for weekdays without NYSE holidays) and forecasts are
-dated on the same calendar. Only numpy and pandas are imported here.
+dated on the same calendar: months and years keep the file's day (start, end, last business or trading
+day, or its own day of the month), weeks keep the file's weekday, and steps of less than a day stay in
+the series' observed session (its opening and closing time per weekday; nights, closed days and, for
+an exchange session, NYSE holidays are skipped). Only numpy and pandas are imported here.
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ FREQUENCIES: dict[str, str] = {
     "quarterly": "once a quarter",
     "other": "an irregular spacing; forecasts are spaced by the median gap",
 }
+# Labels added after bundles began storing the ones above (which keep their meaning). infer_frequency
+# returns them with detailed=True; future_dates accepts every label in ALL_FREQUENCIES.
+MORE_FREQUENCIES: dict[str, str] = {
+    "annual": "once a year, on the series' own month and day (year starts, year ends, ...)",
+    "intraday": "steps of less than a day within the series' own session (e.g. 09:30-16:00 on trading "
+                "days, 24/5 for FX, 24/7 where the file has weekends)",
+}
+ALL_FREQUENCIES: dict[str, str] = {**FREQUENCIES, **MORE_FREQUENCIES}
 
 # One-off NYSE closures (not rule based); they only matter for recognising historical data.
 _SPECIAL_CLOSURES = [
@@ -85,14 +96,22 @@ def _median_gap(dates: pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(int(np.median(gaps) * unit_ns), unit="ns")
 
 
-def infer_frequency(dates: pd.DatetimeIndex) -> str:
-    """The FREQUENCIES label that best describes sorted `dates`; "other" for fewer than 3."""
+def infer_frequency(dates: pd.DatetimeIndex, *, detailed: bool = False) -> str:
+    """The FREQUENCIES label that best describes sorted `dates`; "other" for fewer than 3.
+
+    With ``detailed=True`` the labels of MORE_FREQUENCIES are used too: "annual" for yearly dates and
+    "intraday" for steps of less than a day (hourly data within a session included; "hourly" is then
+    kept for round-the-clock hours)."""
     dates = _naive(dates)
     if len(dates) < 3:
         return "other"
-    days = _median_gap(dates) / pd.Timedelta(days=1)
-    if abs(days * 24 - 1) <= 5 / 60:
-        return "hourly"
+    gap = _median_gap(dates)
+    days = gap / pd.Timedelta(days=1)
+    if days < 0.9:
+        hourly = abs(days * 24 - 1) <= 5 / 60
+        if not detailed:
+            return "hourly" if hourly else "other"
+        return "hourly" if hourly and _session(dates, pd.Timedelta(hours=1)) is None else "intraday"
     if 0.9 <= days <= 1.1:
         if (dates.day_of_week >= 5).any():
             return "daily"
@@ -103,6 +122,8 @@ def infer_frequency(dates: pd.DatetimeIndex) -> str:
         return "monthly"
     if 85 <= days <= 95:
         return "quarterly"
+    if detailed and 360 <= days <= 370:
+        return "annual"
     return "other"
 
 
@@ -117,10 +138,14 @@ def _looks_like_exchange(dates: pd.DatetimeIndex) -> bool:
     return missing.isin(holidays).mean() >= 0.8
 
 
-def future_dates(dates: pd.DatetimeIndex, freq: str, n: int) -> pd.DatetimeIndex:
-    """The `n` dates after `dates[-1]`, continuing the series' own calendar `freq` (tz-naive)."""
-    if freq not in FREQUENCIES:
-        raise ValueError(f"unknown frequency {freq!r}; expected one of {', '.join(FREQUENCIES)}")
+def future_dates(dates: pd.DatetimeIndex, freq: str, n: int, *, session: dict | None = None) -> pd.DatetimeIndex:
+    """The `n` dates after `dates[-1]`, continuing the series' own calendar `freq` (tz-naive).
+
+    Steps of less than a day stay in the series' session, inferred from `dates` (which must then cover
+    several days) or given as `session` (what ``session_of`` returned for the full training dates, e.g.
+    stored in a bundle when only the last window of dates is kept)."""
+    if freq not in ALL_FREQUENCIES:
+        raise ValueError(f"unknown frequency {freq!r}; expected one of {', '.join(ALL_FREQUENCIES)}")
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     dates = _naive(dates)
@@ -129,40 +154,149 @@ def future_dates(dates: pd.DatetimeIndex, freq: str, n: int) -> pd.DatetimeIndex
     if n == 0:
         return pd.DatetimeIndex([], dtype=dates.dtype)
     last = dates[-1]
+    gap = _median_gap(dates) if len(dates) >= 2 else pd.Timedelta(0)
     if freq in ("trading_days", "business_days"):
         step = trading_day() if freq == "trading_days" else pd.offsets.BDay()
         first = last + step  # a date off the calendar rolls to the next valid day
         out = pd.date_range(first, periods=n, freq=step)
-    elif freq in ("daily", "hourly", "weekly"):
-        gap = {"daily": pd.Timedelta(days=1), "hourly": pd.Timedelta(hours=1),
-               "weekly": pd.Timedelta(days=7)}[freq]
-        out = pd.DatetimeIndex([last + gap * k for k in range(1, n + 1)])
-    elif freq in ("monthly", "quarterly"):
-        out = _month_steps(dates, 1 if freq == "monthly" else 3, n)
+    elif freq == "daily":
+        out = pd.DatetimeIndex([last + pd.Timedelta(days=k) for k in range(1, n + 1)])
+    elif freq == "weekly":
+        out = _weekly_steps(dates, n)
+    elif freq in ("monthly", "quarterly", "annual"):
+        out = _month_steps(dates, {"monthly": 1, "quarterly": 3, "annual": 12}[freq], n)
+    elif freq == "hourly" or (freq in ("intraday", "other") and pd.Timedelta(0) < gap < pd.Timedelta(days=0.9)):
+        step = pd.Timedelta(hours=1) if freq == "hourly" else gap
+        hours = _session(dates, step) if session is None else _from_json(session)
+        out = (_session_steps(dates, step, hours, n) if hours is not None
+               else pd.DatetimeIndex([last + step * k for k in range(1, n + 1)]))
+    elif pd.Timedelta(days=360) <= gap <= pd.Timedelta(days=370):  # "other" that is in fact yearly
+        out = _month_steps(dates, 12, n)
     else:
-        gap = _median_gap(dates) if len(dates) >= 2 else pd.Timedelta(0)
         if gap <= pd.Timedelta(0):
-            raise ValueError("future_dates with freq 'other' needs at least two distinct dates")
+            raise ValueError(f"future_dates with freq {freq!r} needs at least two distinct dates")
         out = pd.DatetimeIndex([last + gap * k for k in range(1, n + 1)])
     out = pd.DatetimeIndex(np.asarray(out, dtype="datetime64[ns]"), name=dates.name)
     return out.as_unit(dates.unit)
 
 
+def _weekly_steps(dates: pd.DatetimeIndex, n: int) -> pd.DatetimeIndex:
+    """Every 7 days on the series' most common weekday (a holiday-shifted last week does not shift the rest)."""
+    weekday = int(pd.Series(dates.day_of_week).mode().iloc[0])
+    last = dates[-1]
+    delta = (weekday - last.day_of_week + 3) % 7 - 3  # the nearest such weekday, -3..3 days away
+    base = last + pd.Timedelta(days=delta)
+    return pd.DatetimeIndex([base + pd.Timedelta(days=7 * k) for k in range(1, n + 1)])
+
+
+def _on(offset, days) -> bool:
+    return all(offset.is_on_offset(d) for d in days)
+
+
 def _month_steps(dates: pd.DatetimeIndex, months: int, n: int) -> pd.DatetimeIndex:
-    """Steps of `months` months anchored like the data: month start/end, business end, or day."""
-    days = dates.normalize()
+    """Steps of `months` months anchored like the data: month start/end, business or trading (NYSE) end or
+    start, or the most common day of the month."""
+    days = pd.DatetimeIndex(dates.normalize().to_numpy())  # no inferred freq: it changes is_month_end
     last = days[-1]
     time_of_day = dates[-1] - last
     starts = [last.replace(day=1) + pd.DateOffset(months=months * k) for k in range(1, n + 1)]
+    cal = NYSEHolidayCalendar()
     if (days.day == 1).all():
         out = starts
-    elif days.is_month_end.all():
+    elif (days.day == days.days_in_month).all():
         out = [s + pd.offsets.MonthEnd(0) for s in starts]
-    elif all(pd.offsets.BMonthEnd().is_on_offset(d) for d in days):
+    elif _on(pd.offsets.BMonthEnd(), days):
         out = [pd.offsets.BMonthEnd().rollforward(s) for s in starts]
-    elif all(pd.offsets.BMonthBegin().is_on_offset(d) for d in days):
+    elif _on(pd.offsets.CustomBusinessMonthEnd(calendar=cal), days):
+        out = [pd.offsets.CustomBusinessMonthEnd(calendar=cal).rollforward(s) for s in starts]
+    elif _on(pd.offsets.BMonthBegin(), days):
         out = [pd.offsets.BMonthBegin().rollforward(s) for s in starts]
+    elif _on(pd.offsets.CustomBusinessMonthBegin(calendar=cal), days):
+        out = [pd.offsets.CustomBusinessMonthBegin(calendar=cal).rollforward(s) for s in starts]
     else:
         anchor = int(pd.Series(days.day).mode().max())
         out = [s.replace(day=min(anchor, s.days_in_month)) for s in starts]
     return pd.DatetimeIndex([d + time_of_day for d in out])
+
+
+# ------------------------------------------------------------------------------------ sessions
+
+def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
+    """The series' own session: {"days": {weekday: (open, close) time of day}, "holidays": bool}, or None when
+    the data run around the clock every day (or cover a single day, so nothing is known about nights).
+
+    Open and close are the most common first and last times of a day (the first and last day of the file,
+    which may be partial, left out); a weekday with its own common times (FX: Sunday from 22:00, Friday
+    until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
+    holidays are closed when the file has no weekend and no data on an NYSE holiday."""
+    ns = dates.as_unit("ns")
+    days = pd.DatetimeIndex(ns.normalize().to_numpy())
+    if days[0] == days[-1]:
+        return None
+    tod = pd.Series((ns - days).asi8)
+    per_day = tod.groupby(days.asi8).agg(["min", "max"])
+    day_index = pd.DatetimeIndex(per_day.index.to_numpy().astype("datetime64[ns]"))
+    observed = set(day_index.day_of_week)
+    inner = per_day.iloc[1:-1] if len(per_day) >= 3 else per_day
+    inner_wd = pd.DatetimeIndex(inner.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
+    g_open, g_close = int(inner["min"].mode().min()), int(inner["max"].mode().max())
+    opens = inner["min"].groupby(inner_wd).agg(lambda x: x.mode().min())
+    closes = inner["max"].groupby(inner_wd).agg(lambda x: x.mode().max())
+    session = {}
+    for w in sorted(set(range(5)) | (observed & {5, 6})):
+        o = int(opens[w]) if w in opens.index else g_open
+        c = int(closes[w]) if w in closes.index else g_close
+        session[w] = (pd.Timedelta(o, unit="ns"), pd.Timedelta(c, unit="ns"))
+    full_day = pd.Timedelta(days=1) - step
+    if len(session) == 7 and all(o == pd.Timedelta(0) and c >= full_day for o, c in session.values()):
+        return None
+    weekend = bool(observed & {5, 6})
+    traded_on_holiday = day_index.isin(nyse_holidays(day_index[0], day_index[-1])).any()
+    return {"days": session, "holidays": not weekend and not traded_on_holiday}
+
+
+def session_of(dates: pd.DatetimeIndex) -> dict | None:
+    """The session of sub-daily `dates` as JSON-able data for ``future_dates(..., session=)``:
+    {"days": {"0": ["09:30:00", "15:59:00"], ...}, "holidays": true} (weekday 0 = Monday; "holidays": NYSE
+    holidays are closed); None for daily or coarser dates, or dates around the clock every day."""
+    dates = _naive(dates)
+    if len(dates) < 3:
+        return None
+    gap = _median_gap(dates)
+    if not pd.Timedelta(0) < gap < pd.Timedelta(days=0.9):
+        return None
+    found = _session(dates, gap)
+    if found is None:
+        return None
+    clock = lambda t: str(t).split(" days ")[-1]  # noqa: E731  Timedelta -> "09:30:00"
+    return {"days": {str(w): [clock(o), clock(c)] for w, (o, c) in found["days"].items()},
+            "holidays": bool(found["holidays"])}
+
+
+def _from_json(session: dict):
+    if not session or not session.get("days"):
+        return None
+    return {"days": {int(w): (pd.Timedelta(o), pd.Timedelta(c)) for w, (o, c) in session["days"].items()},
+            "holidays": bool(session.get("holidays"))}
+
+
+def _session_steps(dates: pd.DatetimeIndex, step: pd.Timedelta, session: dict, n: int) -> pd.DatetimeIndex:
+    """The `n` times after the last one on the grid open, open + step, ... <= close of each open day."""
+    last = dates[-1]
+    day = last.normalize()
+    out: list[pd.Timestamp] = []
+    closed: set = set()
+    if session["holidays"]:
+        closed = set(nyse_holidays(day, day + pd.Timedelta(days=10 + 3 * n)))
+    for _ in range(10 * n + 14):  # bounded: at least one open weekday a week
+        hours = session["days"].get(day.day_of_week)
+        if hours is not None and day not in closed:
+            t = day + hours[0]
+            while t <= day + hours[1] and len(out) < n:
+                if t > last:
+                    out.append(t)
+                t += step
+        if len(out) >= n:
+            break
+        day += pd.Timedelta(days=1)
+    return pd.DatetimeIndex(out)
