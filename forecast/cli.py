@@ -100,7 +100,10 @@ def user_errors() -> Iterator[None]:
         typer.echo("interrupted: nothing was written (any previous bundle is intact)", err=True)
         raise typer.Exit(130) from None
     except OSError as e:  # e.g. --out names a folder, or a path without write permission
-        typer.echo(f"error: {e.filename or ''}: {e.strerror or e}; check the path and its permissions", err=True)
+        from forecast.io import shell_path
+
+        where = f"{shell_path(e.filename)}: " if e.filename else ""
+        typer.echo(f"error: {where}{e.strerror or e}; check the path and its permissions", err=True)
         raise typer.Exit(2) from None
 
 

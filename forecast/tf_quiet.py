@@ -39,6 +39,8 @@ NOISE = tuple(re.compile(p) for p in (
     _GLOG + r"port\.cc:\d+\] oneDNN custom operations are on\. ",
     _GLOG + r"cudart_stub\.cc:\d+\] Could not find cuda drivers on your machine, GPU will not be used\.",
     _GLOG + r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized to use available CPU instructions",
+    r"To enable the following instructions: .*, in other operations, rebuild TensorFlow with the appropriate "
+    r"compiler flags\.$",  # the second line of the one above
     _GLOG + r"\S+\.cc:\d+\] .*NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition",
     _GLOG + r"\S+\.cc:\d+\] Unable to register cu(DNN|FFT|BLAS) factory: Attempting to register factory for "
             r"plugin cu\w+ when one has already been registered",
