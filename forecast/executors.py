@@ -22,6 +22,7 @@ relative (TensorFlow splits larger matrix products by thread count, which reorde
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -155,14 +156,15 @@ def _ray_session(workers: int | None, address: str | None):
         if "RAY_AUTH_MODE" not in os.environ and _auth_token_available():
             os.environ["RAY_AUTH_MODE"] = "token"  # `ray start` turns token auth on; ray.init(address=) does not
         try:
-            ray.init(address=address, runtime_env={"env_vars": thread_env(1, 1)}, log_to_driver=False)
+            ray.init(address=address, runtime_env={"env_vars": thread_env(1, 1)}, log_to_driver=False,
+                     logging_level=logging.ERROR)
         except (ConnectionError, TimeoutError, OSError) as e:
             raise ForecastError(f"cannot reach the Ray cluster at {address}: {_first_line(e)}; check the address "
                                 "and that the cluster runs (`ray status` on its head node)") from None
     else:
         n = workers or os.cpu_count() or 1
         ray.init(num_cpus=n, include_dashboard=False, runtime_env={"env_vars": thread_env(n)},
-                 log_to_driver=False)
+                 log_to_driver=False, logging_level=logging.ERROR)  # no "Started a local Ray instance" lines
     try:
         yield ray
     finally:

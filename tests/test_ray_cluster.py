@@ -51,6 +51,7 @@ def test_unreachable_address_fails_within_seconds_naming_it(tmp_path):
     seconds = time.monotonic() - start
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"error: cannot reach the Ray cluster at {address}"), proc.stderr
+    assert len(proc.stderr.splitlines()) == 1
     assert seconds < 15, seconds  # before: about 32 s, and a message about paths and permissions
     assert not (tmp_path / "backtest").exists()  # nothing written
 
@@ -144,6 +145,7 @@ def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp
     on_ray = _forecast("backtest", str(csv), *FLAGS, "--out", "ray", "--executor", "ray", "--address", address,
                        cwd=tmp_path, env=env)
     assert on_ray.returncode == 0, on_ray.stderr
+    assert on_ray.stderr == ""  # --json: nothing else, not even Ray's "Connecting to existing Ray cluster" lines
     cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0},
                               train={"epochs": 1, "seed": 7})  # what FLAGS build (tests/test_executors.py)
     ref = run_backtest(csv, cfg, folds=2, step=3, models=("naive", "drift", "lstm"), levels=())

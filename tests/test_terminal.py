@@ -127,7 +127,6 @@ def _only_own_lines(stderr: str) -> None:
     assert not foreign, foreign
 
 
-@pytest.mark.slow
 def test_stderr_of_train_predict_backtest_holds_only_the_tools_own_lines(tmp_path):
     csv = write_synthetic(tmp_path / "walk.csv", n=200, seed=1)
     train = _forecast("train", str(csv), *TINY, "--model", "m", cwd=tmp_path)
@@ -148,7 +147,6 @@ def test_stderr_of_train_predict_backtest_holds_only_the_tools_own_lines(tmp_pat
     assert "lstm: fold(s) 1 done" in bt.stderr
 
 
-@pytest.mark.slow
 def test_stderr_of_a_multi_series_train_holds_only_the_tools_own_lines(tmp_path):
     from forecast.data.load import synthetic_series
 
