@@ -33,7 +33,9 @@ import sys
 import time
 
 # absl / glog line prefix: severity, MMDD, time, thread id, file:line]
-_GLOG = r"[IWEF]\d{4} [\d:.]+\s+\d+ "  # before absl is initialised the time reads 00:00:<epoch seconds>
+# absl (TF >= 2.17): "E0000 00:00:1783190786.420393    3712 file.cc:682] ..." (before absl is initialised the time
+# reads 00:00:<epoch seconds>); older TF: "2025-12-18 05:55:59.405476: E tensorflow/core/framework/file.cc:680] ..."
+_GLOG = r"(?:[IWEF]\d{4} [\d:.]+\s+\d+ |\d{4}-\d\d-\d\d [\d:.]+: [IWEF] (?:\S+/)?)"
 NOISE = tuple(re.compile(p) for p in (
     r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR",
     _GLOG + r"port\.cc:\d+\] oneDNN custom operations are on\. ",
@@ -67,7 +69,7 @@ def is_noise(line: str, gpu: bool = False) -> bool:
 
 
 _PREFIXES = (b"WARNING: All log messages before absl",)
-_GLOG_START = re.compile(rb"[IWEF]\d{0,4}( [\d:.]*)?$|[IWEF]\d{4} [\d:.]+\s")
+_GLOG_START = re.compile(rb"[IWEF]\d{0,4}( [\d:.]*)?$|[IWEF]\d{4} [\d:.]+\s|[\d-]{1,10}$|\d{4}-\d\d-\d\d ")
 
 
 def _may_become_noise(partial: bytes) -> bool:

@@ -33,8 +33,14 @@ CPU_GUARD = ["I0000 00:00:1796161112.7 12046 cpu_feature_guard.cc:210] This Tens
              "available CPU instructions in performance-critical operations.",
              "To enable the following instructions: AVX2 AVX512F AVX512_VNNI AVX512_BF16 FMA, in other operations, "
              "rebuild TensorFlow with the appropriate compiler flags."]
-NODEDEF = ("E0000 00:00:1796161243.823311   13297 node_def_util.cc:680] NodeDef mentions attribute "
-           "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; ...>")
+NODEDEF = ("E0000 00:00:1783190786.420393    3712 node_def_util.cc:682] NodeDef mentions attribute "
+           "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset; signature=input_dataset:"
+           "variant, other_arguments: -> handle:variant; attr=f:func> This may be expected if your graph generating "
+           "binary is newer  than this binary. Unknown attributes will be ignored. NodeDef: {{node ParallelMapDatasetV2}}")
+OLD_FORMAT = ["2025-12-18 05:55:59.405476: E tensorflow/core/framework/node_def_util.cc:680] NodeDef mentions attribute "
+              "use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>",
+              "2024-03-01 10:00:00.000001: I tensorflow/core/util/port.cc:113] oneDNN custom operations are on. You may "
+              "see slightly different numerical results"]
 REAL = [
     "E0000 00:00:1796160853.236260    9294 bfc_allocator.cc:485] Allocator ran out of memory trying to allocate",
     "F0000 00:00:1796160853.236260    9294 check.cc:1] Check failed: x == y",
@@ -42,11 +48,13 @@ REAL = [
     "error: walk.csv: no such file",
     "Epoch 1/2",
     "I0000 something that only looks like a log line",
+    "2025-12-18 05:55:59.405476: E tensorflow/core/kernels/x.cc:1] a real error in the old format",
+    "2024-01-02,101.5",  # a CSV row
 ]
 
 
 def test_known_noise_is_recognised_and_real_lines_are_not():
-    for line in SEEN + CPU_GUARD + [NODEDEF]:
+    for line in SEEN + CPU_GUARD + [NODEDEF] + OLD_FORMAT:
         assert tf_quiet.is_noise(line) and tf_quiet.is_noise(line, gpu=True), line
     assert tf_quiet.is_noise(CUINIT, gpu=False)
     assert not tf_quiet.is_noise(CUINIT, gpu=True)  # with a GPU a failing cuInit is a real problem
@@ -77,6 +85,7 @@ def test_partial_lines_pass_at_once_unless_they_may_still_be_noise():
     assert not tf_quiet._may_become_noise(b"Epoch 1/")
     assert tf_quiet._may_become_noise(b"I0000 00:00:17")
     assert tf_quiet._may_become_noise(b"WARNING: All log")
+    assert tf_quiet._may_become_noise(b"2025-12-18 05:55:59.4")
 
 
 CRASH = r"""
