@@ -57,7 +57,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_version,
                                        help="Print the version and exit.")) -> None:
-    """Forecast price series with a stacked LSTM, and say honestly whether it beats a naive forecast."""
+    pass  # the help text is the Typer(help=...) above
 
 ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV or Parquet file of prices.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
