@@ -39,7 +39,7 @@ import pandas as pd
 
 from forecast.config import RunConfig
 from forecast.errors import BundleError
-from forecast.io import atomic_write_text, write_json
+from forecast.io import atomic_write_text, umask, write_json
 
 FORMAT = "forecast-bundle"
 FORMAT_VERSION = 2
@@ -115,6 +115,7 @@ def atomic_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp-", dir=path.parent))
     try:
+        os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
         yield tmp
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))

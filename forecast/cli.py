@@ -16,10 +16,48 @@ import typer
 from forecast.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
 from forecast.errors import ForecastError
 
+EXIT_CODES = ("Exit codes: 0 done; 2 usage or input error (bad option, file, column or folder); "
+              "130 interrupted (Ctrl-C); 1 internal error (a bug: please report it with the traceback).")
+
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+    no_args_is_help=True, rich_markup_mode="rich",
     help="Forecast price series with a stacked LSTM, and say honestly whether it beats a naive forecast.",
+    epilog=EXIT_CODES,
 )
+
+
+def _flags_take_no_value() -> None:
+    """Show boolean flags as flags in --help: Typer 0.29's rich help gives every option a type column
+    (``display_type_rich``) and fills it with ``<bool>`` for flags too (``--help <bool>``), although a
+    flag takes no value. Leave that column empty for flags; every other option keeps its type."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_flags_blank", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and not self.count else shown(self, ctx)
+
+    display_type_rich._flags_blank = True
+    TyperOption.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from forecast import __version__
+
+        typer.echo(f"forecast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", "-V", is_eager=True, callback=_version,
+                                       help="Print the version and exit.")) -> None:
+    pass  # the help text is the Typer(help=...) above
 
 ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV or Parquet file of prices.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
@@ -68,21 +106,26 @@ def user_errors() -> Iterator[None]:
         typer.echo("interrupted: nothing was written (any previous bundle is intact)", err=True)
         raise typer.Exit(130) from None
     except OSError as e:  # e.g. --out names a folder, or a path without write permission
-        typer.echo(f"error: {e.filename or ''}: {e.strerror or e}; check the path and its permissions", err=True)
+        from forecast.io import shell_path
+
+        where = f"{shell_path(e.filename)}: " if e.filename else ""
+        typer.echo(f"error: {where}{e.strerror or e}; check the path and its permissions", err=True)
         raise typer.Exit(2) from None
 
 
+_FILTER_STDERR = False  # set by main(): only the CLI's own process routes fd 2 through the noise filter
+
+
 def _quiet_tf() -> None:
-    """Keep TensorFlow's C++ info lines and its Python-side retracing notices off the user's terminal.
+    """Keep TensorFlow's C++ log lines and its Python-side notices off the user's terminal (forecast.tf_quiet).
 
-    Every backtest fold builds a fresh model, so TensorFlow warns about "retracing" each time: noise for
-    a user. Errors still show. (Lines printed while TensorFlow's libraries load cannot be silenced.)
+    Every command that may load TensorFlow calls this first, before the import: C++ INFO/WARNING lines
+    off unless the user set TF_CPP_MIN_LOG_LEVEL, Keras progress on stderr, and (in the real CLI
+    process) fd 2 through a filter that drops only the known start-up noise. Errors still show.
     """
-    import logging
-    import os
+    from forecast import tf_quiet
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    tf_quiet.quiet(filter_fd=_FILTER_STDERR)
 
 
 def _overrides(**values) -> dict:
@@ -410,6 +453,9 @@ def backtest(
 
 
 def main() -> None:  # pragma: no cover
+    """The console script and ``python -m forecast``: the CLI with stderr filtered (see _quiet_tf)."""
+    global _FILTER_STDERR
+    _FILTER_STDERR = True
     app(prog_name="forecast")
 
 

@@ -12,13 +12,17 @@ relative (TensorFlow splits larger matrix products by thread count, which reorde
   (default: the CPU count). Each worker limits TensorFlow to ``max(1, cores // workers)`` intra-op
   threads and 1 inter-op thread before TensorFlow initialises, so N workers do not oversubscribe the cores.
 * ``ray``: Ray tasks of one CPU each; a local Ray instance of ``workers`` CPUs, or the cluster at
-  ``address`` (e.g. ``ray://host:10001``, where the forecast package must be installed). Needs the
-  optional extra: ``pip install "forecast[ray]"``.
+  ``address`` (``HOST:PORT`` of the head's GCS, or ``ray://HOST:10001`` through the Ray client), whose
+  nodes must have the same versions of forecast, TensorFlow and Ray installed. An address where nothing
+  answers fails within seconds (``check_reachable``); with a token saved or set (Ray's token
+  authentication, on by default for ``ray start``) the connection uses it. Needs the optional extra:
+  ``pip install "forecast[ray]"``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -99,6 +103,47 @@ def require_ray():
     return ray
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else type(e).__name__
+
+
+def split_address(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``HOST:PORT`` or ``ray://HOST:PORT``; None for Ray's own words (auto, local)."""
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _auth_token_available() -> bool:
+    """A Ray token is set (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH) or saved where `ray start` writes it."""
+    from pathlib import Path
+
+    return bool(os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+                or (Path.home() / ".ray" / "auth_token").is_file())
+
+
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """Fail within ``timeout`` seconds when nothing listens at ``address`` (a TCP connect to HOST:PORT)."""
+    import socket
+
+    where = split_address(address)
+    if where is None:
+        if address not in ("auto", "local"):
+            raise ForecastError(f"--address {address}: expected HOST:PORT or ray://HOST:PORT (e.g. "
+                                "ray://head:10001, or 10.0.0.5:6379 for the head's GCS port)")
+        return
+    try:
+        socket.create_connection(where, timeout=timeout).close()
+    except OSError as e:
+        reason = "no answer" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
+        raise ForecastError(f"cannot reach the Ray cluster at {address} ({reason} at {where[0]}:{where[1]} within "
+                            f"{timeout:g} s); check the address and that the cluster runs (`ray status` on its "
+                            "head node)") from None
+
+
 @contextlib.contextmanager
 def _ray_session(workers: int | None, address: str | None):
     """Connect to ``address`` or start a local Ray of ``workers`` CPUs; shut down only what was started here."""
@@ -107,11 +152,19 @@ def _ray_session(workers: int | None, address: str | None):
         yield ray
         return
     if address:
-        ray.init(address=address, runtime_env={"env_vars": thread_env(1, 1)}, log_to_driver=False)
+        check_reachable(address)  # Ray itself retries for half a minute, then blames something else
+        if "RAY_AUTH_MODE" not in os.environ and _auth_token_available():
+            os.environ["RAY_AUTH_MODE"] = "token"  # `ray start` turns token auth on; ray.init(address=) does not
+        try:
+            ray.init(address=address, runtime_env={"env_vars": thread_env(1, 1)}, log_to_driver=False,
+                     logging_level=logging.ERROR)
+        except (ConnectionError, TimeoutError, OSError) as e:
+            raise ForecastError(f"cannot reach the Ray cluster at {address}: {_first_line(e)}; check the address "
+                                "and that the cluster runs (`ray status` on its head node)") from None
     else:
         n = workers or os.cpu_count() or 1
         ray.init(num_cpus=n, include_dashboard=False, runtime_env={"env_vars": thread_env(n)},
-                 log_to_driver=False)
+                 log_to_driver=False, logging_level=logging.ERROR)  # no "Started a local Ray instance" lines
     try:
         yield ray
     finally:

@@ -1,20 +1,30 @@
-"""Atomic output files: every CSV, JSON and PNG is written to a temporary sibling and renamed into place."""
+"""Atomic output files: every CSV, JSON and PNG is written to a temporary sibling and renamed into place.
+
+Also the two conventions for what the tool shows: strict JSON (``dumps``: NaN and infinities as null,
+never the ``NaN`` literal that is not JSON) and shell-quoted paths (``shell_path``) in printed lines.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import math
 import os
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process's umask (read without changing it for longer than the call)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_umask = umask
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -37,8 +47,38 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def strict(obj: Any) -> Any:
+    """``obj`` with every NaN or infinity (also in numpy scalars and arrays) replaced by None."""
+    if isinstance(obj, dict):
+        return {(k.item() if hasattr(k, "item") and hasattr(k, "dtype") else k): strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    if hasattr(obj, "dtype") and hasattr(obj, "tolist"):  # numpy scalar or array
+        return strict(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _other(obj: Any) -> Any:
+    if type(obj).__name__ in ("NaTType", "NAType"):  # pandas' missing date / value
+        return None
+    return str(obj)  # Path, Timestamp, ...
+
+
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON text: NaN and infinities as null; other non-JSON values (paths, dates) as strings."""
+    return json.dumps(strict(obj), indent=indent, default=_other, allow_nan=False)
+
+
 def write_json(path: Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, default=str) + "\n")
+    """Write ``obj`` as strict JSON (see ``dumps``), atomically."""
+    return atomic_write_text(path, dumps(obj) + "\n")
+
+
+def shell_path(path: Any) -> str:
+    """``path`` as a user can paste it into a shell: quoted when it holds spaces or other special characters."""
+    return shlex.quote(str(path))
 
 
 def write_csv(path: Path, frame) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -39,3 +40,65 @@ def test_python_m_forecast_help():
     for command in ("train", "predict", "plot", "info"):
         assert command in proc.stdout
     assert "Usage: python -m forecast" in proc.stdout or "Usage: forecast" in proc.stdout
+
+
+COMMANDS = ("train", "predict", "plot", "info", "report", "tune", "backtest")
+
+
+def test_version_both_ways_without_importing_tensorflow():
+    from forecast import __version__
+
+    for args in (("-m", "forecast", "--version"), ("-m", "forecast", "-V"),
+                 ("-c", "from forecast.cli import app; import sys; app(['--version'], prog_name='forecast', "
+                        "standalone_mode=False); print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")):
+        proc = _run(*args)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines()[0] == f"forecast {__version__}"
+        assert proc.stderr == ""
+    assert proc.stdout.splitlines()[1] == "[]"
+
+
+def test_shell_completion_is_offered_and_prints_a_script():
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    help_text = CliRunner().invoke(app, ["--help"]).output
+    assert "--install-completion" in help_text and "--show-completion" in help_text
+    proc = _run("-m", "forecast", "--show-completion", "bash")
+    assert proc.returncode == 0, proc.stderr
+    assert "_FORECAST_COMPLETE" in proc.stdout and "complete " in proc.stdout
+
+
+def test_flags_are_shown_as_flags_and_value_options_keep_their_type():
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    for args in ([], *([c] for c in COMMANDS)):
+        out = CliRunner().invoke(app, [*args, "--help"], terminal_width=200).output
+        assert "<bool>" not in out, args
+        assert re.search(r"--help\s+Show this message and exit", out), args
+    out = CliRunner().invoke(app, ["predict", "--help"], terminal_width=200).output
+    assert re.search(r"--json\s+Print one JSON object", out)  # a flag: no type column
+    assert re.search(r"--horizon\s+-h\s+<int>", out)  # an option with a value still shows its type
+
+
+def test_exit_codes_are_documented_in_the_top_level_help():
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    out = " ".join(CliRunner().invoke(app, ["--help"], terminal_width=200).output.split())
+    for code, meaning in (("0", "done"), ("2", "usage or input error"), ("130", "interrupted"), ("1", "internal error")):
+        assert f"{code} {meaning}" in out, (code, out)
+
+
+def test_pyproject_license_is_an_spdx_string_for_a_setuptools_that_reads_it():
+    import pytest
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "MIT"  # a table makes setuptools >= 77 print a deprecation block
+    assert "setuptools>=77" in meta["build-system"]["requires"]
+    assert meta["project"]["scripts"]["forecast"] == "forecast.cli:main"

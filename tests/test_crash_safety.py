@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -67,7 +68,7 @@ def run_and_signal(args: list[str], cwd: Path, sig: int | None = None, after_epo
         time.sleep(delay)
         p.send_signal(sig)
     elif sig is not None:
-        for line in p.stdout:
+        for line in p.stderr:  # Keras' epoch lines are progress: on stderr
             lines.append(line)
             if line.startswith("Epoch "):
                 run.epochs_seen += 1
@@ -76,14 +77,15 @@ def run_and_signal(args: list[str], cwd: Path, sig: int | None = None, after_epo
                     p.send_signal(sig)
                     break
     out, err = p.communicate(timeout=timeout)
-    run.rc, run.stdout, run.stderr = p.returncode, "".join(lines) + out, err
+    run.rc, run.stdout, run.stderr = p.returncode, out, "".join(lines) + err
     return run
 
 
 def our_lines(stderr: str) -> list[str]:
-    """stderr without TensorFlow's own C++ start-up logging (absl lines, which we cannot silence)."""
-    noise = ("WARNING: All log messages before absl", "I0000 ", "E0000 ", "W0000 ")
-    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(noise)]
+    """stderr without Keras' progress lines (Epoch N/M, batch lines) and any TensorFlow C++ log line."""
+    noise = ("WARNING: All log messages before absl", "I0000 ", "E0000 ", "W0000 ", "Epoch ")
+    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(noise)
+            and not re.match(r"\d+/\d+ ", ln)]
 
 
 def temp_dirs(parent: Path, name: str) -> list[Path]:
@@ -240,8 +242,9 @@ def test_ctrl_c_during_fit_exits_130_with_one_line_and_keeps_previous_bundle(run
     ctrl_c_at_epoch_end(2)
     r = _cli_train(tmp_path / "m", walk_csv, "--force", "--epochs", "6", "--patience", "10")
     assert r.exit_code == 130, r.output
-    assert r.stderr == "interrupted: nothing was written (any previous bundle is intact)\n"
-    assert "Epoch 2/6" in r.stdout and "Epoch 3/6" not in r.stdout  # it stopped right there
+    assert our_lines(r.stderr) == ["interrupted: nothing was written (any previous bundle is intact)"]
+    assert "Epoch 2/6" in r.stderr and "Epoch 3/6" not in r.stderr  # it stopped right there (progress: stderr)
+    assert "Epoch" not in r.stdout
     assert_intact(tmp_path / "m", manifest)
     assert temp_dirs(tmp_path, "m") == []  # on SIGINT nothing is left behind
 

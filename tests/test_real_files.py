@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from forecast.data.calendar import (ALL_FREQUENCIES, FREQUENCIES, MORE_FREQUENCIES, future_dates, infer_frequency,
                                     trading_day)
 from forecast.data.load import load_prices, series_from_frame
-from forecast.data.read import (DateOrderWarning, parse_dates, pick_date_column, read_dates, read_table,
+from forecast.data.read import (DateOrderWarning, parse_dates, read_dates, read_table,
                                 stack_tickers)
 from forecast.errors import InputError
 

@@ -6,9 +6,33 @@ import re
 
 import numpy as np
 import pandas as pd
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-HISTORY_POINTS = 250
+HISTORY_POINTS = 250  # observations before the forecast origin on the forecast chart: about a year of trading days
+LINESTYLES = ("-", "--", "-.", ":")
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+DROPOUT_NOTE = ("Validation loss can sit below training loss: dropout is active while training "
+                "and off when validating.")
+
+
+def line_style(i: int) -> dict:
+    """The i-th of distinct (line style, marker) pairs: lines that coincide stay distinguishable."""
+    return {"ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
+
+
+def _note(ax, text: str) -> None:
+    """A grey note under the axes' x label (inside the layout, so nothing overlaps it)."""
+    ax.annotate(text, xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+                ha="left", va="top", fontsize="small", color="0.35")
+
+
+def date_axis(ax, maxticks: int = 6) -> None:
+    """Readable, non-overlapping date labels: at most ``maxticks`` ticks, labels as short as the span allows."""
+    locator = AutoDateLocator(minticks=2, maxticks=maxticks)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
 
 def _style(ax, title: str, ylabel: str) -> None:
@@ -32,49 +56,85 @@ def _band_label(suffix: str, plain_level: float | None) -> str:
 
 
 def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predictions: pd.DataFrame | None = None,
-                    title: str = "Forecast", units: str = "price", plain_level: float | None = None) -> Figure:
+                    title: str = "Forecast", units: str = "price", plain_level: float | None = None, *,
+                    history_points: int | None = HISTORY_POINTS, ylabel: str | None = None) -> Figure:
     """Recent history, 1-step test predictions against actuals, and the forecast with its interval fan.
 
     ``history``: date, price. ``forecast``: date, forecast [, lower_XX, upper_XX | lower, upper].
-    ``test_predictions``: the bundle's long frame (origin, date, step, actual, forecast, naive).
+    ``test_predictions``: the bundle's long frame (origin, date, step, actual, forecast, naive); its actuals
+    are observations too and fill in the history where ``history`` is short (e.g. only the last window).
     ``plain_level``: the level (e.g. 0.8) of unsuffixed lower/upper columns, for the legend.
+    ``history_points``: observations shown before the forecast origin (None: all given); ``ylabel``:
+    the y-axis label (default ``units``, e.g. the target column's name).
     """
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.add_subplot()
-    recent = history.tail(HISTORY_POINTS)
+    one = None
     if test_predictions is not None and len(test_predictions):
-        one = test_predictions[test_predictions["step"] == 1].tail(HISTORY_POINTS)
-        ax.plot(one["date"], one["actual"], color="0.55", lw=1, label="actual (test part)")
+        one = test_predictions[test_predictions["step"] == 1]
+    observed = history[["date", "price"]]
+    if one is not None:  # every observation known: the test part's actuals and the history
+        observed = pd.concat([one[["date", "actual"]].rename(columns={"actual": "price"}), observed])
+    observed = observed.drop_duplicates("date", keep="last").sort_values("date")
+    if history_points:
+        observed = observed.tail(history_points)
+    start = observed["date"].iloc[0] if len(observed) else None
+    ax.plot(observed["date"], observed["price"], color="black", lw=1.2, label="actual")
+    if one is not None and start is not None and len(one := one[one["date"] >= start]):
         ax.plot(one["date"], one["forecast"], color="tab:orange", lw=1, alpha=0.85,
                 label="LSTM 1-step forecast (test part)")
-    ax.plot(recent["date"], recent["price"], color="black", lw=1.2, label="history")
     alphas = np.linspace(0.15, 0.35, max(1, len(_interval_levels(forecast.columns))))
     for level, alpha in zip(_interval_levels(forecast.columns), alphas):
         sfx = f"_{level}" if level else ""
         ax.fill_between(forecast["date"], forecast[f"lower{sfx}"], forecast[f"upper{sfx}"], color="tab:blue",
                         alpha=alpha, lw=0, label=_band_label(level, plain_level))
-    joined_dates = pd.concat([recent["date"].tail(1), forecast["date"]])
-    joined = np.concatenate([recent["price"].tail(1).to_numpy(), forecast["forecast"].to_numpy()])
+    last = history.tail(1)
+    joined_dates = pd.concat([last["date"], forecast["date"]])
+    joined = np.concatenate([last["price"].to_numpy(), forecast["forecast"].to_numpy()])
     ax.plot(joined_dates, joined, color="tab:blue", lw=2, marker="o", ms=3, label="forecast")
+    if len(last):
+        ax.axvline(last["date"].iloc[0], color="0.6", ls=":", lw=1, label="forecast origin")
+    date_axis(ax, maxticks=8)
     ax.set_xlabel("date")
-    _style(ax, title, units)
+    _style(ax, title, ylabel or units)
     return fig
 
 
-def training_curve_figure(history: dict, best_epoch: int | None = None, title: str = "Training curve") -> Figure:
-    """Train and validation loss per epoch, the early-stopping (best) epoch marked."""
+def training_curve_figure(history: dict, best_epoch: int | None = None, title: str = "Training curve", *,
+                          dropout: float | None = None, ylabel: str = "loss (scaled units)") -> Figure:
+    """Train and validation loss per epoch (integer ticks), the early-stopping (best) epoch marked.
+
+    A note under the axes says why validation loss can sit below training loss (dropout), unless
+    ``dropout`` is given as 0 (then there is nothing to explain).
+    """
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    for key, label in (("loss", "train loss"), ("val_loss", "validation loss")):
-        if key in history:
-            ax.plot(range(1, len(history[key]) + 1), history[key], marker="o", ms=3, label=label)
+    n = 0
+    for i, (key, label) in enumerate((("loss", "train loss"), ("val_loss", "validation loss"))):
+        if key in history and len(history[key]):
+            values = history[key]
+            n = max(n, len(values))
+            ax.plot(range(1, len(values) + 1), values, ms=4, label=label, **line_style(i))
     if best_epoch:
-        ax.axvline(best_epoch, color="tab:red", ls="--", lw=1, label=f"best epoch ({best_epoch}), weights kept")
+        ax.axvline(best_epoch, color="tab:red", ls="--", lw=1,
+                   label=f"early stopping: best epoch {best_epoch}, its weights kept")
+        val = history.get("val_loss") or []
+        if 0 < best_epoch <= len(val):
+            ax.plot([best_epoch], [val[best_epoch - 1]], marker="*", ms=14, color="tab:red", ls="none")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if n <= 1:
+        ax.set_xlim(0.5, 1.5)
     ax.set_xlabel("epoch")
-    ax.set_yscale("log")
-    _style(ax, title, "loss (scaled units)")
+    values = [v for key in ("loss", "val_loss") for v in history.get(key, []) if v is not None]
+    if values and min(values) > 0:  # a log scale needs positive losses (a constant series can give 0)
+        ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:.3g}")  # 0.4, not 4 x 10^-1
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+    _style(ax, title, ylabel)
+    if "val_loss" in history and dropout != 0:
+        _note(ax, DROPOUT_NOTE)
     return fig
-
 
 
 def grid_figure(fc, target: str | None = None, cols: int = 4) -> Figure:
@@ -107,11 +167,13 @@ def grid_figure(fc, target: str | None = None, cols: int = 4) -> Figure:
 
 
 def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, context: int | None = None,
-                              title: str = "Backtest: forecasts against actuals per fold") -> Figure:
+                              title: str = "Backtest: forecasts against actuals per fold", *,
+                              ylabel: str | None = None) -> Figure:
     """One panel per fold: recent history, the actual path and every model's forecast from the origin.
 
     ``forecasts``: the backtest's long frame (origin, date, step, model, forecast, actual);
-    ``history``: date, price of the whole series; ``context``: history points before each origin.
+    ``history``: date, price of the whole series; ``context``: history points before each origin;
+    ``ylabel``: the y-axis label of the first panel in each row (e.g. the target column's name).
     """
     origins = sorted(forecasts["origin"].unique())
     h = int(forecasts["step"].max())
@@ -122,19 +184,23 @@ def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, co
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     models = list(dict.fromkeys(forecasts["model"]))
     colors = {m: f"C{i}" for i, m in enumerate(models)}
-    for ax, origin in zip(axes, origins):
+    for k, (ax, origin) in enumerate(zip(axes, origins)):
         part = forecasts[forecasts["origin"] == origin]
         past = history[history["date"] <= origin].tail(context)
         first = part[part["model"] == models[0]]
         ax.plot(pd.concat([past["date"], first["date"]]), np.concatenate([past["price"], first["actual"]]),
                 color="black", lw=1.2, label="actual")
-        for m in models:
+        for i, m in enumerate(models):
             rows_m = part[part["model"] == m]
             ax.plot(pd.concat([past["date"].tail(1), rows_m["date"]]),
-                    np.concatenate([past["price"].tail(1), rows_m["forecast"]]), color=colors[m], lw=1, label=m)
+                    np.concatenate([past["price"].tail(1), rows_m["forecast"]]), color=colors[m], lw=1, label=m,
+                    ls=LINESTYLES[i % len(LINESTYLES)])
         ax.axvline(origin, color="0.6", ls=":", lw=1)
         ax.set_title(f"origin {pd.Timestamp(origin).date()}", fontsize="medium")
-        ax.tick_params(axis="x", labelrotation=30, labelsize="small")
+        date_axis(ax, maxticks=4)
+        ax.tick_params(axis="x", labelsize="small")
+        if ylabel and k % cols == 0:
+            ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     for ax in axes[len(origins):]:
         ax.set_visible(False)
@@ -144,53 +210,78 @@ def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, co
     return fig
 
 
-def backtest_horizon_figure(models: dict, title: str = "Backtest: MAE by forecast step") -> Figure:
+def backtest_horizon_figure(models: dict, title: str = "Backtest: MAE by forecast step", *,
+                            ylabel: str = "MAE (price units)") -> Figure:
     """MAE at each horizon step per model, from the report's ``models`` -> ``per_horizon`` lists."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    for name, m in models.items():
+    for i, (name, m) in enumerate(models.items()):
         steps = [r["step"] for r in m["per_horizon"]]
-        ax.plot(steps, [np.nan if r["mae"] is None else r["mae"] for r in m["per_horizon"]], marker="o", ms=3,
-                label=name, lw=2 if name in ("lstm", "naive") else 1)
+        ax.plot(steps, [np.nan if r["mae"] is None else r["mae"] for r in m["per_horizon"]], ms=4,
+                label=name, lw=2 if name in ("lstm", "naive") else 1, **line_style(i))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("steps ahead")
-    _style(ax, title, "MAE (price units)")
+    _style(ax, title, ylabel)
     return fig
 
 
-def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (below 1 beats in-sample naive)") -> Figure:
-    """Bar chart of each model's overall MASE, best first; a line at 1."""
+def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (lower is better)", *,
+                         reference: str = "naive") -> Figure:
+    """Bar chart of each model's overall MASE, best first, with the ``reference`` model's own MASE as a line.
+
+    Multi-step MASE is scaled by the in-sample one-step naive error, so even the naive forecast scores
+    well above 1 at longer horizons: "below 1" is no benchmark there; beating the naive bar is.
+    """
     ranked = sorted(models, key=lambda n: np.inf if models[n]["mase"] is None else models[n]["mase"])
     values = [np.nan if models[n]["mase"] is None else models[n]["mase"] for n in ranked]
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.bar(ranked, values, color=["tab:orange" if n == "lstm" else "tab:blue" for n in ranked])
-    ax.axhline(1.0, color="0.4", ls="--", lw=1)
-    ax.set_ylabel("MASE")
+    bars = ax.bar(ranked, values, color=["tab:orange" if n == "lstm" else "0.55" if n == reference else "tab:blue"
+                                         for n in ranked])
+    for bar, v in zip(bars, values):  # the value on each bar; n/a where MASE is undefined
+        ax.annotate("n/a" if np.isnan(v) else f"{v:.3g}", (bar.get_x() + bar.get_width() / 2, 0 if np.isnan(v) else v),
+                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize="small")
+    ref = models.get(reference, {}).get("mase")
+    if ref is not None and np.isfinite(ref):
+        ax.axhline(ref, color="0.3", ls="--", lw=1,
+                   label=f"{reference} forecast: MASE {ref:.3g} (a bar below this line beats {reference})")
+        fig.legend(loc="outside lower center", fontsize="small")
+    ax.set_ylabel("MASE (MAE / in-sample one-step naive MAE)")
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
     return fig
 
 
-def backtest_coverage_figure(models: dict, title: str = "Backtest: interval coverage by forecast step") -> Figure:
+def backtest_coverage_figure(models: dict, title: str = "Backtest: interval coverage by forecast step", *,
+                             n_forecasts: int | None = None) -> Figure:
     """Empirical coverage at each horizon step per model against the nominal level, one panel per level.
 
     ``models``: the report's ``models``; levels are the keys of each ``per_horizon`` row's ``coverage``.
+    Each model gets its own line style and marker (coinciding lines stay visible). ``n_forecasts``: the
+    forecasts each step's share rests on (default: the folds in the report), said in a note.
     """
     from forecast.evaluation.intervals import level_label
 
     levels = sorted({lv for m in models.values() for r in m["per_horizon"] for lv in r.get("coverage") or {}},
                     key=float)
     pct = {lv: f"{level_label(float(lv))}%" for lv in levels}
-    fig = Figure(figsize=(6 * max(1, len(levels)), 4.5), layout="constrained")
+    if n_forecasts is None:
+        folds = [len(m["folds"]) for m in models.values() if isinstance(m.get("folds"), list)]
+        n_forecasts = max(folds) if folds else None
+    fig = Figure(figsize=(6 * max(1, len(levels)), 4.8), layout="constrained")
     axes = fig.subplots(1, max(1, len(levels)), squeeze=False).ravel()
     for ax, level in zip(axes, levels):
-        for name, m in models.items():
+        for i, (name, m) in enumerate(models.items()):
             cov = [(r.get("coverage") or {}).get(level) for r in m["per_horizon"]]
-            ax.plot([r["step"] for r in m["per_horizon"]], [np.nan if c is None else c for c in cov], marker="o",
-                    ms=3, label=name, lw=2 if name in ("lstm", "naive") else 1)
-        ax.axhline(float(level), color="0.4", ls="--", lw=1, label=f"nominal {pct[level]}")
+            ax.plot([r["step"] for r in m["per_horizon"]], [np.nan if c is None else c for c in cov], ms=5,
+                    label=name, lw=2 if name in ("lstm", "naive") else 1.2, alpha=0.85, mfc="none", **line_style(i))
+        ax.axhline(float(level), color="0.4", ls=(0, (1, 3)), lw=1.5, label=f"nominal {pct[level]}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("steps ahead")
         ax.set_ylim(0, 1.02)
         _style(ax, f"{pct[level]} interval", "share of actuals inside")
+        if n_forecasts:
+            _note(ax, f"Each point rests on {n_forecasts} forecast{'s' if n_forecasts != 1 else ''} (one per fold): "
+                      f"a share moves in steps of {1 / n_forecasts:.2g}.")
     fig.suptitle(title)
     return fig

@@ -1,0 +1,153 @@
+"""Charts that explain themselves, checked on the returned Figure objects (ticks, labels, legends, styles)."""
+
+from __future__ import annotations
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.output import plots
+
+
+def _history(n=600):
+    dates = pd.bdate_range("2020-01-01", periods=n)
+    return pd.DataFrame({"date": dates, "price": 100 + np.cumsum(np.random.default_rng(0).normal(0, 1, n))})
+
+
+def _forecast(history, h=10):
+    dates = pd.bdate_range(history["date"].iloc[-1] + pd.offsets.BDay(), periods=h)
+    f = np.full(h, history["price"].iloc[-1])
+    return pd.DataFrame({"date": dates, "forecast": f, "lower": f - 2, "upper": f + 2})
+
+
+def _test_predictions(history, n=150):
+    part = history.iloc[-n - 5:-5]
+    return pd.DataFrame({"origin": part["date"], "date": part["date"], "step": 1, "actual": part["price"],
+                         "forecast": part["price"] + 0.5, "naive": part["price"]})
+
+
+def _lines(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def _legend(ax_or_fig):
+    legend = ax_or_fig.get_legend() if hasattr(ax_or_fig, "get_legend") else ax_or_fig.legends[0]
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def test_forecast_chart_shows_a_year_of_history_by_default_and_honours_history_points():
+    h = _history()
+    ax = plots.forecast_figure(h, _forecast(h), plain_level=0.8).axes[0]
+    assert len(_lines(ax)["actual"].get_xdata()) == plots.HISTORY_POINTS == 250
+    ax = plots.forecast_figure(h, _forecast(h), history_points=120, ylabel="Adj Close (USD)").axes[0]
+    assert len(_lines(ax)["actual"].get_xdata()) == 120
+    assert ax.get_ylabel() == "Adj Close (USD)"
+    assert len(_lines(plots.forecast_figure(h, _forecast(h), history_points=None).axes[0])["actual"].get_xdata()) == 600
+
+
+def test_forecast_chart_fills_a_short_history_from_the_test_actuals():
+    """A bundle's predict gives only the last window (31 rows) as history; the chart still shows context."""
+    h = _history()
+    ax = plots.forecast_figure(h.tail(31), _forecast(h), _test_predictions(h), units="Close").axes[0]
+    actual = _lines(ax)["actual"]
+    assert len(actual.get_xdata()) == 150 + 5  # test actuals, then the last window's newer rows, no duplicates
+    assert ax.get_ylabel() == "Close"  # the target's name, not "price"
+    texts = _legend(ax)
+    assert texts[:2] == ["actual", "LSTM 1-step forecast (test part)"]
+    assert "forecast origin" in texts and "interval" in texts
+
+
+def test_training_curve_has_integer_epoch_ticks_the_best_epoch_and_the_dropout_note():
+    hist = {"loss": [1.0, 0.7, 0.5, 0.45, 0.44], "val_loss": [0.6, 0.4, 0.3, 0.28, 0.29]}
+    fig = plots.training_curve_figure(hist, best_epoch=4)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert "early stopping: best epoch 4, its weights kept" in _legend(ax)
+    stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
+    assert len(stars) == 1 and list(stars[0].get_xdata()) == [4] and list(stars[0].get_ydata()) == [0.28]
+    notes = [t.get_text() for t in ax.texts]
+    assert any("dropout" in n and "below training loss" in n for n in notes)
+    assert not plots.training_curve_figure(hist, 4, dropout=0).axes[0].texts  # nothing to explain
+
+
+def test_training_curve_of_one_epoch_has_the_single_tick_1_and_zero_loss_needs_no_log_scale():
+    fig = plots.training_curve_figure({"loss": [1.0], "val_loss": [0.26]}, best_epoch=1)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks == [1.0]  # before: 0.96, 0.98, 1.00, 1.02, 1.04
+    ax = plots.training_curve_figure({"loss": [0.0, 0.0], "val_loss": [0.0, 0.0]}, best_epoch=1).axes[0]
+    assert ax.get_yscale() == "linear"
+
+
+MODELS = {
+    "lstm": {"mase": 7.58, "folds": [{}] * 5, "per_horizon": [{"step": s, "mae": 100 + s, "coverage": {"0.8": 0.4}}
+                                                           for s in (1, 2, 3)]},
+    "naive": {"mase": 7.43, "folds": [{}] * 5, "per_horizon": [{"step": s, "mae": 99 + s, "coverage": {"0.8": 0.4}}
+                                                            for s in (1, 2, 3)]},
+    "drift": {"mase": None, "folds": [{}] * 5, "per_horizon": [{"step": s, "mae": None, "coverage": {"0.8": 0.6}}
+                                                            for s in (1, 2, 3)]},
+}
+
+
+def test_mase_chart_draws_the_naive_models_own_mase_not_a_line_at_1():
+    fig = plots.backtest_mase_figure(MODELS)
+    ax = fig.axes[0]
+    refs = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(refs) == 1 and set(refs[0].get_ydata()) == {7.43}
+    assert not any(set(line.get_ydata()) == {1.0} for line in ax.get_lines())
+    assert "below 1" not in ax.get_title()
+    assert _legend(fig) == ["naive forecast: MASE 7.43 (a bar below this line beats naive)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["naive", "lstm", "drift"]  # best first, n/a last
+    assert [t.get_text() for t in ax.texts] == ["7.43", "7.58", "n/a"]
+
+
+def test_coverage_chart_gives_each_model_its_own_style_and_says_what_each_point_rests_on():
+    fig = plots.backtest_coverage_figure(MODELS)
+    ax = fig.axes[0]
+    lines = _lines(ax)
+    styles = {(lines[m].get_linestyle(), lines[m].get_marker()) for m in MODELS}
+    assert len(styles) == len(MODELS)  # lstm and naive coincide here, yet both stay visible
+    assert "nominal 80%" in _legend(ax)
+    assert any("5 forecasts" in t.get_text() for t in ax.texts)
+    assert any("3 forecasts" in t.get_text() for t in plots.backtest_coverage_figure(MODELS, n_forecasts=3).axes[0].texts)
+
+
+def test_fold_charts_use_concise_dates_and_the_target_as_y_label():
+    h = _history(300)
+    rows = []
+    for origin in h["date"].iloc[[-40, -25, -10]]:
+        future = h[h["date"] > origin].head(5)
+        for m in ("naive", "drift"):
+            rows += [dict(origin=origin, date=d, step=i + 1, model=m, forecast=p, actual=p)
+                     for i, (d, p) in enumerate(zip(future["date"], future["price"]))]
+    fig = plots.backtest_forecasts_figure(pd.DataFrame(rows), h, ylabel="Adj Close")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 3
+    for ax in axes:
+        assert isinstance(ax.xaxis.get_major_formatter(), mdates.ConciseDateFormatter)
+        assert isinstance(ax.xaxis.get_major_locator(), mdates.AutoDateLocator)
+    assert axes[0].get_ylabel() == "Adj Close"
+    styles = {line.get_linestyle() for line in axes[0].get_lines() if line.get_label() in ("naive", "drift")}
+    assert len(styles) == 2
+
+
+def test_horizon_chart_ylabel_and_integer_steps():
+    fig = plots.backtest_horizon_figure(MODELS, ylabel="MAE (Adj Close)")
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    assert ax.get_ylabel() == "MAE (Adj Close)"
+    assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+@pytest.mark.parametrize("call", ["old_positional"])
+def test_old_call_forms_still_work(call):
+    h = _history()
+    plots.forecast_figure(h, _forecast(h), None, "t", "price", 0.8)
+    plots.training_curve_figure({"loss": [1.0, 0.5]}, 2, "t")
+    plots.backtest_mase_figure(MODELS, "t")
+    plots.backtest_coverage_figure(MODELS, "t")
+    plots.backtest_horizon_figure(MODELS, "t")
