@@ -6,7 +6,6 @@ Nothing here imports TensorFlow at module level, so `forecast --help` stays inst
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Iterator, Optional
@@ -15,6 +14,7 @@ import typer
 
 from forecast.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
 from forecast.errors import ForecastError
+from forecast.io import dumps, shell_path
 
 EXIT_CODES = ("Exit codes: 0 done; 2 usage or input error (bad option, file, column or folder); "
               "130 interrupted (Ctrl-C); 1 internal error (a bug: please report it with the traceback).")
@@ -81,6 +81,11 @@ BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.b
 PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
 LearningRateOpt = typer.Option(None, help=f"Adam learning rate; halved on plateaus \\[default: {_TRAIN.learning_rate}].")
 SeedOpt = typer.Option(None, help=f"Random seed; repeatable results on CPU \\[default: {_TRAIN.seed}].")
+SepOpt = typer.Option(None, "--sep", help="CSV separator, e.g. ';' or tab \\[default: sniffed from the file].")
+DecimalOpt = typer.Option(None, "--decimal", help="Decimal mark, . or , \\[default: sniffed from the numbers].")
+DateFormatOpt = typer.Option(None, "--date-format", help="strftime format of the dates, e.g. %d/%m/%Y, for a file whose "
+                             "format cannot be inferred \\[default: inferred].")
+HistoryOpt = typer.Option(None, "--history", help="Observations shown before the forecast on the charts \\[default: 250].")
 FeaturesOpt = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
                            "log_return, log_volume, hl_range, volatility, dow, month.")
 IdColOpt = typer.Option(None, help="Long format: column naming the series; one global model over all (see --per-series).")
@@ -106,8 +111,6 @@ def user_errors() -> Iterator[None]:
         typer.echo("interrupted: nothing was written (any previous bundle is intact)", err=True)
         raise typer.Exit(130) from None
     except OSError as e:  # e.g. --out names a folder, or a path without write permission
-        from forecast.io import shell_path
-
         where = f"{shell_path(e.filename)}: " if e.filename else ""
         typer.echo(f"error: {where}{e.strerror or e}; check the path and its permissions", err=True)
         raise typer.Exit(2) from None
@@ -150,6 +153,9 @@ def train(
     target: Optional[str] = TargetOpt,
     date_col: Optional[str] = DateColOpt,
     max_fill: Optional[int] = MaxFillOpt,
+    sep: Optional[str] = SepOpt,
+    decimal: Optional[str] = DecimalOpt,
+    date_format: Optional[str] = DateFormatOpt,
     window: Optional[int] = WindowOpt,
     horizon: Optional[int] = typer.Option(None, help=f"Steps forecast at once by the direct head \\[default: {_WIN.horizon}]."),
     transform: Optional[str] = TransformOpt,
@@ -166,6 +172,7 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu \\[default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica \\[default: none]."),
     plots: Optional[Path] = typer.Option(None, file_okay=False, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
+    history: Optional[int] = HistoryOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
     save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt",
                                            help="On Ctrl-C during training, save a bundle of the best weights so far (marked interrupted)."),
@@ -187,7 +194,7 @@ def train(
 
         cfg = _run_config(
             config, layers,
-            data=_data_options(target, date_col, max_fill, features, id_col, targets),
+            data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
             model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
@@ -197,7 +204,7 @@ def train(
             raise ForecastError(f"--executor {executor}: only --per-series training runs on an executor; add "
                                 "--per-series (with --id-col or --targets) or drop --executor/--workers")
         check_executor(executor, workers)
-        with open_executor(executor, workers) as run_on, console.skipped_series_on_stderr():
+        with open_executor(executor, workers) as run_on, console.warnings_on_stderr():
             outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on)
         if outcome.interrupted:
             t = next(iter(outcome.metrics["training"].values()))
@@ -205,9 +212,10 @@ def train(
                        f"{t['best_epoch']}) to {outcome.bundle_dir}, marked interrupted", err=True)
             raise typer.Exit(130)
         console.print_train_summary(outcome)
-        written = console.write_bundle_plots(load_bundle(outcome.bundle_dir), plots or outcome.bundle_dir)
-        shown = ", ".join(map(str, written)) if len(written) <= 3 else f"{len(written)} PNG files in {written[0].parent}"
-        typer.echo(f"bundle: {outcome.bundle_dir}\nplots: {shown}")
+        written = console.write_bundle_plots(load_bundle(outcome.bundle_dir), plots or outcome.bundle_dir, history)
+        shown = (", ".join(map(shell_path, written)) if len(written) <= 3
+                 else f"{len(written)} PNG files in {shell_path(written[0].parent)}")
+        typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}\nplots: {shown}")
 
 
 def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> str | None:
@@ -216,10 +224,14 @@ def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> st
     return "per_series" if per_series else None
 
 
-def _data_options(target, date_col, max_fill, features=None, id_col=None, targets=None) -> dict:
+def _data_options(target, date_col, max_fill, features=None, id_col=None, targets=None, sep=None, decimal=None,
+                  date_format=None) -> dict:
     from forecast.data.features import parse_features
 
-    return dict(target=target, date_col=date_col, max_fill=max_fill, id_col=id_col, targets=targets,
+    if sep is not None and sep.lower() in ("tab", "\\t"):
+        sep = "\t"
+    return dict(target=target, date_col=date_col, max_fill=max_fill, id_col=id_col, targets=targets, sep=sep,
+                decimal=decimal, date_format=date_format,
                 features=parse_features(features) if features is not None else None)
 
 
@@ -245,6 +257,7 @@ def predict(
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
         "Default: 0.8."),
     series_id: Optional[str] = typer.Option(None, "--id", help="Forecast only this series of a multi-series bundle \\[default: all]."),
+    history: Optional[int] = HistoryOpt,
 ) -> None:
     """Forecast the next steps of every series of a bundle (or --id), with dates on each series' own calendar."""
     _quiet_tf()
@@ -258,24 +271,26 @@ def predict(
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
         levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model)
-        fc = run_predict(bundle, horizon, data, series_id, levels)
+        with console.warnings_on_stderr():
+            fc = run_predict(bundle, horizon, data, series_id, levels)
         if out:
             write_csv(out, fc.table())
         if as_json:
-            typer.echo(json.dumps(fc.records(), indent=2))
+            typer.echo(dumps(fc.records()))
         else:
             console.print_forecast(fc, out)
         plot = plot or (out.with_suffix(".png") if out else None)
         if plot:
-            save_figure(console.forecast_charts(bundle, fc), plot)
+            save_figure(console.forecast_charts(bundle, fc, history), plot)
             if not as_json:
-                typer.echo(f"chart: {plot}")
+                typer.echo(f"chart: {shell_path(plot)}")
 
 
 @app.command()
 def plot(
     model: Optional[Path] = ModelOpt,
     out: Path = typer.Option(Path("plots"), "--out", "-o", file_okay=False, help="Folder for the PNG files."),
+    history: Optional[int] = HistoryOpt,
 ) -> None:
     """Write the charts of a bundle as PNG: each series' forecast with history and test predictions (and a grid of
     all for many series), the training curve."""
@@ -283,8 +298,8 @@ def plot(
     from forecast.output import console
 
     with user_errors():
-        written = console.write_bundle_plots(load_bundle(model), out)
-        typer.echo("\n".join(map(str, written)))
+        written = console.write_bundle_plots(load_bundle(model), out, history)
+        typer.echo("\n".join(map(shell_path, written)))
 
 
 @app.command()
@@ -323,7 +338,7 @@ def report(
     with user_errors():
         start = time.perf_counter()
         path = write_report(out, model, backtest)
-        typer.echo(f"report: {path} ({time.perf_counter() - start:.1f} s)")
+        typer.echo(f"report: {shell_path(path)} ({time.perf_counter() - start:.1f} s)")
 
 
 @app.command()
@@ -369,8 +384,9 @@ def tune(
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
                               executor=run_on)
         console.print_trials(result.trials)
-        typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {out_dir / 'best.json'}, "
-                   f"{out_dir / 'trials.csv'}\ntrain with: forecast train {data} --config {out_dir / 'best.json'}")
+        best = shell_path(out_dir / "best.json")
+        typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {best}, {shell_path(out_dir / 'trials.csv')}"
+                   f"\ntrain with: forecast train {shell_path(data)} --config {best}")
 
 
 @app.command()
@@ -400,6 +416,9 @@ def backtest(
     target: Optional[str] = TargetOpt,
     date_col: Optional[str] = DateColOpt,
     max_fill: Optional[int] = MaxFillOpt,
+    sep: Optional[str] = SepOpt,
+    decimal: Optional[str] = DecimalOpt,
+    date_format: Optional[str] = DateFormatOpt,
     window: Optional[int] = WindowOpt,
     transform: Optional[str] = TransformOpt,
     layers: Optional[str] = LayersOpt,
@@ -426,7 +445,7 @@ def backtest(
     with user_errors():
         cfg = _run_config(
             config, layers,
-            data=_data_options(target, date_col, max_fill, features, id_col, targets),
+            data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform),
             model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
@@ -435,17 +454,18 @@ def backtest(
         bt_lib.check_out_dir(out_dir, force)  # fail before any work
         check_executor(executor, workers, address)
         show = not (quiet or as_json)
-        progress = (lambda r: console.err.print(f"[dim]{r.model}{'' if len(r.ids) != 1 else ' ' + r.ids[0]}: fold(s) "
+        many = cfg.data.id_col is not None or cfg.data.targets is not None
+        progress = (lambda r: console.err.print(f"[dim]{r.model}{' ' + r.ids[0] if many and len(r.ids) == 1 else ''}: fold(s) "
                                                 f"{', '.join(str(f + 1) for f in r.folds)} done in {r.seconds:.1f} s[/dim]",
                                                 highlight=False)) if show else None
-        with open_executor(executor, workers, address) as run_on, console.skipped_series_on_stderr():
+        with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
                                          models=parse_models(models), season=season, progress=progress,
                                          levels=parse_levels(interval), executor=run_on)
         written = bt_lib.write_outputs(result, out_dir, force=force)
         if as_json:
-            typer.echo(json.dumps(result.report, indent=2))
+            typer.echo(dumps(result.report))
         elif "series" in result.report:
             console.print_panel_backtest(result.report, written)
         else:

@@ -26,6 +26,9 @@ class DataConfig:
     id_col: str | None = None  # long format: the column naming each series
     targets: str | None = None  # wide format: the columns to forecast, comma-separated, or "all"
     features: tuple[str, ...] = ()  # covariates: numeric columns or derived features (data/features.py)
+    sep: str | None = None  # CSV separator; None: sniffed
+    decimal: str | None = None  # decimal mark; None: sniffed
+    date_format: str | None = None  # strftime format of the dates; None: inferred
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ def test_flags_are_shown_as_flags_and_value_options_keep_their_type():
         assert "<bool>" not in out, args
         assert re.search(r"--help\s+Show this message and exit", out), args
     out = CliRunner().invoke(app, ["predict", "--help"], terminal_width=200).output
-    assert re.search(r"--json\s+Print one JSON object", out)  # a flag: no type column
+    assert re.search(r"--json\s+Print the forecast as a JSON list", out)  # a flag: no type column
     assert re.search(r"--horizon\s+-h\s+<int>", out)  # an option with a value still shows its type
 
 

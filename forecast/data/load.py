@@ -51,15 +51,20 @@ class PriceSeries:
 
 def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: int = 5,
                       min_rows: int = 0, source: str = "<frame>", *,
-                      tail: int | None = None) -> PriceSeries:
-    """Validate an in-memory table exactly like `load_prices` validates a file."""
+                      tail: int | None = None, date_format: str | None = None, first_line: int = 2,
+                      date_col_given: bool | None = None) -> PriceSeries:
+    """Validate an in-memory table exactly like `load_prices` validates a file.
+
+    ``first_line``: the file's line number of the first row (for messages); ``date_col_given``: whether the
+    user named the date column (default: ``date_col`` is given), so a message does not suggest --date-col.
+    """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
                             f"(got {max_fill}, {min_rows}, {tail})")
     keep_index = isinstance(df.index, pd.DatetimeIndex) or df.index.name is not None
     df = df.reset_index(drop=not keep_index)
     df.columns = [str(c).strip() for c in df.columns]
-    rows_all = np.arange(2, 2 + len(df))  # the header is row 1
+    rows_all = np.arange(first_line, first_line + len(df))  # a one-row header is line 1
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
         blank &= text_cells(df[c]).str.lower().isin(NA_TOKENS).to_numpy()
@@ -68,7 +73,8 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
     date_key, date_name = pick_date_column(df, date_col, source, rows)
     tkey = pick_target_column(df, target, date_key, source)
-    dates = parse_dates(df[date_key], date_name, source, rows)
+    dates = parse_dates(df[date_key], date_name, source, rows, date_format=date_format,
+                        date_col_given=date_col is not None if date_col_given is None else date_col_given)
     values, bad = parse_numbers(df[tkey])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
@@ -128,11 +134,14 @@ def _fill(values, rows, tkey, max_fill, source):
 
 
 def load_prices(path, target: str | None = None, date_col: str | None = None,
-                max_fill: int = 5, min_rows: int = 0, tail: int | None = None) -> PriceSeries:
+                max_fill: int = 5, min_rows: int = 0, tail: int | None = None, *, sep: str | None = None,
+                decimal: str | None = None, date_format: str | None = None) -> PriceSeries:
     """Read and validate a price file (CSV, CSV.gz or Parquet); see the module docstring."""
     source = str(path)
     p = check_file(path)
-    return series_from_frame(read_table(p, source), target=target, date_col=date_col,
+    df = read_table(p, source, sep=sep, decimal=decimal)
+    return series_from_frame(df, target=target, date_col=date_col, date_format=date_format,
+                             first_line=df.attrs.get("first_line", 2),
                              max_fill=max_fill, min_rows=min_rows, source=source, tail=tail)
 
 

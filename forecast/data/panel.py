@@ -23,7 +23,7 @@ import pandas as pd
 from forecast.data import features as feat
 from forecast.data.load import series_from_frame
 from forecast.data.read import (check_file, find_column, parse_dates, parse_numbers, pick_date_column, pick_target_column,
-                                read_table, text_cells)
+                                read_table, stack_tickers, text_cells)
 from forecast.errors import InputError
 
 TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features a wide file can have
@@ -96,6 +96,13 @@ class Panel:
         return replace(self, series=tuple(fn(s) for s in self.series))
 
 
+def load_configured(path, data, **kw) -> Panel:
+    """``load_panel`` with the settings of a ``config.DataConfig`` (what train, backtest, tune and predict read)."""
+    return load_panel(path, target=data.target, date_col=data.date_col, max_fill=data.max_fill,
+                      features=data.features, id_col=data.id_col, targets=data.targets, sep=data.sep,
+                      decimal=data.decimal, date_format=data.date_format, **kw)
+
+
 def from_series(ps) -> Panel:
     """The panel of one holding a series validated by ``load.series_from_frame`` / ``load.load_prices``."""
     return Panel((Series(ps.target, ps.values, ps.dates, np.zeros((len(ps), 0)), ps.freq, ps.n_filled),),
@@ -132,13 +139,16 @@ def _check_features(features, df, numeric, exclude, source: str) -> None:
                              f"columns or derived features: {', '.join(feat.available(numeric))}")
 
 
-def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str) -> Series:
+def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str,
+            parse: dict) -> Series:
     src = f"{source} [series {sid}]" if sid != str(tkey) else source
-    ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src)
+    ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src,
+                           **parse)
     cols = {}
     for name in feat.columns_needed(features, numeric, source):
         key = find_column(list(sub.columns), name)
-        cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src)
+        cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src,
+                               **parse)
         # covariates on the target's dates: carried forward over gaps, leading missing values back-filled
         cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().bfill().to_numpy()
     x = feat.build(features, ps.values, ps.dates, cols, src)
@@ -158,15 +168,25 @@ def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_na
 
 
 def load_panel(path, *, target: str | None = None, date_col: str | None = None, max_fill: int = 5,
-               features=(), id_col: str | None = None, targets: str | None = None, min_rows: int = 0) -> Panel:
-    """Read a long, wide or single-series file into validated series with raw feature matrices."""
+               features=(), id_col: str | None = None, targets: str | None = None, min_rows: int = 0,
+               sep: str | None = None, decimal: str | None = None, date_format: str | None = None) -> Panel:
+    """Read a long, wide or single-series file into validated series with raw feature matrices.
+
+    ``sep``, ``decimal``: override the sniffed separator and decimal mark; ``date_format``: the dates' strftime
+    format where it cannot be inferred. A yfinance file with several tickers is read as long format with
+    ``id_col`` naming the ticker column (``--id-col Ticker``).
+    """
     source = str(path)
-    df = read_table(check_file(path), source)
+    df = read_table(check_file(path), source, sep=sep, decimal=decimal)
+    first_line = df.attrs.get("first_line", 2)
+    if id_col is not None and len(set((df.attrs.get("tickers") or {}).values())) > 1:
+        df = stack_tickers(df, id_name=id_col)
     df.columns = [str(c).strip() for c in df.columns]
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
         blank &= (text_cells(df[c]) == "").to_numpy()
-    rows = np.arange(2, 2 + len(df))[~blank]
+    rows = np.arange(first_line, first_line + len(df))[~blank]
+    parse = {"date_format": date_format, "date_col_given": date_col is not None}
     df = df.loc[~blank].reset_index(drop=True)
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
@@ -178,7 +198,8 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
             raise InputError(f"{source}: id column '{id_col}' not found; columns are "
                              f"{', '.join(map(str, df.columns))}; pass one of them as --id-col")
         ids = text_cells(df[id_key])
-        _duplicates(ids, parse_dates(df[date_key], date_name, source, rows), rows, str(id_key), source)
+        _duplicates(ids, parse_dates(df[date_key], date_name, source, rows, warn=False, **parse), rows, str(id_key),
+                    source)
         rest = df.drop(columns=[id_key])
         tkey = pick_target_column(rest, target, date_key, source)
         numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
@@ -218,7 +239,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
     series, skipped = [], {}
     for sid, sub, key, num in jobs:
         try:
-            s = _series(sub, sid, key, date_key, features, num, max_fill, source)
+            s = _series(sub, sid, key, date_key, features, num, max_fill, source, parse)
         except InputError as e:
             if layout == "single":
                 raise

@@ -11,6 +11,10 @@ from typing import Iterator
 from rich.console import Console
 from rich.table import Table
 
+from forecast.io import shell_path
+
+HISTORY_POINTS = 250  # observations shown before the forecast origin: about a year of trading days
+
 # Lines wrap in the terminal, not mid-phrase; piped into a file, tables get room for every column
 # instead of rich's default 80 (which truncated the backtest scoreboard to "1.2…").
 PIPED_WIDTH = 160
@@ -107,10 +111,10 @@ def print_forecast(fc, written: Path | None = None) -> None:
         table.add_row(*([str(d["id"])] if "id" in d else []), _when(d["date"]), *(_fmt(d[c]) for c in values))
     out.print(table)
     if written:
-        out.print(f"written: {written}")
+        out.print(f"written: {shell_path(written)}", highlight=False)
 
 
-def forecast_chart(bundle, fc, sid: str):
+def forecast_chart(bundle, fc, sid: str, history: int | None = None):
     """One series' forecast chart: its history, its test-part 1-step forecasts, the forecast and its bands."""
     from forecast.output.plots import forecast_figure
 
@@ -122,17 +126,20 @@ def forecast_chart(bundle, fc, sid: str):
     return forecast_figure(fc.history[sid], frame, tests,
                            title=f"{name}: {target} forecast ({len(frame)} steps from "
                                  f"{_when(fc.history[sid]['date'].iloc[-1])})",
-                           units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None)
+                           units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None,
+                           history_points=history or HISTORY_POINTS, ylabel=target)
 
 
-def forecast_charts(bundle, fc):
+def forecast_charts(bundle, fc, history: int | None = None):
     """The chart ``predict --plot`` writes: the series' forecast chart, or for many series the grid of all."""
     from forecast.output.plots import grid_figure
 
-    return forecast_chart(bundle, fc, fc.ids[0]) if len(fc.ids) == 1 else grid_figure(fc, bundle.data.get("target"))
+    if len(fc.ids) == 1:
+        return forecast_chart(bundle, fc, fc.ids[0], history)
+    return grid_figure(fc, bundle.data.get("target"), history=history or HISTORY_POINTS)
 
 
-def write_bundle_plots(bundle, out_dir: Path) -> list[Path]:
+def write_bundle_plots(bundle, out_dir: Path, history: int | None = None) -> list[Path]:
     """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_<id>.png per
     series, forecast_grid.png, and one training curve per network."""
     from forecast.bundle import slug
@@ -143,29 +150,38 @@ def write_bundle_plots(bundle, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     fc = predict(bundle, levels=None)  # with the default interval
     if bundle.single:
-        paths = [save_figure(forecast_chart(bundle, fc, fc.ids[0]), out_dir / "forecast.png")]
+        paths = [save_figure(forecast_chart(bundle, fc, fc.ids[0], history), out_dir / "forecast.png")]
     else:
-        paths = [save_figure(forecast_chart(bundle, fc, sid), out_dir / f"forecast_{slug(sid)}.png") for sid in fc.ids]
-        paths.append(save_figure(forecast_charts(bundle, fc), out_dir / "forecast_grid.png"))
+        paths = [save_figure(forecast_chart(bundle, fc, sid, history), out_dir / f"forecast_{slug(sid)}.png")
+                 for sid in fc.ids]
+        paths.append(save_figure(forecast_charts(bundle, fc, history), out_dir / "forecast_grid.png"))
     for name, h in bundle.history.items():
         stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
         title = "Training curve" + ("" if len(bundle.history) == 1 else f" ({name.removesuffix('.keras')})")
-        paths.append(save_figure(training_curve_figure(h["history"], h.get("best_epoch"), title=title),
+        paths.append(save_figure(training_curve_figure(h["history"], h.get("best_epoch"), title=title,
+                                                       dropout=bundle.config.model.dropout),
                                  out_dir / f"{stem}.png"))
     return paths
 
 
 @contextlib.contextmanager
-def skipped_series_on_stderr() -> Iterator[None]:
-    """Skipped-series warnings become one ``warning:`` line each on stderr; other warnings pass through."""
+def warnings_on_stderr() -> Iterator[None]:
+    """The tool's own warnings about the user's data (skipped series, a guessed day/month order) become one
+    ``warning:`` line each on stderr, repeats once; other warnings pass through unchanged."""
     from forecast.data.panel import SkippedSeriesWarning
+    from forecast.data.read import DateOrderWarning
 
+    ours = (SkippedSeriesWarning, DateOrderWarning)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", SkippedSeriesWarning)
+        for category in ours:
+            warnings.simplefilter("always", category)
         yield
+    shown = set()
     for w in caught:
-        if issubclass(w.category, SkippedSeriesWarning):
-            err.print(f"warning: {w.message}", markup=False, highlight=False)
+        if issubclass(w.category, ours):
+            if str(w.message) not in shown:
+                shown.add(str(w.message))
+                err.print(f"warning: {w.message}", markup=False, highlight=False)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
@@ -263,4 +279,4 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
     for note in report.get("notes", []):
         out.print(f"[yellow]note:[/yellow] {note}", highlight=False)
     if written:
-        out.print(f"written: {written[0]} and {len(written) - 1} more files", highlight=False)
+        out.print(f"written: {shell_path(written[0])} and {len(written) - 1} more files", highlight=False)

@@ -137,7 +137,7 @@ def training_curve_figure(history: dict, best_epoch: int | None = None, title: s
     return fig
 
 
-def grid_figure(fc, target: str | None = None, cols: int = 4) -> Figure:
+def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HISTORY_POINTS) -> Figure:
     """Small multiples: each series' recent history, forecast and widest interval band, with one legend."""
     import math
 
@@ -147,7 +147,7 @@ def grid_figure(fc, target: str | None = None, cols: int = 4) -> Figure:
     levels = _interval_levels(fc.frame.columns)
     for k, sid in enumerate(ids):
         ax = fig.add_subplot(rows, width, k + 1)
-        h, f = fc.history[sid].tail(HISTORY_POINTS), fc.of(sid)
+        h, f = fc.history[sid].tail(history), fc.of(sid)
         ax.plot(h["date"], h["price"], color="black", lw=1, label="history")
         if levels:
             sfx = f"_{levels[0]}" if levels[0] else ""

@@ -255,7 +255,8 @@ def model_section(src: Sources) -> str:
     parts = [settings, "<h3>Training</h3>" + kv_table(next(iter(training.values())) if len(training) == 1 else training)]
     for name, h in list(b.history.items())[:MAX_CURVES]:
         label = "" if len(b.history) == 1 else f" ({name.removesuffix('.keras')})"
-        parts.append(figure(training_curve_figure(h["history"], h.get("best_epoch"), title="Training curve" + label),
+        parts.append(figure(training_curve_figure(h["history"], h.get("best_epoch"), title="Training curve" + label,
+                                                  dropout=b.config.model.dropout),
                             "Loss per epoch on the training and validation parts; the best epoch's weights are kept."))
     return section("Model and training", *parts)
 

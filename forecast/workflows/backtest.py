@@ -9,7 +9,7 @@ import pandas as pd
 
 from forecast.bundle import default_dir
 from forecast.config import RunConfig
-from forecast.data.panel import Series, load_panel
+from forecast.data.panel import Series, load_configured
 from forecast.data.read import fingerprint
 from forecast.errors import ForecastError
 from forecast.evaluation.backtest import Backtest, backtest
@@ -17,10 +17,7 @@ from forecast.evaluation.backtest import Backtest, backtest
 
 def run_backtest(data_path: Path, cfg: RunConfig, **kwargs) -> Backtest:
     """Load ``data_path`` as ``cfg.data`` describes (one series or many) and backtest it (see ``backtest``)."""
-    d = cfg.data
-    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
-                       id_col=d.id_col, targets=d.targets)
-    return backtest(panel, cfg, data_info=fingerprint(data_path), **kwargs)
+    return backtest(load_configured(data_path, cfg.data), cfg, data_info=fingerprint(data_path), **kwargs)
 
 
 def default_out_dir(data_path: Path) -> Path:
@@ -63,17 +60,17 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path
             folder = tmp if single else tmp / slug(s.id)
             report = bt.report if single else bt.report["series"][s.id]
             frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
-            written += _series_charts(s, report, frame, folder)
+            written += _series_charts(s, report, frame, folder, bt.panel.target)
     return [out_dir / p.relative_to(tmp) for p in written]
 
 
-def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path) -> list[Path]:
+def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path, target: str) -> list[Path]:
     from forecast.io import save_figure
     from forecast.output import plots
 
     history = pd.DataFrame({"date": s.dates, "price": s.values})
-    charts = {"forecasts_by_fold.png": plots.backtest_forecasts_figure(frame, history),
-              "mae_by_horizon.png": plots.backtest_horizon_figure(report["models"]),
+    charts = {"forecasts_by_fold.png": plots.backtest_forecasts_figure(frame, history, ylabel=target),
+              "mae_by_horizon.png": plots.backtest_horizon_figure(report["models"], ylabel=f"MAE ({target})"),
               "mase_by_model.png": plots.backtest_mase_figure(report["models"])}
     if any(m.get("coverage") for m in report["models"].values()):
         charts["coverage_by_horizon.png"] = plots.backtest_coverage_figure(report["models"])

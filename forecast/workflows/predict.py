@@ -4,7 +4,7 @@ intervals of its own calibration."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +14,7 @@ import pandas as pd
 from forecast.bundle import Bundle
 from forecast.data import features as feat
 from forecast.data.calendar import future_dates
-from forecast.data.panel import Panel, Series, load_panel
+from forecast.data.panel import Panel, Series, load_configured
 from forecast.data.transforms import Preprocessor
 from forecast.errors import ForecastError
 
@@ -74,9 +74,9 @@ def newer_context(bundle: Bundle, data_path: Path) -> Panel:
     """The panel of ``data_path`` read as the bundle's training file was; refuse one that is older, of another
     frequency, or too short to forecast from."""
     d, w = bundle.config.data, bundle.config.window
-    panel = load_panel(data_path, target=bundle.data.get("target") if d.targets is None else None,
-                       date_col=bundle.data.get("date_col"), max_fill=d.max_fill, features=d.features,
-                       id_col=d.id_col, targets=d.targets)
+    if d.targets is None:  # read the columns the training file's were found to be
+        d = replace(d, target=bundle.data.get("target"), date_col=bundle.data.get("date_col"))
+    panel = load_configured(data_path, d)
     need = w.window + Preprocessor(w.transform).offset
     entries = bundle.entries
     for s in panel:
@@ -131,7 +131,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
         s, e = context[sid], entries[sid]
         path = models[e["network"]].forecast(Panel((s,), features=context.features), h)[sid]
         cal = iv.ConformalCalibrator.from_dict(e["intervals"]) if levels else None
-        frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h), "forecast": path})
+        frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h, session=e.get("session")), "forecast": path})
         frames.append(iv.add_bands(frame, cal, s.values[-1], levels))
         history[sid] = pd.DataFrame({"date": s.dates, "price": s.values})
     return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels,

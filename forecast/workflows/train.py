@@ -17,7 +17,8 @@ import pandas as pd
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import features as feat
-from forecast.data.panel import Panel, load_panel
+from forecast.data.calendar import session_of
+from forecast.data.panel import Panel, load_configured
 from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, chronological_split, rows_needed
@@ -44,8 +45,7 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     offset = Preprocessor(w.transform).offset
     many = d.id_col is not None or d.targets is not None  # a series too short to split is skipped, not an error
     need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset) if many else 0
-    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
-                       id_col=d.id_col, targets=d.targets, min_rows=need)
+    panel = load_configured(data_path, d, min_rows=need)
     for s in panel:
         where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
         try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
@@ -153,7 +153,8 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
                       "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}
         per[s.id] = m
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
-        entries.append({"id": s.id, "network": bundle_io.network_file(key), "freq": s.freq, "rows": len(s),
+        entries.append({"id": s.id, "network": bundle_io.network_file(key), "freq": s.freq,
+                        "session": session_of(s.dates), "rows": len(s),
                         "first_date": str(s.dates[0]), "last_date": str(s.dates[-1]), "n_filled": s.n_filled,
                         **fc.state()[s.id], "intervals": cal.to_dict()})
     return per, frames, entries

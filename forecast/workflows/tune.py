@@ -135,7 +135,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     """
     optuna = require_optuna()
-    from forecast.data.panel import load_panel
+    from forecast.data.panel import load_configured
     from forecast.data.transforms import Preprocessor
     from forecast.data.windows import chronological_split
     from forecast.io import write_csv, write_json
@@ -149,9 +149,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     if timeout is not None and timeout <= 0:
         raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
     w = base.window
-    d = base.data
-    panel = load_panel(data_path, target=d.target, date_col=d.date_col, max_fill=d.max_fill, features=d.features,
-                       id_col=d.id_col, targets=d.targets)
+    panel = load_configured(data_path, base.data)
     offset = Preprocessor(w.transform).offset
     # The longest window decides the split's feasibility; the split itself does not depend on the window.
     splits = {s.id: chronological_split(len(s), max(space.windows), w.horizon, w.val_frac, w.test_frac, offset)
