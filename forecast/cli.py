@@ -72,7 +72,8 @@ TargetOpt = typer.Option(None, help="Column to forecast. Default: Adj Close, els
 DateColOpt = typer.Option(None, help="Date column. Default: detected by name (date/time/timestamp).")
 MaxFillOpt = typer.Option(None, help=f"Forward-fill runs of at most this many missing values \\[default: {_DATA.max_fill}].")
 WindowOpt = typer.Option(None, help=f"Look-back window in steps \\[default: {_WIN.window}].")
-TransformOpt = typer.Option(None, help=f"Target transform: log_return, diff or level \\[default: {_WIN.transform}].")
+TransformOpt = typer.Option(None, help="Target transform: auto (log_return when every training price is positive, else "
+                            f"diff), log_return, diff or level \\[default: {_WIN.transform}].")
 LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separated "
                      f"\\[default: {','.join(map(str, _MODEL.layers))}].")
 DropoutOpt = typer.Option(None, help=f"Dropout after each LSTM layer, in [0, 1) \\[default: {_MODEL.dropout}].")

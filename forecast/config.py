@@ -11,7 +11,7 @@ from typing import Any
 
 from forecast.errors import ForecastError
 
-TRANSFORMS = ("log_return", "diff", "level")
+TRANSFORMS = ("auto", "log_return", "diff", "level")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("none", "mirrored")
@@ -35,7 +35,7 @@ class DataConfig:
 class WindowConfig:
     window: int = 30  # look-back in steps
     horizon: int = 10  # steps predicted at once by the direct head
-    transform: str = "log_return"
+    transform: str = "auto"  # log_return when every price is positive, else diff (data/transforms.choose)
     val_frac: float = 0.15
     test_frac: float = 0.15
 

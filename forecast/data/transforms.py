@@ -8,6 +8,8 @@ the training part. ``decode`` takes the model's scaled output back to prices:
     log_return  z_t = log(p_t / p_{t-1})     p_{t+k} = p_t * exp(sum(z_{t+1..t+k}))
 
 For diff and log_return ``z`` is one shorter than ``p``: ``z[i]`` belongs to ``p[i + 1]`` (``offset`` = 1).
+``auto`` (the default option) is decided by ``fit`` from the training prices it sees, like any statistic:
+log_return when all of them are positive, else diff (``choose``); the bundle stores the decided kind.
 """
 
 from __future__ import annotations
@@ -21,6 +23,16 @@ from sklearn.preprocessing import StandardScaler
 from forecast.errors import ForecastError
 
 
+def choose(kind: str, series_values) -> tuple[str, str]:
+    """(transform to use, why) for the option ``kind``; ``auto`` looks at the prices (an iterable of arrays)."""
+    if kind != "auto":
+        return kind, "as asked"
+    positive = all(np.all(np.asarray(v) > 0) for v in series_values)
+    if positive:
+        return "log_return", "auto: every price is positive"
+    return "diff", "auto: some prices are zero or negative, so log returns are undefined"
+
+
 @dataclass
 class Preprocessor:
     """Transform + standard scaler. Learned attributes end in ``_``; using it unfitted raises."""
@@ -28,10 +40,11 @@ class Preprocessor:
     kind: str = "log_return"
     mean_: float | None = None
     scale_: float | None = None
+    chosen_because_: str = "as asked"
 
     @property
     def offset(self) -> int:
-        return 0 if self.kind == "level" else 1
+        return 0 if self.kind == "level" else 1  # "auto" becomes diff or log_return: offset 1 either way
 
     def transform(self, prices: np.ndarray) -> np.ndarray:
         """Prices -> unscaled z (stateless)."""
@@ -48,10 +61,13 @@ class Preprocessor:
                     "use --transform diff or --transform level"
                 )
             return np.diff(np.log(p))
-        raise ForecastError(f"unknown transform {self.kind!r}; choose log_return, diff or level")
+        if self.kind == "auto":
+            raise RuntimeError("Preprocessor('auto') decides its transform in fit(); call fit() first")
+        raise ForecastError(f"unknown transform {self.kind!r}; choose auto, log_return, diff or level")
 
     def fit(self, train_prices: np.ndarray) -> Preprocessor:
-        """Learn the scaling from the training part only."""
+        """Learn the scaling (and, for ``auto``, the transform) from the training part only."""
+        self.kind, self.chosen_because_ = choose(self.kind, [train_prices])
         z = self.transform(train_prices)
         scaler = StandardScaler().fit(z.reshape(-1, 1))
         self.mean_ = float(scaler.mean_[0])
@@ -84,8 +100,10 @@ class Preprocessor:
 
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
-        return {"kind": self.kind, "mean": self.mean_, "scale": self.scale_, "fitted_on": "train"}
+        return {"kind": self.kind, "mean": self.mean_, "scale": self.scale_, "fitted_on": "train",
+                "chosen": self.chosen_because_}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Preprocessor:
-        return cls(kind=d["kind"], mean_=float(d["mean"]), scale_=float(d["scale"]))
+        return cls(kind=d["kind"], mean_=float(d["mean"]), scale_=float(d["scale"]),
+                   chosen_because_=d.get("chosen", "as asked"))

@@ -50,6 +50,8 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
         table.add_row(name, _fmt(r["mae"]), _fmt(r["rmse"]), _fmt(r["mape"], pct=True), f"{r['mase']:.3f}",
                       f"{r['directional_accuracy']:.1%}")
     out.print(table)
+    if m.get("transform"):
+        out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {device}")

@@ -49,8 +49,8 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     for s in panel:
         where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
         try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
-            chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset)
-            Preprocessor(w.transform).transform(s.values)
+            split = chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset)
+            Preprocessor(w.transform).fit(s.values[:split.n_train]).transform(s.values)
         except ForecastError as e:
             raise InputError(f"{where}: {e}") from None
     return panel
@@ -147,7 +147,8 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         fc, sp = fitted[key], splits[s.id]
         test_o, val_o = sp.test_origins + offset, sp.val_origins + offset
         m, frame = evaluate_test(fc.predict_origins(s, test_o), s, test_o, sp.n_train)
-        cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, cfg.window.transform, frame)
+        m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
+        cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
                       "train_end": str(s.dates[sp.n_train - 1].date()),
                       "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}

@@ -1,0 +1,1 @@
+"""Models: the forecaster interface, the LSTM (network builders, fitting) and the baselines."""

@@ -1,0 +1,64 @@
+"""Model names -> forecasters with one interface: ``fit(panel)``, ``forecast(panel, horizon) -> {id: path}``.
+
+The LSTM is a panel model (models/lstm.py); the baselines are single-series models (models/baselines.py)
+served on a panel by ``PerSeries``, which fits one model per series. "One LSTM per series" is the same
+``PerSeries`` loop over ``panel.select(id)``, not a second implementation.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from forecast.config import RunConfig
+from forecast.data.panel import Panel, Series
+
+
+
+class PerSeries:
+    """A panel forecaster made of one model per series, each from ``factory()``."""
+
+    def __init__(self, name: str, factory: Callable[[], object], horizon: int):
+        self.name, self.factory, self.horizon, self.models = name, factory, horizon, {}
+
+    def fit(self, panel: Panel) -> PerSeries:
+        for s in panel:
+            self.models[s.id] = fit_one(self.factory(), panel.select(s.id))
+        return self
+
+    def forecast(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
+        return {s.id: _forecast_one(self.models[s.id], panel.select(s.id), horizon) for s in panel}
+
+    def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
+        """Forecasts (n, horizon) from each origin of ``s``: batched where the model can, else one by one."""
+        model = self.models[s.id]
+        if hasattr(model, "predict_origins"):
+            return model.predict_origins(s, price_origins)
+        return np.stack([_forecast_one(model, Panel((s.head(int(o) + 1),)), self.horizon) for o in price_origins])
+
+
+def fit_one(model, panel: Panel):
+    """Fit a panel model on ``panel``, or a single-series model on its only series' prices."""
+    return model.fit(panel) if getattr(model, "panel_model", False) else model.fit(panel.series[0].values)
+
+
+def _forecast_one(model, panel: Panel, horizon: int) -> np.ndarray:
+    if getattr(model, "panel_model", False):
+        return model.forecast(panel, horizon)[panel.series[0].id]
+    return model.forecast(horizon, history=panel.series[0].values)
+
+
+def make_model(name: str, cfg: RunConfig, *, season: int = 1, features=(), fit: str = "global",
+               initial_weights=None, verbose: int = 0, callbacks=()):
+    """A fresh, unfitted panel forecaster by name (the LSTM imports TensorFlow only here)."""
+    from forecast.models.baselines import BASELINES
+
+    if name == "lstm":
+        from forecast.models.lstm import LSTMForecaster
+
+        def lstm():
+            return LSTMForecaster(cfg, features, verbose=verbose, initial_weights=initial_weights, callbacks=callbacks)
+
+        return lstm() if fit == "global" else PerSeries(name, lstm, cfg.window.horizon)
+    return PerSeries(name, lambda: BASELINES[name](season), cfg.window.horizon)
