@@ -39,7 +39,7 @@ import pandas as pd
 
 from forecast.config import RunConfig
 from forecast.errors import BundleError
-from forecast.io import atomic_write_text, umask, write_json
+from forecast.io import atomic_write_text, check_can_write, umask, write_json
 
 FORMAT = "forecast-bundle"
 FORMAT_VERSION = 2
@@ -83,6 +83,7 @@ def check_writable(path: Path, force: bool, replaceable: Callable[[Path], bool] 
     path = Path(path)
     if path.exists() and not force:
         raise BundleError(f"{path} already exists; pass --force to replace it or --model to choose another folder")
+    check_can_write(path, "--model" if replaceable is is_bundle else "--out")
     if path.exists() and not path.is_dir():
         raise BundleError(f"{path} exists and is not a folder; choose another --model folder")
     if path.is_dir() and not replaceable(path) and any(path.iterdir()):

@@ -14,7 +14,7 @@ import typer
 
 from forecast.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
 from forecast.errors import ForecastError
-from forecast.io import dumps, shell_path
+from forecast.io import check_can_write, dumps, shell_path
 
 EXIT_CODES = ("Exit codes: 0 done; 2 usage or input error (bad option, file, column or folder); "
               "130 interrupted (Ctrl-C); 1 internal error (a bug: please report it with the traceback).")
@@ -205,6 +205,8 @@ def train(
             raise ForecastError(f"--executor {executor}: only --per-series training runs on an executor; add "
                                 "--per-series (with --id-col or --targets) or drop --executor/--workers")
         check_executor(executor, workers)
+        if plots is not None:
+            check_can_write(plots / "forecast.png", "--plots")
         with open_executor(executor, workers) as run_on, console.warnings_on_stderr():
             outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on)
         if outcome.interrupted:
@@ -270,6 +272,9 @@ def predict(
     with user_errors():
         if horizon is not None and horizon < 1:
             raise ForecastError(f"--horizon {horizon}: must be at least 1")
+        for option, path in (("--out", out), ("--plot", plot)):
+            if path is not None:
+                check_can_write(path, option)
         levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model)
         with console.warnings_on_stderr():

@@ -95,3 +95,23 @@ def figure_png(fig, dpi: int = 110) -> bytes:
 def save_figure(fig, path: Path, dpi: int = 110) -> Path:
     """Render a matplotlib figure to PNG and write it atomically."""
     return atomic_write_bytes(path, figure_png(fig, dpi))
+
+
+def check_can_write(path: Path, option: str) -> None:
+    """Fail before any work when ``path`` (a file or folder to be written, or replaced by a rename) cannot be
+    created: a temporary folder is made and removed in the nearest existing folder above it. The message names
+    the path as the user gave it."""
+    from forecast.errors import ForecastError
+
+    path = Path(path)
+    where = path.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    if not where.is_dir():
+        raise ForecastError(f"{option} {path}: {where} is a file, not a folder; choose another path")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".forecast-probe-", dir=where))
+    except OSError as e:
+        raise ForecastError(f"{option} {path}: cannot write in {where} ({e.strerror or e}); choose another path or "
+                            "fix the folder's permissions") from None
+

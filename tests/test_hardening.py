@@ -295,3 +295,21 @@ def test_report_bad_backtest_folder_and_out(tmp_path, constant):
 
 
 # --------------------------------------------------------------------------------- atomic outputs only
+
+
+# ------------------------------------------------------------------------------ unwritable outputs, before any work
+UNWRITABLE = "/proc/forecast-nowhere"  # /proc takes no new folders, not even from root
+
+
+@pytest.mark.parametrize("command, option", [
+    (["train", "{walk}", "--model", f"{UNWRITABLE}/m"], "--model"),
+    (["train", "{walk}", "--plots", f"{UNWRITABLE}/charts", "--model", "{root}/never"], "--plots"),
+    (["backtest", "{walk}", "--out", f"{UNWRITABLE}/bt"], "--out"),
+    (["predict", "--model", "{bundle}", "--out", f"{UNWRITABLE}/fc.csv"], "--out"),
+    (["report", "--model", "{bundle}", "--out", f"{UNWRITABLE}/r.html"], "--out"),
+])
+def test_an_unwritable_output_fails_before_any_work_naming_the_path(files, constant, command, option):
+    args = [a.format(walk=files["walk"], root=files["root"], bundle=constant[0]) for a in command]
+    result = invoke(*args)
+    line = assert_user_error(result, f"{option} {UNWRITABLE}/", "cannot write in /proc", "choose another path")
+    assert "Epoch" not in result.output and not (files["root"] / "never").exists(), line

@@ -119,6 +119,9 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     assert verdict in plain
     assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain
     assert "Lag diagnostic: the LSTM&#x27;s one-step forecasts" in plain
+    # one verdict: the backtest's first, the test part only as context, and why
+    assert plain.index("The verdict: The LSTM does not beat the naive forecast") < plain.index(verdict)
+    assert "It is the backtest&#x27;s, not the test part&#x27;s, because the backtest refits every model" in plain
     level = test["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
 
@@ -137,14 +140,18 @@ def test_cli_writes_report_for_latest_bundle_and_prints_time(folders, tmp_path):
     from forecast.bundle import set_latest
 
     set_latest(folders["bundle"])  # in this test's private folder
-    result = CliRunner().invoke(app, ["report", "--backtest", str(folders["backtest"]), "--out", "r.html"])
+    result = CliRunner().invoke(app, ["report", "--out", "r.html"])
     assert result.exit_code == 0, result.output
     assert re.fullmatch(r"report: r\.html \(\d+\.\d s\)\n", result.output)
     html = (tmp_path / "r.html").read_text()
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == 0o666 & ~mask  # not mkstemp's 0600
-    assert html.startswith("<!DOCTYPE html>") and f"from bundle {folders['bundle'].resolve()}, backtest" in html
+    assert html.startswith("<!DOCTYPE html>") and f"from bundle {folders['bundle'].resolve()}." in html
+    # a backtest alone never pulls in the latest bundle, which may be of another series
+    result = CliRunner().invoke(app, ["report", "--backtest", str(folders["backtest"]), "--out", "b.html"])
+    assert result.exit_code == 0, result.output
+    assert "from backtest " in (tmp_path / "b.html").read_text() and "from bundle" not in (tmp_path / "b.html").read_text()
 
 
 def test_backtest_alone_makes_a_report_without_model_sections(folders, tmp_path):

@@ -20,8 +20,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from forecast.errors import BundleError, ForecastError
-from forecast.io import atomic_write_text, figure_png
+from forecast.errors import ForecastError
+from forecast.io import atomic_write_text, check_can_write, figure_png
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
 PERCENT_KEYS = {"mape", "smape"}  # already in percent
@@ -151,20 +151,15 @@ def load_backtest(path: Path) -> dict:
 
 
 def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
-    """Load the bundle (default: the latest, optional when a backtest is given) and the backtest."""
+    """Load the bundle and the backtest. Without either, the latest bundle; a backtest alone makes a report of its
+    own (the latest bundle is not added behind the user's back: it may be of another series)."""
     from forecast.bundle import load_bundle, resolve
 
     src = Sources()
     if backtest is not None:
         src.backtest, src.backtest_dir = load_backtest(backtest), Path(backtest)
-    try:
-        bundle_dir = resolve(model)
-    except BundleError:
-        if backtest is None:
-            raise
-        bundle_dir = None  # a backtest alone makes a report; the model sections say what is missing
-    if bundle_dir is not None:
-        src.bundle = load_bundle(bundle_dir)
+    if model is not None or backtest is None:
+        src.bundle = load_bundle(resolve(model))
         src.forecast = _predict(src.bundle)
     return src
 
@@ -207,20 +202,36 @@ def _evidence(test: dict) -> str:
     return text
 
 
+def verdict_text(verdict) -> str:
+    """A backtest verdict as text: older reports store a sentence, newer ones an object with ``text``."""
+    return verdict.get("text", "") if isinstance(verdict, dict) else str(verdict or "")
+
+
 def summary_section(src: Sources) -> str:
-    parts = []
+    """One verdict: the backtest's when there is one (many refits over many origins), the test part's as context."""
+    test = None
     if src.bundle is not None and _one(src.bundle) is not None:
-        text, good = _test_sentence(_one(src.bundle))
-        parts.append(f'<p class="verdict{"" if good else " bad"}">{esc(text)}</p>')
+        test, good = _test_sentence(_one(src.bundle))
     elif src.bundle is not None:
         from forecast.evaluation.scoring import pooled_sentence
 
         p = src.bundle.metrics["test"]["pooled"]
-        text = f"Test parts of {p['n_series']} series: {pooled_sentence(p)}."
-        parts.append(f'<p class="verdict{"" if p["n_beats_naive_significantly"] else " bad"}">{esc(text)}</p>')
-    if src.backtest and src.backtest.get("verdict"):
-        parts.append(f'<p class="verdict">Backtest: {esc(src.backtest["verdict"])}</p>')
-    return section("In plain words", *(parts or [missing("A verdict", BACKTEST_HINT)]))
+        test, good = f"Test parts of {p['n_series']} series: {pooled_sentence(p)}.", bool(p["n_beats_naive_significantly"])
+    backtest = verdict_text((src.backtest or {}).get("verdict"))
+    if backtest:
+        parts = [f'<p class="verdict">The verdict: {esc(backtest)}</p>']
+        if test:
+            parts.append(f"<p>It is the backtest's, not the test part's, because the backtest refits every model at "
+                         f"{esc(_count(src.backtest.get('origins') or src.backtest.get('ids')))} origins (or series) "
+                         "and compares them with the strong baselines on the same dates, while the test part is "
+                         "one stretch of time scored against the naive forecast only. Where the two disagree, the "
+                         "test part was a lucky or unlucky period.</p>"
+                         f'<p class="meta">Test part of the bundle, for context: {esc(test)}</p>')
+        return section("In plain words", *parts)
+    if test:
+        return section("In plain words", f'<p class="verdict{"" if good else " bad"}">{esc(test)}</p>',
+                       missing("A verdict against strong baselines", BACKTEST_HINT))
+    return section("In plain words", missing("A verdict", BACKTEST_HINT))
 
 
 def _day(stamp: Any) -> str:
@@ -360,15 +371,16 @@ def backtest_section(src: Sources) -> str:
         p = bt["pooled"]
         rows = [[n, m.get("mean_mase"), m.get("mean_skill_vs_naive"), m.get("n_series")] for n, m in
                 sorted(p["models"].items(), key=lambda kv: _rank({"mase": kv[1].get("mean_mase")}))]
-        verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(r.get('verdict'))}</li>" for sid, r in bt["series"].items())
+        verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(verdict_text(r.get('verdict')))}</li>"
+                           for sid, r in bt["series"].items())
         return section("Backtest against baselines", f'<p class="meta">Folder {esc(src.backtest_dir)}; '
                        f"{len(bt['series'])} series, pooled.</p>", _same_data(src),
-                       f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>',
+                       f'<p class="verdict">{esc(verdict_text(bt.get("verdict")) or "no verdict recorded")}</p>',
                        table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
                              ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>")
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
-             f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>', _scoreboard(bt)]
+             f'<p class="verdict">{esc(verdict_text(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
     dm = bt.get("dm_test")
     if isinstance(dm, dict):
         parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
@@ -474,4 +486,5 @@ def write_report(out: Path, model: Path | None = None, backtest: Path | None = N
     out = Path(out)
     if out.is_dir():
         raise ForecastError(f"--out {out}: is a folder; give a file name such as {out / 'report.html'}")
+    check_can_write(out, "--out")
     return atomic_write_text(out, render(gather(model, backtest)))

@@ -12,6 +12,7 @@ from forecast.config import RunConfig
 from forecast.data.panel import Series, load_configured
 from forecast.data.read import fingerprint
 from forecast.errors import ForecastError
+from forecast.io import check_can_write
 from forecast.evaluation.backtest import Backtest, backtest
 
 
@@ -38,6 +39,7 @@ def check_out_dir(path: Path, force: bool) -> None:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ForecastError(f"--out {path}: exists and is not a folder; choose another --out folder")
+    check_can_write(path, "--out")
     if path.is_dir() and any(path.iterdir()) and not force:
         raise ForecastError(f"--out {path}: folder exists and is not empty; pass --force to replace it "
                             "or choose another --out folder")
