@@ -121,7 +121,7 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     assert "Lag diagnostic: the LSTM&#x27;s one-step forecasts" in plain
     # one verdict: the backtest's first, the test part only as context, and why
     assert plain.index("The verdict: The LSTM does not beat the naive forecast") < plain.index(verdict)
-    assert "It is the backtest&#x27;s, not the test part&#x27;s, because the backtest refits every model" in plain
+    assert "It is the backtest's, not the test part's, because the backtest refits every model" in plain
     level = test["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
 
