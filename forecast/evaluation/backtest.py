@@ -34,7 +34,8 @@ import pandas as pd
 
 from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
-from forecast.models.baselines import BASELINES, season_for
+from forecast.evaluation import verdict as V
+from forecast.models.baselines import BASELINES, fit_tails, season_for
 from forecast.config import RunConfig
 from forecast.data.load import PriceSeries, load_prices
 from forecast.data.read import fingerprint
@@ -44,9 +45,9 @@ from forecast.data.windows import label_index
 from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
 MODELS = ("lstm", *BASELINES)
-DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")
-SIGNIFICANCE = 0.05
-DM_LOSS = "absolute"  # the same loss as MAE, the headline metric
+DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")
+SIGNIFICANCE = V.SIGNIFICANCE
+DM_LOSS = V.DM_LOSS  # the same loss as MAE, the headline metric
 BASELINE_MIN_TRAIN = 20
 MAX_LAG = 5
 
@@ -175,17 +176,24 @@ def _add_interval_scores(m: dict, A, bounds: dict) -> dict:
     return m
 
 
-def _dm(F_lstm, A, N, horizon) -> dict:
+def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
+    """LSTM vs naive (Diebold-Mariano, absolute errors), with ``vs_best``: the LSTM vs the verdict's
+    ``compared_with`` model (the best other model), when there is one."""
     test = M.diebold_mariano((F_lstm - A).ravel(), (N - A).ravel(), horizon=horizon, loss=DM_LOSS)
     p, stat = test["p_value"], test["statistic"]
     if not math.isfinite(p):
-        verdict = "not enough forecasts to test"
+        verdict_text = "not enough forecasts to test"
     elif p < SIGNIFICANCE:
         better = "the LSTM" if stat < 0 else "the naive forecast"
-        verdict = f"{better} is significantly more accurate (p = {p:.3g} < {SIGNIFICANCE})"
+        verdict_text = f"{better} is significantly more accurate (p = {p:.3g} < {SIGNIFICANCE})"
     else:
-        verdict = f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); the gap may be noise"
-    return {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict}
+        verdict_text = (f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); "
+                        "the gap may be noise")
+    out = {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict_text}
+    vs_best = (verdict or {}).get("tests", {}).get("vs_best")
+    if vs_best is not None:
+        out["vs_best"] = vs_best
+    return out
 
 
 def _lag_diagnostic(results: list[FoldResult], prices: np.ndarray) -> dict | None:
@@ -206,18 +214,9 @@ def _lag_diagnostic(results: list[FoldResult], prices: np.ndarray) -> dict | Non
                       "the most recent fit (out of sample); MAE against actual_{t-k}, k = 0..5"}
 
 
-def _verdict(models: dict, dm: dict | None) -> str:
-    if "lstm" not in models or not math.isfinite(models["lstm"]["mae"]):
-        ranked = sorted((m for m in models if math.isfinite(models[m]["mase"])), key=lambda m: models[m]["mase"])
-        return f"best model by MASE: {ranked[0]}" if ranked else "no model produced forecasts"
-    sk = models["lstm"]["skill_vs_naive"]
-    sig = dm is not None and math.isfinite(dm["p_value"]) and dm["p_value"] < SIGNIFICANCE
-    p = f"Diebold-Mariano p = {dm['p_value']:.3g}" if dm and math.isfinite(dm["p_value"]) else "not tested"
-    if sk > 0:
-        tail = ("and the difference is significant" if sig else "but the difference is NOT significant; it may be noise")
-        return f"The LSTM beats the naive forecast (skill {sk:+.1%} in MAE) {tail} ({p})."
-    tail = "; the naive forecast is significantly better" if sig else ""
-    return f"The LSTM does NOT beat the naive forecast (skill {sk:+.1%} in MAE){tail} ({p}); use the naive forecast."
+def _verdict(models: dict, F: dict, A, N) -> dict:
+    """verdict.verdict: the LSTM against the best model (lowest MAE) and naive on the same origins."""
+    return V.verdict(models, F, A, N)
 
 
 # --------------------------------------------------------------------------------------- running
@@ -265,7 +264,8 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
                  for name in models}
-    dm = _dm(F["lstm"], A, N, h) if "lstm" in models else None
+    verdict = _verdict(per_model, F, A, N)
+    dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
     lag = _lag_diagnostic(results, prices)
     seconds = {name: sum(r.seconds for r in results if r.model == name) for name in models}
     retraining = ("models refit at every fold" if retrain_every == 1 else
@@ -289,7 +289,7 @@ def backtest_series(series: PriceSeries, cfg: RunConfig, *, folds: int = 5, step
                      if levels else None,
     }
     report = {"settings": settings, "origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": lag,
-              "verdict": _verdict(per_model, dm), "notes": notes, "seconds": seconds}
+              "verdict": verdict, "notes": notes, "seconds": seconds, "fit_tail": fit_tails(models)}
     rows = [pd.DataFrame({"origin": np.repeat(series.dates[origins], h), "date": series.dates[steps.ravel()],
                           "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,
                           "forecast": F[name].ravel(), "actual": A.ravel(),

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from forecast.errors import BundleError, ForecastError
+from forecast.evaluation.verdict import text_of
 from forecast.io import atomic_write_text, figure_png
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
@@ -206,7 +207,7 @@ def summary_section(src: Sources) -> str:
         text, good = _test_sentence(src.bundle.metrics["test"])
         parts.append(f'<p class="verdict{"" if good else " bad"}">{esc(text)}</p>')
     if src.backtest and src.backtest.get("verdict"):
-        parts.append(f'<p class="verdict">Backtest: {esc(src.backtest["verdict"])}</p>')
+        parts.append(f'<p class="verdict">Backtest: {esc(text_of(src.backtest["verdict"]))}</p>')
     return section("In plain words", *(parts or [missing("A verdict", BACKTEST_HINT)]))
 
 
@@ -328,7 +329,7 @@ def backtest_section(src: Sources) -> str:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
-             f'<p class="verdict">{esc(bt.get("verdict", "no verdict recorded"))}</p>', _scoreboard(bt)]
+             f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
     dm = bt.get("dm_test")
     if isinstance(dm, dict):
         parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
