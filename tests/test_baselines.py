@@ -57,7 +57,7 @@ def _sf(name, y, m):
         "seasonal_naive": lambda: S.SeasonalNaive(season_length=m),
         "drift": lambda: S.RandomWalkWithDrift(),
         "moving_average": lambda: S.WindowAverage(window_size=m),
-        "arima": lambda: S.AutoARIMA(season_length=m),
+        "arima": lambda: S.AutoARIMA(season_length=m, approximation=None),
         "ets": lambda: S.AutoETS(season_length=m),
         "theta": lambda: S.AutoTheta(season_length=m),
         "mstl": lambda: S.MSTL(season_length=[m], trend_forecaster=S.AutoETS(model="ZZN")),
@@ -132,7 +132,8 @@ def test_calibrating_a_fit_costs_at_most_one_extra_fit(name):
 def test_seasonality_rules():
     y = _monthly(60)
     assert BASELINES["ets"](52)._new(len(y)).season_length == 1  # AutoETS: no season longer than 24
-    assert BASELINES["arima"](52)._new(60).season_length == 1  # fewer than 2 seasons of data
+    assert BASELINES["arima"](24)._new(40).season_length == 1  # fewer than 2 seasons of data
+    assert BASELINES["arima"](52)._new(500).season_length == 1  # longer than ARIMA_MAX_SEASON
     assert BASELINES["arima"](12)._new(60).season_length == 12
     assert BASELINES["mstl"]((24, 168))._new(400).season_length == [24, 168]
     assert BASELINES["mstl"]((24, 168))._new(300).season_length == [24]

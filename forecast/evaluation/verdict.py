@@ -97,7 +97,7 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
         return out
     best = ranking[0]
     if "lstm" not in models or not math.isfinite(score["lstm"]) or "lstm" not in ranking:
-        out["text"] = _without_lstm(models, score, ranking, naive_rmse, lstm_missing="lstm" in models)
+        out["text"] = _capital(_without_lstm(models, score, ranking, naive_rmse, lstm_missing="lstm" in models))
         return out
     rival = best if best != "lstm" else (ranking[1] if len(ranking) > 1 else None)
     F = forecasts["lstm"]
@@ -112,8 +112,12 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
     vs_best = dm_test(F, forecasts[rival], actual, ("lstm", rival))
     out.update(compared_with=rival, lstm_skill_vs_best=M.skill(score["lstm"], score[rival]),
                p_value_vs_best=vs_best["p_value"], tests={"vs_best": vs_best, "vs_naive": vs_naive})
-    out["text"] = _text(out, models, score, best, rival, vs_best, naive_rmse, rank_by)
+    out["text"] = _capital(_text(out, models, score, best, rival, vs_best, naive_rmse, rank_by))
     return out
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _mae(actual, naive) -> float:
@@ -153,21 +157,25 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by) -> str:
         head = f"{B} is best here, its {metric} {_pct(gap)} lower than the LSTM's"
         caveat = _rmse_caveat(models, best, naive_rmse)
         if not tested:
-            return f"{head}{caveat}, {_too_few(test)}; until then prefer {B}, the simpler model."
+            return f"{head}{caveat}, {_too_few(test)}; until then prefer {B}{_simpler(best)}."
         if sig:
             return f"{head} ({_p(p)}, significant){caveat}: use {B}, not the LSTM."
         return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): the LSTM is no more "
-                f"accurate than {B}, so use {B}, the simpler model.")
+                f"accurate than {B}, so use {B}{_simpler(best)}.")
     R = display_name(rival)
     gap = out["lstm_skill_vs_best"]
     head = f"The LSTM has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"
     caveat = _rmse_caveat(models, "lstm", naive_rmse)
     if not tested:
-        return f"{head}{caveat}, {_too_few(test)}; until then prefer {R}, the simpler model."
+        return f"{head}{caveat}, {_too_few(test)}; until then prefer {R}{_simpler(rival)}."
     if sig:
         return f"The LSTM is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: use the LSTM."
     return (f"{head}{caveat}, but the difference is not significant ({_p(p)}) and may be noise: "
-            f"prefer {R}, the simpler model.")
+            f"prefer {R}{_simpler(rival)}.")
+
+
+def _simpler(name: str) -> str:
+    return "" if name == "lstm" else ", the simpler model"
 
 
 def _lstm_alone(out, test) -> str:
