@@ -125,7 +125,11 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     tails = report.get("fit_tail") or {}
     caption = f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}"
     if tails:
-        caption += "; fitted on the last " + ", ".join(f"{n} prices ({m})" for m, n in tails.items())
+        by_tail: dict[int, list[str]] = {}
+        for name, n in tails.items():
+            by_tail.setdefault(n, []).append(name)
+        caption += "; fitted on at most the last " + ", ".join(
+            f"{n:,} prices ({', '.join(names)})" for n, names in sorted(by_tail.items()))
     table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
                         f"({s['window_type']} window, step {s['step']}); lowest MAE first",
                   caption=caption)
@@ -159,7 +163,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     if report.get("dm_test"):
         dm = report["dm_test"]
         for test, text in ((dm, dm.get("verdict")), (dm.get("vs_best"), None)):
-            if not test:
+            if not test or (text is None and test["models"] == dm["models"]):  # best other model: naive
                 continue
             other = display_name(test["models"][1])
             stat = "n/a" if test["statistic"] is None else f"{test['statistic']:+.2f}"
