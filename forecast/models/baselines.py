@@ -11,7 +11,8 @@ The models are statsforecast's (Nixtla): the wiring is ours, the model is theirs
 - ``arima`` (AutoARIMA), ``ets`` (AutoETS), ``theta`` (AutoTheta), ``mstl`` (MSTL with an AutoETS trend)
   and ``comb`` (the M4 competition's Comb benchmark: the mean of simple exponential smoothing, Holt and
   damped Holt, on seasonally adjusted data when the M4 seasonality test finds a season) estimate
-  parameters. They are fitted on the last ``FIT_TAIL[name]`` prices at most (a long daily series costs
+  parameters; ``median`` is the median of their forecasts (optional, not a default: it costs their sum).
+  They are fitted on the last ``FIT_TAIL[name]`` prices at most (a long daily series costs
   seconds per fit and old prices say little about the next ones).
 
 Seasonality is used where the season is longer than 1 and the fitted prices hold at least
@@ -372,6 +373,29 @@ class Comb(_Statistical):
         return _CombFit(m[0] if m else 1)
 
 
+class Median(_Baseline):
+    """The median of the statistical models' forecasts (AutoARIMA, AutoETS, AutoTheta, Comb and, where a
+    season allows it, MSTL), each fitted and reused as on its own. Costs the sum of its members."""
+
+    name = "median"
+    members = ("arima", "ets", "theta", "comb", "mstl")
+
+    def fit(self, history) -> Median:
+        y = _finite(history)
+        self._history, self.models_, self.failed_ = y, [], []
+        for name in self.members:
+            try:
+                self.models_.append(BASELINES[name](self.seasons or 1).fit(y))
+            except Exception as e:  # noqa: BLE001 - e.g. MSTL without a season: the others still vote
+                self.failed_.append((name, f"{type(e).__name__}: {e}"))
+        if not self.models_:
+            raise ValueError(f"no member of the median could be fitted: {self.failed_}")
+        return self
+
+    def forecast(self, horizon: int, history=None) -> np.ndarray:
+        return np.median([m.forecast(horizon, history) for m in self.models_], axis=0)
+
+
 BASELINES: dict[str, Callable[[int | tuple[int, ...]], _Baseline]] = {
     "naive": Naive,
     "seasonal_naive": SeasonalNaive,
@@ -382,11 +406,12 @@ BASELINES: dict[str, Callable[[int | tuple[int, ...]], _Baseline]] = {
     "theta": Theta,
     "mstl": Mstl,
     "comb": Comb,
+    "median": Median,
 }
 """Name -> factory taking the season (int or tuple, primary first); returns an unfitted model."""
 
 DISPLAY_NAMES = {"naive": "the naive forecast", "seasonal_naive": "the seasonal naive forecast",
                  "drift": "the drift forecast", "moving_average": "the moving average", "arima": "AutoARIMA",
                  "ets": "AutoETS", "theta": "AutoTheta", "mstl": "MSTL", "comb": "Comb (SES/Holt/damped)",
-                 "lstm": "the LSTM"}
+                 "median": "the median of the statistical models", "lstm": "the LSTM"}
 """How the verdict's sentence names each model."""
