@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import DataConfig, ModelConfig, TrainConfig, WindowConfig
+from forecast.config import BASELINE_NAMES, DEFAULT_MODELS, DataConfig, ModelConfig, TrainConfig, WindowConfig
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, shell_path
 
@@ -405,8 +405,8 @@ def backtest(
     train_size: Optional[int] = typer.Option(None, help="Rows per rolling training window \\[default: all before the first origin]."),
     retrain_every: int = typer.Option(1, help="Refit every K folds; the others forecast from the new origin with the last fit."),
     warm_start: bool = typer.Option(False, "--warm-start", help="Start each LSTM fit from the previous fit's weights."),
-    models: str = typer.Option(",".join(("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")),
-                               help="Comma-separated: lstm, naive, seasonal_naive, drift, moving_average, arima, ets."),
+    models: str = typer.Option(",".join(DEFAULT_MODELS), help="Comma-separated, from: lstm, "
+                               f"{', '.join(BASELINE_NAMES)} (the statistical ones from statsforecast)."),
     season: Optional[int] = typer.Option(None, help="Season length \\[default: from the frequency, e.g. 5 for trading days]; "
                                          "also scales MASE by the seasonal naive."),
     interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "

@@ -15,7 +15,11 @@ TRANSFORMS = ("auto", "log_return", "diff", "level")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("none", "mirrored")
-FITS = ("global", "per_series")  # mirrored: tf.distribute.MirroredStrategy over the local devices
+FITS = ("global", "per_series")
+# Model names for the CLI without importing the models (models/baselines.BASELINES is the source; a test checks).
+BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
+                  "median")
+DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")  # mirrored: tf.distribute.MirroredStrategy over the local devices
 
 
 @dataclass(frozen=True)

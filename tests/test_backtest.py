@@ -68,7 +68,9 @@ def test_lstm_beats_naive_on_seasonal_structure():
     m = bt.report["models"]
     assert m["lstm"]["mae"] < 0.7 * m["naive"]["mae"]
     assert m["lstm"]["skill_vs_naive"] > 0.3
-    assert bt.report["verdict"].startswith("The LSTM beats the naive forecast")
+    v = bt.report["verdict"]  # the verdict object: best by MAE, the LSTM against it and naive
+    assert v["best"] == min(m, key=lambda n: m[n]["mae"]) and v["lstm_skill_vs_naive"] > 0.3
+    assert v["p_value_vs_best"] is None and "2 forecast origins are too few to test" in v["text"]  # folds=2
     assert len(m["lstm"]["per_horizon"]) == 5 and len(m["lstm"]["folds"]) == 2
     assert set(bt.forecasts["model"]) == {"lstm", "naive", "seasonal_naive"} and len(bt.forecasts) == 3 * 2 * 5
 
@@ -88,7 +90,9 @@ def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path
     assert report["settings"]["retraining"].startswith("models refit every 8 folds")
     assert {"statistic", "p_value", "loss", "verdict"} <= set(report["dm_test"])
     assert report["dm_test"]["p_value"] >= 0.05  # a random walk: no significant skill
-    assert "and the difference is significant" not in report["verdict"]
+    v = report["verdict"]
+    assert not (v["best"] == "lstm" and v["p_value_vs_best"] < 0.05)  # never a significant LSTM win here
+    assert report["dm_test"]["vs_best"]["models"] == ["lstm", v["compared_with"]]
     assert report["models"]["naive"]["skill_vs_naive"] == 0.0
     assert sorted(p.name for p in out.iterdir()) == ["coverage_by_horizon.png", "forecasts.csv", "forecasts_by_fold.png",
                                                       "mae_by_horizon.png", "mase_by_model.png", "metrics.json"]

@@ -1,13 +1,29 @@
-"""Baselines: exact on constructed series; ARIMA/ETS finite on a seeded series; failures become NaN + note."""
+"""Baselines: each one's forecasts equal statsforecast's own on the same history (the wiring is ours, the
+model is theirs); exact values on constructed series; seasonality rules; reuse of fits; failures -> NaN + note."""
 
 import numpy as np
 import pytest
 
-from forecast.models.baselines import BASELINES, Drift, MovingAverage, Naive, SeasonalNaive, season_for
 from forecast.config import RunConfig, WindowConfig
 from forecast.data.panel import panel_of
 from forecast.data.load import synthetic_series
-from forecast.evaluation.folds import FoldTask, run_fold
+from forecast.evaluation.folds import FoldTask, calibrate, run_fold
+from forecast.models import baselines as B
+from forecast.models.baselines import (BASELINES, Drift, MovingAverage, Naive, SeasonalNaive, season_for,
+                                       seasons_for)
+
+H = 6
+
+
+def _monthly(n=96, seed=1):
+    """A positive monthly-like series: trend, a 12-step season and noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 100 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, n)
+
+
+def _walk(n=150, seed=2):
+    return synthetic_series("random_walk", n=n, seed=seed)["Close"].to_numpy()
 
 
 def test_naive_and_seasonal_naive_exact():
@@ -25,20 +41,114 @@ def test_drift_exact_on_a_line_and_moving_average():
     assert MovingAverage(4).fit(np.array([9.0, 1.0, 2.0, 3.0, 6.0])).forecast(2).tolist() == [3.0, 3.0]
 
 
-def test_season_for_frequency():
+def test_season_for_and_seasons_for_frequency():
     assert [season_for(f) for f in ("trading_days", "daily", "hourly", "weekly", "monthly", "quarterly", "other")] \
         == [5, 7, 24, 52, 12, 4, 1]
+    assert seasons_for("hourly") == (24, 168) and seasons_for("daily") == (7, 365) and seasons_for("other") == ()
+    assert B.as_seasons((24, 168, 24, 1)) == (24, 168) and B.as_seasons(1) == () and B.as_seasons(12) == (12,)
 
 
-@pytest.mark.parametrize("name", ["arima", "ets"])
-def test_statistical_baselines_finite_and_right_length(name):
-    y = synthetic_series("seasonal", n=160, seed=3, noise=0.5)["Close"].to_numpy()
-    fc = BASELINES[name](5).fit(y).forecast(7)
-    assert fc.shape == (7,) and np.all(np.isfinite(fc))
-    assert abs(fc[0] - y[-1]) < 10  # close to the level, not a runaway
+def _sf(name, y, m):
+    """statsforecast's own forecast of the model ``name`` on ``y`` with season ``m`` (as documented)."""
+    from statsforecast import models as S
+
+    tail = y[-B.FIT_TAIL.get(name, len(y)):]
+    own = {
+        "naive": lambda: S.Naive(),
+        "seasonal_naive": lambda: S.SeasonalNaive(season_length=m),
+        "drift": lambda: S.RandomWalkWithDrift(),
+        "moving_average": lambda: S.WindowAverage(window_size=m),
+        "arima": lambda: S.AutoARIMA(season_length=m, approximation=None),
+        "ets": lambda: S.AutoETS(season_length=m),
+        "theta": lambda: S.AutoTheta(season_length=m),
+        "mstl": lambda: S.MSTL(season_length=[m], trend_forecaster=S.AutoETS(model="ZZN")),
+    }
+    if name == "comb":  # the mean of SES, Holt and damped Holt (without a season: no seasonal adjustment)
+        members = [S.AutoETS(model="ANN"), S.AutoETS(model="AAN", damped=False), S.AutoETS(model="AAN", damped=True)]
+        return np.mean([mod.forecast(y=tail, h=H)["mean"] for mod in members], axis=0)
+    return own[name]().forecast(y=tail, h=H)["mean"]
 
 
-@pytest.mark.parametrize("name", ["arima", "ets", "drift"])
+@pytest.mark.parametrize("name", [n for n in BASELINES if n != "median"])  # median: its own test below
+def test_each_baseline_equals_statsforecasts_own_forecast(name):
+    y, m = (_walk(), 1) if name == "comb" else (_monthly(), 12)
+    ours = BASELINES[name](m).fit(y).forecast(H)
+    assert ours.shape == (H,) and np.all(np.isfinite(ours))
+    np.testing.assert_allclose(ours, _sf(name, y, m), rtol=1e-9, err_msg=name)
+
+
+def test_comb_deseasonalises_when_the_m4_test_finds_the_season():
+    from statsforecast import models as S
+    from statsmodels.tsa.seasonal import seasonal_decompose
+
+    y = _monthly()
+    noise = 100 + np.random.default_rng(0).normal(0, 1, 96)
+    assert B.m4_seasonal(y, 12) and not B.m4_seasonal(noise, 12) and not B.m4_seasonal(y, 1)
+    seasonal = seasonal_decompose(y, model="multiplicative", period=12).seasonal
+    members = [S.AutoETS(model="ANN"), S.AutoETS(model="AAN", damped=False), S.AutoETS(model="AAN", damped=True)]
+    own = np.mean([mod.forecast(y=y / seasonal, h=H)["mean"] for mod in members], axis=0) * seasonal[-12:][:H]
+    np.testing.assert_allclose(BASELINES["comb"](12).fit(y).forecast(H), own, rtol=1e-9)
+
+
+def test_fit_on_the_tail_and_forward_on_longer_history(monkeypatch):
+    from statsforecast.models import AutoETS
+
+    monkeypatch.setitem(B.FIT_TAIL, "ets", 40)
+    y = _monthly(120)
+    model = BASELINES["ets"](12).fit(y[:100])
+    own = AutoETS(season_length=12).fit(y[60:100])
+    np.testing.assert_allclose(model.forecast(H), own.predict(h=H)["mean"], rtol=1e-9)
+    # a longer history (a fold that does not refit) runs through the same fit: statsforecast's forward
+    np.testing.assert_allclose(model.forecast(H, history=y), own.forward(y=y[60:], h=H)["mean"], rtol=1e-9)
+    assert len(model._fits) == 1
+
+
+def test_shorter_history_refits_once_with_the_same_specification():
+    """Calibration forecasts from truncated histories: one refit (parameters re-estimated on the shorter
+    history, the first fit's ETS components kept), then statsforecast's forward for longer ones."""
+    from statsforecast.models import AutoETS
+
+    y = _monthly(120)
+    model = BASELINES["ets"](12).fit(y)
+    first = model._fits[0][2].model_["components"]
+    a, b = model.forecast(H, history=y[:90]), model.forecast(H, history=y[:95])
+    assert len(model._fits) == 2
+    refit = model._fits[1][2]
+    assert refit.model_["components"][:3] == first[:3]
+    own = AutoETS(season_length=12, model="".join(first[:3]),
+                  damped=first[3] != "N" if first[1] != "N" else None).fit(y[:90])
+    np.testing.assert_allclose(a, own.predict(h=H)["mean"], rtol=1e-9)
+    np.testing.assert_allclose(b, own.forward(y=y[:95], h=H)["mean"], rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["arima", "ets", "theta", "mstl", "comb"])
+def test_calibrating_a_fit_costs_at_most_one_extra_fit(name):
+    from forecast.models.registry import make_model
+
+    cfg = RunConfig()
+    panel = panel_of(_monthly(120), sid="S")
+    model = make_model(name, cfg, season=12).fit(panel)
+    cal = calibrate(model, panel.series[0], 0, len(panel.series[0]) - 1, cfg)
+    assert cal is not None and len(model.models["S"]._fits) == 2
+
+
+def test_seasonality_rules():
+    y = _monthly(60)
+    assert BASELINES["ets"](52)._new(len(y)).season_length == 1  # AutoETS: no season longer than 24
+    assert BASELINES["arima"](24)._new(40).season_length == 1  # fewer than 2 seasons of data
+    assert BASELINES["arima"](52)._new(500).season_length == 1  # longer than ARIMA_MAX_SEASON
+    assert BASELINES["arima"](12)._new(60).season_length == 12
+    assert BASELINES["mstl"]((24, 168))._new(400).season_length == [24, 168]
+    assert BASELINES["mstl"]((24, 168))._new(300).season_length == [24]
+    with pytest.raises(ValueError, match="mstl needs a season"):
+        BASELINES["mstl"](1).fit(y)
+
+
+def test_fit_tails_for_the_report():
+    assert B.fit_tails(["lstm", "naive", "arima", "mstl"]) == {"arima": B.FIT_TAIL["arima"], "mstl": B.FIT_TAIL["mstl"]}
+
+
+@pytest.mark.parametrize("name", ["arima", "ets", "theta", "comb", "drift"])
 def test_pathological_history_fails_gracefully_with_nan_and_note(name):
     bad = np.array([100.0, 101.0, np.inf, 102.0, 103.0] * 6)
     end = len(bad) - 1
@@ -48,3 +158,22 @@ def test_pathological_history_fails_gracefully_with_nan_and_note(name):
     assert np.isnan(result.forecasts[2]["S"]).all() and result.forecasts[2]["S"].shape == (4,)
     assert len(result.notes) == 1 and result.notes[0][0] == 2
     assert result.notes[0][1].startswith(f"{name} failed in fold 3 (ValueError") and "finite" in result.notes[0][1]
+
+
+def test_median_is_the_median_of_the_statistical_models():
+    y = _monthly(120)
+    med = BASELINES["median"](12).fit(y)
+    members = [BASELINES[n](12).fit(y) for n in ("arima", "ets", "theta", "comb", "mstl")]
+    np.testing.assert_allclose(med.forecast(H), np.median([m.forecast(H) for m in members], axis=0), rtol=1e-9)
+    np.testing.assert_allclose(med.forecast(H, history=y[:100]),
+                               np.median([m.forecast(H, history=y[:100]) for m in members], axis=0), rtol=1e-9)
+    no_season = BASELINES["median"](1).fit(y)  # MSTL cannot fit without a season: the other four vote
+    assert [m.name for m in no_season.models_] == ["arima", "ets", "theta", "comb"]
+    assert no_season.failed_[0][0] == "mstl" and no_season.forecast(H).shape == (H,)
+
+
+def test_the_cli_model_names_are_the_registry_names():
+    from forecast import config
+
+    assert config.BASELINE_NAMES == tuple(BASELINES)
+    assert set(config.DEFAULT_MODELS) <= {"lstm", *BASELINES}

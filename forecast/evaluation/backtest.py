@@ -32,7 +32,9 @@ import pandas as pd
 
 from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
-from forecast.models.baselines import BASELINES, season_for
+from forecast.evaluation import verdict as V
+from forecast.models.baselines import BASELINES, fit_tails, seasons_for
+from forecast import config
 from forecast.config import RunConfig
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError, InputError
@@ -41,9 +43,9 @@ from forecast.data.windows import label_index
 from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
 MODELS = ("lstm", *BASELINES)
-DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets")
-SIGNIFICANCE = 0.05
-DM_LOSS = "absolute"  # the same loss as MAE, the headline metric
+DEFAULT_MODELS = config.DEFAULT_MODELS
+SIGNIFICANCE = V.SIGNIFICANCE
+DM_LOSS = V.DM_LOSS  # the same loss as MAE, the headline metric
 BASELINE_MIN_TRAIN = 20
 MAX_LAG = 5
 
@@ -81,7 +83,7 @@ def lstm_min_rows(cfg: RunConfig) -> int:
         n += 1
 
 
-def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfig, season: int, warm: bool,
+def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfig, season: tuple[int, ...], warm: bool,
            calibrate: bool = False) -> list[list[FoldTask]]:
     """The fits of ``model``: one task per retraining fold (covering the later folds that reuse its fit), for
     all series at once (the global LSTM) or for each series; returned as chains of consecutive fits."""
@@ -183,17 +185,24 @@ def _add_interval_scores(m: dict, A, bounds: dict) -> dict:
     return m
 
 
-def _dm(F_lstm, A, N, horizon) -> dict:
+def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
+    """LSTM vs naive (Diebold-Mariano, absolute errors), with ``vs_best``: the LSTM vs the verdict's
+    ``compared_with`` model (the best other model), when there is one."""
     test = M.diebold_mariano((F_lstm - A).ravel(), (N - A).ravel(), horizon=horizon, loss=DM_LOSS)
     p, stat = test["p_value"], test["statistic"]
     if not math.isfinite(p):
-        verdict = "not enough forecasts to test"
+        verdict_text = "not enough forecasts to test"
     elif p < SIGNIFICANCE:
         better = "the LSTM" if stat < 0 else "the naive forecast"
-        verdict = f"{better} is significantly more accurate (p = {p:.3g} < {SIGNIFICANCE})"
+        verdict_text = f"{better} is significantly more accurate (p = {p:.3g} < {SIGNIFICANCE})"
     else:
-        verdict = f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); the gap may be noise"
-    return {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict}
+        verdict_text = (f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); "
+                        "the gap may be noise")
+    out = {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict_text}
+    vs_best = (verdict or {}).get("tests", {}).get("vs_best")
+    if vs_best is not None:
+        out["vs_best"] = vs_best
+    return out
 
 
 def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
@@ -213,20 +222,6 @@ def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
     return {**diagnostic,
             "method": "step-1 forecast at every origin from the first fold's origin to the end, each made by "
                       "the most recent fit (out of sample); MAE against actual_{t-k}, k = 0..5"}
-
-
-def _verdict(models: dict, dm: dict | None) -> str:
-    if "lstm" not in models or not math.isfinite(models["lstm"]["mae"]):
-        ranked = sorted((m for m in models if math.isfinite(models[m]["mase"])), key=lambda m: models[m]["mase"])
-        return f"best model by MASE: {ranked[0]}" if ranked else "no model produced forecasts"
-    sk = models["lstm"]["skill_vs_naive"]
-    sig = dm is not None and math.isfinite(dm["p_value"]) and dm["p_value"] < SIGNIFICANCE
-    p = f"Diebold-Mariano p = {dm['p_value']:.3g}" if dm and math.isfinite(dm["p_value"]) else "not tested"
-    if sk > 0:
-        tail = ("and the difference is significant" if sig else "but the difference is NOT significant; it may be noise")
-        return f"The LSTM beats the naive forecast (skill {sk:+.1%} in MAE) {tail} ({p})."
-    tail = "; the naive forecast is significantly better" if sig else ""
-    return f"The LSTM does NOT beat the naive forecast (skill {sk:+.1%} in MAE){tail} ({p}); use the naive forecast."
 
 
 # --------------------------------------------------------------------------------------- running
@@ -250,7 +245,9 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     step = step or h
     if season is not None and season < 1:
         raise ForecastError(f"--season {season}: must be at least 1")
-    seasons = {s.id: season or season_for(s.freq) for s in panel}
+    # every cycle of each series' calendar, primary first (MSTL uses them all; --season gives one)
+    cycles = {s.id: (season,) if season else seasons_for(s.freq) for s in panel}
+    seasons = {sid: (c or (1,))[0] for sid, c in cycles.items()}  # the primary season
     folds_of, skipped = {}, dict(panel.skipped)
     for s in panel:
         min_train = max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, lstm_min_rows(cfg) if "lstm" in models else 0)
@@ -268,7 +265,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     for name in models:
         by_season = {}  # baselines get each series' own season
         for sid in usable.ids:
-            by_season.setdefault(seasons[sid], []).append(sid)
+            by_season.setdefault(cycles[sid], []).append(sid)
         for m, sids in by_season.items():
             part = replace(usable, series=tuple(usable[sid] for sid in sids)) if name != "lstm" else usable
             chains = _tasks(part, folds_of, name, cfg, m, warm_start, calibrate=bool(levels))
@@ -310,7 +307,7 @@ def _settings(cfg, models, folds, step, window_type, train_size, retrain_every, 
     return {
         "horizon": cfg.window.horizon, "folds": folds, "step": step, "window_type": window_type,
         "train_size": train_size or (first[0].origin + 1), "retrain_every": retrain_every,
-        "warm_start": warm_start, "retraining": retraining, "models": list(models),
+        "warm_start": warm_start, "retraining": retraining, "models": list(models), "fit_tail": fit_tails(models),
         "fit": cfg.model.fit if "lstm" in models else None,
         "fit_meaning": ("one LSTM across all series, refit at each fold" if cfg.model.fit == "global"
                         else "one LSTM per series, refit at each fold") if "lstm" in models else None,
@@ -351,9 +348,10 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
                  for name in models}
-    dm = _dm(F["lstm"], A, N, h) if "lstm" in models else None
+    verdict = V.verdict(per_model, F, A, N)  # the LSTM against the best model (lowest MAE) and naive
+    dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
-              "verdict": _verdict(per_model, dm), "notes": notes,
+              "verdict": verdict, "notes": notes,
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
               "season": m, "train_end_indices": [int(f.origin) for f in fold_list],
               "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},

@@ -85,7 +85,7 @@ class FoldTask:
     fit_ranges: dict[str, tuple[int, int]]
     origins: tuple[tuple[int, dict[str, tuple[int, int]]], ...]
     horizon: int
-    season: int
+    season: tuple[int, ...]  # season lengths of the series, primary first (() for none)
     cfg: RunConfig
     initial_weights: list | None = None
     keep_weights: bool = False

@@ -1,8 +1,34 @@
-"""Baseline forecasters with the LSTM's interface: ``fit(history)``, ``forecast(horizon, history=None)``.
+"""Baseline forecasters from statsforecast, with the LSTM's interface: ``fit(history)``, ``forecast(h, history=None)``.
 
-Every baseline has a ``name``; ``forecast(h, history=...)`` forecasts from the end of ``history``
-(the statistical models refit on it, which is cheap). ``BASELINES`` maps names to factories taking the
-season length; ``season_for(freq)`` infers that length from a series' frequency.
+``BASELINES`` maps the names of ``--models`` to factories taking the season length (an int, or a tuple of
+season lengths, primary first; MSTL uses them all, the others the primary one); ``seasons_for(freq)``
+gives the seasons of a calendar frequency and ``season_for(freq)`` the primary one (1: none known).
+
+The models are statsforecast's (Nixtla): the wiring is ours, the model is theirs.
+
+- ``naive``, ``seasonal_naive``, ``drift`` (RandomWalkWithDrift), ``moving_average`` (WindowAverage over
+  one season) have no parameters to estimate: they forecast from whatever history they are given.
+- ``arima`` (AutoARIMA), ``ets`` (AutoETS), ``theta`` (AutoTheta), ``mstl`` (MSTL with an AutoETS trend)
+  and ``comb`` (the M4 competition's Comb benchmark: the mean of simple exponential smoothing, Holt and
+  damped Holt, on seasonally adjusted data when the M4 seasonality test finds a season) estimate
+  parameters; ``median`` is the median of their forecasts (optional, not a default: it costs their sum).
+  They are fitted on the last ``FIT_TAIL[name]`` prices at most (a long daily series costs
+  seconds per fit and old prices say little about the next ones).
+
+Seasonality is used where the season is longer than 1 and the fitted prices hold at least
+``MIN_SEASONS`` full seasons; AutoETS models seasons of at most ``ETS_MAX_SEASON`` (statsforecast's
+limit) and AutoARIMA of at most ``ARIMA_MAX_SEASON`` (longer ones make its search take minutes), so a
+weekly (52) season is left to ``theta``, ``mstl`` and ``seasonal_naive``.
+
+``forecast(h, history=...)`` forecasts after ``history`` without refitting where that is honest: a
+history at least as long as the fitted one is run through the fitted model (statsforecast's
+``forward``: the same parameters, states updated on the new prices), as a non-retraining fold should.
+A history *shorter* than every fit so far (interval calibration forecasts from truncated histories)
+would let parameters estimated on later prices see the targets, so the model is refitted once on it,
+with the specification the fit chose (ARIMA orders, ETS components, theta variant; the search is what
+costs) and its parameters re-estimated, and later, longer truncated histories are run through that
+refit. So calibrating a fit at 40 origins costs about one fixed-specification fit, not 40 searches;
+only the choice of specification has seen the calibration targets, not the parameters.
 """
 
 from __future__ import annotations
@@ -12,14 +38,43 @@ from typing import Callable
 
 import numpy as np
 
-SEASONS = {"trading_days": 5, "business_days": 5, "daily": 7, "hourly": 24, "weekly": 52, "monthly": 12,
-           "quarterly": 4}
-STAT_POINTS = 500  # ARIMA/ETS are fitted on the most recent points only, to stay fast
+SEASONS: dict[str, tuple[int, ...]] = {
+    "trading_days": (5,), "business_days": (5,), "daily": (7, 365), "hourly": (24, 168), "weekly": (52,),
+    "monthly": (12,), "quarterly": (4,),
+}
+MIN_SEASONS = 2  # full seasons of fitted prices a seasonal model needs; fewer: the model is fitted without it
+ETS_MAX_SEASON = 24  # statsforecast's AutoETS models no longer season
+ARIMA_MAX_SEASON = 24  # a seasonal AutoARIMA search with season 52 took ~40 s a fit on 1,000 weekly values
+FIT_TAIL: dict[str, int] = {"arima": 1000, "ets": 1000, "theta": 1000, "mstl": 1000, "comb": 2000}
+"""Most recent prices each statistical model is fitted on (the others use the whole history)."""
+
+STATISTICAL = ("arima", "ets", "theta", "mstl", "comb")
+
+
+def seasons_for(freq: str) -> tuple[int, ...]:
+    """All season lengths of a calendar label of calendar.FREQUENCIES, primary first (() if none)."""
+    return SEASONS.get(freq, ())
 
 
 def season_for(freq: str) -> int:
-    """Season length for a calendar label of calendar.FREQUENCIES (1: no season known)."""
-    return SEASONS.get(freq, 1)
+    """The primary season length of a calendar label (1: no season known)."""
+    return (seasons_for(freq) or (1,))[0]
+
+
+def as_seasons(season: int | tuple[int, ...] | list[int] | None) -> tuple[int, ...]:
+    """An int or a sequence of season lengths as a tuple of distinct lengths > 1, primary first."""
+    items = [season] if isinstance(season, (int, np.integer)) or season is None else list(season)
+    return tuple(dict.fromkeys(int(m) for m in items if m is not None and int(m) > 1))
+
+
+def usable_seasons(seasons: tuple[int, ...], n: int, longest: int | None = None) -> tuple[int, ...]:
+    """The seasons with at least MIN_SEASONS full cycles in ``n`` prices (and at most ``longest``)."""
+    return tuple(m for m in seasons if n >= MIN_SEASONS * m and (longest is None or m <= longest))
+
+
+def fit_tails(models) -> dict[str, int]:
+    """FIT_TAIL of the given model names (for the report's settings)."""
+    return {name: FIT_TAIL[name] for name in models if name in FIT_TAIL}
 
 
 def _finite(history) -> np.ndarray:
@@ -29,24 +84,37 @@ def _finite(history) -> np.ndarray:
     return h
 
 
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+def _mean(out: dict) -> np.ndarray:
+    return np.asarray(out["mean"], dtype=np.float64)
+
+
 class _Baseline:
-    """fit() remembers the history; forecast() calls ``_predict(history, horizon)``."""
+    """Models without parameters: every forecast is computed from the history it is given."""
 
     name = "baseline"
 
+    def __init__(self, season: int | tuple[int, ...] = 1):
+        self.seasons = as_seasons(season)
+        self.season = self.seasons[0] if self.seasons else 1
+
     def fit(self, history) -> _Baseline:
         self._history = _finite(history)
-        self._fit(self._history)
         return self
 
-    def _fit(self, history: np.ndarray) -> None:
-        pass
-
     def forecast(self, horizon: int, history=None) -> np.ndarray:
-        h = self._history if history is None else _finite(history)
-        return np.asarray(self._predict(h, int(horizon)), dtype=np.float64)
+        y = self._history if history is None else _finite(history)
+        return _quiet(self._predict, y, int(horizon))
 
-    def _predict(self, history: np.ndarray, horizon: int) -> np.ndarray:
+    def _predict(self, y: np.ndarray, h: int) -> np.ndarray:
+        return _mean(self._model(y).forecast(y=y, h=h))
+
+    def _model(self, y: np.ndarray):
         raise NotImplementedError
 
 
@@ -55,22 +123,22 @@ class Naive(_Baseline):
 
     name = "naive"
 
-    def _predict(self, history, horizon):
-        return np.full(horizon, history[-1])
+    def _model(self, y):
+        from statsforecast.models import Naive as SFNaive
+
+        return SFNaive()
 
 
 class SeasonalNaive(_Baseline):
-    """The value one season earlier: y_{T+k} = y_{T+k-m*ceil(k/m)}; with season 1 it is the naive forecast."""
+    """The value one season earlier; with season 1 (or fewer prices than a season) the naive forecast."""
 
     name = "seasonal_naive"
 
-    def __init__(self, season: int = 1):
-        self.season = max(1, int(season))
+    def _model(self, y):
+        from statsforecast.models import Naive as SFNaive
+        from statsforecast.models import SeasonalNaive as SFSeasonalNaive
 
-    def _predict(self, history, horizon):
-        m = min(self.season, len(history))
-        last = history[-m:]
-        return np.array([last[k % m] for k in range(horizon)])
+        return SFSeasonalNaive(season_length=self.season) if 1 < self.season <= len(y) else SFNaive()
 
 
 class Drift(_Baseline):
@@ -78,9 +146,11 @@ class Drift(_Baseline):
 
     name = "drift"
 
-    def _predict(self, history, horizon):
-        slope = (history[-1] - history[0]) / (len(history) - 1) if len(history) > 1 else 0.0
-        return history[-1] + slope * np.arange(1, horizon + 1)
+    def _model(self, y):
+        from statsforecast.models import Naive as SFNaive
+        from statsforecast.models import RandomWalkWithDrift
+
+        return RandomWalkWithDrift() if len(y) > 1 else SFNaive()
 
 
 class MovingAverage(_Baseline):
@@ -88,75 +158,260 @@ class MovingAverage(_Baseline):
 
     name = "moving_average"
 
-    def __init__(self, window: int = 5):
-        self.window = max(1, int(window))
+    def __init__(self, window: int | tuple[int, ...] = 5):
+        super().__init__(window)
+        self.window = self.season if self.seasons else max(1, int(window if isinstance(window, int) else 1))
 
-    def _predict(self, history, horizon):
-        return np.full(horizon, np.mean(history[-self.window:]))
+    def _model(self, y):
+        from statsforecast.models import WindowAverage
+
+        return WindowAverage(window_size=min(self.window, len(y)))
 
 
-class Arima(_Baseline):
-    """ARIMA(p,1,q) with p + q <= 2, chosen by AIC on the last STAT_POINTS values; refitted on new history.
+class _Statistical(_Baseline):
+    """Models with estimated parameters: fitted on the last FIT_TAIL prices, then reused (see module doc)."""
 
-    Estimated with the fast Hannan-Rissanen method (a full maximum-likelihood grid takes seconds per
-    order); orders that cannot be estimated are skipped.
+    def fit(self, history) -> _Statistical:
+        y = _finite(history)
+        self._history = y
+        self._fits = [self._fit_on(y)]
+        return self
+
+    def _fit_on(self, y: np.ndarray, make=None) -> tuple[int, np.ndarray, object]:
+        """(length of the history, the prices fitted on, the fitted statsforecast model)."""
+        tail = y[-FIT_TAIL[self.name]:]
+        return len(y), tail, _quiet((make or self._new)(len(tail)).fit, tail)
+
+    def _new(self, n: int):
+        """An unfitted statsforecast model for ``n`` prices (seasonality only where they hold enough)."""
+        raise NotImplementedError
+
+    def _same_spec(self, n: int):
+        """An unfitted model with the specification the first fit chose (default: a new search)."""
+        return self._new(n)
+
+    def forecast(self, horizon: int, history=None) -> np.ndarray:
+        h = int(horizon)
+        y = self._history if history is None else _finite(history)
+        n = len(y)
+        earlier = [f for f in self._fits if f[0] <= n]
+        if not earlier:  # shorter than every fit: refit on it, with the fit's specification (module doc)
+            try:
+                self._fits.append(self._fit_on(y, self._same_spec))
+            except Exception:  # noqa: BLE001 - e.g. the orders cannot be estimated there: search anew
+                self._fits.append(self._fit_on(y))
+            earlier = self._fits[-1:]
+        n_fit, fitted_y, model = max(earlier, key=lambda f: f[0])
+        recent = y[-min(n, len(fitted_y) + n - n_fit):]  # the fitted prices' start, extended to the end
+        if n == n_fit and np.array_equal(recent, fitted_y):
+            return _quiet(lambda: _mean(model.predict(h=h)))
+        return _quiet(lambda: _mean(model.forward(y=recent, h=h)))
+
+
+class Arima(_Statistical):
+    """statsforecast's AutoARIMA (Hyndman-Khandakar stepwise search by AICc), seasonal where possible.
+
+    The search approximates the likelihood (CSS) for more than 150 prices or seasons over 12, R's
+    auto.arima default, which statsforecast applies with ``approximation=None`` (its class default,
+    False, made an exact seasonal search on 600 monthly values take ~16 s a fit); the chosen model is
+    then re-estimated exactly.
     """
 
     name = "arima"
-    grid = [(p, 1, q) for p in range(3) for q in range(3) if p + q <= 2]
 
-    def _fit(self, history):
-        scores = []
-        for order in self.grid:
-            try:
-                scores.append((self._model(history, order).aic, order))
-            except Exception:  # e.g. non-stationary AR estimates for this order
-                continue
-        scores = [s for s in scores if np.isfinite(s[0])]
-        if not scores:
-            raise ValueError("no ARIMA order could be fitted")
-        self.order_ = min(scores)[1]
+    def _new(self, n):
+        from statsforecast.models import AutoARIMA
 
-    @staticmethod
-    def _model(history, order):
-        from statsmodels.tsa.arima.model import ARIMA
+        m = usable_seasons(self.seasons[:1], n, ARIMA_MAX_SEASON)
+        # approximation=None: statsforecast's auto_arima applies R's rule (n > 150 or season > 12)
+        if m:
+            return AutoARIMA(season_length=m[0], approximation=None)
+        return AutoARIMA(season_length=1, seasonal=False, approximation=None)
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ARIMA(history[-STAT_POINTS:], order=order, enforce_stationarity=False,
-                         enforce_invertibility=False).fit(method="hannan_rissanen")
+    def _same_spec(self, n):
+        from statsforecast.models import ARIMA
 
-    def _predict(self, history, horizon):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return self._model(history, self.order_).forecast(horizon)
+        fitted = self._fits[0][2].model_
+        p, q, P, Q, m, d, D = fitted["arma"]
+        return ARIMA(order=(p, d, q), seasonal_order=(P, D, Q), season_length=max(1, m),
+                     include_mean="intercept" in fitted["coef"], include_drift="drift" in fitted["coef"])
 
 
-class Ets(_Baseline):
-    """Exponential smoothing with an additive damped trend, on log prices when all are positive."""
+class Ets(_Statistical):
+    """statsforecast's AutoETS (error, trend and season chosen by AICc), seasonal where possible."""
 
     name = "ets"
 
-    def _predict(self, history, horizon):
-        from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    def _new(self, n):
+        from statsforecast.models import AutoETS
 
-        y = history[-STAT_POINTS:]
-        log = bool(np.all(y > 0))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = ExponentialSmoothing(np.log(y) if log else y, trend="add", damped_trend=True).fit()
-            out = np.asarray(fit.forecast(horizon), dtype=np.float64)
-        return np.exp(out) if log else out
+        m = usable_seasons(self.seasons[:1], n, ETS_MAX_SEASON)
+        return AutoETS(season_length=m[0]) if m else AutoETS(season_length=1, model="ZZN")
 
-    def _fit(self, history):
-        self._predict(history, 1)  # fail here, in fit, if the model cannot be estimated
+    def _same_spec(self, n):
+        from statsforecast.models import AutoETS
+
+        fitted = self._fits[0][2].model_
+        error, trend, season, damped = fitted["components"][:4]
+        return AutoETS(season_length=fitted["m"] if season != "N" else 1, model=error + trend + season,
+                       damped=damped != "N" if trend != "N" else None)
 
 
-BASELINES: dict[str, Callable[[int], _Baseline]] = {
-    "naive": lambda season: Naive(),
-    "seasonal_naive": lambda season: SeasonalNaive(season),
-    "drift": lambda season: Drift(),
-    "moving_average": lambda season: MovingAverage(season),
-    "arima": lambda season: Arima(),
-    "ets": lambda season: Ets(),
+class Theta(_Statistical):
+    """statsforecast's AutoTheta (best of the standard, optimised and dynamic theta models by MSE).
+
+    It deseasonalises itself (classical multiplicative decomposition) when its seasonality test, the
+    M4 competition's, finds the season.
+    """
+
+    name = "theta"
+
+    def _new(self, n):
+        from statsforecast.models import AutoTheta
+
+        m = usable_seasons(self.seasons[:1], n)
+        return AutoTheta(season_length=m[0] if m else 1)
+
+    def _same_spec(self, n):
+        from statsforecast.models import AutoTheta
+
+        fitted = self._fits[0][2]
+        return AutoTheta(season_length=fitted.season_length, model=fitted.model_["modeltype"])
+
+
+class Mstl(_Statistical):
+    """statsforecast's MSTL: STL decomposition with every season (e.g. 24 and 168 hourly), an AutoETS
+    (no season) forecast of the trend plus remainder and the last seasonal cycles repeated.
+
+    Without any season holding MIN_SEASONS cycles of the fitted prices it fails (a NaN forecast and a
+    note in the backtest): it would be a plain ETS under another name.
+    """
+
+    name = "mstl"
+
+    def _new(self, n):
+        from statsforecast.models import MSTL, AutoETS
+
+        m = usable_seasons(self.seasons, n)
+        if not m:
+            raise ValueError(f"mstl needs a season with at least {MIN_SEASONS} cycles in the {n} prices it "
+                             f"fits (seasons {list(self.seasons) or 'none'}); pass --season")
+        return MSTL(season_length=list(m), trend_forecaster=AutoETS(model="ZZN"))
+
+
+def m4_seasonal(y: np.ndarray, m: int) -> bool:
+    """The M4 competition's seasonality test (90%): is the lag-m autocorrelation significant?
+
+    The same test statsforecast's AutoTheta applies (and the M4 benchmarks did): for m >= 4 and at least
+    2m values, |r_m| > 1.645 * sqrt((1 + 2 * sum_{k<m} r_k^2) / n).
+    """
+    from scipy.stats import norm
+    from statsmodels.tsa.stattools import acf
+
+    if m < 4 or len(y) < 2 * m:
+        return False
+    r = acf(y, nlags=m, fft=False)[1:]
+    return bool(abs(r[-1]) / np.sqrt((1 + 2 * np.sum(r[:-1] ** 2)) / len(y)) > norm.ppf(0.95))
+
+
+class _CombFit:
+    """The three exponential smoothing fits of Comb on (seasonally adjusted) prices, with forward()."""
+
+    def __init__(self, season: int):
+        self.season = season
+
+    @staticmethod
+    def members():
+        from statsforecast.models import AutoETS
+
+        return [AutoETS(model="ANN", alias="SES"), AutoETS(model="AAN", damped=False, alias="Holt"),
+                AutoETS(model="AAN", damped=True, alias="Damped")]
+
+    def _adjust(self, y: np.ndarray):
+        """(adjusted prices, the seasonal factors of the next ``season`` steps, multiplicative?) or no season."""
+        from statsmodels.tsa.seasonal import seasonal_decompose
+
+        m = self.season
+        if m < 2 or not m4_seasonal(y, m):
+            return y, None, True
+        mult = bool(np.min(y) > 0)
+        seasonal = seasonal_decompose(y, model="multiplicative" if mult else "additive", period=m).seasonal
+        if mult and np.any(seasonal < 0.01):
+            mult, seasonal = False, seasonal_decompose(y, model="additive", period=m).seasonal
+        return (y / seasonal if mult else y - seasonal), seasonal[-m:], mult
+
+    def _reseason(self, fc: np.ndarray, factors, mult: bool) -> np.ndarray:
+        if factors is None:
+            return fc
+        s = np.resize(factors, len(fc))
+        return fc * s if mult else fc + s
+
+    def fit(self, y: np.ndarray) -> _CombFit:
+        adjusted, self._factors, self._mult = self._adjust(y)
+        self.models = [m.fit(adjusted) for m in self.members()]
+        return self
+
+    def predict(self, h: int) -> dict:
+        fc = np.mean([m.predict(h=h)["mean"] for m in self.models], axis=0)
+        return {"mean": self._reseason(fc, self._factors, self._mult)}
+
+    def forward(self, y: np.ndarray, h: int) -> dict:
+        adjusted, factors, mult = self._adjust(y)
+        fc = np.mean([m.forward(y=adjusted, h=h)["mean"] for m in self.models], axis=0)
+        return {"mean": self._reseason(fc, factors, mult)}
+
+
+class Comb(_Statistical):
+    """The M4 Comb benchmark: the mean of SES, Holt and damped Holt (statsforecast's AutoETS with the
+    model fixed to ANN, AAN and AAdN), fitted on seasonally adjusted prices when the M4 seasonality test
+    finds the primary season (classical multiplicative decomposition) and reseasonalised."""
+
+    name = "comb"
+
+    def _new(self, n):
+        m = usable_seasons(self.seasons[:1], n)
+        return _CombFit(m[0] if m else 1)
+
+
+class Median(_Baseline):
+    """The median of the statistical models' forecasts (AutoARIMA, AutoETS, AutoTheta, Comb and, where a
+    season allows it, MSTL), each fitted and reused as on its own. Costs the sum of its members."""
+
+    name = "median"
+    members = ("arima", "ets", "theta", "comb", "mstl")
+
+    def fit(self, history) -> Median:
+        y = _finite(history)
+        self._history, self.models_, self.failed_ = y, [], []
+        for name in self.members:
+            try:
+                self.models_.append(BASELINES[name](self.seasons or 1).fit(y))
+            except Exception as e:  # noqa: BLE001 - e.g. MSTL without a season: the others still vote
+                self.failed_.append((name, f"{type(e).__name__}: {e}"))
+        if not self.models_:
+            raise ValueError(f"no member of the median could be fitted: {self.failed_}")
+        return self
+
+    def forecast(self, horizon: int, history=None) -> np.ndarray:
+        return np.median([m.forecast(horizon, history) for m in self.models_], axis=0)
+
+
+BASELINES: dict[str, Callable[[int | tuple[int, ...]], _Baseline]] = {
+    "naive": Naive,
+    "seasonal_naive": SeasonalNaive,
+    "drift": Drift,
+    "moving_average": MovingAverage,
+    "arima": Arima,
+    "ets": Ets,
+    "theta": Theta,
+    "mstl": Mstl,
+    "comb": Comb,
+    "median": Median,
 }
+"""Name -> factory taking the season (int or tuple, primary first); returns an unfitted model."""
+
+DISPLAY_NAMES = {"naive": "the naive forecast", "seasonal_naive": "the seasonal naive forecast",
+                 "drift": "the drift forecast", "moving_average": "the moving average", "arima": "AutoARIMA",
+                 "ets": "AutoETS", "theta": "AutoTheta", "mstl": "MSTL", "comb": "Comb (SES/Holt/damped)",
+                 "median": "the median of the statistical models", "lstm": "the LSTM"}
+"""How the verdict's sentence names each model."""

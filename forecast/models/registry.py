@@ -49,7 +49,7 @@ def _forecast_one(model, panel: Panel, horizon: int) -> np.ndarray:
     return model.forecast(horizon, history=panel.series[0].values)
 
 
-def make_model(name: str, cfg: RunConfig, *, season: int = 1, features=(), fit: str = "global",
+def make_model(name: str, cfg: RunConfig, *, season: int | tuple[int, ...] = 1, features=(), fit: str = "global",
                initial_weights=None, verbose: int = 0, callbacks=()):
     """A fresh, unfitted panel forecaster by name (the LSTM imports TensorFlow only here)."""
     from forecast.models.baselines import BASELINES

@@ -204,14 +204,26 @@ def print_trials(trials, top: int = 10) -> None:
 
 
 def print_backtest(report: dict, written: list | None = None) -> None:
-    """The backtest table (best MASE first), the verdict, the DM test, the lag diagnostic and any notes."""
+    """The backtest table (every model, lowest MAE first, the verdict's best marked), the verdict, the
+    Diebold-Mariano tests (LSTM vs naive, LSTM vs the best other model), the lag diagnostic and any notes."""
     from forecast.evaluation.intervals import level_label
+    from forecast.evaluation.verdict import display_name, text_of
 
     s = report["settings"]
+    verdict = report.get("verdict")
+    best = verdict.get("best") if isinstance(verdict, dict) else None
+    tails = report.get("fit_tail") or {}
+    caption = f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}"
+    if tails:
+        by_tail: dict[int, list[str]] = {}
+        for name, n in tails.items():
+            by_tail.setdefault(n, []).append(name)
+        caption += "; fitted on at most the last " + ", ".join(
+            f"{n:,} prices ({', '.join(names)})" for n, names in sorted(by_tail.items()))
     table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
-                        f"({s['window_type']} window, step {s['step']})",
-                  caption=f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}")
-    cols = [("model", None), ("MASE", "mase"), ("MAE", "mae"), ("RMSE", "rmse"), ("MAPE", "mape"),
+                        f"({s['window_type']} window, step {s['step']}); lowest MAE first",
+                  caption=caption)
+    cols = [("model", None), ("MAE", "mae"), ("MASE", "mase"), ("RMSE", "rmse"), ("MAPE", "mape"),
             ("sMAPE", "smape"), ("direction", "directional_accuracy"), ("skill vs naive", "skill_vs_naive")]
     models = report["models"]
     level = next((lv for m in models.values() for lv in m.get("coverage") or {}), None)  # the first level
@@ -220,7 +232,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         cols += [(f"{pct} coverage", "coverage"), (f"{pct} width", "width")]
     for label, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
-    ranked = sorted(models, key=lambda n: float("inf") if models[n]["mase"] is None else models[n]["mase"])
+    ranked = sorted(models, key=lambda n: float("inf") if models[n]["mae"] is None else models[n]["mae"])
 
     def cell(key, v):
         if isinstance(v, dict):  # interval scores by level
@@ -234,14 +246,22 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         return _fmt(v, pct=key in ("mape", "smape")) if key != "mase" else f"{v:.3f}"
 
     for name in ranked:
-        table.add_row(name, *(cell(key, models[name].get(key)) for _, key in cols[1:]))
+        label = f"{name} (best)" if name == best else name
+        table.add_row(label, *(cell(key, models[name].get(key)) for _, key in cols[1:]))
     out.print(table)
-    out.print(f"[bold]verdict:[/bold] {report['verdict']}")
+    out.print(f"[bold]verdict:[/bold] {text_of(verdict)}")
     if report.get("dm_test"):
         dm = report["dm_test"]
-        stat = "n/a" if dm["statistic"] is None else f"{dm['statistic']:+.2f}"
-        out.print(f"Diebold-Mariano (LSTM vs naive, {dm['loss']} errors, n = {dm['n']}): statistic {stat}: "
-                  f"{dm['verdict']}")
+        for test, text in ((dm, dm.get("verdict")), (dm.get("vs_best"), None)):
+            if not test or (text is None and test["models"] == dm["models"]):  # best other model: naive
+                continue
+            other = display_name(test["models"][1])
+            stat = "n/a" if test["statistic"] is None else f"{test['statistic']:+.2f}"
+            p = test["p_value"]
+            text = text or ("not tested: too few forecast origins" if p is None else
+                            f"{'significant' if p < 0.05 else 'not significant'} (p = {p:.3g})")
+            out.print(f"Diebold-Mariano (LSTM vs {other}, {test['loss']} errors, n = {test['n']}): "
+                      f"statistic {stat}: {text}")
     if report.get("lag_diagnostic"):
         out.print(f"lag diagnostic: {report['lag_diagnostic']['message']}")
     for note in report.get("notes", []):

@@ -1,0 +1,205 @@
+"""The backtest's verdict: is the LSTM better than the BEST model on the same origins, and is that more than noise?
+
+``verdict(models, forecasts, actual, naive)`` ranks the models by MAE (``rank_by``), the LSTM included,
+and compares the LSTM with the best other model and with the naive forecast by the Diebold-Mariano test
+(absolute errors, the loss of MAE; metrics.diebold_mariano). It returns a JSON-ready dict::
+
+    best                   the model with the lowest MAE among those with a forecast at every origin
+    ranking                those models, lowest MAE first
+    incomplete             models left out of the ranking: no forecast at some origin (NaN)
+    compared_with          the model the LSTM is compared with: ``best``, or the runner-up when the LSTM is best
+    lstm_skill_vs_best     1 - MAE_lstm / MAE_compared_with (positive: the LSTM is more accurate)
+    lstm_skill_vs_naive    1 - MAE_lstm / MAE_naive
+    lstm_rmse_vs_naive     1 - RMSE_lstm / RMSE_naive (positive: the LSTM's RMSE is lower)
+    p_value_vs_best        Diebold-Mariano p-value, LSTM vs ``compared_with`` (None: not tested)
+    p_value_vs_naive       Diebold-Mariano p-value, LSTM vs naive
+    tests                  {"vs_best": test, "vs_naive": test}: the full Diebold-Mariano results
+    origins                forecast origins the tests pair; fewer than MIN_ORIGINS: not tested
+    significance           the level the p-values are read at (0.05)
+    text                   one sentence a person can act on
+
+The wording never contradicts itself: a difference that is not significant is never called a win, a
+model whose MAE beats naive but whose RMSE does not is said to, and too few origins to test are said
+plainly. The same function serves one series or a pooled summary (pass pooled metrics and stacked
+forecasts).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from forecast.evaluation import metrics as M
+
+SIGNIFICANCE = 0.05
+DM_LOSS = "absolute"  # the loss of MAE, the headline metric
+MIN_ORIGINS = 3  # fewer forecast origins: no Diebold-Mariano test (the errors of one origin are correlated)
+
+
+def display_name(name: str) -> str:
+    from forecast.models.baselines import DISPLAY_NAMES
+
+    return DISPLAY_NAMES.get(name, name)
+
+
+def _num(v) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _complete(f) -> bool:
+    return f is not None and np.size(f) > 0 and bool(np.all(np.isfinite(f)))
+
+
+def dm_test(fa, fb, actual, names: tuple[str, str]) -> dict:
+    """Diebold-Mariano test of ``fa`` against ``fb`` (both (origins, h)) on the origins where both are finite."""
+    fa, fb, a = (np.atleast_2d(np.asarray(x, dtype=np.float64)) for x in (fa, fb, actual))
+    rows = np.all(np.isfinite(fa), axis=1) & np.all(np.isfinite(fb), axis=1)
+    origins = int(rows.sum())
+    if origins < MIN_ORIGINS:
+        test = {"statistic": float("nan"), "p_value": float("nan"), "n": int(rows.sum() * a.shape[1]),
+                "mean_loss_diff": float("nan")}
+    else:
+        test = M.diebold_mariano((fa[rows] - a[rows]).ravel(), (fb[rows] - a[rows]).ravel(),
+                                 horizon=a.shape[1], loss=DM_LOSS)
+    p = test["p_value"]
+    sig = math.isfinite(p) and p < SIGNIFICANCE
+    return {**test, "loss": DM_LOSS, "models": list(names), "origins": origins,
+            "significant": bool(sig) if math.isfinite(p) else None}
+
+
+def _pct(x: float) -> str:
+    return f"{abs(x):.0%}" if abs(x) >= 0.01 else f"{abs(x):.1%}"
+
+
+def _p(p: float) -> str:
+    return f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+
+
+def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae") -> dict:
+    """The verdict object (see the module docstring).
+
+    ``models``: name -> metrics with ``rank_by`` (default ``mae``) and ``rmse`` (None or NaN: no forecasts);
+    ``forecasts``: name -> (origins, h) forecasts; ``actual``: (origins, h) targets; ``naive``: the naive
+    forecasts (origins, h), for the test against naive (``forecasts["naive"]`` need not exist).
+    """
+    score = {n: _num((m or {}).get(rank_by)) for n, m in models.items()}
+    incomplete = [n for n in models if n in forecasts and not _complete(forecasts[n]) and math.isfinite(score[n])]
+    ranking = sorted((n for n in models if math.isfinite(score[n]) and n not in incomplete), key=lambda n: score[n])
+    out = {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": rank_by,
+           "incomplete": incomplete, "compared_with": None, "lstm_skill_vs_best": None,
+           "lstm_skill_vs_naive": None, "lstm_rmse_vs_naive": None, "p_value_vs_best": None,
+           "p_value_vs_naive": None, "tests": {}, "origins": int(np.atleast_2d(actual).shape[0]),
+           "significance": SIGNIFICANCE}
+    naive_rmse = _naive_rmse(models, actual, naive)
+    if not ranking:
+        out["text"] = "No model produced a forecast at every origin; there is nothing to compare."
+        return out
+    best = ranking[0]
+    if "lstm" not in models or not math.isfinite(score["lstm"]) or "lstm" not in ranking:
+        out["text"] = _capital(_without_lstm(models, score, ranking, naive_rmse, lstm_missing="lstm" in models))
+        return out
+    rival = best if best != "lstm" else (ranking[1] if len(ranking) > 1 else None)
+    F = forecasts["lstm"]
+    vs_naive = dm_test(F, naive, actual, ("lstm", "naive"))
+    naive_score = _num(models.get("naive", {}).get(rank_by)) if "naive" in models else _mae(actual, naive)
+    out.update(lstm_skill_vs_naive=M.skill(score["lstm"], naive_score),
+               lstm_rmse_vs_naive=M.skill(_num(models["lstm"].get("rmse")), naive_rmse),
+               p_value_vs_naive=vs_naive["p_value"], tests={"vs_naive": vs_naive})
+    if rival is None:
+        out["text"] = _lstm_alone(out, vs_naive)
+        return out
+    vs_best = dm_test(F, forecasts[rival], actual, ("lstm", rival))
+    out.update(compared_with=rival, lstm_skill_vs_best=M.skill(score["lstm"], score[rival]),
+               p_value_vs_best=vs_best["p_value"], tests={"vs_best": vs_best, "vs_naive": vs_naive})
+    out["text"] = _capital(_text(out, models, score, best, rival, vs_best, naive_rmse, rank_by))
+    return out
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _mae(actual, naive) -> float:
+    a, f = np.asarray(actual, dtype=np.float64), np.asarray(naive, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(f)
+    return float(np.mean(np.abs(a[ok] - f[ok]))) if ok.any() else float("nan")
+
+
+def _naive_rmse(models, actual, naive) -> float:
+    if "naive" in models and models["naive"] and models["naive"].get("rmse") is not None:
+        return _num(models["naive"]["rmse"])
+    a, f = np.asarray(actual, dtype=np.float64), np.asarray(naive, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(f)
+    return float(np.sqrt(np.mean((a[ok] - f[ok]) ** 2))) if ok.any() else float("nan")
+
+
+def _rmse_caveat(models, name, naive_rmse) -> str:
+    """', though its RMSE is worse than the naive forecast's' when it is (and the model is not naive)."""
+    r = _num(models[name].get("rmse"))
+    if name != "naive" and math.isfinite(r) and math.isfinite(naive_rmse) and r > naive_rmse:
+        return f", though its RMSE is worse than the naive forecast's ({r:,.4g} vs {naive_rmse:,.4g})"
+    return ""
+
+
+def _too_few(test: dict) -> str:
+    return (f"but {test['origins']} forecast origin{'s are' if test['origins'] != 1 else ' is'} too few to test "
+            f"whether the difference is real (at least {MIN_ORIGINS} are needed; run more --folds)")
+
+
+def _text(out, models, score, best, rival, test, naive_rmse, rank_by) -> str:
+    metric = rank_by.upper()
+    p = test["p_value"]
+    tested, sig = math.isfinite(p), math.isfinite(p) and p < SIGNIFICANCE
+    if best != "lstm":
+        B = display_name(best)
+        gap = 1 - score[best] / score["lstm"] if score["lstm"] > 0 else float("nan")
+        head = f"{B} is best here, its {metric} {_pct(gap)} lower than the LSTM's"
+        caveat = _rmse_caveat(models, best, naive_rmse)
+        if not tested:
+            return f"{head}{caveat}, {_too_few(test)}; until then prefer {B}{_simpler(best)}."
+        if sig:
+            return f"{head} ({_p(p)}, significant){caveat}: use {B}, not the LSTM."
+        return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): the LSTM is no more "
+                f"accurate than {B}, so use {B}{_simpler(best)}.")
+    R = display_name(rival)
+    gap = out["lstm_skill_vs_best"]
+    head = f"The LSTM has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"
+    caveat = _rmse_caveat(models, "lstm", naive_rmse)
+    if not tested:
+        return f"{head}{caveat}, {_too_few(test)}; until then prefer {R}{_simpler(rival)}."
+    if sig:
+        return f"The LSTM is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: use the LSTM."
+    return (f"{head}{caveat}, but the difference is not significant ({_p(p)}) and may be noise: "
+            f"prefer {R}{_simpler(rival)}.")
+
+
+def _simpler(name: str) -> str:
+    return "" if name == "lstm" else ", the simpler model"
+
+
+def _lstm_alone(out, test) -> str:
+    p, sk = test["p_value"], out["lstm_skill_vs_naive"]
+    if not math.isfinite(sk):
+        return "The LSTM is the only model scored; there is nothing to compare it with."
+    word = "lower" if sk > 0 else "higher"
+    head = f"The LSTM is the only model scored; its MAE is {_pct(sk)} {word} than the naive forecast's"
+    if not math.isfinite(p):
+        return f"{head}, {_too_few(test)}."
+    return f"{head} ({_p(p)}, {'significant' if p < SIGNIFICANCE else 'not significant'})."
+
+
+def _without_lstm(models, score, ranking, naive_rmse, lstm_missing: bool) -> str:
+    best = ranking[0]
+    B = display_name(best)
+    lead = "The LSTM produced no forecast at every origin; " if lstm_missing else ""
+    if "naive" in ranking and best != "naive" and score["naive"] > 0:
+        gap = 1 - score[best] / score["naive"]
+        return (f"{lead}{B} is best here, its MAE {_pct(gap)} lower than the naive forecast's"
+                f"{_rmse_caveat(models, best, naive_rmse)} (not tested).")
+    return f"{lead}{B} has the lowest MAE of the models scored."
+
+
+def text_of(v) -> str:
+    """The sentence of a verdict: the object's ``text``, or an older report's plain string."""
+    return v.get("text", "") if isinstance(v, dict) else str(v or "")

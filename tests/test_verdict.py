@@ -1,0 +1,96 @@
+"""The verdict object: best = lowest MAE (the LSTM included), tests against the best other model and naive,
+and wording that never contradicts itself."""
+
+import json
+
+import numpy as np
+import pytest
+
+from forecast.evaluation import metrics as M
+from forecast.evaluation.backtest import _clean
+from forecast.evaluation.verdict import MIN_ORIGINS, SIGNIFICANCE, text_of, verdict
+
+
+def _case(errors: dict, folds=8, h=4, seed=0):
+    """Forecasts whose errors are ``scale * noise`` per model; naive is one of them."""
+    rng = np.random.default_rng(seed)
+    actual = 100 + rng.normal(0, 1, (folds, h)).cumsum(axis=1)
+    F = {name: actual + scale * rng.normal(0, 1, (folds, h)) for name, scale in errors.items()}
+    models = {name: {"mae": M.mae(actual, f), "rmse": M.rmse(actual, f)} for name, f in F.items()}
+    return models, F, actual, F["naive"]
+
+
+def test_best_is_the_lowest_mae_model_lstm_included():
+    models, F, A, N = _case({"lstm": 3.0, "naive": 2.0, "theta": 0.5, "arima": 1.0})
+    v = verdict(models, F, A, N)
+    assert v["best"] == min(models, key=lambda n: models[n]["mae"]) == "theta"
+    assert v["ranking"] == sorted(models, key=lambda n: models[n]["mae"])
+    assert v["compared_with"] == "theta" and v["lstm_skill_vs_best"] == pytest.approx(
+        1 - models["lstm"]["mae"] / models["theta"]["mae"])
+    assert v["p_value_vs_best"] < SIGNIFICANCE and v["text"].startswith("AutoTheta is best here")
+    assert "use AutoTheta" in v["text"] and "not significant" not in v["text"]
+    assert set(v["tests"]) == {"vs_best", "vs_naive"} and v["tests"]["vs_best"]["models"] == ["lstm", "theta"]
+
+    models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
+    v = verdict(models, F, A, N)
+    assert v["best"] == "lstm" and v["compared_with"] == "theta" and v["lstm_skill_vs_best"] > 0
+    assert v["text"].startswith("The LSTM is best here") and "use the LSTM" in v["text"]
+
+
+def test_a_model_missing_forecasts_at_some_origin_is_not_ranked():
+    models, F, A, N = _case({"lstm": 1.0, "naive": 2.0, "theta": 0.2})
+    F["theta"][3] = np.nan
+    v = verdict(models, F, A, N)
+    assert v["incomplete"] == ["theta"] and v["best"] == "lstm" and v["compared_with"] == "naive"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_wording_never_contradicts_itself(seed):
+    rng = np.random.default_rng(seed)
+    scales = {"lstm": rng.uniform(0.5, 1.5), "naive": rng.uniform(0.5, 1.5), "ets": rng.uniform(0.5, 1.5)}
+    models, F, A, N = _case(scales, folds=int(rng.integers(1, 8)), h=int(rng.integers(1, 5)), seed=seed)
+    v = verdict(models, F, A, N)
+    text, p = v["text"], v["p_value_vs_best"]
+    assert "beat" not in text  # never "beats": "X is best here" / "the LSTM is no more accurate than X"
+    if p is None or not np.isfinite(p):
+        assert "too few to test" in text and "significant" not in text
+    elif p < SIGNIFICANCE:
+        assert "(p = " in text or "(p < " in text
+        assert "not significant" not in text and ", significant" in text
+    else:
+        assert "not significant" in text and ", significant" not in text
+        assert "use the LSTM" not in text
+    json.dumps(_clean(v))  # JSON-ready once NaN becomes None
+
+
+def test_too_few_origins_is_said_plainly():
+    models, F, A, N = _case({"lstm": 0.2, "naive": 2.0, "ets": 1.0}, folds=MIN_ORIGINS - 1)
+    v = verdict(models, F, A, N)
+    assert not np.isfinite(v["p_value_vs_best"]) and v["tests"]["vs_best"]["significant"] is None
+    assert f"{MIN_ORIGINS - 1} forecast origins are too few to test whether the difference is real" in v["text"]
+    assert "use the LSTM" not in v["text"]
+
+
+def test_an_mae_win_with_a_worse_rmse_than_naive_says_so():
+    rng = np.random.default_rng(3)
+    A = 100 + rng.normal(0, 1, (10, 3))
+    N = A + rng.choice([-1.0, 1.0], A.shape)  # naive: errors of 1 everywhere
+    L = A.copy()
+    L[0, 0] += 8.0  # the LSTM: exact but for one big miss -> lower MAE, higher RMSE
+    F = {"lstm": L, "naive": N}
+    models = {n: {"mae": M.mae(A, f), "rmse": M.rmse(A, f)} for n, f in F.items()}
+    assert models["lstm"]["mae"] < models["naive"]["mae"] and models["lstm"]["rmse"] > models["naive"]["rmse"]
+    v = verdict(models, F, A, N)
+    assert v["best"] == "lstm" and v["lstm_rmse_vs_naive"] < 0
+    assert "though its RMSE is worse than the naive forecast's" in v["text"]
+
+
+def test_without_the_lstm_and_without_any_forecast():
+    models, F, A, N = _case({"naive": 2.0, "theta": 0.5})
+    v = verdict(models, F, A, N)
+    assert v["best"] == "theta" and v["p_value_vs_best"] is None
+    assert v["text"].startswith("AutoTheta is best here") and "not tested" in v["text"]
+    empty = verdict({"lstm": {"mae": float("nan"), "rmse": None}}, {"lstm": np.full((3, 2), np.nan)},
+                    np.ones((3, 2)), np.ones((3, 2)))
+    assert empty["best"] is None and "nothing to compare" in empty["text"]
+    assert text_of(v) == v["text"] and text_of("an older report's string") == "an older report's string"
