@@ -404,26 +404,31 @@ MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little t
 
 
 def pooled_verdict(p: dict) -> str:
-    """One sentence over many series that never claims more than the evidence shows."""
-    ranked = sorted(p["models"], key=lambda n: p["models"][n]["mean_mase"] if math.isfinite(
-        p["models"][n]["mean_mase"]) else float("inf"))
-    best = f"lowest mean MASE: {ranked[0]} ({p['models'][ranked[0]]['mean_mase']:.3f})" if ranked else ""
+    """One sentence over many series that never claims more than the evidence shows, naming the best model."""
+    finite = {n: m["mean_mase"] for n, m in p["models"].items() if m["mean_mase"] is not None
+              and math.isfinite(m["mean_mase"])}
+    if not finite:
+        return "No model produced forecasts."
+    best = min(finite, key=finite.get)
     if "lstm_beats_naive" not in p:
-        return best
-    n_origins = sum(e["origins"] for e in p["evidence"].values())
-    dm = p["dm_test"]
-    pv = dm["p_value"]
-    sig = pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE
+        return f"{best} has the lowest mean MASE over the series ({finite[best]:.3f})."
     head = (f"The LSTM has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of {p['n_compared']} "
             f"series ({p['lstm_beats_naive_significantly']} significantly)")
+    if best == "lstm":
+        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f})"
+    else:
+        rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
+                + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"): use {best}")
+    n_origins = sum(e["origins"] for e in p["evidence"].values())
     if n_origins < MIN_POOLED_ORIGINS:
-        return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. {best}."
+        return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."
+    dm = p["dm_test"]
+    pv = dm["p_value"]
     ptxt = "not tested" if pv is None or not math.isfinite(pv) else f"pooled Diebold-Mariano p = {pv:.3g}"
-    if sig and dm["statistic"] < 0:
-        return f"{head}; pooled over the series the LSTM is significantly more accurate ({ptxt}). {best}."
-    if sig:
-        return f"{head}; pooled over the series the naive forecast is significantly more accurate ({ptxt}). {best}."
-    return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise. {best}."
+    if pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE:
+        better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
+        return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
+    return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."
 
 
 def _clean(obj):

@@ -95,3 +95,44 @@ def pooled_sentence(p: dict) -> str:
         text += (f"; {len(few)} series have fewer than {MIN_DM_ORIGINS} independent test origins, too few to tell "
                  "(run `forecast backtest`)")
     return text
+
+
+CANDIDATES = ("arima", "ets", "theta")  # the statistical model shown beside the LSTM: best on validation
+MAX_SERIES_WITH_CANDIDATES = 10  # beyond this many series the test summary shows seasonal naive only
+
+
+def seasonal_naive_paths(prices: np.ndarray, origins: np.ndarray, h: int, m: int) -> np.ndarray:
+    """(n, h) forecasts repeating the last season before each origin: y[o + k - m * ceil(k / m)]."""
+    k = np.arange(1, h + 1)
+    return prices[np.asarray(origins)[:, None] + k - m * np.ceil(k / m).astype(int)]
+
+
+def baseline_test_scores(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
+                         seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
+    """Seasonal naive, and the statistical model of ``candidates`` with the lowest validation MAE, fitted on the
+    training part only and scored at the test origins exactly like the LSTM (forecasts at later origins reuse
+    the fit through statsforecast's forward: same parameters, updated states)."""
+    from forecast.models.baselines import BASELINES
+
+    prices = s.values
+    actual, origin = prices[label_index(test_origins, h)], prices[test_origins][:, None]
+    scale = naive_scale(prices[:n_train])
+    m = (seasons or (1,))[0]
+    models = {"seasonal_naive": forecast_metrics(actual, seasonal_naive_paths(prices, test_origins, h, m), origin,
+                                                 scale)}
+    val, fitted = {}, {}
+    chosen_on = val_origins[::h]  # origins h apart: no shared targets
+    for name in candidates:
+        try:
+            model = BASELINES[name](seasons).fit(prices[:n_train])
+            f = np.stack([model.forecast(h, history=prices[:o + 1]) for o in chosen_on])
+            val[name], fitted[name] = float(np.mean(np.abs(f - prices[label_index(chosen_on, h)]))), model
+        except Exception:  # noqa: BLE001 - a model that cannot fit this series is simply not a candidate
+            continue
+    out = {"models": models, "fitted_on": "training part", "season": m}
+    if val:
+        best = min(val, key=val.get)
+        f = np.stack([fitted[best].forecast(h, history=prices[:o + 1]) for o in test_origins])
+        models[best] = forecast_metrics(actual, f, origin, scale)
+        out.update(chosen=best, chosen_by="lowest MAE on the validation part", validation_mae=val)
+    return out

@@ -45,10 +45,13 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     table = Table()
     for col in ("model", "MAE", "RMSE", "MAPE", "MASE", "direction"):
         table.add_column(col, justify="right" if col != "model" else "left")
-    for name in ("lstm", "naive"):
-        r = m[name]
-        table.add_row(name, _fmt(r["mae"]), _fmt(r["rmse"]), _fmt(r["mape"], pct=True), f"{r['mase']:.3f}",
-                      f"{r['directional_accuracy']:.1%}")
+    rows = {"lstm": m["lstm"], "naive": m["naive"], **m.get("baselines", {}).get("models", {})}
+    best = min(rows, key=lambda n: rows[n]["mae"])
+    for name, r in rows.items():
+        label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
+        table.add_row(label + (" *" if name == best else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
+                      _fmt(r["mape"], pct=True), f"{r['mase']:.3f}", f"{r['directional_accuracy']:.1%}")
+    table.caption = "* lowest MAE. Statistical models fitted on the training part; `forecast backtest` refits all"
     out.print(table)
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
@@ -82,16 +85,29 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
 
 
 def train_verdict(m: dict) -> str:
-    """One sentence: does the LSTM beat naive on the test part, by how much, and is it more than noise."""
+    """One sentence: does the LSTM beat naive on the test part, by how much, is it more than noise, and is a
+    statistical baseline better still. "Not significant" is never followed by "beats"."""
     dm = m.get("dm_test") or {}
     p = dm.get("p_value", float("nan"))
+    significant = p == p and p < 0.05
     sig = "" if p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
-                             ("significant)" if p < 0.05 else "not significant, could be noise)"))
+                             ("significant)" if significant else "not significant, could be noise)"))
     head = f"skill vs naive {m['skill_vs_naive']:+.1%} in MAE{sig} -> "
-    if m["beats_naive"]:
-        return head + "the LSTM beats the naive last-value forecast on the test part"
-    return head + ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
-                   "`forecast backtest` before trusting the LSTM")
+    if m["beats_naive"] and significant:
+        text = head + "the LSTM beats the naive last-value forecast on the test part"
+    elif m["beats_naive"]:
+        text = head + ("the LSTM's error is lower than the naive forecast's, but not by more than noise; run "
+                       "`forecast backtest` before trusting it")
+    else:
+        text = head + ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
+                       "`forecast backtest` before trusting the LSTM")
+    better = {n: r["mae"] for n, r in (m.get("baselines") or {}).get("models", {}).items()
+              if r["mae"] < m["lstm"]["mae"]}
+    if better:
+        name = min(better, key=better.get)
+        text += (f"; {name} is more accurate on the same test part (MAE {better[name]:,.4g} against the LSTM's "
+                 f"{m['lstm']['mae']:,.4g})")
+    return text
 
 
 def _when(d) -> str:

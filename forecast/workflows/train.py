@@ -23,7 +23,9 @@ from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, chronological_split, rows_needed
 from forecast.errors import ForecastError, InputError
-from forecast.evaluation.scoring import calibrate_intervals, evaluate_test, pooled
+from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_test_scores,
+                                        calibrate_intervals, evaluate_test, pooled)
+from forecast.models.baselines import seasons_for
 from forecast.executors import SEQUENTIAL
 
 
@@ -149,6 +151,9 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         m, frame = evaluate_test(fc.predict_origins(s, test_o), s, test_o, sp.n_train)
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
+        m["baselines"] = baseline_test_scores(
+            s, sp.n_train, val_o, test_o, cfg.window.horizon, seasons_for(s.freq),
+            candidates=CANDIDATES if len(panel) <= MAX_SERIES_WITH_CANDIDATES else ())
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
                       "train_end": str(s.dates[sp.n_train - 1].date()),
                       "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}
