@@ -23,7 +23,7 @@ def test_parse_layers_bad_names_option_and_example(text):
 @pytest.mark.parametrize("section, changes, message", [
     ("window", {"window": 1}, "--window 1: the look-back must be at least 2 steps"),
     ("window", {"horizon": 0}, "--horizon 0: the horizon must be at least 1 step"),
-    ("window", {"transform": "sqrt"}, "--transform 'sqrt': choose one of log_return, diff, level"),
+    ("window", {"transform": "sqrt"}, "--transform 'sqrt': choose one of auto, log_return, diff, level"),
     ("window", {"val_frac": 0.0}, "--val-frac 0.0: must be between 0 and 0.5"),
     ("window", {"test_frac": 0.5}, "--test-frac 0.5: must be between 0 and 0.5"),
     ("window", {"val_frac": 0.45, "test_frac": 0.4}, "--val-frac plus --test-frac must leave most data for training"),

@@ -85,7 +85,7 @@ TRAIN_BAD = [
     (["--epochs", "0"], "--epochs 0: must be at least 1"),
     (["--epochs", "-5"], "--epochs -5: must be at least 1"),
     (["--device", "tpu"], "--device 'tpu': choose one of auto, cpu, gpu"),
-    (["--transform", "sqrt"], "--transform 'sqrt': choose one of log_return, diff, level"),
+    (["--transform", "sqrt"], "--transform 'sqrt': choose one of auto, log_return, diff, level"),
     (["--loss", "mae"], "--loss 'mae': choose one of mse, huber"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
     (["--patience", "-1"], "--patience -1: must be 0 or more"),
@@ -190,10 +190,19 @@ def test_log_return_of_zero_or_negative_prices_is_refused_before_training(tmp_pa
     path.write_bytes(PRICES_FROM_ZERO)
     frame = pd.read_csv(path)
     frame.assign(Close=frame["Close"] + shift).to_csv(path, index=False)
-    line = assert_user_error(invoke("train", path, "--window", "5", "--horizon", "2", "--model", tmp_path / "m"),
+    line = assert_user_error(invoke("train", path, "--window", "5", "--horizon", "2", "--model", tmp_path / "m",
+                                    "--transform", "log_return"),
                              str(path), "the log-return transform needs positive prices", "use --transform diff")
     assert value in line
     assert not (tmp_path / "m").exists()
+    # the default, --transform auto, uses differences for such a series and says so
+    result = invoke("train", path, "--window", "5", "--horizon", "2", "--model", tmp_path / "m", "--epochs", "1",
+                    "--layers", "4", "-q")
+    assert result.exit_code == 0, result.output
+    assert "transform: diff (auto: some prices are zero or negative, so log returns are undefined)" in result.stdout
+    (entry,) = json.loads((tmp_path / "m" / "series.json").read_text())["series"]
+    assert entry["preprocessor"]["kind"] == "diff"
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["window"]["transform"] == "auto"
 
 
 def test_bad_csv_in_a_real_process_exits_2_with_one_line_and_no_traceback(tmp_path):

@@ -57,7 +57,7 @@ def test_log_return_rejects_non_positive_prices(bad, where):
 
 
 def test_unknown_kind():
-    with pytest.raises(ForecastError, match="unknown transform 'sqrt'; choose log_return, diff or level"):
+    with pytest.raises(ForecastError, match="unknown transform 'sqrt'; choose auto, log_return, diff or level"):
         Preprocessor("sqrt").fit(PRICES)
 
 
@@ -105,3 +105,16 @@ def test_training_statistics_come_from_the_training_part_only(walk_csv, tiny_cfg
     # nor fitted on train + validation (the part the model saw for early stopping)
     z_fit = np.diff(np.log(prices[:n_train + m["split"]["val_rows"]]))
     assert stored["mean"] != pytest.approx(z_fit.mean(), rel=1e-3)
+
+
+def test_auto_decides_from_the_training_prices_only():
+    """auto is a fitted statistic: log_return when every training price is positive, whatever comes later."""
+    later_zero = np.r_[PRICES, 0.0]
+    prep = Preprocessor("auto").fit(PRICES)
+    assert (prep.kind, prep.chosen_because_) == ("log_return", "auto: every price is positive")
+    assert Preprocessor("auto").fit(np.r_[PRICES[:3], 0.0, PRICES[3:]]).kind == "diff"
+    with pytest.raises(ForecastError, match="the log-return transform needs positive prices"):
+        prep.encode(later_zero)  # a later zero is a data problem the caller reports; the choice does not move
+    assert Preprocessor.from_dict(prep.to_dict()) == prep
+    with pytest.raises(RuntimeError, match="decides its transform in fit"):
+        Preprocessor("auto").transform(PRICES)
