@@ -137,7 +137,7 @@ def cluster():
 
 def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp_path, cluster):
     from forecast.config import RunConfig
-    from forecast.evaluation.backtest import run_backtest
+    from forecast.workflows.backtest import run_backtest
     from forecast.io import dumps
 
     address, env = cluster

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from forecast.evaluation import metrics as M
-from forecast.evaluation.backtest import _clean
+from forecast.io import strict
 from forecast.evaluation.verdict import MIN_ORIGINS, SIGNIFICANCE, text_of, verdict
 
 
@@ -60,7 +60,7 @@ def test_wording_never_contradicts_itself(seed):
     else:
         assert "not significant" in text and ", significant" not in text
         assert "use the LSTM" not in text
-    json.dumps(_clean(v))  # JSON-ready once NaN becomes None
+    json.dumps(strict(v), allow_nan=False)  # JSON-ready once NaN becomes None
 
 
 def test_too_few_origins_is_said_plainly():

@@ -39,6 +39,7 @@ from forecast.config import RunConfig
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL
+from forecast.io import strict
 from forecast.data.windows import label_index
 from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
 
@@ -293,7 +294,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         report["verdict"] = pooled_verdict(report["pooled"])
         report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
         report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
-    return Backtest(_clean(report), pd.concat(rows, ignore_index=True), usable)
+    return Backtest(strict(report), pd.concat(rows, ignore_index=True), usable)  # JSON-ready: NaN -> None
 
 
 def _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels, folds_of, panel,
@@ -429,16 +430,3 @@ def pooled_verdict(p: dict) -> str:
         better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
         return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
     return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."
-
-
-def _clean(obj):
-    """JSON-ready: NaN/inf -> None, numpy scalars -> Python numbers."""
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
