@@ -80,7 +80,15 @@ def trading_day() -> pd.offsets.CustomBusinessDay:
 
 
 def nyse_holidays(start, end) -> pd.DatetimeIndex:
-    return NYSEHolidayCalendar().holidays(start=start, end=end)
+    """NYSE holidays from ``start`` to ``end`` (computed once per span of years: a panel asks once per series)."""
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    every = _holidays_of_years(start.year, end.year)
+    return every[(every >= start.normalize()) & (every <= end)]
+
+
+@lru_cache(maxsize=64)
+def _holidays_of_years(first: int, last: int) -> pd.DatetimeIndex:
+    return NYSEHolidayCalendar().holidays(start=f"{first}-01-01", end=f"{last}-12-31")
 
 
 def _naive(dates) -> pd.DatetimeIndex:
@@ -130,7 +138,9 @@ def infer_frequency(dates: pd.DatetimeIndex, *, detailed: bool = False) -> str:
 def _looks_like_exchange(dates: pd.DatetimeIndex) -> bool:
     """True when most weekdays missing from the range are NYSE holidays."""
     days = dates.normalize()
-    weekdays = pd.bdate_range(days[0], days[-1])
+    span = np.arange(days[0].to_datetime64().astype("datetime64[D]"), days[-1].to_datetime64().astype("datetime64[D]")
+                     + 1)
+    weekdays = pd.DatetimeIndex(span[np.is_busday(span)])  # as pd.bdate_range, without its per-day Python loop
     missing = weekdays.difference(days)
     if len(missing) == 0:
         return False

@@ -205,7 +205,8 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
         _check_features(features, rest, numeric, (date_key,), source)
         feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
-        groups = [(str(i), rest[(ids == i).to_numpy()]) for i in pd.unique(ids)]
+        rows_of = ids.groupby(ids, sort=False).indices  # id -> its row positions, in one pass
+        groups = [(str(i), rest.iloc[rows_of[i]]) for i in pd.unique(ids)]  # in order of first appearance
         jobs = [(sid, sub, tkey, numeric) for sid, sub in groups]
         layout = "long"
     elif targets is not None:
