@@ -421,3 +421,15 @@ def test_forecasts_survive_save_and_load_bit_for_bit_and_bundle_records_the_run(
     assert {"python", "tensorflow", "keras", "numpy", "pandas", "forecast"} <= set(b.manifest["versions"])
     assert b.data["sha256"] == sha256_file(root / "walk.csv")
     assert json.loads(json.dumps(b.config.to_dict())) == json.loads((b.path / "config.json").read_text())
+
+
+def test_ctrl_c_during_a_panel_fit_exits_130_and_writes_nothing(tmp_path, ctrl_c_at_epoch_end):
+    """Many series go through the same path: Ctrl-C in a global-model fit ends like one for a single series."""
+    frames = [pd.read_csv(write_synthetic(tmp_path / f"{sid}.csv", "random_walk", n=150, seed=k)).assign(symbol=sid)
+              for k, sid in enumerate(("AAA", "BBB"))]
+    pd.concat(frames).to_csv(tmp_path / "long.csv", index=False)
+    ctrl_c_at_epoch_end(1)
+    r = _cli_train(tmp_path / "m", tmp_path / "long.csv", "--id-col", "symbol", "--epochs", "4", "-q")
+    assert r.exit_code == 130, r.output
+    assert r.stderr == "interrupted: nothing was written (any previous bundle is intact)\n"
+    assert not (tmp_path / "m").exists() and temp_dirs(tmp_path, "m") == []

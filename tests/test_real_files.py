@@ -7,6 +7,7 @@ parse functions where the loader is not the point), and the parsed dates and val
 from __future__ import annotations
 
 import gzip
+import json
 import warnings
 
 import numpy as np
@@ -529,3 +530,45 @@ def test_close_column_named_otherwise_or_in_another_language(tmp_path, header, t
         lines.append(",".join([d] + [cells[c] for c in cols[1:]]))
     s = load_prices(put(tmp_path, "\n".join(lines) + "\n"))
     assert s.target == target and list(s.values) == CLOSE
+
+
+# ----------------------------------------------------------------------- the options and layouts through the panel
+def _yf_two_tickers(n: int = 80) -> str:
+    dates = pd.bdate_range("2024-01-02", periods=n)
+    rng = np.random.default_rng(3)
+    a, m = 180 * np.exp(np.cumsum(rng.normal(0, 0.01, n))), 360 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    rows = "".join(f"{d.date()},{x:.2f},{y:.2f},{x * 1.01:.2f},{y * 1.01:.2f}\n" for d, x, y in zip(dates, a, m))
+    return "Price,Close,Close,High,High\nTicker,AAPL,MSFT,AAPL,MSFT\nDate,,,,\n" + rows
+
+
+def test_a_multi_ticker_yfinance_file_is_a_panel_with_id_col(tmp_path):
+    from forecast.data.panel import load_panel
+
+    path = put(tmp_path, _yf_two_tickers(), "yf.csv")
+    panel = load_panel(path, id_col="Ticker")
+    assert panel.ids == ["AAPL", "MSFT"] and panel.layout == "long" and [len(s) for s in panel] == [80, 80]
+    assert panel["MSFT"].dates[0] == pd.Timestamp("2024-01-02") and panel.target == "Close"
+
+
+def test_cli_sep_decimal_and_date_format_reach_the_loader(tmp_path):
+    """A ';'-separated one-row file is only readable with --sep; --date-format reads day-first dates; the error
+    for a bad date names the row and, when --date-col was given, does not suggest it again."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+    from forecast.data.panel import load_panel
+
+    dates = pd.bdate_range("2024-01-02", periods=90)
+    body = "".join(f"{d:%d/%m/%Y};{100 + i * 0.5:.2f}".replace(".", ",") + "\n" for i, d in enumerate(dates))
+    path = put(tmp_path, "when;close\n" + body, "eu.csv")
+    panel = load_panel(path, sep=";", decimal=",", date_format="%d/%m/%Y")
+    assert panel.series[0].dates[12] == dates[12] and panel.series[0].values[1] == 100.5
+    flags = ["--sep", ";", "--decimal", ",", "--date-format", "%d/%m/%Y", "--window", "5", "--horizon", "2",
+             "--layers", "4", "--epochs", "1", "-q", "--model", str(tmp_path / "m")]
+    res = CliRunner().invoke(app, ["train", str(path), *flags])
+    assert res.exit_code == 0, res.output
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())["data"]
+    assert (cfg["sep"], cfg["decimal"], cfg["date_format"]) == (";", ",", "%d/%m/%Y")
+    bad = put(tmp_path, "when;close\n" + body.replace("15/01/2024", "2024-01-15"), "bad.csv")
+    res = CliRunner().invoke(app, ["train", str(bad), *flags[:6], "--date-col", "when", "-m", str(tmp_path / "n")])
+    assert res.exit_code == 2 and "row 11" in res.stderr and "pass --date-col" not in res.stderr, res.stderr
