@@ -67,7 +67,7 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     (bt / "metrics.json").write_text(json.dumps(backtest_metrics()))
     fig = Figure(figsize=(2, 1))
     fig.add_subplot().plot([1, 2, 3])
-    (bt / "mae_by_model.png").write_bytes(figure_png(fig))
+    (bt / "mae_by_horizon.png").write_bytes(figure_png(fig))
     return {"bundle": root / "bundle", "backtest": bt}
 
 
@@ -96,7 +96,11 @@ def test_report_is_self_contained_with_every_section(full_html, folders):
 def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     board = full_html.split("<h2>Backtest against baselines</h2>")[1].split("</table>")[0]
     assert [m for m in re.findall(r"<tr(?: class=\"hl\")?><td>(\w+)</td>", board)] == ["drift", "naive", "lstm", "arima"]
-    assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board and "<td>-10.0%</td><td>2.50</td></tr>" in board
+    assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board and "<td>-10.0%</td><td>2.5 s</td></tr>" in board
+    assert "<th>direction right</th><th>skill vs naive</th><th>seconds</th>" in board  # labels, not raw keys
+    assert "<td>longest gap forward-filled</td>" in full_html and "<td>best validation loss</td>" in full_html
+    assert "<td>max_fill</td>" not in full_html and "<td>best_val_loss</td>" not in full_html
+    assert "MAE per forecast step: errors grow with the step" in full_html  # a caption saying what to look for
     assert "<td>arima</td><td>—</td>" in board
     assert "<td>+5.0%</td>" in board and "<td>52.0%</td>" in board  # skill and directional accuracy as percents
     coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]

@@ -52,8 +52,34 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+# Human labels for the keys of metrics.json and config.json (the rest: underscores become spaces).
+LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "smape": "sMAPE", "mase": "MASE",
+          "directional_accuracy": "direction right", "skill_vs_naive": "skill vs naive", "epochs_run": "epochs run",
+          "best_epoch": "best epoch", "best_val_loss": "best validation loss", "stopped_early": "stopped early",
+          "train_rows": "training rows", "val_rows": "validation rows", "test_rows": "test rows",
+          "train_end": "training part ends", "val_end": "validation part ends", "val_frac": "validation share",
+          "test_frac": "test share", "max_fill": "longest gap forward-filled", "date_col": "date column",
+          "id_col": "id column", "lstm_config": "LSTM settings", "n_filled": "missing values filled",
+          "sha256": "SHA-256", "dm_test": "Diebold-Mariano test", "p_value": "p-value", "n": "forecasts compared",
+          "save_on_interrupt": "save on Ctrl-C", "fit": "fit", "layers": "units per layer"}
+CAPTIONS = {  # what to look for in each backtest chart
+    "forecasts_by_fold": "Each fold's forecasts against the actual prices: a model that only lags the turns is "
+                         "repeating the last price.",
+    "mae_by_horizon": "MAE per forecast step: errors grow with the step; a model below naive at every step is "
+                      "better at every distance, not on average only.",
+    "mase_by_model": "MASE per model (lower is better), the naive model's as the reference line.",
+    "coverage_by_horizon": "Interval coverage per step against the nominal level: below it the bands are too "
+                           "narrow, above it too wide.",
+}
+
+
+def label(key: str) -> str:
+    """``lstm_config.train.epochs`` -> ``LSTM settings › train › epochs``."""
+    return " › ".join(LABELS.get(part, part.replace("_", " ")) for part in str(key).split("."))
+
+
 def fmt(value: Any, key: str = "") -> str:
-    """A cell: numbers of 1 or more with 2 decimals, smaller ones with 4 significant digits."""
+    """A cell: numbers of 1 or more with 2 decimals, smaller ones with 4 significant digits; seconds with one."""
     if isinstance(value, bool) or value is None:
         return esc("—" if value is None else ("yes" if value else "no"))
     if isinstance(value, (int, float)):
@@ -62,6 +88,8 @@ def fmt(value: Any, key: str = "") -> str:
         if isinstance(value, int):
             return f"{value:,}"
         words = set(re.split(r"[. ]", key))
+        if words & {"seconds", "seconds_total"}:
+            return f"{value:,.1f} s" if value >= 0.05 else "< 0.1 s"
         if words & PERCENT_KEYS:
             return f"{value:,.2f}%"
         if words & SHARE_KEYS:
@@ -95,7 +123,7 @@ def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def kv_table(obj: dict) -> str:
-    rows = "".join(f"<tr><td>{esc(k)}</td><td>{fmt(v, k)}</td></tr>" for k, v in flatten(obj))
+    rows = "".join(f"<tr><td>{esc(label(k))}</td><td>{fmt(v, k)}</td></tr>" for k, v in flatten(obj))
     return f'<table class="kv"><tbody>{rows}</tbody></table>'
 
 
@@ -342,7 +370,8 @@ def _scoreboard(bt: dict) -> str:
     order = sorted(models, key=lambda n: _rank(models[n]))
     rows = [[n, *(models[n].get(k) for k in keys), *([seconds.get(n)] if seconds else [])] for n in order]
     extra = ["seconds"] if seconds else []
-    board = table(["model", *keys, *extra], rows, ["", *keys, *extra], [i for i, n in enumerate(order) if n == "lstm"])
+    board = table(["model", *map(label, keys), *extra], rows, ["", *keys, *extra],
+                  [i for i, n in enumerate(order) if n == "lstm"])
     horizon = {n: models[n]["per_horizon"] for n in order if models[n].get("per_horizon")}
     if horizon:
         steps = max(len(v) for v in horizon.values())
@@ -393,7 +422,7 @@ def backtest_section(src: Sources) -> str:
         items = notes if isinstance(notes, list) else [notes]
         parts.append("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>")
     for png in sorted(src.backtest_dir.glob("*.png")):
-        parts.append(image(png.read_bytes(), png.stem.replace("_", " ")))
+        parts.append(image(png.read_bytes(), CAPTIONS.get(png.stem, png.stem.replace("_", " "))))
     return section("Backtest against baselines", *parts)
 
 
