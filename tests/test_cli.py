@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 
@@ -65,7 +66,9 @@ def test_shell_completion_is_offered_and_prints_a_script():
 
     help_text = CliRunner().invoke(app, ["--help"]).output
     assert "--install-completion" in help_text and "--show-completion" in help_text
-    proc = _run("-m", "forecast", "--show-completion", "bash")
+    # Typer detects the shell from the parent process (under make it is sh, which it does not support): use bash
+    proc = subprocess.run(["bash", "-c", f"{shlex.quote(sys.executable)} -m forecast --show-completion; exit $?"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "_FORECAST_COMPLETE" in proc.stdout and "complete " in proc.stdout
 
