@@ -153,3 +153,21 @@ def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp
     a.pop("seconds", None), b.pop("seconds", None)
     assert b["models"]["lstm"]["mae"] is not None  # the LSTM really ran on the cluster
     assert a == b
+
+    # tune through the same cluster (2 nodes x 1 CPU: 2 trials a round): the same rounds in this process give
+    # the same trials, values and best config (every fit seeds itself)
+    pytest.importorskip("optuna")
+    import pandas as pd
+
+    from forecast.executors import Executor
+    from forecast.workflows.tune import SearchSpace, tune
+
+    space = ["--windows", "5,10", "--units", "4,8", "--depths", "1", "--epochs", "1", "--trials", "2"]
+    tuned = _forecast("tune", str(csv), *space, "--out", "tuned", "--executor", "ray", "--address", address,
+                      cwd=tmp_path, env=env)
+    assert tuned.returncode == 0, tuned.stderr
+    here = tune(csv, RunConfig().replace(train={"epochs": 1}), tmp_path / "here", n_trials=2, seed=0,
+                space=SearchSpace(windows=(5, 10), units=(4, 8), depths=(1,)), executor=Executor(map, 2))
+    on_cluster = pd.read_csv(tmp_path / "tuned" / "trials.csv").drop(columns=["duration_s"])
+    pd.testing.assert_frame_equal(on_cluster, pd.read_csv(tmp_path / "here" / "trials.csv").drop(columns=["duration_s"]))
+    assert RunConfig.from_json(tmp_path / "tuned" / "best.json") == here.best

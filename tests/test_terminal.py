@@ -152,6 +152,10 @@ def test_stderr_of_train_predict_backtest_holds_only_the_tools_own_lines(tmp_pat
     _only_own_lines(bt.stderr)
     assert "lstm: fold(s) 1 done" in bt.stderr
 
+    report = _forecast("report", "--model", "m", "--backtest", "bt", "--out", "r.html", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stderr == "" and report.stdout.startswith("report: r.html (")
+
 
 def test_stderr_of_a_multi_series_train_holds_only_the_tools_own_lines(tmp_path):
     from forecast.data.load import synthetic_series
