@@ -48,3 +48,26 @@ def walk_csv(tmp_path) -> Path:
 @pytest.fixture
 def sine_csv(tmp_path) -> Path:
     return write_synthetic(tmp_path / "sine.csv", "sine", n=400, seed=2)
+
+
+def put(tmp_path: Path, data, name: str = "prices.csv") -> Path:
+    """Write `data` (str -> UTF-8, with \\n kept as-is; or bytes) and return the path."""
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def bad(path, *phrases, **kw) -> str:
+    """Load `path`, expecting an InputError whose one-line message has the path and `phrases`."""
+    from forecast.data.load import load_prices
+    from forecast.errors import InputError
+
+    with pytest.raises(InputError) as info:
+        load_prices(path, **kw)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert "\n" not in msg and "\r" not in msg
+    for phrase in phrases:
+        assert phrase in msg, f"{phrase!r} not in {msg!r}"
+    return msg
+

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import bad, put
 from forecast.data.calendar import FREQUENCIES, future_dates, infer_frequency, trading_day
 from forecast.data.load import PriceSeries, load_prices, series_from_frame, synthetic_series
 from forecast.data.read import fingerprint
@@ -15,25 +16,6 @@ from forecast.errors import ForecastError, InputError
 
 NASDAQ = "data/nasdaq_composite_daily_1999_2018.csv"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def put(tmp_path, data, name="prices.csv"):
-    """Write `data` (str -> UTF-8, with \\n kept as-is; or bytes) and return the path."""
-    path = tmp_path / name
-    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    return path
-
-
-def bad(path, *phrases, **kw):
-    """Load `path`, expecting an InputError whose one-line message has the path and `phrases`."""
-    with pytest.raises(InputError) as info:
-        load_prices(path, **kw)
-    msg = str(info.value)
-    assert str(path) in msg
-    assert "\n" not in msg and "\r" not in msg
-    for phrase in phrases:
-        assert phrase in msg, f"{phrase!r} not in {msg!r}"
-    return msg
 
 
 def dates(*texts):

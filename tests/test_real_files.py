@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import bad, put
 from forecast.data.calendar import (ALL_FREQUENCIES, FREQUENCIES, MORE_FREQUENCIES, future_dates, infer_frequency,
                                     trading_day)
 from forecast.data.load import load_prices, series_from_frame
@@ -26,22 +27,6 @@ from forecast.errors import InputError
 # GOOG daily closes, 2009-08-04 .. 2009-08-10 (split-adjusted prices; what matters is that they are real-looking)
 DAYS = ["2009-08-04", "2009-08-05", "2009-08-06", "2009-08-07", "2009-08-10"]
 CLOSE = [453.73, 451.14, 450.36, 457.10, 455.76]
-
-
-def put(tmp_path, data, name="prices.csv"):
-    path = tmp_path / name
-    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
-    return path
-
-
-def bad(path, *phrases, **kw):
-    with pytest.raises(InputError) as info:
-        load_prices(path, **kw)
-    msg = str(info.value)
-    assert str(path) in msg and "\n" not in msg
-    for phrase in phrases:
-        assert phrase in msg, f"{phrase!r} not in {msg!r}"
-    return msg
 
 
 def ts(*texts):
