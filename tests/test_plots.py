@@ -151,3 +151,20 @@ def test_old_call_forms_still_work(call):
     plots.backtest_mase_figure(MODELS, "t")
     plots.backtest_coverage_figure(MODELS, "t")
     plots.backtest_horizon_figure(MODELS, "t")
+
+
+def test_the_grid_shows_each_series_test_part_as_history_with_bands_and_one_legend():
+    from forecast.output.plots import grid_figure
+    from forecast.workflows.predict import Forecast
+
+    dates = pd.bdate_range("2021-01-01", periods=40)
+    history = {sid: pd.DataFrame({"date": dates[30:35], "price": np.arange(5.0) + k}) for k, sid in enumerate("AB")}
+    frame = pd.concat([pd.DataFrame({"id": sid, "date": dates[35:], "forecast": 5.0, "lower": 4.0, "upper": 6.0})
+                       for sid in "AB"], ignore_index=True)
+    tests = pd.concat([pd.DataFrame({"id": sid, "origin": dates[:30], "date": dates[1:31], "step": 1,
+                                     "actual": np.arange(30.0), "forecast": 0.0}) for sid in "AB"])
+    fig = grid_figure(Forecast(frame, history, False, (0.8,), single=False), "Close", test_predictions=tests)
+    first = fig.axes[0].get_lines()[0]
+    assert len(first.get_xdata()) == 34  # 29 test-part actuals before the window + the 5 observations
+    assert [ax.get_title() for ax in fig.axes] == ["A", "B"] and fig.axes[0].get_ylabel() == "Close"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["history", "80% interval", "forecast"]

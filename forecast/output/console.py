@@ -154,7 +154,8 @@ def forecast_charts(bundle, fc, history: int | None = None):
 
     if len(fc.ids) == 1:
         return forecast_chart(bundle, fc, fc.ids[0], history)
-    return grid_figure(fc, bundle.data.get("target"), history=history or HISTORY_POINTS)
+    return grid_figure(fc, bundle.data.get("target"), history=history or HISTORY_POINTS,
+                       test_predictions=bundle.test_predictions)
 
 
 def write_bundle_plots(bundle, out_dir: Path, history: int | None = None) -> list[Path]:

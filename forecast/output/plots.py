@@ -72,12 +72,7 @@ def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predicti
     one = None
     if test_predictions is not None and len(test_predictions):
         one = test_predictions[test_predictions["step"] == 1]
-    observed = history[["date", "price"]]
-    if one is not None:  # every observation known: the test part's actuals and the history
-        observed = pd.concat([one[["date", "actual"]].rename(columns={"actual": "price"}), observed])
-    observed = observed.drop_duplicates("date", keep="last").sort_values("date")
-    if history_points:
-        observed = observed.tail(history_points)
+    observed = observations(history, test_predictions, history_points)
     start = observed["date"].iloc[0] if len(observed) else None
     ax.plot(observed["date"], observed["price"], color="black", lw=1.2, label="actual")
     if one is not None and start is not None and len(one := one[one["date"] >= start]):
@@ -137,8 +132,21 @@ def training_curve_figure(history: dict, best_epoch: int | None = None, title: s
     return fig
 
 
-def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HISTORY_POINTS) -> Figure:
-    """Small multiples: each series' recent history, forecast and widest interval band, with one legend."""
+def observations(history: pd.DataFrame, test_predictions: pd.DataFrame | None, points: int | None) -> pd.DataFrame:
+    """date, price of every observation known: the test part's actuals (step 1) and ``history``, the last
+    ``points`` of them (None: all)."""
+    observed = history[["date", "price"]]
+    if test_predictions is not None and len(test_predictions):
+        one = test_predictions[test_predictions["step"] == 1]
+        observed = pd.concat([one[["date", "actual"]].rename(columns={"actual": "price"}), observed])
+    observed = observed.drop_duplicates("date", keep="last").sort_values("date")
+    return observed.tail(points) if points else observed
+
+
+def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HISTORY_POINTS,
+                test_predictions: pd.DataFrame | None = None) -> Figure:
+    """Small multiples: each series' recent history, forecast and widest interval band, with one legend.
+    ``test_predictions`` (id, origin, date, step, actual, ...): their actuals extend each series' history."""
     import math
 
     ids = fc.ids
@@ -147,7 +155,8 @@ def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HIS
     levels = _interval_levels(fc.frame.columns)
     for k, sid in enumerate(ids):
         ax = fig.add_subplot(rows, width, k + 1)
-        h, f = fc.history[sid].tail(history), fc.of(sid)
+        tests = None if test_predictions is None else test_predictions[test_predictions["id"] == sid]
+        h, f = observations(fc.history[sid], tests, history), fc.of(sid)
         ax.plot(h["date"], h["price"], color="black", lw=1, label="history")
         if levels:
             sfx = f"_{levels[0]}" if levels[0] else ""
