@@ -74,7 +74,7 @@ def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: i
     if executor.width > 1:
         verbose = 0  # no interleaved progress lines from parallel workers
     tasks = [(cfg.to_dict(), panel.select(s.id), n_val[s.id], verbose) for s in panel]
-    return {s.id: fc for s, fc in zip(panel, executor(fit_series, tasks))}
+    return {s.id: fitted.restore(cfg, panel.features) for s, fitted in zip(panel, executor(fit_series, tasks))}
 
 
 def fit_series(task: tuple[dict, Panel, int, int]):
@@ -118,7 +118,6 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     device = configure_device(cfg.train.device)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
-    fitted = {k: f.restore(cfg, panel.features) if isinstance(f, Fitted) else f for k, f in fitted.items()}
     per, frames, entries = score_panel(panel, splits, fitted, cfg)
     training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
                 for k, f in fitted.items()}
