@@ -39,11 +39,26 @@ from pathlib import Path
 import forecast.models.fitting as F
 T = {}
 def timed(name, f):
-    def g(*a, **k):
-        T[name + "_start"] = time.time(); r = f(*a, **k); T[name + "_end"] = time.time(); return r
+    def g(*a, **k):  # first start, last end and total seconds of the calls
+        t = time.time(); T.setdefault(name + "_start", t); r = f(*a, **k)
+        T[name + "_end"] = time.time(); T[name] = T.get(name, 0.0) + T[name + "_end"] - t; return r
     return g
-F.configure_device, F.fit_model = timed("tf_import", F.configure_device), timed("fit", F.fit_model)
-atexit.register(lambda: Path(os.environ["PEERS_TIMES"]).write_text(json.dumps(T)))
+def fit_then_patch(*a, **k):  # the modules used after the fit are imported by now: time them too, no import moved
+    r = fit(*a, **k)
+    m = sys.modules
+    train = "forecast.workflows.train"
+    for mod, name, key in [(train, "score_panel", "score"), (train, "evaluate_test", "test"),
+                           (train, "calibrate_intervals", "intervals"), (train, "baseline_test_scores", "baselines"),
+                           ("forecast.bundle", "save_bundle", "save"), ("forecast.cli", "load_bundle", "reload"),
+                           ("forecast.output.console", "write_bundle_plots", "plots")]:
+        if mod in m and hasattr(m[mod], name):
+            setattr(m[mod], name, timed(key, getattr(m[mod], name)))
+    lstm = m["forecast.models.lstm"].LSTMForecaster
+    lstm.predict_origins = timed("predict", lstm.predict_origins)
+    return r
+fit = timed("fit", F.fit_model)
+F.configure_device, F.fit_model = timed("tf_import", F.configure_device), fit_then_patch
+atexit.register(lambda: Path(os.environ["PEERS_TIMES"]).write_text(json.dumps({**T, "atexit": time.time()})))
 from forecast.cli import main
 sys.argv = ["forecast", *sys.argv[1:]]
 main()
@@ -186,6 +201,7 @@ def main() -> None:
     n_rows = df.groupby("id").size() if panel else pd.Series([len(df)])
     sp = chronological_split(int(n_rows.iloc[0]), s["window"], s["horizon"], 0.15, 0.15, offset=1)
     n_windows = len(sp.train_origins) * len(n_rows)
+    print(f"load average at start: {os.getloadavg()}")
     print(f"data: {what}; {len(n_rows)} series, split {sp.n_train}/{sp.n_val}/{sp.n_test} rows, "
           f"{n_windows} training windows")
     darts_py = None if a.no_darts else ensure_darts(a.cache)
@@ -209,7 +225,8 @@ def main() -> None:
                 metrics = json.loads((out / "metrics.json").read_text())
                 epochs = sum(v["epochs_run"] for v in metrics["training"].values())
                 pred = pd.read_csv(out / "test_predictions.csv")
-                phases = {"tf_import": T["tf_import_end"] - T["tf_import_start"]}
+                phases = {k: T[k] for k in ("tf_import", "score", "test", "intervals", "baselines", "predict", "save",
+                                            "reload", "plots") if k in T} | {"exit": wall - (T["atexit"] - t0)}
             else:
                 cmd = [str(darts_py), os.path.abspath(__file__), "--child", str(data), str(out),
                        str(sp.n_train), str(sp.n_val), str(a.epochs)]
@@ -217,7 +234,7 @@ def main() -> None:
                 T = json.loads(Path(f"{out}.json").read_text())
                 epochs = T["epochs"]
                 pred = pd.read_csv(f"{out}.csv")
-                phases = {"import": T["import_end"] - T["start"]}
+                phases = {"import": T["import_end"] - T["start"], "predict": T["end"] - T["fit_end"]}
             ref = pd.read_csv(work / "forecast0" / "test_predictions.csv") if (work / "forecast0").exists() else None
             if side == "darts":  # scored against forecast's actuals and naive at the same (id, origin, step)
                 if ref is None:
