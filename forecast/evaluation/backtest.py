@@ -72,12 +72,13 @@ def lstm_min_rows(cfg: RunConfig) -> int:
     """The fewest prices LSTMForecaster.fit can train on (8 training windows, 1 validation window)."""
     from forecast.data.transforms import Preprocessor
     from forecast.data.windows import Split
+    from forecast.models.lstm import default_n_val
 
     w = cfg.window
     offset = Preprocessor(w.transform).offset
     n = w.window + w.horizon + offset
     while True:
-        n_val = max(int(round(n * w.val_frac)), w.horizon)
+        n_val = default_n_val(n, cfg)
         s = Split(n - n_val, n_val, 0, offset, w.window, w.horizon)
         if len(s.train_origins) >= 8 and len(s.val_origins) >= 1:
             return n
