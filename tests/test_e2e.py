@@ -110,3 +110,25 @@ def test_train_reports_skill_with_a_significance_test_and_the_lag_diagnostic(in_
     tp = pd.read_csv(in_trained / "models/trade/test_predictions.csv")
     assert m["lstm"]["mae"] == pytest.approx((tp["forecast"] - tp["actual"]).abs().mean())
     assert m["skill_vs_naive"] == pytest.approx(1 - m["lstm"]["mae"] / m["naive"]["mae"])
+
+
+def test_train_names_a_more_accurate_statistical_baseline_with_its_p_value(tmp_path):
+    """A barely trained LSTM on a clean seasonal series: the summary shows the statistical model chosen on the
+    validation part beside it, and the verdict says that model is more accurate, with the DM p-value."""
+    from conftest import write_synthetic
+
+    csv = write_synthetic(tmp_path / "season.csv", "seasonal", n=400, seed=1, noise=0.2)
+    result = invoke("train", str(csv), "--window", "10", "--horizon", "3", "--layers", "4", "--epochs", "1",
+                    "--seed", "7", "-q", "--model", str(tmp_path / "m"))
+    assert result.exit_code == 0, result.output
+    (m,) = json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]["series"].values()
+    base = m["baselines"]
+    chosen = base["chosen"]
+    assert chosen in ("arima", "ets", "theta") and base["validation_mae"][chosen] == min(base["validation_mae"].values())
+    assert set(base["models"]) == {"seasonal_naive", chosen}
+    better = {n: r for n, r in base["models"].items() if r["mae"] < m["lstm"]["mae"]}
+    assert better, (m["lstm"]["mae"], {n: r["mae"] for n, r in base["models"].items()})
+    name = min(better, key=lambda n: better[n]["mae"])
+    p = better[name]["p_value_vs_lstm"]
+    assert f"{name} is more accurate on the same test part" in result.stdout
+    assert f"Diebold-Mariano p = {p:.3g}" in result.stdout.split("verdict:")[1]

@@ -33,9 +33,7 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
     naive = np.repeat(origin, h, axis=1)
     scale = naive_scale(prices[:n_train])
     lstm_m, naive_m = (forecast_metrics(actual, f, origin, scale) for f in (forecast, naive))
-    apart = slice(len(test_origins) - 1, None, -h)  # origins h steps apart share no target: independent-ish
-    dm = diebold_mariano(np.abs(forecast - actual)[apart].mean(axis=1), np.abs(naive - actual)[apart].mean(axis=1),
-                         horizon=1, loss="absolute")
+    dm = dm_per_origin(forecast, naive, actual, h)  # origins h steps apart share no target: independent-ish
     max_lag = min(LAG_MAX, int(test_origins[0]) + 1)
     lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
     metrics = {
@@ -107,19 +105,27 @@ def seasonal_naive_paths(prices: np.ndarray, origins: np.ndarray, h: int, m: int
     return prices[np.asarray(origins)[:, None] + k - m * np.ceil(k / m).astype(int)]
 
 
+def dm_per_origin(a: np.ndarray, b: np.ndarray, actual: np.ndarray, h: int) -> dict:
+    """Diebold-Mariano on the per-origin MAE of forecasts ``a`` and ``b`` (n, h) at origins ``h`` steps apart
+    (counted back from the last): the test ``evaluate_test`` uses."""
+    apart = slice(len(actual) - 1, None, -h)
+    return diebold_mariano(np.abs(a - actual)[apart].mean(axis=1), np.abs(b - actual)[apart].mean(axis=1),
+                           horizon=1, loss="absolute")
+
+
 def baseline_test_scores(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
-                         seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
+                         seasons: tuple[int, ...], lstm_forecast: np.ndarray, candidates=CANDIDATES) -> dict:
     """Seasonal naive, and the statistical model of ``candidates`` with the lowest validation MAE, fitted on the
     training part only and scored at the test origins exactly like the LSTM (forecasts at later origins reuse
-    the fit through statsforecast's forward: same parameters, updated states)."""
+    the fit through statsforecast's forward: same parameters, updated states); each with the Diebold-Mariano
+    p-value of its difference to ``lstm_forecast``."""
     from forecast.models.baselines import BASELINES
 
     prices = s.values
     actual, origin = prices[label_index(test_origins, h)], prices[test_origins][:, None]
     scale = naive_scale(prices[:n_train])
     m = (seasons or (1,))[0]
-    models = {"seasonal_naive": forecast_metrics(actual, seasonal_naive_paths(prices, test_origins, h, m), origin,
-                                                 scale)}
+    paths = {"seasonal_naive": seasonal_naive_paths(prices, test_origins, h, m)}
     val, fitted = {}, {}
     chosen_on = val_origins[::h]  # origins h apart: no shared targets
     for name in candidates:
@@ -129,10 +135,12 @@ def baseline_test_scores(s: Series, n_train: int, val_origins: np.ndarray, test_
             val[name], fitted[name] = float(np.mean(np.abs(f - prices[label_index(chosen_on, h)]))), model
         except Exception:  # noqa: BLE001 - a model that cannot fit this series is simply not a candidate
             continue
-    out = {"models": models, "fitted_on": "training part", "season": m}
+    out = {"fitted_on": "training part", "season": m}
     if val:
         best = min(val, key=val.get)
-        f = np.stack([fitted[best].forecast(h, history=prices[:o + 1]) for o in test_origins])
-        models[best] = forecast_metrics(actual, f, origin, scale)
+        paths[best] = np.stack([fitted[best].forecast(h, history=prices[:o + 1]) for o in test_origins])
         out.update(chosen=best, chosen_by="lowest MAE on the validation part", validation_mae=val)
+    out["models"] = {name: {**forecast_metrics(actual, f, origin, scale),
+                            "p_value_vs_lstm": dm_per_origin(f, lstm_forecast, actual, h)["p_value"]}
+                     for name, f in paths.items()}
     return out

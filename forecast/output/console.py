@@ -105,8 +105,10 @@ def train_verdict(m: dict) -> str:
               if r["mae"] < m["lstm"]["mae"]}
     if better:
         name = min(better, key=better.get)
+        p_b = m["baselines"]["models"][name].get("p_value_vs_lstm", float("nan"))
         text += (f"; {name} is more accurate on the same test part (MAE {better[name]:,.4g} against the LSTM's "
-                 f"{m['lstm']['mae']:,.4g})")
+                 f"{m['lstm']['mae']:,.4g}, Diebold-Mariano p = {p_b:.3g}"
+                 + (": significant)" if p_b < 0.05 else ")"))
     return text
 
 

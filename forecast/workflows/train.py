@@ -147,11 +147,12 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         key = None if None in fitted else s.id
         fc, sp = fitted[key], splits[s.id]
         test_o, val_o = sp.test_origins + offset, sp.val_origins + offset
-        m, frame = evaluate_test(fc.predict_origins(s, test_o), s, test_o, sp.n_train)
+        test_f = fc.predict_origins(s, test_o)  # (n, h)
+        m, frame = evaluate_test(test_f, s, test_o, sp.n_train)
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
         m["baselines"] = baseline_test_scores(
-            s, sp.n_train, val_o, test_o, cfg.window.horizon, seasons_for(s.freq),
+            s, sp.n_train, val_o, test_o, cfg.window.horizon, seasons_for(s.freq), test_f,
             candidates=CANDIDATES if len(panel) <= MAX_SERIES_WITH_CANDIDATES else ())
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
                       "train_end": str(s.dates[sp.n_train - 1].date()),
