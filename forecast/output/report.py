@@ -303,10 +303,6 @@ def model_section(src: Sources) -> str:
 MAX_CURVES = 6  # training curves shown for a bundle with one network per series
 
 
-def _interval_columns(frame) -> list[str]:
-    return [c for c in frame.columns if c.startswith(("lower", "upper"))]
-
-
 def forecast_section(src: Sources) -> str:
     if src.forecast is None:
         return section("Forecast", missing("The forecast", "pass `--model DIR`"))

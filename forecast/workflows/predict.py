@@ -94,7 +94,7 @@ def newer_context(bundle: Bundle, data_path: Path) -> Panel:
             raise ForecastError(f"{where}: its dates are {s.freq.replace('_', ' ')}, but the model was trained on "
                                 f"{e['freq'].replace('_', ' ')} data; pass a file of the same frequency")
     if bundle.single and len(panel) == 1:  # one series: its id in the file may be named differently
-        panel = panel.map(lambda s: Series(bundle.ids[0], s.values, s.dates, s.features, s.freq, s.n_filled))
+        panel = panel.map(lambda s: replace(s, id=bundle.ids[0]))
     missing = [sid for sid in bundle.ids if sid not in panel.ids]
     if missing:
         raise ForecastError(f"{data_path}: has no rows for series {', '.join(missing[:5])} of the model; "
