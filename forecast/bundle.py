@@ -272,12 +272,15 @@ def load_bundle(path: Path | None = None) -> Bundle:
     """Verify and load a bundle; the networks load on whatever device is present (GPU-trained or not)."""
     import keras
 
+    from forecast.models.layers import CUSTOM_OBJECTS  # the project's layers (ensembles, transformer)
+
     path = resolve(path)
     manifest = verify(path)
     networks = {}
     for name in sorted(n for n in manifest["files"] if n.endswith(".keras")):
         try:
-            networks[name] = keras.models.load_model(path / name, compile=False, safe_mode=True)
+            networks[name] = keras.models.load_model(path / name, compile=False, safe_mode=True,
+                                                     custom_objects=CUSTOM_OBJECTS)
         except Exception as e:  # Keras raises ValueError/TypeError for unsafe or foreign content
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BundleError(f"{path}: {name} could not be loaded safely ({first[:200]})") from None

@@ -6,13 +6,15 @@ Nothing here imports TensorFlow at module level, so `forecast --help` stays inst
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import BASELINE_NAMES, DEFAULT_MODELS, DataConfig, ModelConfig, TrainConfig, WindowConfig
+from forecast.config import (ARCHS, BASELINE_NAMES, DEFAULT_MODELS, DataConfig, ModelConfig, TrainConfig,
+                             WindowConfig)
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, shell_path
 
@@ -77,6 +79,12 @@ TransformOpt = typer.Option(None, help="Target transform: auto (log_return when 
 LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separated "
                      f"\\[default: {','.join(map(str, _MODEL.layers))}].")
 DropoutOpt = typer.Option(None, help=f"Dropout after each LSTM layer, in [0, 1) \\[default: {_MODEL.dropout}].")
+ArchOpt = typer.Option(None, help=f"Network over the window: {', '.join(ARCHS)} \\[default: {_MODEL.arch}].")
+HybridOpt = typer.Option(None, help="season: the network learns what a seasonal profile (fitted on the training rows) "
+                         "leaves; auto: only where an F test on the training rows finds a season; none "
+                         f"\\[default: {_MODEL.hybrid}].")
+EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
+                           f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")
 BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.batch_size}].")
 PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
@@ -162,6 +170,9 @@ def train(
     transform: Optional[str] = TransformOpt,
     layers: Optional[str] = LayersOpt,
     dropout: Optional[float] = DropoutOpt,
+    arch: Optional[str] = ArchOpt,
+    hybrid: Optional[str] = HybridOpt,
+    ensemble: Optional[int] = EnsembleOpt,
     epochs: Optional[int] = EpochsOpt,
     batch_size: Optional[int] = BatchSizeOpt,
     patience: Optional[int] = PatienceOpt,
@@ -197,7 +208,8 @@ def train(
             config, layers,
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
-            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
+            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
+                       ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                        loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
         )
@@ -405,8 +417,10 @@ def backtest(
     train_size: Optional[int] = typer.Option(None, help="Rows per rolling training window \\[default: all before the first origin]."),
     retrain_every: int = typer.Option(1, help="Refit every K folds; the others forecast from the new origin with the last fit."),
     warm_start: bool = typer.Option(False, "--warm-start", help="Start each LSTM fit from the previous fit's weights."),
-    models: str = typer.Option(",".join(DEFAULT_MODELS), help="Comma-separated, from: lstm, "
-                               f"{', '.join(BASELINE_NAMES)} (the statistical ones from statsforecast)."),
+    models: str = typer.Option(",".join(DEFAULT_MODELS), help="Comma-separated, from: lstm (the network train ships "
+                               f"with these options), {', '.join(BASELINE_NAMES)} (the statistical ones from "
+                               "statsforecast), and network variants: an architecture (" + ", ".join(ARCHS) + ") with "
+                               "any of -season, -auto, -plain (hybrid), -ens<K>, -w<N>, e.g. gru,lstm-season-ens5."),
     season: Optional[int] = typer.Option(None, help="Season length \\[default: from the frequency, e.g. 5 for trading days]; "
                                          "also scales MASE by the seasonal naive."),
     interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "
@@ -429,6 +443,9 @@ def backtest(
     transform: Optional[str] = TransformOpt,
     layers: Optional[str] = LayersOpt,
     dropout: Optional[float] = DropoutOpt,
+    arch: Optional[str] = ArchOpt,
+    hybrid: Optional[str] = HybridOpt,
+    ensemble: Optional[int] = EnsembleOpt,
     epochs: Optional[int] = EpochsOpt,
     batch_size: Optional[int] = BatchSizeOpt,
     patience: Optional[int] = PatienceOpt,
@@ -453,7 +470,8 @@ def backtest(
             config, layers,
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform),
-            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets)),
+            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
+                       ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
         )
         out_dir = out or bt_lib.default_out_dir(data)
@@ -482,7 +500,34 @@ def main() -> None:  # pragma: no cover
     """The console script and ``python -m forecast``: the CLI with stderr filtered (see _quiet_tf)."""
     global _FILTER_STDERR
     _FILTER_STDERR = True
-    app(prog_name="forecast")
+    try:
+        app(prog_name="forecast")
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    if "tensorflow" in sys.modules:
+        _exit_now(code)
+    sys.exit(code)
+
+
+def _exit_now(code) -> None:  # pragma: no cover
+    """End the process without the interpreter's teardown, which with TensorFlow loaded took 1.8 s of a 28 s
+    ``train`` (bench/peers.py). The command has returned: every output is written (atomically) and closed, the
+    executors are shut down; streams, logging and the stderr filter are flushed and closed here."""
+    import logging
+
+    from forecast import tf_quiet
+
+    if isinstance(code, str):  # sys.exit("message")
+        print(code, file=sys.stderr)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    tf_quiet.close_filter()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

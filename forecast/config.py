@@ -16,6 +16,8 @@ LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("none", "mirrored")
 FITS = ("global", "per_series")
+ARCHS = ("lstm", "gru", "bilstm", "cnn_lstm", "attention", "transformer")  # models/network.py
+HYBRIDS = ("none", "season", "auto")  # models/seasonal.py
 # Model names for the CLI without importing the models (models/baselines.BASELINES is the source; a test checks).
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
                   "median")
@@ -49,6 +51,9 @@ class ModelConfig:
     layers: tuple[int, ...] = (64, 64)  # units per stacked LSTM layer
     dropout: float = 0.2
     fit: str = "global"  # "global": one network across the series; "per_series": one network per series
+    arch: str = "lstm"  # the encoder over the window (models/network.py)
+    hybrid: str = "none"  # "season": the network learns what a seasonal profile fitted on training rows leaves
+    ensemble: int = 1  # networks trained side by side; the forecast is their median
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,36 @@ class RunConfig:
         return RunConfig(**parts)
 
 
+VARIANT_HELP = ("a network variant: an architecture (" + ", ".join(ARCHS) + ") followed by any of -season, -auto, "
+                "-plain (the hybrid), -ens<K> (ensemble size), -w<N> (window), e.g. gru, lstm-season-ens5")
+
+
+def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
+    """The config of a neural model named in ``--models``, or None for a name that is not one.
+
+    ``lstm`` is ``cfg`` itself (the model ``train`` ships with these options). Any other neural name starts
+    with an architecture and changes ``cfg`` by its dash-separated parts: ``season``/``auto``/``plain`` set the
+    hybrid (season, auto, none), ``ens<K>`` the ensemble size, ``w<N>`` the window; e.g. ``gru``,
+    ``lstm-plain``, ``transformer-season-ens3``."""
+    arch, *parts = name.split("-")
+    if arch not in ARCHS:
+        return None
+    if name == "lstm":
+        return cfg
+    model, window = {"arch": arch}, {}
+    hybrids = {"season": "season", "auto": "auto", "plain": "none"}
+    for part in parts:
+        if part in hybrids:
+            model["hybrid"] = hybrids[part]
+        elif part.startswith("ens") and part[3:].isdigit():
+            model["ensemble"] = int(part[3:])
+        elif part.startswith("w") and part[1:].isdigit():
+            window["window"] = int(part[1:])
+        else:
+            raise ForecastError(f"--models {name!r}: {part!r} is not a variant part; give {VARIANT_HELP}")
+    return cfg.replace(model=model, window=window)
+
+
 def parse_ints(text: str, option: str, what: str, example: str) -> tuple[int, ...]:
     """'64,32' -> (64, 32); else an error naming ``option``: 'give positive {what} separated by commas'."""
     try:
@@ -185,6 +220,9 @@ def validate(cfg: RunConfig) -> None:
         (cfg.data.max_fill >= 0, f"--max-fill {cfg.data.max_fill}: must be 0 or more"),
         (not (cfg.data.id_col and cfg.data.targets), "--id-col and --targets: give one of them (long or wide format)"),
         (m.fit in FITS, f"--fit {m.fit!r}: choose global or per_series"),
+        (m.arch in ARCHS, f"--arch {m.arch!r}: choose one of {', '.join(ARCHS)}"),
+        (m.hybrid in HYBRIDS, f"--hybrid {m.hybrid!r}: choose one of {', '.join(HYBRIDS)}"),
+        (1 <= m.ensemble <= 25, f"--ensemble {m.ensemble}: give 1 (a single network) to 25 members"),
     ]
     for ok, message in checks:
         if not ok:

@@ -169,3 +169,58 @@ def _ray_session(workers: int | None, address: str | None):
         yield ray
     finally:
         ray.shutdown()
+
+
+class Background:
+    """``fn(*args)`` running in a forked process while this one goes on; ``result()`` waits for it.
+
+    Forking is safe only before TensorFlow is loaded (its threads do not survive a fork), so where TensorFlow is
+    already imported, or the platform has no fork, or the process cannot start or dies, ``fn`` runs in
+    ``result()`` instead: the same answer, later. ``close()`` ends the process (``result()`` calls it)."""
+
+    def __init__(self, fn: Callable, *args):
+        import sys
+
+        self._fn, self._args, self._proc, self._conn = fn, args, None, None
+        if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        ctx = multiprocessing.get_context("fork")
+        try:
+            self._conn, send = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(target=_send_result, args=(send, fn, args), daemon=True)
+            self._proc.start()
+            send.close()
+        except OSError:
+            self.close()
+
+    def result(self):
+        try:
+            if self._conn is not None:
+                try:
+                    ok, value = self._conn.recv()
+                    if ok:
+                        return value
+                except (EOFError, OSError):  # the process died (e.g. out of memory)
+                    pass
+                logging.getLogger(__name__).debug("background %s failed; running it here", self._fn.__name__)
+            return self._fn(*self._args)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.terminate()
+            self._proc.join(timeout=5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc, self._conn = None, None
+
+
+def _send_result(conn, fn: Callable, args: tuple) -> None:
+    try:
+        conn.send((True, fn(*args)))
+    except BaseException as e:  # noqa: BLE001 - the parent computes it itself
+        conn.send((False, repr(e)))
+    finally:
+        conn.close()

@@ -165,7 +165,7 @@ def filter_stderr() -> bool:
     os.dup2(write_fd, 2)
     os.close(write_fd)
     _FILTER.update(pid=pid, saved=saved)
-    atexit.register(_close_filter)
+    atexit.register(close_filter)
     return True
 
 
@@ -177,7 +177,7 @@ class _suppress_oserror:
         return kind is not None and issubclass(kind, OSError)
 
 
-def _close_filter(timeout: float = 5.0) -> None:
+def close_filter(timeout: float = 5.0) -> None:
     """At exit: give fd 2 back, let the filter drain what is left, and wait (briefly) for it to finish."""
     if not _FILTER:
         return

@@ -87,3 +87,24 @@ def test_ray_missing_says_how_to_install(walk_csv, monkeypatch):
     res = CliRunner().invoke(app, ["backtest", str(walk_csv), "--models", "naive", "--executor", "ray"])
     assert res.exit_code == 2
     assert 'error: --executor ray needs Ray, which is not installed: pip install "forecast[ray]"' in res.output
+
+
+BACKGROUND = """
+import os, sys
+from forecast.executors import Background
+forked = Background(os.getpid).result() != os.getpid()
+try:
+    Background(int, "x").result()  # fails in the child; the parent runs it and raises the real error
+except ValueError as e:
+    error = str(e)
+sys.modules["tensorflow"] = object()  # as if TensorFlow were loaded: forking is unsafe, so it runs here
+print(forked, Background(os.getpid).result() == os.getpid(), error)
+"""
+
+
+def test_background_work_runs_in_a_fork_until_tensorflow_is_loaded():
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True True invalid literal for int() with base 10: 'x'"

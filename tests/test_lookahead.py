@@ -41,10 +41,11 @@ def changed_after(frame: pd.DataFrame, index: int, only: str | None = None, seed
 @pytest.mark.parametrize("fit", ["global", "per_series"])
 def test_backtest_forecasts_before_a_change_never_move(tmp_path, tiny_cfg, fit):
     """Change every price after the second fold's origin: the first two folds' forecasts and bands stay bit-identical
-    for the LSTM (global or per series) and every baseline; the third fold's change."""
+    for the LSTM (global or per series), a network variant and every baseline; the third fold's change."""
     frame = two_series(tmp_path)
     cfg = tiny_cfg.replace(train={"epochs": 1}, model={"fit": fit})
-    models = MODELS if fit == "global" else ("lstm", "naive")  # the baselines are per series either way
+    # the baselines are per series either way; one network variant covers architecture, hybrid and ensemble
+    models = (*MODELS, "gru-season-ens2") if fit == "global" else ("lstm", "naive")
     kwargs = dict(folds=3, step=H, models=models, levels=(0.8,))
     a = backtest(load_panel(tmp_path / "long.csv", id_col="symbol"), cfg, **kwargs)
     t = a.report["series"]["AAA"]["train_end_indices"][1]  # the second fold's origin (same in both series)
@@ -119,14 +120,15 @@ def test_tune_trials_never_see_the_test_part(tmp_path, tiny_cfg):
     assert a.best == b.best
 
 
-def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, tiny_cfg):
-    """After one epoch (best epoch necessarily 1) the weights and each series' scaler come from the training
-    rows alone: changing the validation and test parts of one series moves neither."""
+@pytest.mark.parametrize("hybrid", ["none", "season"])
+def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, tiny_cfg, hybrid):
+    """After one epoch (best epoch necessarily 1) the weights, each series' scaler and (hybrid) seasonal profile
+    come from the training rows alone: changing the validation and test parts of one series moves none of them."""
     from forecast.bundle import load_bundle
     from forecast.workflows.train import train
 
     frame = two_series(tmp_path)
-    cfg = tiny_cfg.replace(data={"id_col": "symbol"}, train={"epochs": 1})
+    cfg = tiny_cfg.replace(data={"id_col": "symbol"}, train={"epochs": 1}, model={"hybrid": hybrid})
     a = train(tmp_path / "long.csv", cfg, tmp_path / "a", verbose=0)
     n_train = a.metrics["test"]["series"]["AAA"]["split"]["train_rows"]
     changed_after(frame, n_train - 1, only="AAA").to_csv(tmp_path / "changed.csv", index=False)
@@ -135,5 +137,8 @@ def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, t
     for wa, wb in zip(ba.networks["model.keras"].get_weights(), bb.networks["model.keras"].get_weights()):
         np.testing.assert_array_equal(wa, wb)
     assert [e["preprocessor"] for e in ba.series["series"]] == [e["preprocessor"] for e in bb.series["series"]]
+    seasons = [e.get("season") for e in ba.series["series"]]
+    assert seasons == [e.get("season") for e in bb.series["series"]]
+    assert all(sp["used"] and len(sp["profile"]) == 5 for sp in seasons) if hybrid == "season" else seasons == [None] * 2
     assert ba.history["model.keras"]["history"]["loss"] == bb.history["model.keras"]["history"]["loss"]
     assert ba.history["model.keras"]["history"]["val_loss"] != bb.history["model.keras"]["history"]["val_loss"]

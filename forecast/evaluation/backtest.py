@@ -58,14 +58,24 @@ class Backtest:
     panel: Panel  # the series backtested
 
 
+def is_neural(name: str) -> bool:
+    """``lstm`` or a network variant such as ``gru-season`` (config.neural_variant)."""
+    return config.neural_variant(name, RunConfig()) is not None
+
+
 def parse_models(text: str | Iterable[str]) -> tuple[str, ...]:
-    """'lstm,naive' -> ('lstm', 'naive'); unknown names are an error listing the known ones."""
+    """'lstm,naive,gru-season' -> ('lstm', 'naive', 'gru-season'); unknown names are an error listing the choices."""
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    unknown = [m for m in names if m not in MODELS]
+    unknown = [m for m in names if m not in MODELS and not is_neural(m)]
     if unknown or not names:
         raise ForecastError(f"--models: unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
-                            f"choose from {', '.join(MODELS)}")
+                            f"choose from {', '.join(MODELS)}, or {config.VARIANT_HELP}")
     return tuple(dict.fromkeys(names))
+
+
+def _min_rows(models, cfg: RunConfig) -> int:
+    """The fewest prices every neural model among ``models`` can train on (0: none is neural)."""
+    return max([lstm_min_rows(config.neural_variant(m, cfg)) for m in models if is_neural(m)], default=0)
 
 
 def lstm_min_rows(cfg: RunConfig) -> int:
@@ -89,7 +99,8 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
            calibrate: bool = False) -> list[list[FoldTask]]:
     """The fits of ``model``: one task per retraining fold (covering the later folds that reuse its fit), for
     all series at once (the global LSTM) or for each series; returned as chains of consecutive fits."""
-    joint = model == "lstm" and cfg.model.fit == "global"
+    neural = is_neural(model)
+    joint = neural and cfg.model.fit == "global"
     units = [panel] if joint else [panel.select(sid) for sid in panel.ids]
     chains = []
     for unit in units:
@@ -101,7 +112,7 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
         chain = []
         for i in range(len(next(iter(groups.values())))):
             ends, one_step = {}, None
-            if model == "lstm":  # step-1 predictions until the next fit (or the last possible origin)
+            if neural:  # step-1 predictions until the next fit (or the last possible origin)
                 one_step = {sid: g[i + 1][0].origin - 1 if i + 1 < len(g) else len(unit[sid]) - 2
                             for sid, g in groups.items()}
             for sid, g in groups.items():
@@ -111,7 +122,7 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
             origins = tuple((f0.index, {sid: (groups[sid][i][k].train_start, groups[sid][i][k].origin) for sid in groups})
                             for k, f0 in enumerate(next(iter(groups.values()))[i]))
             chain.append(FoldTask(model, cut, fit_ranges, origins, cfg.window.horizon, season, cfg,
-                                  keep_weights=warm and model == "lstm", one_step_until=one_step, calibrate=calibrate))
+                                  keep_weights=warm and neural, one_step_until=one_step, calibrate=calibrate))
         chains.append(chain)
     return chains
 
@@ -252,7 +263,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     seasons = {sid: (c or (1,))[0] for sid, c in cycles.items()}  # the primary season
     folds_of, skipped = {}, dict(panel.skipped)
     for s in panel:
-        min_train = max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, lstm_min_rows(cfg) if "lstm" in models else 0)
+        min_train = max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, _min_rows(models, cfg))
         try:
             folds_of[s.id] = make_folds(len(s), h, folds, step, window_type, train_size, retrain_every, min_train)
         except ForecastError as e:
@@ -269,12 +280,12 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         for sid in usable.ids:
             by_season.setdefault(cycles[sid], []).append(sid)
         for m, sids in by_season.items():
-            part = replace(usable, series=tuple(usable[sid] for sid in sids)) if name != "lstm" else usable
+            part = replace(usable, series=tuple(usable[sid] for sid in sids)) if not is_neural(name) else usable
             chains = _tasks(part, folds_of, name, cfg, m, warm_start, calibrate=bool(levels))
             for chain in chains:
-                (chained.append(chain) if warm_start and name == "lstm" else tasks.extend(chain))
-            if name == "lstm":
-                break  # the LSTM's season is unused; one set of tasks covers every series
+                (chained.append(chain) if warm_start and is_neural(name) else tasks.extend(chain))
+            if is_neural(name):
+                break  # a network's season is unused; one set of tasks covers every series
     results = _execute(tasks, chained, executor, progress)
     reports, rows = {}, []
     for s in usable:

@@ -113,17 +113,15 @@ def dm_per_origin(a: np.ndarray, b: np.ndarray, actual: np.ndarray, h: int) -> d
                            horizon=1, loss="absolute")
 
 
-def baseline_test_scores(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
-                         seasons: tuple[int, ...], lstm_forecast: np.ndarray, candidates=CANDIDATES) -> dict:
-    """Seasonal naive, and the statistical model of ``candidates`` with the lowest validation MAE, fitted on the
-    training part only and scored at the test origins exactly like the LSTM (forecasts at later origins reuse
-    the fit through statsforecast's forward: same parameters, updated states); each with the Diebold-Mariano
-    p-value of its difference to ``lstm_forecast``."""
+def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
+                   seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
+    """The baselines' forecasts at the test origins: seasonal naive, and the statistical model of ``candidates``
+    with the lowest validation MAE, fitted on the training part only (forecasts at later origins reuse the fit
+    through statsforecast's forward: same parameters, updated states). Needs no LSTM: it can run while the
+    network trains (workflows/train.py)."""
     from forecast.models.baselines import BASELINES
 
     prices = s.values
-    actual, origin = prices[label_index(test_origins, h)], prices[test_origins][:, None]
-    scale = naive_scale(prices[:n_train])
     m = (seasons or (1,))[0]
     paths = {"seasonal_naive": seasonal_naive_paths(prices, test_origins, h, m)}
     val, fitted = {}, {}
@@ -135,12 +133,21 @@ def baseline_test_scores(s: Series, n_train: int, val_origins: np.ndarray, test_
             val[name], fitted[name] = float(np.mean(np.abs(f - prices[label_index(chosen_on, h)]))), model
         except Exception:  # noqa: BLE001 - a model that cannot fit this series is simply not a candidate
             continue
-    out = {"fitted_on": "training part", "season": m}
+    info = {"fitted_on": "training part", "season": m}
     if val:
         best = min(val, key=val.get)
         paths[best] = np.stack([fitted[best].forecast(h, history=prices[:o + 1]) for o in test_origins])
-        out.update(chosen=best, chosen_by="lowest MAE on the validation part", validation_mae=val)
-    out["models"] = {name: {**forecast_metrics(actual, f, origin, scale),
-                            "p_value_vs_lstm": dm_per_origin(f, lstm_forecast, actual, h)["p_value"]}
-                     for name, f in paths.items()}
-    return out
+        info.update(chosen=best, chosen_by="lowest MAE on the validation part", validation_mae=val)
+    return {"info": info, "paths": paths}
+
+
+def baseline_test_scores(s: Series, n_train: int, test_origins: np.ndarray, h: int, found: dict,
+                         lstm_forecast: np.ndarray) -> dict:
+    """The metrics of ``baseline_paths``' forecasts, each with the Diebold-Mariano p-value of its difference to
+    ``lstm_forecast`` (the same test origins)."""
+    prices = s.values
+    actual, origin = prices[label_index(test_origins, h)], prices[test_origins][:, None]
+    scale = naive_scale(prices[:n_train])
+    return {**found["info"], "models": {name: {**forecast_metrics(actual, f, origin, scale),
+                                               "p_value_vs_lstm": dm_per_origin(f, lstm_forecast, actual, h)["p_value"]}
+                                        for name, f in found["paths"].items()}}

@@ -20,6 +20,7 @@ import numpy as np
 from forecast.config import RunConfig
 from forecast.data import features as feat
 from forecast.data.panel import Panel, Series
+from forecast.data.seasonal import SeasonalProfile
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, last_input, make_dataset, window_arrays
 from forecast.errors import ForecastError
@@ -45,6 +46,7 @@ class LSTMForecaster:
         self.model = None
         self.preps: dict[str, Preprocessor] = {}
         self.scalers: dict[str, feat.FeatureScaler] = {}
+        self.seasons: dict[str, SeasonalProfile] = {}  # the hybrid's seasonal part, per series (data/seasonal.py)
         self.fit_result: FitResult | None = None
 
     @property
@@ -58,7 +60,21 @@ class LSTMForecaster:
                                 f"(known: {', '.join(list(self.preps)[:20])})")
         prep = self.preps[s.id]
         z = prep.encode(s.values)[:, None]  # (time - offset, 1)
+        off = self.season_offsets(s)
+        if off is not None:
+            z = z - off[prep.offset:, None]
         return np.hstack([z, self.scalers[s.id].transform(s.features)[prep.offset:]]).astype(np.float32)
+
+    def season_offsets(self, s: Series, extra: int = 0) -> np.ndarray | None:
+        """The seasonal part (scaled z units) at every row of ``s`` and ``extra`` steps after it; None: none."""
+        sp = self.seasons.get(s.id)
+        if sp is None or not sp.used:
+            return None
+        if extra:
+            from forecast.data.calendar import future_dates
+
+            return sp.offsets(s.dates.append(future_dates(s.dates, s.freq, extra)))
+        return sp.offsets(s.dates)
 
     def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit each series' statistics on its training rows; return ``Z`` (total time, 1 + inputs) and the train
@@ -69,6 +85,10 @@ class LSTMForecaster:
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
             self.scalers[s.id] = feat.FeatureScaler(names=feat.input_names(self.features)).fit(s.features[:n_train])
+            if self.cfg.model.hybrid != "none":
+                prep = self.preps[s.id]
+                self.seasons[s.id] = SeasonalProfile(s.freq).fit(prep.encode(s.values[:n_train]),
+                                                                 s.dates[prep.offset:n_train], self.cfg.model.hybrid)
             z = self.encoded(s)
             split = Split(n_train, nv, 0, self.preps[s.id].offset, w.window, w.horizon)
             train_o.append(split.train_origins + start)
@@ -81,7 +101,7 @@ class LSTMForecaster:
         """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
         from forecast.models.distribute import global_batch_size, make_strategy
         from forecast.models.fitting import fit_model, set_seed
-        from forecast.models.network import build_model
+        from forecast.models.network import build_model, build_networks
 
         w, t = self.cfg.window, self.cfg.train
         n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
@@ -89,13 +109,13 @@ class LSTMForecaster:
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
-            self.model = build_model(self.cfg, n_features=big.shape[1])
+            fit_net, self.model = build_networks(self.cfg, n_features=big.shape[1])  # the same unless an ensemble
             if self.initial_weights is not None:
                 self.model.set_weights(self.initial_weights)
         batch = global_batch_size(t.batch_size, strategy)
         train_ds = make_dataset(big, train_o, w.window, w.horizon, batch, shuffle=True, seed=t.seed)  # lazy
         val_ds = make_dataset(big, val_o, w.window, w.horizon, batch)
-        self.fit_result = fit_model(self.model, train_ds, val_ds, t, verbose=self.verbose,
+        self.fit_result = fit_model(fit_net, train_ds, val_ds, t, verbose=self.verbose,
                                     extra_callbacks=self.callbacks)
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
             trained, self.model = self.model, build_model(self.cfg, n_features=big.shape[1])
@@ -109,6 +129,9 @@ class LSTMForecaster:
         x, _ = window_arrays(np.vstack([z, pad]), np.asarray(price_origins) - self.preps[s.id].offset,
                              self.cfg.window.window, self.horizon)
         scaled = predict_batches(self.model, np.ascontiguousarray(x))  # (n, horizon)
+        off = self.season_offsets(s, self.horizon)
+        if off is not None:  # the seasonal part of rows o+1 .. o+horizon goes back in
+            scaled = scaled + off[np.asarray(price_origins)[:, None] + np.arange(1, self.horizon + 1)]
         return self.preps[s.id].decode(s.values[price_origins], scaled)
 
     def forecast(self, panel: Panel, horizon: int | None = None) -> dict[str, np.ndarray]:
@@ -121,17 +144,22 @@ class LSTMForecaster:
                                 f"--horizon {self.horizon} or less, or retrain with a longer --horizon")
         out = {}
         for s in panel:
+            off = self.season_offsets(s, max(h, self.horizon))
             if self.features:
                 x = self.encoded(s)[-self.cfg.window.window:][None]  # (1, window, 1 + inputs)
-                out[s.id] = self.preps[s.id].decode(float(s.values[-1]), self.model(x, training=False).numpy())[0][:h]
+                scaled = self.model(x, training=False).numpy()
+                if off is not None:
+                    scaled = scaled + off[len(s):len(s) + self.horizon]
+                out[s.id] = self.preps[s.id].decode(float(s.values[-1]), scaled)[0][:h]
             else:
                 out[s.id] = forecast_path(self.model, self.preps[s.id], s.values, self.cfg.window.window,
-                                          self.horizon, h)
+                                          self.horizon, h, season=off)
         return out
 
     def state(self) -> dict:
         """Everything but the network, JSON-ready per series (the bundle and the executors carry it)."""
-        return {sid: {"preprocessor": self.preps[sid].to_dict(), "feature_scaler": self.scalers[sid].to_dict()}
+        return {sid: {"preprocessor": self.preps[sid].to_dict(), "feature_scaler": self.scalers[sid].to_dict(),
+                      **({"season": self.seasons[sid].to_dict()} if sid in self.seasons else {})}
                 for sid in self.preps}
 
     @classmethod
@@ -142,6 +170,8 @@ class LSTMForecaster:
         for sid, st in state.items():
             fc.preps[sid] = Preprocessor.from_dict(st["preprocessor"])
             fc.scalers[sid] = feat.FeatureScaler.from_dict(st["feature_scaler"])
+            if "season" in st:
+                fc.seasons[sid] = SeasonalProfile.from_dict(st["season"])
         return fc
 
 
@@ -154,13 +184,27 @@ def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
                            for i in range(0, len(x), batch_size)])
 
 
-def forecast_path(model, prep: Preprocessor, prices: np.ndarray, window: int, trained_h: int, h: int) -> np.ndarray:
-    """``h`` future prices; beyond the trained horizon the forecast is fed back in (recursive)."""
+def forecast_path(model, prep: Preprocessor, prices: np.ndarray, window: int, trained_h: int, h: int,
+                  season: np.ndarray | None = None) -> np.ndarray:
+    """``h`` future prices; beyond the trained horizon the forecast is fed back in (recursive).
+    ``season``: the seasonal part at every row of ``prices`` and at least ``h`` rows after them."""
     prices = np.asarray(prices, dtype=np.float64)
     out: list[float] = []
     while len(out) < h:
-        x = last_input(prep.encode(prices), window)  # (1, window, 1)
-        step = prep.decode(prices[-1], model(x, training=False).numpy())[0]  # (trained_h,)
+        n = len(prices)
+        z = prep.encode(prices)
+        scaled_in = z if season is None else z - season[prep.offset:n]
+        y = model(last_input(scaled_in, window), training=False).numpy()  # (1, trained_h)
+        if season is not None:
+            y = y + _tail(season, n, trained_h)
+        step = prep.decode(prices[-1], y)[0]  # (trained_h,)
         out.extend(step.tolist())
         prices = np.concatenate([prices, step])
     return np.asarray(out[:h])
+
+
+def _tail(season: np.ndarray, start: int, k: int) -> np.ndarray:
+    """``season[start:start + k]``, padded with zeros past its end (steps beyond the asked horizon, which
+    the last recursive step computes and drops)."""
+    part = season[start:start + k]
+    return np.concatenate([part, np.zeros(k - len(part), season.dtype)])

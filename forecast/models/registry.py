@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from forecast.config import RunConfig
+from forecast.config import RunConfig, neural_variant
 from forecast.data.panel import Panel, Series
 
 
@@ -51,14 +51,17 @@ def _forecast_one(model, panel: Panel, horizon: int) -> np.ndarray:
 
 def make_model(name: str, cfg: RunConfig, *, season: int | tuple[int, ...] = 1, features=(), fit: str = "global",
                initial_weights=None, verbose: int = 0, callbacks=()):
-    """A fresh, unfitted panel forecaster by name (the LSTM imports TensorFlow only here)."""
+    """A fresh, unfitted panel forecaster by name: a baseline, ``lstm`` (the network ``cfg`` describes) or a
+    network variant of it such as ``gru-season`` (config.neural_variant); TensorFlow is imported only here."""
     from forecast.models.baselines import BASELINES
 
-    if name == "lstm":
+    net_cfg = neural_variant(name, cfg)
+    if net_cfg is not None:
         from forecast.models.lstm import LSTMForecaster
 
         def lstm():
-            return LSTMForecaster(cfg, features, verbose=verbose, initial_weights=initial_weights, callbacks=callbacks)
+            return LSTMForecaster(net_cfg, features, verbose=verbose, initial_weights=initial_weights,
+                                  callbacks=callbacks)
 
         return lstm() if fit == "global" else PerSeries(name, lstm, cfg.window.horizon)
     return PerSeries(name, lambda: BASELINES[name](season), cfg.window.horizon)

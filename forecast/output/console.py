@@ -55,6 +55,9 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     out.print(table)
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
+    if m.get("hybrid"):
+        used = "a seasonal profile takes out the season" if m["hybrid"]["used"] else "none"
+        out.print(f"hybrid: {used} ({m['hybrid']['why']})", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {device}")

@@ -23,10 +23,10 @@ from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, chronological_split, rows_needed
 from forecast.errors import ForecastError, InputError
-from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_test_scores,
+from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for
-from forecast.executors import SEQUENTIAL
+from forecast.executors import SEQUENTIAL, Background
 
 
 @dataclass
@@ -115,10 +115,14 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
     panel = load_training_panel(data_path, cfg)
     splits = splits_of(panel, cfg)
-    device = configure_device(cfg.train.device)
-    heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
-    fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
-    per, frames, entries = score_panel(panel, splits, fitted, cfg)
+    baselines = Background(baseline_forecasts, panel, splits, cfg)  # forked before TensorFlow loads
+    try:
+        device = configure_device(cfg.train.device)
+        heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
+        fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
+        per, frames, entries = score_panel(panel, splits, fitted, cfg, baselines.result())
+    finally:
+        baselines.close()
     training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
                 for k, f in fitted.items()}
     metrics = {"test": {"series": per, "pooled": pooled(per)}, "training": training, "skipped": panel.skipped,
@@ -139,8 +143,19 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     return TrainOutcome(bundle_dir, panel, metrics, device)
 
 
-def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunConfig):
-    """Per series: test metrics (with interval coverage), its test frame, and its series.json entry."""
+def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
+    """Per series, scoring.baseline_paths at its validation and test origins (statistical candidates for at
+    most MAX_SERIES_WITH_CANDIDATES series)."""
+    offset = Preprocessor(cfg.window.transform).offset
+    candidates = CANDIDATES if len(panel) <= MAX_SERIES_WITH_CANDIDATES else ()
+    return {s.id: baseline_paths(s, splits[s.id].n_train, splits[s.id].val_origins + offset,
+                                 splits[s.id].test_origins + offset, cfg.window.horizon, seasons_for(s.freq),
+                                 candidates) for s in panel}
+
+
+def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunConfig, baselines: dict):
+    """Per series: test metrics (with interval coverage and ``baselines``' scores), its test frame, and its
+    series.json entry."""
     offset = Preprocessor(cfg.window.transform).offset
     per, frames, entries = {}, [], []
     for s in panel:
@@ -150,10 +165,10 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         test_f = fc.predict_origins(s, test_o)  # (n, h)
         m, frame = evaluate_test(test_f, s, test_o, sp.n_train)
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
+        if s.id in fc.seasons:
+            m["hybrid"] = {"used": fc.seasons[s.id].used, "why": fc.seasons[s.id].why}
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
-        m["baselines"] = baseline_test_scores(
-            s, sp.n_train, val_o, test_o, cfg.window.horizon, seasons_for(s.freq), test_f,
-            candidates=CANDIDATES if len(panel) <= MAX_SERIES_WITH_CANDIDATES else ())
+        m["baselines"] = baseline_test_scores(s, sp.n_train, test_o, cfg.window.horizon, baselines[s.id], test_f)
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
                       "train_end": str(s.dates[sp.n_train - 1].date()),
                       "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}
