@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 DATA   := data/nasdaq_composite_daily_1999_2018.csv
 DEMO   := out/demo
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TensorFlow's flavour: the CUDA build where an NVIDIA driver answers, else the smaller, faster-importing CPU wheel
+TF     ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
+OTHER_TF := $(if $(filter gpu,$(TF)),tensorflow-cpu,tensorflow)
 
 .PHONY: demo test install install-dev clean
 
@@ -12,12 +15,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# both wheels install the same `tensorflow` package: the other one goes first (a no-op in a new venv)
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip uninstall -q -y $(OTHER_TF) 2>/dev/null || true
+	$(BIN)/python -m pip install -q -e ".[$(TF)]"
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip uninstall -q -y $(OTHER_TF) 2>/dev/null || true
+	$(BIN)/python -m pip install -q -e ".[dev,$(TF)]"
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

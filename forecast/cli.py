@@ -133,9 +133,17 @@ def _quiet_tf() -> None:
 
     Every command that may load TensorFlow calls this first, before the import: C++ INFO/WARNING lines
     off unless the user set TF_CPP_MIN_LOG_LEVEL, Keras progress on stderr, and (in the real CLI
-    process) fd 2 through a filter that drops only the known start-up noise. Errors still show.
+    process) fd 2 through a filter that drops only the known start-up noise. Errors still show. Without
+    TensorFlow installed (it comes from the ``cpu`` or ``gpu`` extra) the command ends here with exit code 2.
     """
+    import importlib.util
+
     from forecast import tf_quiet
+
+    if importlib.util.find_spec("tensorflow") is None:
+        typer.echo('error: TensorFlow is not installed; run `make install`, or pip install -e ".[cpu]" '
+                   '(".[gpu]" on a machine with an NVIDIA GPU)', err=True)
+        raise typer.Exit(2)
 
     tf_quiet.quiet(filter_fd=_FILTER_STDERR)
 

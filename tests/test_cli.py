@@ -105,3 +105,21 @@ def test_pyproject_license_is_an_spdx_string_for_a_setuptools_that_reads_it():
     assert meta["project"]["license"] == "MIT"  # a table makes setuptools >= 77 print a deprecation block
     assert "setuptools>=77" in meta["build-system"]["requires"]
     assert meta["project"]["scripts"]["forecast"] == "forecast.cli:main"
+
+
+NO_TENSORFLOW = """
+import importlib.util, sys
+from typer.testing import CliRunner
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "tensorflow" else real(name, *a)
+from forecast.cli import app
+r = CliRunner().invoke(app, ["info"])
+print(r.exit_code, " ".join(r.output.split()))
+"""
+
+
+def test_a_command_that_needs_tensorflow_says_how_to_install_it():
+    proc = _run("-c", NO_TENSORFLOW)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ('2 error: TensorFlow is not installed; run `make install`, or pip install -e '
+                                   '".[cpu]" (".[gpu]" on a machine with an NVIDIA GPU)')
