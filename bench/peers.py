@@ -58,7 +58,16 @@ def fit_then_patch(*a, **k):  # the modules used after the fit are imported by n
     return r
 fit = timed("fit", F.fit_model)
 F.configure_device, F.fit_model = timed("tf_import", F.configure_device), fit_then_patch
-atexit.register(lambda: Path(os.environ["PEERS_TIMES"]).write_text(json.dumps({**T, "atexit": time.time()})))
+def write_times():
+    Path(os.environ["PEERS_TIMES"]).write_text(json.dumps({**T, "atexit": time.time()}))
+atexit.register(write_times)
+import forecast.cli as C
+if hasattr(C, "_exit_now"):  # the CLI leaves without the interpreter's teardown (no atexit) once TensorFlow is loaded
+    exit_now = C._exit_now
+    C._exit_now = lambda code: (write_times(), exit_now(code))
+import forecast.executors as E
+if hasattr(E, "Background"):  # what the fit did not hide of the baselines (computed in a fork since the fit began)
+    E.Background.result = timed("baselines_wait", E.Background.result)
 from forecast.cli import main
 sys.argv = ["forecast", *sys.argv[1:]]
 main()
@@ -225,8 +234,9 @@ def main() -> None:
                 metrics = json.loads((out / "metrics.json").read_text())
                 epochs = sum(v["epochs_run"] for v in metrics["training"].values())
                 pred = pd.read_csv(out / "test_predictions.csv")
-                phases = {k: T[k] for k in ("tf_import", "score", "test", "intervals", "baselines", "predict", "save",
-                                            "reload", "plots") if k in T} | {"exit": wall - (T["atexit"] - t0)}
+                phases = {k: T[k] for k in ("tf_import", "score", "test", "intervals", "baselines", "baselines_wait",
+                                            "predict", "save", "reload", "plots") if k in T}
+                phases["exit"] = wall - (T["atexit"] - t0)
             else:
                 cmd = [str(darts_py), os.path.abspath(__file__), "--child", str(data), str(out),
                        str(sp.n_train), str(sp.n_val), str(a.epochs)]

@@ -67,7 +67,7 @@ def test_recurrent_layers_of_every_architecture_stay_cudnn_eligible(tiny_cfg, ar
 def test_ensemble_serves_the_median_of_its_members_and_repeats_with_the_seed(tiny_cfg):
     import keras
 
-    cfg = tiny_cfg.replace(model={"ensemble": 3}, train={"epochs": 1})
+    cfg = tiny_cfg.replace(model={"ensemble": 3, "layers": (4,)}, train={"epochs": 1})
     panel = _walk()
     a, b = _fit(cfg, panel), _fit(cfg, panel)
     members = keras.Model(a.model.inputs, a.model.get_layer("members").output)

@@ -1,4 +1,9 @@
-"""The LSTM forecaster: one stacked LSTM over every series of a panel (a single series is a panel of one).
+"""The network forecaster: one network over every series of a panel (a single series is a panel of one).
+
+The network is the stacked LSTM by default, or another ``cfg.model.arch`` or an ensemble (models/network.py);
+the name stays ``lstm`` for all of them. With ``cfg.model.hybrid`` a per-series seasonal profile
+(data/seasonal.py), fitted on the training rows, is taken out of the encoded target before the windows and
+put back into every forecast along the calendar.
 
 Series are encoded separately: one ``Preprocessor`` (target transform + scaler) and one ``FeatureScaler``
 (covariates) per series, fitted on that series' training rows only. The encoded series are concatenated
