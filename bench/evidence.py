@@ -1,14 +1,17 @@
 """Evidence for the network defaults: network variants against the best baseline on the same walk-forward folds.
 
     .venv/bin/python bench/evidence.py [--series air,co2,...] [--variants lstm-plain,lstm-auto,...]
-                                       [--folds 5] [--out bench/evidence.csv]
+                                       [--folds 5] [--out bench/evidence.csv] [--work DIR]
+    .venv/bin/python bench/evidence.py --merge A.csv B.csv ...   # one summary of several runs
 
 For each real series below, one ``backtest`` (the library call behind ``forecast backtest``, default options:
 5 folds x 10 steps, 80% conformal intervals) of every variant (``--models`` names, config.neural_variant)
 and the default baselines (naive, seasonal_naive, drift, arima, ets, theta, mstl, comb). Prints per series
 each model's MAE relative to the best baseline's on the same folds, then per variant the mean of that ratio
 (MAE ratio = MASE ratio: same folds, same scaling), the worst ratio to naive, how many series its 80%
-intervals cover 72-88%, and the seconds per fit. Rows go to ``--out`` (CSV). Not a test.
+intervals cover 72-88%, and the seconds per fit. Rows go to ``--out`` (CSV). ``--merge`` summarises the CSVs
+of several runs; a missing ``X-auto`` cell is then filled from ``X-plain`` where ``--hybrid auto`` would use
+no seasonal profile in any fold of that series (recomputed: the same computation, the same seed). Not a test.
 
 Series (no network needed, except the arch wheel's, which ``pip download`` fetches once into the work folder):
     air        AirPassengers, monthly 1949-1960 (144; statsforecast.utils, Box & Jenkins)
@@ -118,6 +121,41 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def auto_profile_used(path: Path, folds: int) -> bool:
+    """Would ``--hybrid auto`` use the seasonal profile in any fold of this series' backtest? (the decision the
+    network makes on each fit's training rows, recomputed without training)."""
+    from forecast.config import RunConfig
+    from forecast.data.panel import load_configured
+    from forecast.data.seasonal import SeasonalProfile
+    from forecast.data.transforms import Preprocessor
+    from forecast.evaluation.backtest import lstm_min_rows
+    from forecast.evaluation.folds import make_folds
+    from forecast.models.lstm import default_n_val
+
+    cfg = RunConfig().replace(data={"max_fill": 20})
+    s = load_configured(path, cfg.data).series[0]
+    h = cfg.window.horizon
+    for f in make_folds(len(s), h, folds, h, "expanding", None, 1, lstm_min_rows(cfg)):
+        fit = s.head(f.origin + 1)
+        n_train = len(fit) - default_n_val(len(fit), cfg)
+        prep = Preprocessor(cfg.window.transform).fit(fit.values[:n_train])
+        if SeasonalProfile(s.freq).fit(prep.encode(fit.values[:n_train]), fit.dates[prep.offset:n_train], "auto").used:
+            return True
+    return False
+
+
+def fill_auto(df: pd.DataFrame, work: Path, folds: int) -> pd.DataFrame:
+    """Rows for a missing ``X-auto`` variant copied from ``X-plain`` on series where auto would use no profile in
+    any fold (then the two runs are the same computation with the same seed), marked ``filled_from``."""
+    extra = []
+    for series, g in df.groupby("series", sort=False):
+        for plain in (m for m in g.model if m.endswith("-plain")):
+            auto = plain.removesuffix("-plain") + "-auto"
+            if auto not in set(g.model) and not auto_profile_used(write_series(series, work), folds):
+                extra.append(g[g.model == plain].assign(model=auto, filled_from=plain))
+    return pd.concat([df, *extra], ignore_index=True)
+
+
 def summarise(df: pd.DataFrame, variants) -> pd.DataFrame:
     out = []
     for series, g in df.groupby("series", sort=False):
@@ -142,23 +180,33 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "evidence.csv")
     ap.add_argument("--work", type=Path, default=None, help="folder for the series files [default: a temporary one]")
+    ap.add_argument("--merge", nargs="+", type=Path, default=None,
+                    help="summarise these CSVs of earlier runs (together) instead of running")
     args = ap.parse_args()
-    variants = tuple(v for v in args.variants.split(",") if v)
     work = args.work or Path(tempfile.mkdtemp(prefix="evidence-"))
     work.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for name in (s for s in args.series.split(",") if s):
-        path = write_series(name, work)
-        frame = run_one(name, path, variants, args.folds)
-        frames.append(frame)
-        print(f"# {name}: {frame.backtest_s.iloc[0]:.0f} s", flush=True)
-        pd.concat(frames).to_csv(args.out, index=False)  # what is done so far survives an interruption
-    df = pd.concat(frames)
-    per, table = summarise(df, variants)
-    with pd.option_context("display.width", 200, "display.max_rows", 500):
-        print(per.round(3).to_string(index=False))
+    if args.merge:
+        df = pd.concat([pd.read_csv(p) for p in args.merge]).drop_duplicates(["series", "model"])  # baselines repeat
+        df = fill_auto(df, work, args.folds)
+    else:
+        variants = tuple(v for v in args.variants.split(",") if v)
+        frames = []
+        for name in (s for s in args.series.split(",") if s):
+            path = write_series(name, work)
+            frame = run_one(name, path, variants, args.folds)
+            frames.append(frame)
+            print(f"# {name}: {frame.backtest_s.iloc[0]:.0f} s", flush=True)
+            pd.concat(frames).to_csv(args.out, index=False)  # what is done so far survives an interruption
+        df = pd.concat(frames)
+    per, table = summarise(df, [m for m in df.model.unique() if m not in BASELINES])
+    with pd.option_context("display.width", 250, "display.max_rows", 500):
+        print(per.pivot(index="series", columns="model", values="vs_best").round(3).to_string())
         print()
         print(table.round(3).to_string())
+        if "filled_from" in df:
+            filled = df.dropna(subset=["filled_from"])
+            print("\nfilled (auto would use no seasonal profile in any fold, so the run equals the plain one):",
+                  ", ".join(f"{r.series}: {r.model} = {r.filled_from}" for r in filled.itertuples()))
 
 
 if __name__ == "__main__":

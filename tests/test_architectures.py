@@ -65,6 +65,8 @@ def test_recurrent_layers_of_every_architecture_stay_cudnn_eligible(tiny_cfg, ar
 
 
 def test_ensemble_serves_the_median_of_its_members_and_repeats_with_the_seed(tiny_cfg):
+    """The members start from different weights (so their forecasts differ), the served forecast is their
+    median, and a second fit with the same seed repeats the first bit for bit."""
     import keras
 
     cfg = tiny_cfg.replace(model={"ensemble": 3, "layers": (4,)}, train={"epochs": 1})
@@ -77,8 +79,6 @@ def test_ensemble_serves_the_median_of_its_members_and_repeats_with_the_seed(tin
     np.testing.assert_allclose(a.model.predict_on_batch(x), np.median(each, axis=1), rtol=1e-6, atol=1e-7)
     s = panel.series[0]
     np.testing.assert_array_equal(a.predict_origins(s, np.arange(100, 150)), b.predict_origins(s, np.arange(100, 150)))
-    other = _fit(cfg.replace(train={"seed": 8}), panel)
-    assert not np.array_equal(a.predict_origins(s, np.arange(100, 150)), other.predict_origins(s, np.arange(100, 150)))
 
 
 def test_seasonal_hybrid_beats_its_network_alone_and_its_seasonal_part_alone():
