@@ -17,6 +17,9 @@ relative (TensorFlow splits larger matrix products by thread count, which reorde
   answers fails within seconds (``check_reachable``); with a token saved or set (Ray's token
   authentication, on by default for ``ray start``) the connection uses it. Needs the optional extra:
   ``pip install "forecast[ray]"``.
+
+``Background(fn, *args)`` is the other kind of parallelism: one piece of work (``train``'s baseline forecasts)
+in a process forked before TensorFlow loads, overlapping the fit; ``result()`` collects it.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
@@ -179,8 +183,6 @@ class Background:
     ``result()`` instead: the same answer, later. ``close()`` ends the process (``result()`` calls it)."""
 
     def __init__(self, fn: Callable, *args):
-        import sys
-
         self._fn, self._args, self._proc, self._conn = fn, args, None, None
         if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
             return
