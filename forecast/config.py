@@ -17,7 +17,7 @@ DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("none", "mirrored")
 FITS = ("global", "per_series")
 ARCHS = ("lstm", "gru", "bilstm", "cnn_lstm", "attention", "transformer")  # models/network.py
-HYBRIDS = ("none", "season", "auto")  # models/seasonal.py
+HYBRIDS = ("none", "season", "auto")  # data/seasonal.py
 # Model names for the CLI without importing the models (models/baselines.BASELINES is the source; a test checks).
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
                   "median")
