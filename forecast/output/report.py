@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from forecast.errors import ForecastError
+from forecast.evaluation.verdict import text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
@@ -230,11 +231,6 @@ def _evidence(test: dict) -> str:
     return text
 
 
-def verdict_text(verdict) -> str:
-    """A backtest verdict as text: older reports store a sentence, newer ones an object with ``text``."""
-    return verdict.get("text", "") if isinstance(verdict, dict) else str(verdict or "")
-
-
 def summary_section(src: Sources) -> str:
     """One verdict: the backtest's when there is one (many refits over many origins), the test part's as context."""
     test = None
@@ -245,7 +241,7 @@ def summary_section(src: Sources) -> str:
 
         p = src.bundle.metrics["test"]["pooled"]
         test, good = f"Test parts of {p['n_series']} series: {pooled_sentence(p)}.", bool(p["n_beats_naive_significantly"])
-    backtest = verdict_text((src.backtest or {}).get("verdict"))
+    backtest = text_of((src.backtest or {}).get("verdict"))
     if backtest:
         parts = [f'<p class="verdict">The verdict: {esc(backtest)}</p>']
         if test:
@@ -396,16 +392,16 @@ def backtest_section(src: Sources) -> str:
         p = bt["pooled"]
         rows = [[n, m.get("mean_mase"), m.get("mean_skill_vs_naive"), m.get("n_series")] for n, m in
                 sorted(p["models"].items(), key=lambda kv: _rank({"mase": kv[1].get("mean_mase")}))]
-        verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(verdict_text(r.get('verdict')))}</li>"
+        verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(text_of(r.get('verdict')))}</li>"
                            for sid, r in bt["series"].items())
         return section("Backtest against baselines", f'<p class="meta">Folder {esc(src.backtest_dir)}; '
                        f"{len(bt['series'])} series, pooled.</p>", _same_data(src),
-                       f'<p class="verdict">{esc(verdict_text(bt.get("verdict")) or "no verdict recorded")}</p>',
+                       f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>',
                        table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
                              ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>")
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
-             f'<p class="verdict">{esc(verdict_text(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
+             f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
     dm = bt.get("dm_test")
     if isinstance(dm, dict):
         parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
