@@ -14,14 +14,14 @@ from forecast.errors import ForecastError
 TRANSFORMS = ("auto", "log_return", "diff", "level")
 LOSSES = ("mse", "huber")
 DEVICES = ("auto", "cpu", "gpu")
-STRATEGIES = ("none", "mirrored")
+STRATEGIES = ("none", "mirrored")  # mirrored: tf.distribute.MirroredStrategy over the local devices
 FITS = ("global", "per_series")
 ARCHS = ("lstm", "gru", "bilstm", "cnn_lstm", "attention", "transformer")  # models/network.py
 HYBRIDS = ("none", "season", "auto")  # data/seasonal.py
 # Model names for the CLI without importing the models (models/baselines.BASELINES is the source; a test checks).
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
                   "median")
-DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")  # mirrored: tf.distribute.MirroredStrategy over the local devices
+DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,11 @@ def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
         else:
             raise ForecastError(f"--models {name!r}: {part!r} is not a variant part; give {VARIANT_HELP}")
     return cfg.replace(model=model, window=window)
+
+
+def is_network(name: str) -> bool:
+    """``lstm`` or a network variant such as ``gru-season`` (``neural_variant``): a model of ours, not a baseline."""
+    return neural_variant(name, RunConfig()) is not None
 
 
 def parse_ints(text: str, option: str, what: str, example: str) -> tuple[int, ...]:

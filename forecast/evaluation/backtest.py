@@ -58,15 +58,10 @@ class Backtest:
     panel: Panel  # the series backtested
 
 
-def is_neural(name: str) -> bool:
-    """``lstm`` or a network variant such as ``gru-season`` (config.neural_variant)."""
-    return config.neural_variant(name, RunConfig()) is not None
-
-
 def parse_models(text: str | Iterable[str]) -> tuple[str, ...]:
     """'lstm,naive,gru-season' -> ('lstm', 'naive', 'gru-season'); unknown names are an error listing the choices."""
     names = [m.strip() for m in (text.split(",") if isinstance(text, str) else text) if m.strip()]
-    unknown = [m for m in names if m not in MODELS and not is_neural(m)]
+    unknown = [m for m in names if m not in MODELS and not config.is_network(m)]
     if unknown or not names:
         raise ForecastError(f"--models: unknown model {', '.join(map(repr, unknown)) or '(none given)'}; "
                             f"choose from {', '.join(MODELS)}, or {config.VARIANT_HELP}")
@@ -75,7 +70,7 @@ def parse_models(text: str | Iterable[str]) -> tuple[str, ...]:
 
 def _min_rows(models, cfg: RunConfig) -> int:
     """The fewest prices every neural model among ``models`` can train on (0: none is neural)."""
-    return max([lstm_min_rows(config.neural_variant(m, cfg)) for m in models if is_neural(m)], default=0)
+    return max([lstm_min_rows(config.neural_variant(m, cfg)) for m in models if config.is_network(m)], default=0)
 
 
 def lstm_min_rows(cfg: RunConfig) -> int:
@@ -99,8 +94,8 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
            calibrate: bool = False) -> list[list[FoldTask]]:
     """The fits of ``model``: one task per retraining fold (covering the later folds that reuse its fit), for
     all series at once (the global LSTM) or for each series; returned as chains of consecutive fits."""
-    neural = is_neural(model)
-    joint = neural and cfg.model.fit == "global"
+    network = config.is_network(model)
+    joint = network and cfg.model.fit == "global"
     units = [panel] if joint else [panel.select(sid) for sid in panel.ids]
     chains = []
     for unit in units:
@@ -112,7 +107,7 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
         chain = []
         for i in range(len(next(iter(groups.values())))):
             ends, one_step = {}, None
-            if neural:  # step-1 predictions until the next fit (or the last possible origin)
+            if model == "lstm":  # step-1 predictions until the next fit (the lag diagnostic reads only the LSTM's)
                 one_step = {sid: g[i + 1][0].origin - 1 if i + 1 < len(g) else len(unit[sid]) - 2
                             for sid, g in groups.items()}
             for sid, g in groups.items():
@@ -122,7 +117,7 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
             origins = tuple((f0.index, {sid: (groups[sid][i][k].train_start, groups[sid][i][k].origin) for sid in groups})
                             for k, f0 in enumerate(next(iter(groups.values()))[i]))
             chain.append(FoldTask(model, cut, fit_ranges, origins, cfg.window.horizon, season, cfg,
-                                  keep_weights=warm and neural, one_step_until=one_step, calibrate=calibrate))
+                                  keep_weights=warm and network, one_step_until=one_step, calibrate=calibrate))
         chains.append(chain)
     return chains
 
@@ -276,15 +271,16 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     usable = replace(panel, series=tuple(s for s in panel if s.id in folds_of))
     tasks, chained = [], []
     for name in models:
+        network = config.is_network(name)
         by_season = {}  # baselines get each series' own season
         for sid in usable.ids:
             by_season.setdefault(cycles[sid], []).append(sid)
         for m, sids in by_season.items():
-            part = replace(usable, series=tuple(usable[sid] for sid in sids)) if not is_neural(name) else usable
+            part = usable if network else replace(usable, series=tuple(usable[sid] for sid in sids))
             chains = _tasks(part, folds_of, name, cfg, m, warm_start, calibrate=bool(levels))
             for chain in chains:
-                (chained.append(chain) if warm_start and is_neural(name) else tasks.extend(chain))
-            if is_neural(name):
+                (chained.append(chain) if warm_start and network else tasks.extend(chain))
+            if network:
                 break  # a network's season is unused; one set of tasks covers every series
     results = _execute(tasks, chained, executor, progress)
     reports, rows = {}, []
