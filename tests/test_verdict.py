@@ -94,3 +94,14 @@ def test_without_the_lstm_and_without_any_forecast():
                     np.ones((3, 2)), np.ones((3, 2)))
     assert empty["best"] is None and "nothing to compare" in empty["text"]
     assert text_of(v) == v["text"] and text_of("an older report's string") == "an older report's string"
+
+
+def test_a_network_variant_that_wins_is_not_called_the_simpler_model():
+    """Close errors (not significant): the verdict prefers the best model "the simpler model" only when it is a
+    baseline; a network variant such as gru-season is no simpler than the LSTM."""
+    models, F, A, N = _case({"lstm": 1.0, "naive": 3.0, "gru-season": 0.9}, folds=6, seed=1)
+    v = verdict(models, F, A, N)
+    assert v["best"] == "gru-season" and v["p_value_vs_best"] >= SIGNIFICANCE
+    assert v["text"].endswith("so use gru-season.")
+    models, F, A, N = _case({"lstm": 1.0, "naive": 3.0, "theta": 0.9}, folds=6, seed=1)
+    assert verdict(models, F, A, N)["text"].endswith("so use AutoTheta, the simpler model.")

@@ -175,7 +175,9 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by) -> str:
 
 
 def _simpler(name: str) -> str:
-    return "" if name == "lstm" else ", the simpler model"
+    from forecast.config import is_network
+
+    return "" if is_network(name) else ", the simpler model"  # a network variant is not simpler than the LSTM
 
 
 def _lstm_alone(out, test) -> str:
