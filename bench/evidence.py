@@ -122,24 +122,22 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
 
 
 def auto_profile_used(path: Path, folds: int) -> bool:
-    """Would ``--hybrid auto`` use the seasonal profile in any fold of this series' backtest? (the decision the
-    network makes on each fit's training rows, recomputed without training)."""
+    """Would ``--hybrid auto`` use the seasonal profile in any fold of this series' backtest? (the network's own
+    decision, ``LSTMForecaster.prepare`` on each fold's fit, without training)."""
     from forecast.config import RunConfig
     from forecast.data.panel import load_configured
-    from forecast.data.seasonal import SeasonalProfile
-    from forecast.data.transforms import Preprocessor
     from forecast.evaluation.backtest import lstm_min_rows
     from forecast.evaluation.folds import make_folds
-    from forecast.models.lstm import default_n_val
+    from forecast.models.lstm import LSTMForecaster, default_n_val
 
-    cfg = RunConfig().replace(data={"max_fill": 20})
-    s = load_configured(path, cfg.data).series[0]
+    cfg = RunConfig().replace(data={"max_fill": 20}, model={"hybrid": "auto"})
+    panel = load_configured(path, cfg.data)
     h = cfg.window.horizon
-    for f in make_folds(len(s), h, folds, h, "expanding", None, 1, lstm_min_rows(cfg)):
-        fit = s.head(f.origin + 1)
-        n_train = len(fit) - default_n_val(len(fit), cfg)
-        prep = Preprocessor(cfg.window.transform).fit(fit.values[:n_train])
-        if SeasonalProfile(s.freq).fit(prep.encode(fit.values[:n_train]), fit.dates[prep.offset:n_train], "auto").used:
+    for f in make_folds(len(panel.series[0]), h, folds, h, "expanding", None, 1, lstm_min_rows(cfg)):
+        fit = panel.map(lambda s: s.head(f.origin + 1))
+        net = LSTMForecaster(cfg)
+        net.prepare(fit, [default_n_val(f.origin + 1, cfg)])
+        if any(sp.used for sp in net.seasons.values()):
             return True
     return False
 
