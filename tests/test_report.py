@@ -118,7 +118,12 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     scores = full_html.split("<h2>Test part: LSTM vs naive</h2>")[1].split("</section>")[0]
     assert f"<td>lstm</td><td>{test['lstm']['mae']:,.2f}</td>" in scores  # the walk's prices are around 100
     assert f"<b>{test['skill_vs_naive']:+.1%}</b>" in scores
-    verdict = "beats the naive forecast." if test["beats_naive"] else "does NOT beat the naive forecast"
+    if test["beats_naive"] and test["dm_test"]["significant"]:
+        verdict = "the LSTM beats the naive last-value forecast on the test part"
+    elif test["beats_naive"]:  # lower, but not significantly: never called a win
+        verdict = "the LSTM&#x27;s error is lower than the naive forecast&#x27;s, but not by more than noise"
+    else:
+        verdict = "the LSTM does NOT beat the naive last-value forecast"
     plain = full_html.split("<h2>In plain words</h2>")[1].split("</section>")[0]
     assert verdict in plain
     assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain
@@ -206,3 +211,25 @@ def test_report_renders_in_headless_chromium_without_console_errors(full_html, t
     bad = tmp_path / "bad.html"  # the check itself can fail: a page with a script error is caught
     bad.write_text("<!DOCTYPE html><p>x</p><script>undefined_function()</script>")
     assert any("Uncaught ReferenceError" in line for line in chromium_render(bad, tmp_path / "bad.png"))
+
+
+def test_the_test_part_sentence_names_a_more_accurate_baseline_and_calls_no_noise_a_win():
+    """The report's plain words say what the train summary says: a lower error that is not significant is no win,
+    and a statistical baseline with a lower MAE is named with its p-value (the sentence is then not 'good')."""
+    from forecast.output.report import _test_sentence
+
+    m = {"first_origin": "1959-02-01", "last_date": "1960-12-01", "n_origins": 13, "horizon": 10,
+         "lstm": {"mae": 25.81}, "naive": {"mae": 83.29}, "skill_vs_naive": 0.69, "beats_naive": True,
+         "dm_test": {"p_value": 0.23, "significant": False},
+         "baselines": {"models": {"seasonal_naive": {"mae": 51.92, "p_value_vs_lstm": 0.01},
+                                  "arima": {"mae": 14.06, "p_value_vs_lstm": 0.0421}}}}
+    text, good = _test_sentence(m)
+    assert "but not by more than noise" in text and "beats" not in text and good is False
+    assert ("; arima is more accurate on the same test part (MAE 14.06 against the LSTM's 25.81, "
+            "Diebold-Mariano p = 0.0421: significant).") in text
+    m.update(dm_test={"p_value": 0.001, "significant": True})
+    text, good = _test_sentence(m)
+    assert "the LSTM beats the naive last-value forecast on the test part; arima is more accurate" in text
+    assert good is False  # a baseline is better: not a sentence in the LSTM's favour
+    m["baselines"]["models"].pop("arima")
+    assert _test_sentence(m)[1] is True

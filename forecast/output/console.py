@@ -90,29 +90,41 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
 def train_verdict(m: dict) -> str:
     """One sentence: does the LSTM beat naive on the test part, by how much, is it more than noise, and is a
     statistical baseline better still. "Not significant" is never followed by "beats"."""
-    dm = m.get("dm_test") or {}
-    p = dm.get("p_value", float("nan"))
-    significant = p == p and p < 0.05
+    p = (m.get("dm_test") or {}).get("p_value", float("nan"))
     sig = "" if p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
-                             ("significant)" if significant else "not significant, could be noise)"))
-    head = f"skill vs naive {m['skill_vs_naive']:+.1%} in MAE{sig} -> "
+                             ("significant)" if p < 0.05 else "not significant, could be noise)"))
+    return f"skill vs naive {m['skill_vs_naive']:+.1%} in MAE{sig} -> " + test_judgement(m)
+
+
+def test_judgement(m: dict) -> str:
+    """What a test part's metrics ``m`` say about the LSTM: against naive (a win only when the Diebold-Mariano
+    test finds it significant) and, where a statistical baseline is more accurate, that one with its p-value.
+    The train summary and the report both say it in these words."""
+    p = (m.get("dm_test") or {}).get("p_value", float("nan"))
+    significant = p == p and p < 0.05
     if m["beats_naive"] and significant:
-        text = head + "the LSTM beats the naive last-value forecast on the test part"
+        text = "the LSTM beats the naive last-value forecast on the test part"
     elif m["beats_naive"]:
-        text = head + ("the LSTM's error is lower than the naive forecast's, but not by more than noise; run "
-                       "`forecast backtest` before trusting it")
+        text = ("the LSTM's error is lower than the naive forecast's, but not by more than noise; run "
+                "`forecast backtest` before trusting it")
     else:
-        text = head + ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
-                       "`forecast backtest` before trusting the LSTM")
-    better = {n: r["mae"] for n, r in (m.get("baselines") or {}).get("models", {}).items()
-              if r["mae"] < m["lstm"]["mae"]}
-    if better:
-        name = min(better, key=better.get)
-        p_b = m["baselines"]["models"][name].get("p_value_vs_lstm", float("nan"))
-        text += (f"; {name} is more accurate on the same test part (MAE {better[name]:,.4g} against the LSTM's "
+        text = ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
+                "`forecast backtest` before trusting the LSTM")
+    name = better_baseline(m)
+    if name is not None:
+        r = m["baselines"]["models"][name]
+        p_b = r.get("p_value_vs_lstm", float("nan"))
+        text += (f"; {name} is more accurate on the same test part (MAE {r['mae']:,.4g} against the LSTM's "
                  f"{m['lstm']['mae']:,.4g}, Diebold-Mariano p = {p_b:.3g}"
                  + (": significant)" if p_b < 0.05 else ")"))
     return text
+
+
+def better_baseline(m: dict) -> str | None:
+    """The test part's baseline with the lowest MAE, if that is below the LSTM's."""
+    better = {n: r["mae"] for n, r in (m.get("baselines") or {}).get("models", {}).items()
+              if r["mae"] < m["lstm"]["mae"]}
+    return min(better, key=better.get) if better else None
 
 
 def _when(d) -> str:

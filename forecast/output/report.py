@@ -210,13 +210,18 @@ def _one(bundle) -> dict | None:
 
 
 def _test_sentence(test: dict) -> tuple[str, bool]:
-    beats = bool(test.get("beats_naive"))
+    """The test part in words (the train summary's judgement, console.test_judgement) and whether it favours the
+    LSTM: better than naive significantly, and no statistical baseline more accurate."""
+    from forecast.output.console import better_baseline, test_judgement
+
+    judgement = test_judgement(test)
+    good = (bool(test.get("beats_naive")) and bool((test.get("dm_test") or {}).get("significant"))
+            and better_baseline(test) is None)
     return (f"On the held-out test part ({test.get('first_origin')} .. {test.get('last_date')}, "
             f"{test.get('n_origins')} forecast origins x {test.get('horizon')} steps) the LSTM's mean absolute "
             f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
-            f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): the LSTM "
-            + ("beats the naive forecast." if beats else "does NOT beat the naive forecast; prefer the naive one.")
-            + _evidence(test), beats)
+            f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): {judgement}."
+            + _evidence(test), good)
 
 
 def _evidence(test: dict) -> str:
