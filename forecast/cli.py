@@ -80,9 +80,10 @@ LayersOpt = typer.Option(None, help="Units per stacked LSTM layer, comma-separat
                      f"\\[default: {','.join(map(str, _MODEL.layers))}].")
 DropoutOpt = typer.Option(None, help=f"Dropout after each LSTM layer, in [0, 1) \\[default: {_MODEL.dropout}].")
 ArchOpt = typer.Option(None, help=f"Network over the window: {', '.join(ARCHS)} \\[default: {_MODEL.arch}].")
-HybridOpt = typer.Option(None, help="season: the network learns what a seasonal profile (fitted on the training rows) "
-                         "leaves; auto: only where an F test on the training rows finds a season; none "
-                         f"\\[default: {_MODEL.hybrid}].")
+HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta or mstl: the errors of that statistical "
+                         "model's forecasts (fitted on the training rows), added to them; season: what a seasonal profile "
+                         "leaves; auto: a statistical model where one beats the naive forecast on the validation rows, "
+                         f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
 EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
                            f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")
@@ -428,7 +429,7 @@ def backtest(
     models: str = typer.Option(",".join(DEFAULT_MODELS), help="Comma-separated, from: lstm (the network train ships "
                                f"with these options), {', '.join(BASELINE_NAMES)} (the statistical ones from "
                                "statsforecast), and network variants: an architecture (" + ", ".join(ARCHS) + ") with "
-                               "any of -season, -auto, -plain (hybrid), -ens<K>, -w<N>, e.g. gru,lstm-season-ens5."),
+                               "any of -season, -auto, -plain, -ets, -arima, -theta, -mstl (hybrid), -ens<K>, -w<N>, e.g. gru,lstm-ets."),
     season: Optional[int] = typer.Option(None, help="Season length \\[default: from the frequency, e.g. 5 for trading days]; "
                                          "also scales MASE by the seasonal naive."),
     interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "

@@ -17,7 +17,7 @@ DEVICES = ("auto", "cpu", "gpu")
 STRATEGIES = ("none", "mirrored")  # mirrored: tf.distribute.MirroredStrategy over the local devices
 FITS = ("global", "per_series")
 ARCHS = ("lstm", "gru", "bilstm", "cnn_lstm", "attention", "transformer")  # models/network.py
-HYBRIDS = ("none", "season", "auto")  # data/seasonal.py
+HYBRIDS = ("none", "season", "auto", "ets", "arima", "theta", "mstl")  # data/seasonal.py, models/residual.py
 # Model names for the CLI without importing the models (models/baselines.BASELINES is the source; a test checks).
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
                   "median")
@@ -52,8 +52,10 @@ class ModelConfig:
     dropout: float = 0.2
     fit: str = "global"  # "global": one network across the series; "per_series": one network per series
     arch: str = "lstm"  # the encoder over the window (models/network.py)
-    # "season": the network learns what a seasonal profile fitted on training rows leaves; "auto" (the default,
-    # best over 10 real series, README "Defaults chosen by evidence"): only where an F test finds the season
+    # "season": the network learns what a seasonal profile fitted on training rows leaves; "ets", "arima", "theta",
+    # "mstl": what that statistical model's forecasts leave; "auto" (the default; README "Defaults chosen by
+    # evidence"): a statistical model where one beats naive on the validation rows, else the profile where an F
+    # test finds a season
     hybrid: str = "auto"
     ensemble: int = 1  # networks trained side by side; the forecast is their median
 
@@ -130,23 +132,24 @@ class RunConfig:
 
 
 VARIANT_HELP = ("a network variant: an architecture (" + ", ".join(ARCHS) + ") followed by any of -season, -auto, "
-                "-plain (the hybrid), -ens<K> (ensemble size), -w<N> (window), e.g. gru, lstm-season-ens5")
+                "-plain, -ets, -arima, -theta, -mstl (the hybrid), -ens<K> (ensemble size), -w<N> (window), e.g. gru, "
+                "lstm-ets, lstm-season-ens5")
 
 
 def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
     """The config of a neural model named in ``--models``, or None for a name that is not one.
 
     ``lstm`` is ``cfg`` itself (the model ``train`` ships with these options). Any other neural name starts
-    with an architecture and changes ``cfg`` by its dash-separated parts: ``season``/``auto``/``plain`` set the
-    hybrid (season, auto, none), ``ens<K>`` the ensemble size, ``w<N>`` the window; e.g. ``gru``,
-    ``lstm-plain``, ``transformer-season-ens3``."""
+    with an architecture and changes ``cfg`` by its dash-separated parts: ``plain`` sets the hybrid to none, any
+    other hybrid name (``season``, ``auto``, ``ets``, ...) to itself, ``ens<K>`` the ensemble size, ``w<N>`` the
+    window; e.g. ``gru``, ``lstm-plain``, ``lstm-ets``, ``transformer-season-ens3``."""
     arch, *parts = name.split("-")
     if arch not in ARCHS:
         return None
     if name == "lstm":
         return cfg
     model, window = {"arch": arch}, {}
-    hybrids = {"season": "season", "auto": "auto", "plain": "none"}
+    hybrids = {**{h: h for h in HYBRIDS if h != "none"}, "plain": "none"}
     for part in parts:
         if part in hybrids:
             model["hybrid"] = hybrids[part]

@@ -150,7 +150,8 @@ def test_network_variants_of_models_names():
 @pytest.mark.parametrize("args, message", [
     (["train", "{csv}", "--arch", "lstmm"], "--arch 'lstmm': choose one of lstm, gru, bilstm, cnn_lstm, attention, "
                                             "transformer"),
-    (["train", "{csv}", "--hybrid", "ets"], "--hybrid 'ets': choose one of none, season, auto"),
+    (["train", "{csv}", "--hybrid", "stl"], "--hybrid 'stl': choose one of none, season, auto, ets, arima, theta, "
+                                            "mstl"),
     (["train", "{csv}", "--ensemble", "0"], "--ensemble 0: give 1 (a single network) to 25 members"),
     (["backtest", "{csv}", "--models", "naive,gru-x"], "--models 'gru-x': 'x' is not a variant part"),
 ])

@@ -118,8 +118,11 @@ def last_input(z: np.ndarray, window: int) -> np.ndarray:
 
 
 def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, batch_size: int,
-                 shuffle: bool = False, seed: int = 0, cache: bool = False):
+                 shuffle: bool = False, seed: int = 0, cache: bool = False, base: np.ndarray | None = None):
     """A tf.data pipeline of (x, y) batches, shuffled by origin when asked.
+
+    ``base`` (time, horizon): a forecast made at each row as an origin (a residual hybrid's statistical part,
+    models/residual.py); the labels are then what it leaves, ``z[j + 1 .. j + horizon, 0] - base[j]``.
 
     By default each batch is gathered from the series, so memory stays proportional to the series, not
     to rows x window. ``cache=True`` gathers every window once into one tensor instead; it measured no
@@ -133,9 +136,13 @@ def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, 
     in_offsets = tf.range(-window + 1, 1, dtype=tf.int64)  # (window,)
     out_offsets = tf.range(1, horizon + 1, dtype=tf.int64)  # (horizon,)
 
+    bases = None if base is None else tf.constant(np.asarray(base, dtype=np.float32))  # (time, horizon)
+
     def gather(j):  # j: (batch,) origins
         x = tf.gather(series, j[:, None] + in_offsets)  # (batch, window, features)
         y = tf.gather(series[:, 0], j[:, None] + out_offsets)  # (batch, horizon)
+        if bases is not None:
+            y = y - tf.gather(bases, j)
         return x, y
 
     if cache:  # every window gathered once: (n, window, features), (n, horizon); batches index into them

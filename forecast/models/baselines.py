@@ -177,6 +177,11 @@ class _Statistical(_Baseline):
         self._fits = [self._fit_on(y)]
         return self
 
+    @property
+    def fitted_model(self):
+        """The statsforecast model of the first fit (on the history given to ``fit``)."""
+        return self._fits[0][2]
+
     def _fit_on(self, y: np.ndarray, make=None) -> tuple[int, np.ndarray, object]:
         """(length of the history, the prices fitted on, the fitted statsforecast model)."""
         tail = y[-FIT_TAIL[self.name]:]

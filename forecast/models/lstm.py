@@ -1,9 +1,12 @@
 """The network forecaster: one network over every series of a panel (a single series is a panel of one).
 
 The network is the stacked LSTM by default, or another ``cfg.model.arch`` or an ensemble (models/network.py);
-the name stays ``lstm`` for all of them. With ``cfg.model.hybrid`` a per-series seasonal profile
-(data/seasonal.py), fitted on the training rows, is taken out of the encoded target before the windows and
-put back into every forecast along the calendar.
+the name stays ``lstm`` for all of them. ``cfg.model.hybrid`` adds a statistical part per series, fitted on
+its training rows: a seasonal profile (``season``; data/seasonal.py) taken out of the encoded target before
+the windows and put back into every forecast along the calendar, or a statsforecast model (``ets``,
+``arima``, ``theta``, ``mstl``; models/residual.py) whose forecast from each origin the network corrects.
+``auto`` picks per series: a statistical model where one beats the naive forecast on the validation rows,
+else the seasonal profile where an F test finds a season, else none.
 
 Series are encoded separately: one ``Preprocessor`` (target transform + scaler) and one ``FeatureScaler``
 (covariates) per series, fitted on that series' training rows only. The encoded series are concatenated
@@ -29,7 +32,10 @@ from forecast.data.seasonal import SeasonalProfile
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, last_input, make_dataset, window_arrays
 from forecast.errors import ForecastError
+from forecast.models import residual
 from forecast.models.fitting import FitResult
+
+MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (three fits per series)
 
 
 def default_n_val(n: int, cfg: RunConfig) -> int:
@@ -52,6 +58,8 @@ class LSTMForecaster:
         self.preps: dict[str, Preprocessor] = {}
         self.scalers: dict[str, feat.FeatureScaler] = {}
         self.seasons: dict[str, SeasonalProfile] = {}  # the hybrid's seasonal part, per series (data/seasonal.py)
+        self.stats: dict[str, residual.StatisticalPart] = {}  # the residual hybrid's model, per series
+        self._stat_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.fit_result: FitResult | None = None
 
     @property
@@ -59,7 +67,9 @@ class LSTMForecaster:
         return self.cfg.window.horizon
 
     def encoded(self, s: Series) -> np.ndarray:
-        """Series ``s`` encoded with its own fitted statistics: (len(s) - offset, 1 + inputs) float32."""
+        """Series ``s`` encoded with its own fitted statistics: (len(s) - offset, 1 + inputs) float32; with a
+        residual hybrid in the model, one more column: the statistical model's one-step errors (zeros for a
+        series without one)."""
         if s.id not in self.preps:
             raise ForecastError(f"series {s.id!r} is not one this model was trained on "
                                 f"(known: {', '.join(list(self.preps)[:20])})")
@@ -68,7 +78,29 @@ class LSTMForecaster:
         off = self.season_offsets(s)
         if off is not None:
             z = z - off[prep.offset:, None]
-        return np.hstack([z, self.scalers[s.id].transform(s.features)[prep.offset:]]).astype(np.float32)
+        cols = [z, self.scalers[s.id].transform(s.features)[prep.offset:]]
+        if self.stats:
+            cols.append(self.stat_arrays(s.id, s.values)[0][:, None] if s.id in self.stats else np.zeros_like(z))
+        return np.hstack(cols).astype(np.float32)
+
+    def stat_arrays(self, sid: str, prices: np.ndarray, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The residual hybrid's arrays of series ``sid`` with ``prices``, from price row ``first`` on: the
+        statistical model's one-step errors (scaled z units) at each of those rows that has a z, and its forecast
+        from each of them as an origin, as scaled z (len(prices) - first, horizon). Computed once per prices
+        (a forward run per origin)."""
+        key = (sid, len(prices), first, float(prices[-1]), float(prices[first]))
+        if key not in self._stat_cache:
+            prep, part, h = self.preps[sid], self.stats[sid], self.horizon
+            start = max(first - 1, 0)  # one origin earlier: the first row's one-step error
+            origins = np.arange(start, len(prices))
+            base = residual.encode_paths(prep, prices[origins], part.paths(prices, origins, h))  # (n, h)
+            z = prep.encode(prices)
+            rows = np.arange(max(first, prep.offset), len(prices))  # price rows whose z exists
+            err = np.zeros(len(rows), np.float32)
+            has_prev = rows - 1 >= start
+            err[has_prev] = z[rows[has_prev] - prep.offset] - base[rows[has_prev] - 1 - start, 0]
+            self._stat_cache = {key: (err, base[first - start:])}  # one series' arrays at a time
+        return self._stat_cache[key]
 
     def season_offsets(self, s: Series, extra: int = 0) -> np.ndarray | None:
         """The seasonal part (scaled z units) at every row of ``s`` and ``extra`` steps after it; None: none."""
@@ -81,26 +113,48 @@ class LSTMForecaster:
             return sp.offsets(s.dates.append(future_dates(s.dates, s.freq, extra)))
         return sp.offsets(s.dates)
 
-    def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Fit each series' statistics on its training rows; return ``Z`` (total time, 1 + inputs) and the train
-        and validation origins into it (every window and label inside one series)."""
+    def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Fit each series' statistics on its training rows; return ``Z`` (total time, 1 + inputs), the train
+        and validation origins into it (every window and label inside one series) and the statistical part's
+        forecast at each row of ``Z`` as an origin (total time, horizon; zeros without a residual hybrid)."""
         w = self.cfg.window
-        blocks, train_o, val_o, start = [], [], [], 0
+        blocks, bases, train_o, val_o, start = [], [], [], [], 0
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
             self.scalers[s.id] = feat.FeatureScaler(names=feat.input_names(self.features)).fit(s.features[:n_train])
-            if self.cfg.model.hybrid != "none":
-                prep = self.preps[s.id]
-                self.seasons[s.id] = SeasonalProfile(s.freq).fit(prep.encode(s.values[:n_train]),
-                                                                 s.dates[prep.offset:n_train], self.cfg.model.hybrid)
+            self._fit_hybrid(s, n_train, len(panel))
+        for s, nv in zip(panel, n_val):
+            offset = self.preps[s.id].offset
             z = self.encoded(s)
-            split = Split(n_train, nv, 0, self.preps[s.id].offset, w.window, w.horizon)
+            split = Split(len(s) - nv, nv, 0, offset, w.window, w.horizon)
             train_o.append(split.train_origins + start)
             val_o.append(split.val_origins + start)
             blocks.append(z)
+            bases.append(self.stat_arrays(s.id, s.values)[1][offset:] if s.id in self.stats
+                         else np.zeros((len(z), w.horizon), np.float32))
             start += len(z)
-        return np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o)
+        return np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o), np.concatenate(bases)
+
+    def _fit_hybrid(self, s: Series, n_train: int, n_series: int) -> None:
+        """The statistical part of series ``s`` from its first ``n_train`` prices (and, for ``auto``'s choice of a
+        statistical model, the fit's validation rows after them); see the module doc."""
+        from forecast.models.baselines import seasons_for
+
+        mode, prep = self.cfg.model.hybrid, self.preps[s.id]
+        if mode in residual.STAT_HYBRIDS:
+            self.stats[s.id] = residual.StatisticalPart(mode, seasons_for(s.freq), "as asked").fit(s.values[:n_train])
+            return
+        why = ""
+        if mode == "auto" and n_series <= MAX_SERIES_AUTO_STATISTICAL:
+            part, why = residual.choose(s.values[:n_train], s.values[n_train:], seasons_for(s.freq), self.horizon)
+            if part is not None:
+                self.stats[s.id] = part
+                return
+        if mode != "none":
+            sp = SeasonalProfile(s.freq).fit(prep.encode(s.values[:n_train]), s.dates[prep.offset:n_train], mode)
+            sp.why = "; ".join(filter(None, [why, sp.why]))
+            self.seasons[s.id] = sp
 
     def fit(self, panel: Panel, n_val: Sequence[int] | None = None) -> LSTMForecaster:
         """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
@@ -110,7 +164,7 @@ class LSTMForecaster:
 
         w, t = self.cfg.window, self.cfg.train
         n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
-        big, train_o, val_o = self.prepare(panel, n_val)  # (total time, 1 + inputs)
+        big, train_o, val_o, base = self.prepare(panel, n_val)  # (total time, 1 + inputs), (total time, h)
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
@@ -118,8 +172,9 @@ class LSTMForecaster:
             if self.initial_weights is not None:
                 self.model.set_weights(self.initial_weights)
         batch = global_batch_size(t.batch_size, strategy)
-        train_ds = make_dataset(big, train_o, w.window, w.horizon, batch, shuffle=True, seed=t.seed)  # lazy
-        val_ds = make_dataset(big, val_o, w.window, w.horizon, batch)
+        base = base if self.stats else None  # labels are the statistical forecasts' errors where there are any
+        train_ds = make_dataset(big, train_o, w.window, w.horizon, batch, shuffle=True, seed=t.seed, base=base)  # lazy
+        val_ds = make_dataset(big, val_o, w.window, w.horizon, batch, base=base)
         self.fit_result = fit_model(fit_net, train_ds, val_ds, t, verbose=self.verbose,
                                     extra_callbacks=self.callbacks)
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
@@ -137,6 +192,8 @@ class LSTMForecaster:
         off = self.season_offsets(s, self.horizon)
         if off is not None:  # the seasonal part of rows o+1 .. o+horizon goes back in
             scaled = scaled + off[np.asarray(price_origins)[:, None] + np.arange(1, self.horizon + 1)]
+        if s.id in self.stats:  # the statistical forecast from each origin goes back in
+            scaled = scaled + self.stat_arrays(s.id, s.values)[1][np.asarray(price_origins)]
         return self.preps[s.id].decode(s.values[price_origins], scaled)
 
     def forecast(self, panel: Panel, horizon: int | None = None) -> dict[str, np.ndarray]:
@@ -155,17 +212,60 @@ class LSTMForecaster:
                 scaled = self.model(x, training=False).numpy()
                 if off is not None:
                     scaled = scaled + off[len(s):len(s) + self.horizon]
+                if s.id in self.stats:
+                    scaled = scaled + self.stat_arrays(s.id, s.values, len(s) - 1)[1]
                 out[s.id] = self.preps[s.id].decode(float(s.values[-1]), scaled)[0][:h]
             else:
-                out[s.id] = forecast_path(self.model, self.preps[s.id], s.values, self.cfg.window.window,
-                                          self.horizon, h, season=off)
+                out[s.id] = self._path(s, h, off)
         return out
+
+    def _path(self, s: Series, h: int, season: np.ndarray | None) -> np.ndarray:
+        """``h`` prices after the end of ``s`` without covariates; beyond the trained horizon the forecast is fed
+        back in (recursive), the statistical part forecasting from the extended prices too."""
+        prep, w = self.preps[s.id], self.cfg.window.window
+        if not self.stats:
+            return forecast_path(self.model, prep, s.values, w, self.horizon, h, season=season)
+        prices, out = np.asarray(s.values, np.float64), []
+        while len(out) < h:
+            n = len(prices)
+            z = prep.encode(prices[n - w - prep.offset:])  # (window,): the last input's rows
+            if season is not None:
+                z = z - season[n - w:n]
+            err, base = (self.stat_arrays(s.id, prices, n - w) if s.id in self.stats
+                         else (np.zeros(w, np.float32), None))  # (window,), (window, horizon)
+            scaled = self.model(last_input(np.column_stack([z, err]), w), training=False).numpy()  # (1, horizon)
+            if season is not None:
+                scaled = scaled + _tail(season, n, self.horizon)
+            if base is not None:  # the statistical forecast from the last price
+                scaled = scaled + base[-1:]
+            step = prep.decode(prices[-1], scaled)[0]  # (horizon,)
+            out.extend(step.tolist())
+            prices = np.concatenate([prices, step])
+        return np.asarray(out[:h])
 
     def state(self) -> dict:
         """Everything but the network, JSON-ready per series (the bundle and the executors carry it)."""
         return {sid: {"preprocessor": self.preps[sid].to_dict(), "feature_scaler": self.scalers[sid].to_dict(),
-                      **({"season": self.seasons[sid].to_dict()} if sid in self.seasons else {})}
+                      **({"season": self.seasons[sid].to_dict()} if sid in self.seasons else {}),
+                      **({"statistical": self.stats[sid].to_dict()} if sid in self.stats else {})}
                 for sid in self.preps}
+
+    def context_rows(self, sid: str) -> int:
+        """The most recent prices a forecast of series ``sid`` reads: the input window (and the row before it, for a
+        return), or the longer run of prices its statistical model is run over (FIT_TAIL)."""
+        from forecast.models.baselines import FIT_TAIL
+
+        rows = self.cfg.window.window + self.preps[sid].offset
+        return max(rows, FIT_TAIL[self.stats[sid].name]) if sid in self.stats else rows
+
+    def hybrid_summary(self, sid: str) -> dict | None:
+        """What the hybrid does for series ``sid`` (the train summary and metrics.json): None without a hybrid."""
+        if sid in self.stats:
+            return {"used": True, "part": self.stats[sid].name, "why": self.stats[sid].why}
+        if sid in self.seasons:
+            return {"used": self.seasons[sid].used, "part": "season" if self.seasons[sid].used else "none",
+                    "why": self.seasons[sid].why}
+        return None
 
     @classmethod
     def restore(cls, cfg: RunConfig, features: Sequence[str], model, state: dict) -> LSTMForecaster:
@@ -177,7 +277,15 @@ class LSTMForecaster:
             fc.scalers[sid] = feat.FeatureScaler.from_dict(st["feature_scaler"])
             if "season" in st:
                 fc.seasons[sid] = SeasonalProfile.from_dict(st["season"])
+            if "statistical" in st:
+                fc.stats[sid] = residual.StatisticalPart.from_dict(st["statistical"])
         return fc
+
+
+def input_width(features: Sequence[str], state: dict) -> int:
+    """The network's input channels for ``features`` and a forecaster's ``state()``: the target, the covariates,
+    and the statistical part's one-step errors where any series has a residual hybrid."""
+    return 1 + len(feat.input_names(features)) + any("statistical" in st for st in state.values())
 
 
 def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -56,7 +56,11 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
     if m.get("hybrid"):
-        used = "a seasonal profile takes out the season" if m["hybrid"]["used"] else "none"
+        from forecast.evaluation.verdict import display_name
+
+        part = m["hybrid"].get("part", "season" if m["hybrid"]["used"] else "none")  # bundles before the residual hybrid
+        used = {"none": "none", "season": "a seasonal profile takes out the season"}.get(
+            part, f"the network corrects the forecasts of {display_name(part)}")
         out.print(f"hybrid: {used} ({m['hybrid']['why']})", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "

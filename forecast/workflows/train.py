@@ -95,10 +95,10 @@ class Fitted:
     fit_result: object
 
     def restore(self, cfg: RunConfig, features):
-        from forecast.models.lstm import LSTMForecaster
+        from forecast.models.lstm import LSTMForecaster, input_width
         from forecast.models.network import build_model
 
-        model = build_model(cfg, n_features=1 + len(feat.input_names(features)))
+        model = build_model(cfg, n_features=input_width(features, self.state))
         model.set_weights(self.weights)
         fc = LSTMForecaster.restore(cfg, features, model, self.state)
         fc.fit_result = self.fit_result
@@ -137,7 +137,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
             "inputs": ["target", *feat.input_names(panel.features)], "ids": panel.ids, "skipped": panel.skipped,
             "series": entries}
     bundle_io.save_bundle(bundle_dir, networks={bundle_io.network_file(k): f.model for k, f in fitted.items()},
-                          config=cfg, series=spec, last_window=last_windows(panel, cfg), data=data, metrics=metrics,
+                          config=cfg, series=spec, last_window=last_windows(panel, cfg, fitted), data=data, metrics=metrics,
                           history=history, test_predictions=pd.concat(frames, ignore_index=True), device=device,
                           force=force, interrupted=any(f.fit_result.interrupted for f in fitted.values()))
     return TrainOutcome(bundle_dir, panel, metrics, device)
@@ -165,8 +165,8 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         test_f = fc.predict_origins(s, test_o)  # (n, h)
         m, frame = evaluate_test(test_f, s, test_o, sp.n_train)
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
-        if s.id in fc.seasons:
-            m["hybrid"] = {"used": fc.seasons[s.id].used, "why": fc.seasons[s.id].why}
+        if fc.hybrid_summary(s.id):
+            m["hybrid"] = fc.hybrid_summary(s.id)
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
         m["baselines"] = baseline_test_scores(s, sp.n_train, test_o, cfg.window.horizon, baselines[s.id], test_f)
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
@@ -181,10 +181,13 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
     return per, frames, entries
 
 
-def last_windows(panel: Panel, cfg: RunConfig) -> pd.DataFrame:
-    """id, date, price and the raw covariates of each series' last ``window + offset`` rows."""
-    keep = cfg.window.window + Preprocessor(cfg.window.transform).offset
+def last_windows(panel: Panel, cfg: RunConfig, fitted: dict) -> pd.DataFrame:
+    """id, date, price and the raw covariates of each series' last rows: the last input window, or the prices
+    a residual hybrid's statistical model runs over (LSTMForecaster.context_rows)."""
     names = feat.input_names(panel.features)
-    return pd.concat([pd.DataFrame({"id": s.id, "date": s.dates[-keep:], "price": s.values[-keep:],
-                                    **{n: s.features[-keep:, j] for j, n in enumerate(names)}}) for s in panel],
-                     ignore_index=True)
+    frames = []
+    for s in panel:
+        keep = fitted[None if None in fitted else s.id].context_rows(s.id)
+        frames.append(pd.DataFrame({"id": s.id, "date": s.dates[-keep:], "price": s.values[-keep:],
+                                    **{n: s.features[-keep:, j] for j, n in enumerate(names)}}))
+    return pd.concat(frames, ignore_index=True)

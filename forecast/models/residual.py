@@ -1,0 +1,132 @@
+"""The statistical part of the residual hybrid: a statsforecast model the network corrects (Zhang's ARIMA-ANN).
+
+With ``--hybrid ets|arima|theta|mstl`` each series gets a statistical model (models/baselines.py) fitted on
+its training rows only. From every origin ``o`` it forecasts the next ``h`` prices with those parameters
+(statsforecast's ``forward`` over the prices up to ``o``, never a refit), and the network learns, in the
+encoded space of the target transform (data/transforms.py), what that forecast leaves:
+
+    base_o  = encode(y_o, S_o(1..h))             the statistical forecast as scaled returns, (h,)
+    label_o = z[o+1 .. o+h] - base_o             what the network is trained on
+    forecast = decode(y_o, base_o + network(x_o))
+
+The network's input gains one channel, the statistical model's one-step error at each row of the window
+(``z_t - base_{t-1}[0]``), as in Zhang's hybrid, whose network reads the residuals' lags.
+
+``--hybrid auto`` asks ``choose`` on each series: the candidates (``AUTO_CANDIDATES``) are fitted on the
+training rows and forecast the fit's validation rows from at most ``AUTO_ORIGINS`` origins; the most
+accurate is used when its MAE there is at most ``AUTO_MARGIN`` times the naive forecast's (a statistical
+model that cannot beat the last price has nothing to hand the network). Otherwise auto falls back to the
+seasonal profile (data/seasonal.py). The decision and its figures are stored with the model.
+
+The bundle keeps the prices the model was fitted on and refits it on load: the searches are deterministic,
+so the parameters are the same, and nothing is pickled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forecast.data.transforms import Preprocessor
+from forecast.models.baselines import BASELINES, FIT_TAIL
+
+STAT_HYBRIDS = ("ets", "arima", "theta", "mstl")
+AUTO_CANDIDATES = ("ets", "arima", "theta")  # mstl's forward costs ~40 ms an origin on weekly data: asked only
+AUTO_ORIGINS = 50  # most validation origins auto scores the candidates on
+AUTO_MARGIN = 0.95  # a candidate is used when its validation MAE is at most this times the naive forecast's
+MIN_HISTORY = 3  # origins with fewer prices get the naive path (nothing to run a model over)
+
+
+@dataclass
+class StatisticalPart:
+    """A statistical model fitted on one series' training rows; ``paths`` forecasts from any origin."""
+
+    name: str
+    seasons: tuple[int, ...]
+    why: str = ""
+    y_fit_: np.ndarray | None = field(default=None, repr=False)  # the prices it was fitted on
+    model_: object = field(default=None, repr=False)  # the fitted baseline (models/baselines.py)
+
+    def fit(self, train_prices: np.ndarray) -> StatisticalPart:
+        """Fit on the training prices (at most the model's FIT_TAIL most recent ones)."""
+        self.y_fit_ = np.asarray(train_prices, np.float64)[-FIT_TAIL[self.name]:]
+        self.model_ = BASELINES[self.name](self.seasons or 1).fit(self.y_fit_)
+        return self
+
+    def paths(self, prices: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+        """Forecasts (n, h) in prices from each origin index of ``prices``, with the fitted parameters over at
+        most FIT_TAIL prices up to the origin; the naive path where there is too little history or the model
+        fails there."""
+        if self.model_ is None:
+            raise RuntimeError("StatisticalPart is not fitted: call fit() on the training prices first")
+        y = np.asarray(prices, np.float64)
+        fitted = self.model_.fitted_model  # the statsforecast model of the fit on the training rows
+        tail = FIT_TAIL[self.name]
+        out = np.repeat(y[np.asarray(origins)][:, None], h, axis=1)  # (n, h) naive paths, replaced below
+        for i, o in enumerate(np.asarray(origins)):
+            if o + 1 < MIN_HISTORY:
+                continue
+            try:
+                with np.errstate(all="ignore"):
+                    path = np.asarray(fitted.forward(y=y[max(0, o + 1 - tail):o + 1], h=h)["mean"], np.float64)
+            except Exception:  # noqa: BLE001 - e.g. too short for the season: the naive path stays
+                continue
+            if np.all(np.isfinite(path)):
+                out[i] = path
+        return out
+
+    def to_dict(self) -> dict:
+        return {"model": self.name, "seasons": list(self.seasons), "why": self.why, "fitted_on": "train",
+                "prices": self.y_fit_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> StatisticalPart:
+        """Refit on the stored training prices (the same deterministic search, the same parameters)."""
+        part = cls(d["model"], tuple(int(m) for m in d["seasons"]), d.get("why", ""))
+        return part.fit(np.asarray(d["prices"], np.float64))
+
+
+def encode_paths(prep: Preprocessor, origin_prices: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """Price paths (n, h) from origins at ``origin_prices`` (n,) as the scaled z the network predicts, (n, h).
+
+    A log-return target needs positive prices: a path that reaches zero or below is floored at a thousandth of
+    its origin price (its log returns stay finite; such a statistical forecast is wrong either way)."""
+    full = np.hstack([np.asarray(origin_prices, np.float64)[:, None], paths])  # (n, h + 1)
+    if prep.kind == "log_return":
+        full = np.maximum(full, 1e-3 * full[:, :1])
+    return prep.encode(full)[:, -paths.shape[1]:]
+
+
+def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int, ...], h: int,
+           candidates=AUTO_CANDIDATES) -> tuple[StatisticalPart | None, str]:
+    """The fitted candidate most accurate on the validation rows if it beats the naive forecast there by the
+    margin (module doc), else None; and why, with the figures."""
+    y = np.concatenate([train_prices, val_prices]).astype(np.float64)
+    n_train = len(train_prices)
+    last = len(y) - 1 - h
+    if last < n_train - 1:
+        return None, f"auto: {len(val_prices)} validation rows are fewer than a horizon of {h}"
+    origins = np.unique(np.linspace(n_train - 1, last, min(AUTO_ORIGINS, last - n_train + 2)).round().astype(int))
+    actual = y[origins[:, None] + np.arange(1, h + 1)]  # (n, h), inside the validation rows
+    naive = float(np.mean(np.abs(actual - y[origins][:, None])))
+    scores: dict[str, float] = {}
+    parts: dict[str, StatisticalPart] = {}
+    for name in candidates:
+        try:
+            part = StatisticalPart(name, seasons).fit(train_prices)
+        except Exception:  # noqa: BLE001 - a candidate that cannot be fitted here is not a candidate
+            continue
+        parts[name] = part
+        scores[name] = float(np.mean(np.abs(actual - part.paths(y, origins, h))))
+    if not scores:
+        return None, "auto: no statistical candidate could be fitted on the training rows"
+    best = min(scores, key=scores.get)
+    ratio = scores[best] / naive if naive > 0 else np.inf
+    figures = ", ".join(f"{n} {scores[n] / naive:.3f}" for n in scores) if naive > 0 else "naive MAE 0"
+    if ratio <= AUTO_MARGIN:
+        parts[best].why = (f"auto: {best} is the most accurate statistical model on the validation rows "
+                           f"(MAE relative to naive: {figures})")
+        return parts[best], parts[best].why
+    return None, (f"auto: no statistical model beats the naive forecast by {1 - AUTO_MARGIN:.0%} on the validation "
+                  f"rows (MAE relative to naive: {figures})")

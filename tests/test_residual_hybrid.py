@@ -1,0 +1,166 @@
+"""The residual hybrid (models/residual.py): a statistical model fitted on the training rows, the network trained on
+what its forecasts leave. It beats both of its parts on a signal made for it, fits nothing outside the training
+rows, survives the bundle, and ``auto`` decides on the fit's own rows with its figures in the message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig, neural_variant
+from forecast.data.panel import panel_of
+from forecast.data.transforms import Preprocessor
+from forecast.models import residual
+
+
+def _seasonal_ar(n=360, seed=0, phi=0.85):
+    """Monthly prices whose log returns are a fixed, irregular seasonal profile plus AR(1) noise (a smooth
+    profile would let a short window tell the month from the last few returns)."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("1990-01-01", periods=n, freq="MS")
+    profile = np.random.default_rng(11).normal(0, 0.06, 12)
+    profile -= profile.mean()
+    e = np.zeros(n)
+    for t in range(1, n):
+        e[t] = phi * e[t - 1] + rng.normal(0, 0.02)
+    return panel_of(100 * np.exp(np.cumsum(profile[dates.month - 1] + e)), dates)
+
+
+def _cfg(hybrid, window=6, h=3, epochs=40):
+    return RunConfig(window=WindowConfig(window=window, horizon=h),
+                     model=ModelConfig(layers=(16,), dropout=0.0, hybrid=hybrid),
+                     train=TrainConfig(epochs=epochs, batch_size=32, patience=5, learning_rate=0.01, seed=3,
+                                       device="cpu"))
+
+
+def _fit(cfg, panel):
+    from forecast.models.lstm import LSTMForecaster
+
+    return LSTMForecaster(cfg).fit(panel)
+
+
+def test_encoded_paths_decode_back_to_the_same_prices():
+    prep = Preprocessor("log_return").fit(np.array([100.0, 101, 99, 102, 104, 103]))
+    origin = np.array([103.0, 50.0])
+    paths = np.array([[104.0, 106.0, 105.0], [49.0, 51.0, 52.0]])
+    np.testing.assert_allclose(prep.decode(origin, residual.encode_paths(prep, origin, paths)), paths, rtol=1e-5)
+    diff = Preprocessor("diff").fit(np.array([1.0, -2, 3, 0]))
+    np.testing.assert_allclose(diff.decode(origin, residual.encode_paths(diff, origin, paths)), paths, rtol=1e-5)
+    # a path through zero under log returns is floored at a thousandth of its origin price, not a NaN
+    floored = prep.decode(origin[:1], residual.encode_paths(prep, origin[:1], np.array([[50.0, -5.0, 20.0]])))
+    np.testing.assert_allclose(floored, [[50.0, 0.103, 20.0]], rtol=1e-4)
+
+
+def test_hybrid_beats_its_statistical_part_and_the_network_alone():
+    """Seasonal profile + AR(1) returns, window 6: AutoETS follows the season but not the AR part's run of
+    returns, the network alone cannot see a season longer than its window; the hybrid has both."""
+    panel = _seasonal_ar()
+    s, n, n_test, h = panel.series[0], 360, 48, 3
+    prices = s.values
+    origins = np.arange(n - n_test, n - h)
+    actual = prices[origins[:, None] + np.arange(1, h + 1)]
+    fit_panel = panel.map(lambda x: x.head(n - n_test))  # fitted before the test origins
+    hybrid, alone = _fit(_cfg("ets"), fit_panel), _fit(_cfg("none"), fit_panel)
+    assert hybrid.hybrid_summary(s.id) == {"used": True, "part": "ets", "why": "as asked"}
+    assert alone.hybrid_summary(s.id) is None
+    mae_hybrid = np.abs(hybrid.predict_origins(s, origins) - actual).mean()
+    mae_network = np.abs(alone.predict_origins(s, origins) - actual).mean()
+    mae_ets = np.abs(hybrid.stats[s.id].paths(prices, origins, h) - actual).mean()  # the correction set to zero
+    assert mae_hybrid < 0.95 * mae_ets and mae_hybrid < 0.9 * mae_network, (mae_hybrid, mae_ets, mae_network)
+
+
+def test_statistical_part_is_fitted_on_the_training_rows_only():
+    """Change every price after the training rows: the stored fit, its forecasts from training origins and the
+    network's training labels stay the same; forecasts from later origins follow the new prices."""
+    panel = _seasonal_ar(n=200)
+    s = panel.series[0]
+    n_train = 150
+    changed = s.values.copy()
+    changed[n_train:] *= np.random.default_rng(1).uniform(0.5, 1.5, len(changed) - n_train)
+    a = residual.StatisticalPart("ets", (12,)).fit(s.values[:n_train])
+    b = residual.StatisticalPart("ets", (12,)).fit(changed[:n_train])
+    assert a.to_dict() == b.to_dict() and len(a.to_dict()["prices"]) == n_train
+    early, late = np.arange(20, n_train - 3), np.arange(n_train, 190)
+    np.testing.assert_array_equal(a.paths(s.values, early, 3), b.paths(changed, early, 3))
+    assert not np.allclose(a.paths(s.values, late, 3), b.paths(changed, late, 3))
+
+
+def test_auto_uses_a_statistical_model_only_where_one_beats_naive_on_the_validation_rows():
+    seasonal = _seasonal_ar(n=240, phi=0.0).series[0].values
+    part, why = residual.choose(seasonal[:180], seasonal[180:], (12,), h=3)
+    assert part is not None and part.why == why
+    assert why.startswith(f"auto: {part.name} is the most accurate statistical model on the validation rows "
+                          "(MAE relative to naive: ets ")
+    walk = 100 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.01, 600)))
+    part, why = residual.choose(walk[:500], walk[500:], (5,), h=3)
+    assert part is None
+    assert why.startswith("auto: no statistical model beats the naive forecast by 5% on the validation rows "
+                          "(MAE relative to naive: ets ")
+    part, why = residual.choose(walk[:500], walk[500:502], (5,), h=3)
+    assert part is None and why == "auto: 2 validation rows are fewer than a horizon of 3"
+
+
+def test_bundle_keeps_the_prices_the_statistical_model_runs_over(tmp_path):
+    """train -> bundle -> predict from the stored rows equals the forecast from the whole file, and both equal
+    the forecaster's own; the stored statistical part refits to the same forecasts."""
+    from forecast.bundle import load_bundle
+    from forecast.models.baselines import FIT_TAIL
+    from forecast.workflows.predict import predict
+    from forecast.workflows.train import train
+
+    panel = _seasonal_ar(n=200)
+    s = panel.series[0]
+    pd.DataFrame({"date": s.dates, "price": s.values}).to_csv(tmp_path / "m.csv", index=False)
+    cfg = _cfg("theta", window=8, h=4, epochs=2)
+    out = train(tmp_path / "m.csv", cfg, tmp_path / "b", verbose=0)
+    assert out.metrics["test"]["series"]["price"]["hybrid"] == {"used": True, "part": "theta", "why": "as asked"}
+    b = load_bundle(out.bundle_dir)
+    assert len(b.last_window) == min(200, FIT_TAIL["theta"])  # all 200 rows: fewer than the model's tail
+    stored = predict(b, horizon=9).frame["forecast"].to_numpy()
+    fresh = predict(b, horizon=9, data_path=tmp_path / "m.csv").frame["forecast"].to_numpy()
+    np.testing.assert_array_equal(stored, fresh)
+    entry = b.series["series"][0]["statistical"]
+    assert entry["model"] == "theta" and entry["fitted_on"] == "train"
+    assert len(entry["prices"]) == out.metrics["test"]["series"]["price"]["split"]["train_rows"]
+    again = residual.StatisticalPart.from_dict(entry)
+    origins = np.arange(150, 190)
+    orig = residual.StatisticalPart("theta", (12,)).fit(np.asarray(entry["prices"]))
+    np.testing.assert_array_equal(again.paths(s.values, origins, 4), orig.paths(s.values, origins, 4))
+
+
+def test_recursive_forecast_past_the_trained_horizon_continues_the_statistical_part():
+    panel = _seasonal_ar(n=200)
+    fc = _fit(_cfg("ets", window=8, h=3, epochs=1), panel)
+    path = fc.forecast(panel, 10)["series"]
+    assert path.shape == (10,) and np.all(np.isfinite(path))
+    np.testing.assert_array_equal(path[:3], fc.forecast(panel, 3)["series"])
+    # the first trained-horizon block equals the batched forecast from the last origin
+    s = panel.series[0]
+    np.testing.assert_allclose(path[:3], fc.predict_origins(s, np.array([len(s) - 1]))[0], rtol=1e-5)
+
+
+def test_variants_name_the_statistical_hybrids():
+    v = neural_variant("gru-arima-ens2", RunConfig())
+    assert (v.model.arch, v.model.hybrid, v.model.ensemble) == ("gru", "arima", 2)
+    assert neural_variant("lstm-mstl", RunConfig()).model.hybrid == "mstl"
+
+
+def test_auto_in_a_panel_decides_per_series_and_the_others_read_a_zero_error_channel():
+    """A seasonal series and a random walk in one global fit: auto gives only the seasonal one a statistical part;
+    the network reads one more channel, all zeros for the walk, and forecasts both."""
+    from dataclasses import replace
+
+    from forecast.data.panel import Panel
+
+    seasonal = replace(_seasonal_ar(n=240, phi=0.0).series[0], id="S")
+    walk = replace(seasonal, id="W", values=100 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.01, 240))))
+    panel = Panel((seasonal, walk))
+    fc = _fit(_cfg("auto", window=6, h=3, epochs=1), panel)
+    assert set(fc.stats) == {"S"} and fc.model.input_shape[-1] == 2
+    assert fc.hybrid_summary("W")["part"] in ("none", "season")
+    assert fc.hybrid_summary("W")["why"].startswith("auto: no statistical model beats the naive forecast")
+    np.testing.assert_array_equal(fc.encoded(walk)[:, 1], np.zeros(239, np.float32))
+    assert np.any(fc.encoded(seasonal)[:, 1] != 0)
+    paths = fc.forecast(panel, 5)
+    assert {k: v.shape for k, v in paths.items()} == {"S": (5,), "W": (5,)}
