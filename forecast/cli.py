@@ -84,6 +84,9 @@ HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta 
                          "model's forecasts (fitted on the training rows), added to them; season: what a seasonal profile "
                          "leaves; auto: a statistical model where one beats the naive forecast on the validation rows, "
                          f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
+ShrinkOpt = typer.Option(None, "--shrink/--no-shrink", help="Weigh the network's forecast against its anchor (the "
+                         "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1] fitted on the "
+                         f"validation windows; 0: the network adds nothing \\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
 EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
                            f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")
@@ -181,6 +184,7 @@ def train(
     dropout: Optional[float] = DropoutOpt,
     arch: Optional[str] = ArchOpt,
     hybrid: Optional[str] = HybridOpt,
+    shrink: Optional[bool] = ShrinkOpt,
     ensemble: Optional[int] = EnsembleOpt,
     epochs: Optional[int] = EpochsOpt,
     batch_size: Optional[int] = BatchSizeOpt,
@@ -218,7 +222,7 @@ def train(
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
             model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
-                       ensemble=ensemble),
+                       shrink=shrink, ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                        loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
         )
@@ -454,6 +458,7 @@ def backtest(
     dropout: Optional[float] = DropoutOpt,
     arch: Optional[str] = ArchOpt,
     hybrid: Optional[str] = HybridOpt,
+    shrink: Optional[bool] = ShrinkOpt,
     ensemble: Optional[int] = EnsembleOpt,
     epochs: Optional[int] = EpochsOpt,
     batch_size: Optional[int] = BatchSizeOpt,
@@ -480,7 +485,7 @@ def backtest(
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform),
             model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
-                       ensemble=ensemble),
+                       shrink=shrink, ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
         )
         out_dir = out or bt_lib.default_out_dir(data)

@@ -58,6 +58,9 @@ class ModelConfig:
     # test finds a season
     hybrid: str = "auto"
     ensemble: int = 1  # networks trained side by side; the forecast is their median
+    # weigh the network's forecast against its anchor (the hybrid's statistical forecast, else the naive forecast)
+    # by a weight in [0, 1] fitted on the validation windows (models/lstm.py, LSTMForecaster._fit_weight)
+    shrink: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,8 +135,8 @@ class RunConfig:
 
 
 VARIANT_HELP = ("a network variant: an architecture (" + ", ".join(ARCHS) + ") followed by any of -season, -auto, "
-                "-plain, -ets, -arima, -theta, -mstl (the hybrid), -ens<K> (ensemble size), -w<N> (window), e.g. gru, "
-                "lstm-ets, lstm-season-ens5")
+                "-plain, -ets, -arima, -theta, -mstl (the hybrid), -shrink, -noshrink, -ens<K> (ensemble size), -w<N> "
+                "(window), e.g. gru, lstm-ets, lstm-season-ens5")
 
 
 def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
@@ -141,8 +144,8 @@ def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
 
     ``lstm`` is ``cfg`` itself (the model ``train`` ships with these options). Any other neural name starts
     with an architecture and changes ``cfg`` by its dash-separated parts: ``plain`` sets the hybrid to none, any
-    other hybrid name (``season``, ``auto``, ``ets``, ...) to itself, ``ens<K>`` the ensemble size, ``w<N>`` the
-    window; e.g. ``gru``, ``lstm-plain``, ``lstm-ets``, ``transformer-season-ens3``."""
+    other hybrid name (``season``, ``auto``, ``ets``, ...) to itself, ``shrink``/``noshrink`` the weight
+    against the anchor, ``ens<K>`` the ensemble size, ``w<N>`` the window; e.g. ``gru``, ``lstm-plain``, ``lstm-ets``, ``transformer-season-ens3``."""
     arch, *parts = name.split("-")
     if arch not in ARCHS:
         return None
@@ -153,6 +156,8 @@ def neural_variant(name: str, cfg: RunConfig) -> RunConfig | None:
     for part in parts:
         if part in hybrids:
             model["hybrid"] = hybrids[part]
+        elif part in ("shrink", "noshrink"):
+            model["shrink"] = part == "shrink"
         elif part.startswith("ens") and part[3:].isdigit():
             model["ensemble"] = int(part[3:])
         elif part.startswith("w") and part[1:].isdigit():

@@ -60,6 +60,7 @@ class LSTMForecaster:
         self.seasons: dict[str, SeasonalProfile] = {}  # the hybrid's seasonal part, per series (data/seasonal.py)
         self.stats: dict[str, residual.StatisticalPart] = {}  # the residual hybrid's model, per series
         self._stat_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        self.weights: dict[str, float] = {}  # the network's weight against its anchor, per series (``shrink``)
         self.fit_result: FitResult | None = None
 
     @property
@@ -113,12 +114,14 @@ class LSTMForecaster:
             return sp.offsets(s.dates.append(future_dates(s.dates, s.freq, extra)))
         return sp.offsets(s.dates)
 
-    def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, ...]:
         """Fit each series' statistics on its training rows; return ``Z`` (total time, 1 + inputs), the train
-        and validation origins into it (every window and label inside one series) and the statistical part's
-        forecast at each row of ``Z`` as an origin (total time, horizon; zeros without a residual hybrid)."""
+        and validation origins into it (every window and label inside one series), the statistical part's
+        forecast from each row of ``Z`` as an origin (total time, horizon; zeros without a residual hybrid),
+        subtracted from the labels, and each row's anchor in label units (total time, horizon): what the
+        network's forecast is shrunk toward (``shrink``)."""
         w = self.cfg.window
-        blocks, bases, train_o, val_o, start = [], [], [], [], 0
+        blocks, bases, anchors, train_o, val_o, start = [], [], [], [], [], 0
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
@@ -131,10 +134,21 @@ class LSTMForecaster:
             train_o.append(split.train_origins + start)
             val_o.append(split.val_origins + start)
             blocks.append(z)
-            bases.append(self.stat_arrays(s.id, s.values)[1][offset:] if s.id in self.stats
-                         else np.zeros((len(z), w.horizon), np.float32))
+            zeros = np.zeros((len(z), w.horizon), np.float32)
+            bases.append(self.stat_arrays(s.id, s.values)[1][offset:] if s.id in self.stats else zeros)
+            anchors.append(zeros if s.id in self.stats else self._naive_labels(s))
             start += len(z)
-        return np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o), np.concatenate(bases)
+        return (np.concatenate(blocks), np.concatenate(train_o), np.concatenate(val_o), np.concatenate(bases),
+                np.concatenate(anchors))
+
+    def _naive_labels(self, s: Series) -> np.ndarray:
+        """The naive forecast from each z row of ``s`` as an origin, in the network's label units (scaled z, less
+        the seasonal profile where one is used): (len(s) - offset, horizon)."""
+        prep, h = self.preps[s.id], self.horizon
+        origins = np.arange(prep.offset, len(s))
+        labels = naive_z(prep, s.values[origins], h)
+        off = self.season_offsets(s, h)
+        return labels if off is None else labels - off[origins[:, None] + np.arange(1, h + 1)]
 
     def _fit_hybrid(self, s: Series, n_train: int, n_series: int) -> None:
         """The statistical part of series ``s`` from its first ``n_train`` prices (and, for ``auto``'s choice of a
@@ -164,7 +178,7 @@ class LSTMForecaster:
 
         w, t = self.cfg.window, self.cfg.train
         n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
-        big, train_o, val_o, base = self.prepare(panel, n_val)  # (total time, 1 + inputs), (total time, h)
+        big, train_o, val_o, base, anchors = self.prepare(panel, n_val)  # (time, 1 + inputs), (time, h) x 2
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
@@ -180,7 +194,21 @@ class LSTMForecaster:
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
             trained, self.model = self.model, build_model(self.cfg, n_features=big.shape[1])
             self.model.set_weights(trained.get_weights())
+        if self.cfg.model.shrink:
+            self.weights = dict.fromkeys(self.preps, self._fit_weight(big, val_o, base, anchors))
         return self
+
+    def _fit_weight(self, big: np.ndarray, val_o: np.ndarray, base: np.ndarray | None, anchors: np.ndarray) -> float:
+        """The weight ``a`` in [0, 1] of the network's forecast against its anchor, ``anchor + a * (network -
+        anchor)``, that fits the validation windows best in squared error (least squares, clipped)."""
+        w = self.cfg.window
+        x, y = window_arrays(big, val_o, w.window, w.horizon)  # (n, window, inputs), (n, horizon)
+        if base is not None:
+            y = y - base[val_o]
+        a = anchors[val_o]
+        d = predict_batches(self.model, np.ascontiguousarray(x)).astype(np.float64) - a
+        den = float(np.sum(d * d))
+        return float(np.clip(np.sum((y - a) * d) / den, 0.0, 1.0)) if den > 0 else 1.0
 
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) in prices of series ``s`` made at each origin index of ``s.values`` (batched)."""
@@ -192,9 +220,20 @@ class LSTMForecaster:
         off = self.season_offsets(s, self.horizon)
         if off is not None:  # the seasonal part of rows o+1 .. o+horizon goes back in
             scaled = scaled + off[np.asarray(price_origins)[:, None] + np.arange(1, self.horizon + 1)]
-        if s.id in self.stats:  # the statistical forecast from each origin goes back in
-            scaled = scaled + self.stat_arrays(s.id, s.values)[1][np.asarray(price_origins)]
-        return self.preps[s.id].decode(s.values[price_origins], scaled)
+        base = self.stat_arrays(s.id, s.values)[1][np.asarray(price_origins)] if s.id in self.stats else None
+        if base is not None:  # the statistical forecast from each origin goes back in
+            scaled = scaled + base
+        return self._decode(s.id, s.values[price_origins], scaled, base)
+
+    def _decode(self, sid: str, origin_prices: np.ndarray, scaled: np.ndarray, base: np.ndarray | None) -> np.ndarray:
+        """Prices (n, horizon) from the forecasts ``scaled`` (scaled z, the hybrid's part put back) at origins of
+        ``origin_prices`` (n,), shrunk toward the anchor (``base``, the statistical forecast, else the naive
+        forecast) by the series' fitted weight."""
+        prep, weight = self.preps[sid], self.weights.get(sid, 1.0)
+        if weight != 1.0:
+            anchor = base if base is not None else naive_z(prep, origin_prices, scaled.shape[1])
+            scaled = anchor + weight * (scaled - anchor)
+        return prep.decode(origin_prices, scaled)
 
     def forecast(self, panel: Panel, horizon: int | None = None) -> dict[str, np.ndarray]:
         """``horizon`` prices after the end of every series of ``panel``; beyond the trained horizon the
@@ -212,33 +251,36 @@ class LSTMForecaster:
                 scaled = self.model(x, training=False).numpy()
                 if off is not None:
                     scaled = scaled + off[len(s):len(s) + self.horizon]
-                if s.id in self.stats:
-                    scaled = scaled + self.stat_arrays(s.id, s.values, len(s) - 1)[1]
-                out[s.id] = self.preps[s.id].decode(float(s.values[-1]), scaled)[0][:h]
+                base = self.stat_arrays(s.id, s.values, len(s) - 1)[1] if s.id in self.stats else None
+                if base is not None:
+                    scaled = scaled + base
+                out[s.id] = self._decode(s.id, s.values[-1:], scaled, base)[0][:h]
             else:
                 out[s.id] = self._path(s, h, off)
         return out
 
     def _path(self, s: Series, h: int, season: np.ndarray | None) -> np.ndarray:
         """``h`` prices after the end of ``s`` without covariates; beyond the trained horizon the forecast is fed
-        back in (recursive), the statistical part forecasting from the extended prices too."""
+        back in (recursive), the hybrid's part continuing over the extended prices. ``season``: the seasonal
+        part at every row of ``s`` and at least ``h`` rows after them."""
         prep, w = self.preps[s.id], self.cfg.window.window
-        if not self.stats:
-            return forecast_path(self.model, prep, s.values, w, self.horizon, h, season=season)
         prices, out = np.asarray(s.values, np.float64), []
         while len(out) < h:
             n = len(prices)
-            z = prep.encode(prices[n - w - prep.offset:])  # (window,): the last input's rows
+            cols, base = [prep.encode(prices[n - w - prep.offset:])], None  # (window,): the last input's rows
             if season is not None:
-                z = z - season[n - w:n]
-            err, base = (self.stat_arrays(s.id, prices, n - w) if s.id in self.stats
-                         else (np.zeros(w, np.float32), None))  # (window,), (window, horizon)
-            scaled = self.model(last_input(np.column_stack([z, err]), w), training=False).numpy()  # (1, horizon)
+                cols[0] = cols[0] - season[n - w:n]
+            if self.stats:  # the statistical part's one-step errors (zeros for a series without one)
+                err, base = (self.stat_arrays(s.id, prices, n - w) if s.id in self.stats
+                             else (np.zeros(w, np.float32), None))  # (window,), (window, horizon)
+                cols.append(err)
+            scaled = self.model(last_input(np.column_stack(cols), w), training=False).numpy()  # (1, horizon)
             if season is not None:
                 scaled = scaled + _tail(season, n, self.horizon)
             if base is not None:  # the statistical forecast from the last price
-                scaled = scaled + base[-1:]
-            step = prep.decode(prices[-1], scaled)[0]  # (horizon,)
+                base = base[-1:]
+                scaled = scaled + base
+            step = self._decode(s.id, prices[-1:], scaled, base)[0]  # (horizon,)
             out.extend(step.tolist())
             prices = np.concatenate([prices, step])
         return np.asarray(out[:h])
@@ -247,7 +289,8 @@ class LSTMForecaster:
         """Everything but the network, JSON-ready per series (the bundle and the executors carry it)."""
         return {sid: {"preprocessor": self.preps[sid].to_dict(), "feature_scaler": self.scalers[sid].to_dict(),
                       **({"season": self.seasons[sid].to_dict()} if sid in self.seasons else {}),
-                      **({"statistical": self.stats[sid].to_dict()} if sid in self.stats else {})}
+                      **({"statistical": self.stats[sid].to_dict()} if sid in self.stats else {}),
+                      **({"network_weight": self.weights[sid]} if sid in self.weights else {})}
                 for sid in self.preps}
 
     def context_rows(self, sid: str) -> int:
@@ -279,6 +322,8 @@ class LSTMForecaster:
                 fc.seasons[sid] = SeasonalProfile.from_dict(st["season"])
             if "statistical" in st:
                 fc.stats[sid] = residual.StatisticalPart.from_dict(st["statistical"])
+            if "network_weight" in st:
+                fc.weights[sid] = float(st["network_weight"])
         return fc
 
 
@@ -297,23 +342,10 @@ def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
                            for i in range(0, len(x), batch_size)])
 
 
-def forecast_path(model, prep: Preprocessor, prices: np.ndarray, window: int, trained_h: int, h: int,
-                  season: np.ndarray | None = None) -> np.ndarray:
-    """``h`` future prices; beyond the trained horizon the forecast is fed back in (recursive).
-    ``season``: the seasonal part at every row of ``prices`` and at least ``h`` rows after them."""
-    prices = np.asarray(prices, dtype=np.float64)
-    out: list[float] = []
-    while len(out) < h:
-        n = len(prices)
-        z = prep.encode(prices)
-        scaled_in = z if season is None else z - season[prep.offset:n]
-        y = model(last_input(scaled_in, window), training=False).numpy()  # (1, trained_h)
-        if season is not None:
-            y = y + _tail(season, n, trained_h)
-        step = prep.decode(prices[-1], y)[0]  # (trained_h,)
-        out.extend(step.tolist())
-        prices = np.concatenate([prices, step])
-    return np.asarray(out[:h])
+def naive_z(prep: Preprocessor, origin_prices: np.ndarray, h: int) -> np.ndarray:
+    """The naive forecast (the origin's price, repeated) from each of ``origin_prices`` as scaled z, (n, h)."""
+    p = np.asarray(origin_prices, np.float64)
+    return residual.encode_paths(prep, p, np.repeat(p[:, None], h, axis=1))
 
 
 def _tail(season: np.ndarray, start: int, k: int) -> np.ndarray:

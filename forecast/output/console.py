@@ -40,6 +40,8 @@ def print_train_summary(outcome) -> None:
 
 
 def print_series_summary(m: dict, t: dict, device: str) -> None:
+    from forecast.evaluation.verdict import display_name
+
     out.print(f"Test part {m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} "
               "steps, errors in price units")
     table = Table()
@@ -56,12 +58,15 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
     if m.get("hybrid"):
-        from forecast.evaluation.verdict import display_name
-
         part = m["hybrid"].get("part", "season" if m["hybrid"]["used"] else "none")  # bundles before the residual hybrid
         used = {"none": "none", "season": "a seasonal profile takes out the season"}.get(
             part, f"the network corrects the forecasts of {display_name(part)}")
         out.print(f"hybrid: {used} ({m['hybrid']['why']})", highlight=False)
+    if m.get("network_weight") is not None:
+        anchor = ("the forecasts of " + display_name(m["hybrid"]["part"])
+                  if m.get("hybrid", {}).get("part") not in (None, "none", "season") else "the naive forecast")
+        out.print(f"network weight: {m['network_weight']:.2f} against {anchor} (fitted on the validation windows; "
+                  "0: the network adds nothing)", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {device}")

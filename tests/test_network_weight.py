@@ -1,0 +1,79 @@
+"""The network's weight against its anchor (``shrink``): fitted on the validation windows, 0 where the validation rows
+contradict what the network learned, near 1 where it predicts them, and applied to every forecast the model makes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
+from forecast.data.panel import panel_of
+
+
+def _cfg(shrink=True, hybrid="none"):
+    return RunConfig(window=WindowConfig(window=10, horizon=3),
+                     model=ModelConfig(layers=(16,), dropout=0.0, hybrid=hybrid, shrink=shrink),
+                     train=TrainConfig(epochs=20, batch_size=32, patience=5, learning_rate=0.01, seed=3, device="cpu"))
+
+
+def _returns(phi, n=600, seed=0):
+    """Prices whose log returns are AR(1) with coefficient ``phi`` (0: a random walk)."""
+    rng = np.random.default_rng(seed)
+    e = np.zeros(n)
+    for t in range(1, n):
+        e[t] = phi * e[t - 1] + rng.normal(0, 0.01)
+    return panel_of(100 * np.exp(np.cumsum(e)))
+
+
+def _fit(cfg, panel):
+    from forecast.models.lstm import LSTMForecaster
+
+    return LSTMForecaster(cfg).fit(panel)
+
+
+def _drift_then_none(n=600, n_val=90):
+    """Returns with a drift of +0.4% a step in the training rows and -0.2% in the last ``n_val`` (validation) rows."""
+    rng = np.random.default_rng(0)
+    r = np.r_[0.004 + rng.normal(0, 0.005, n - n_val), -0.002 + rng.normal(0, 0.005, n_val)]
+    return panel_of(100 * np.exp(np.cumsum(r)))
+
+
+@pytest.fixture(scope="module")
+def drift_and_ar():
+    return _fit(_cfg(), _drift_then_none()), _fit(_cfg(), _returns(0.9))
+
+
+def test_weight_is_zero_where_validation_contradicts_the_network_and_near_one_where_it_predicts(drift_and_ar):
+    """A network that learned the training rows' drift is shrunk to the naive forecast when the validation rows do
+    not have it; on AR(0.9) returns, which it can predict, it keeps nearly all its weight."""
+    drift, ar = drift_and_ar
+    assert drift.weights["series"] == 0.0 and ar.weights["series"] > 0.7, (drift.weights, ar.weights)
+
+
+def test_every_forecast_is_the_anchor_plus_the_weighted_network(drift_and_ar):
+    """Forecasts at origins and after the end: naive + weight x (network - naive), in the network's scaled units."""
+    from forecast.models.lstm import naive_z
+
+    _, walk = drift_and_ar
+    panel = _returns(0.9)
+    s, w = panel.series[0], walk.weights["series"]
+    origins = np.arange(500, 590)
+    shrunk_f, shrunk_path = walk.predict_origins(s, origins), walk.forecast(panel, 7)["series"]
+    walk.weights = {}  # the raw network
+    try:
+        raw_f, raw_path = walk.predict_origins(s, origins), walk.forecast(panel, 3)["series"]
+    finally:
+        walk.weights = {"series": w}
+    prep = walk.preps["series"]
+    naive = naive_z(prep, s.values[origins], 3)
+    raw_z = prep.encode(np.hstack([s.values[origins][:, None], raw_f]))  # (n, 3) back in scaled z
+    expected = prep.decode(s.values[origins], naive + w * (raw_z - naive))
+    np.testing.assert_allclose(shrunk_f, expected, rtol=1e-5)
+    assert np.abs(shrunk_f - s.values[origins][:, None]).mean() < np.abs(raw_f - s.values[origins][:, None]).mean()
+    assert shrunk_path.shape == (7,) and not np.allclose(shrunk_path[:3], raw_path)
+    np.testing.assert_allclose(shrunk_path[:3], walk.predict_origins(s, np.array([len(s) - 1]))[0], rtol=1e-5)
+
+
+def test_no_shrink_keeps_the_raw_network_and_stores_no_weight():
+    fc = _fit(_cfg(shrink=False).replace(train={"epochs": 1}), _returns(0.0, n=200))
+    assert fc.weights == {} and "network_weight" not in fc.state()["series"]
