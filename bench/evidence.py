@@ -11,7 +11,8 @@ each model's MAE relative to the best baseline's on the same folds, then per var
 (MAE ratio = MASE ratio: same folds, same scaling), the worst ratio to naive, how many series its 80%
 intervals cover 72-88%, and the seconds per fit. Rows go to ``--out`` (CSV). ``--merge`` summarises the CSVs
 of several runs; a missing ``X-auto`` cell is then filled from ``X-plain`` where ``--hybrid auto`` would use
-no seasonal profile in any fold of that series (recomputed: the same computation, the same seed). Not a test.
+neither a statistical model nor a seasonal profile in any fold of that series (recomputed: the same computation,
+the same seed), and ``-shrink``/``-noshrink`` must match too. Not a test.
 
 Series (no network needed, except the arch wheel's, which ``pip download`` fetches once into the work folder):
     air        AirPassengers, monthly 1949-1960 (144; statsforecast.utils, Box & Jenkins)
@@ -41,8 +42,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = ("air", "elec", "elnino", "co2", "unemp", "sunspots", "vix", "nasdaq", "sp500", "wti")
-VARIANTS = ("lstm-plain", "lstm-auto", "gru-auto", "lstm-auto-ens3", "cnn_lstm-auto", "attention-auto",
-            "bilstm-auto", "transformer-auto")
+VARIANTS = ("lstm-auto", "lstm-auto-noshrink", "lstm-ets", "lstm-arima", "lstm-theta", "lstm-plain", "gru-auto",
+            "lstm-auto-ens3")
 BASELINES = ("naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
@@ -122,8 +123,8 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
 
 
 def auto_profile_used(path: Path, folds: int) -> bool:
-    """Would ``--hybrid auto`` use the seasonal profile in any fold of this series' backtest? (the network's own
-    decision, ``LSTMForecaster.prepare`` on each fold's fit, without training)."""
+    """Would ``--hybrid auto`` use a statistical model or the seasonal profile in any fold of this series' backtest?
+    (the network's own decision, ``LSTMForecaster.prepare`` on each fold's fit, without training)."""
     from forecast.config import RunConfig
     from forecast.data.panel import load_configured
     from forecast.evaluation.backtest import lstm_min_rows
@@ -137,7 +138,7 @@ def auto_profile_used(path: Path, folds: int) -> bool:
         fit = panel.map(lambda s: s.head(f.origin + 1))
         net = LSTMForecaster(cfg)
         net.prepare(fit, [default_n_val(f.origin + 1, cfg)])
-        if any(sp.used for sp in net.seasons.values()):
+        if net.stats or any(sp.used for sp in net.seasons.values()):
             return True
     return False
 

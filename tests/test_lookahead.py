@@ -44,9 +44,9 @@ def test_backtest_forecasts_before_a_change_never_move(tmp_path, tiny_cfg, fit):
     for the LSTM (global or per series), a network variant and every baseline; the third fold's change."""
     frame = two_series(tmp_path)
     cfg = tiny_cfg.replace(train={"epochs": 1}, model={"fit": fit})
-    # the baselines are per series either way; one network variant covers architecture, hybrid and ensemble;
+    # the baselines are per series either way; two network variants cover architecture, both hybrids, ensemble;
     # "median" is left out: it is the median of the statistical models here (tests/test_baselines.py)
-    everything = (*(m for m in MODELS if m != "median"), "gru-season-ens2")
+    everything = (*(m for m in MODELS if m != "median"), "gru-season-ens2", "lstm-theta")
     models = everything if fit == "global" else ("lstm", "naive")
     kwargs = dict(folds=3, step=H, models=models, levels=(0.8,))
     a = backtest(load_panel(tmp_path / "long.csv", id_col="symbol"), cfg, **kwargs)
@@ -81,6 +81,7 @@ def test_train_test_part_change_moves_no_weight_history_or_validation_score(tmp_
     sa, sb = (json.loads((d / "series.json").read_text())["series"] for d in (a.bundle_dir, b.bundle_dir))
     for ea, eb in zip(sa, sb):
         assert ea["preprocessor"] == eb["preprocessor"] and ea["intervals"] == eb["intervals"]
+        assert ea.get("network_weight") == eb.get("network_weight") and ea.get("statistical") == eb.get("statistical")
     ma, mb = a.metrics["test"]["series"], b.metrics["test"]["series"]
     assert ma["AAA"] == mb["AAA"]
     assert ma["BBB"]["lstm"]["mae"] != mb["BBB"]["lstm"]["mae"]
@@ -122,10 +123,11 @@ def test_tune_trials_never_see_the_test_part(tmp_path, tiny_cfg):
     assert a.best == b.best
 
 
-@pytest.mark.parametrize("hybrid", ["none", "season"])
+@pytest.mark.parametrize("hybrid", ["none", "season", "ets"])
 def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, tiny_cfg, hybrid):
-    """After one epoch (best epoch necessarily 1) the weights, each series' scaler and (hybrid) seasonal profile
-    come from the training rows alone: changing the validation and test parts of one series moves none of them."""
+    """After one epoch (best epoch necessarily 1) the weights, each series' scaler and (hybrid) seasonal profile or
+    statistical model come from the training rows alone: changing the validation and test parts of one series moves
+    none of them (the network's weight against its anchor is fitted on the validation windows: it may)."""
     from forecast.bundle import load_bundle
     from forecast.workflows.train import train
 
@@ -142,5 +144,8 @@ def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, t
     seasons = [e.get("season") for e in ba.series["series"]]
     assert seasons == [e.get("season") for e in bb.series["series"]]
     assert all(sp["used"] and len(sp["profile"]) == 5 for sp in seasons) if hybrid == "season" else seasons == [None] * 2
+    stats = [e.get("statistical") for e in ba.series["series"]]
+    assert stats == [e.get("statistical") for e in bb.series["series"]]
+    assert [s and s["model"] for s in stats] == (["ets", "ets"] if hybrid == "ets" else [None, None])
     assert ba.history["model.keras"]["history"]["loss"] == bb.history["model.keras"]["history"]["loss"]
     assert ba.history["model.keras"]["history"]["val_loss"] != bb.history["model.keras"]["history"]["val_loss"]

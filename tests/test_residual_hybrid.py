@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig, neural_variant
 from forecast.data.panel import panel_of

@@ -21,6 +21,7 @@ origins)``, batched forecasts from many origins of one series (test scoring, cal
 
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -89,7 +90,7 @@ class LSTMForecaster:
         statistical model's one-step errors (scaled z units) at each of those rows that has a z, and its forecast
         from each of them as an origin, as scaled z (len(prices) - first, horizon). Computed once per prices
         (a forward run per origin)."""
-        key = (sid, len(prices), first, float(prices[-1]), float(prices[first]))
+        key = (sid, first, hashlib.blake2b(np.ascontiguousarray(prices, np.float64).tobytes()).hexdigest())
         if key not in self._stat_cache:
             prep, part, h = self.preps[sid], self.stats[sid], self.horizon
             start = max(first - 1, 0)  # one origin earlier: the first row's one-step error
