@@ -61,7 +61,8 @@ def test_a_lagged_covariate_is_used(tmp_path):
     returns = np.r_[0, 0.01 * signal[:-1]] + rng.normal(0, 0.001, n)
     pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=n, freq="B"), "Close": 100 * np.exp(np.cumsum(returns)),
                   "signal": signal}).to_csv(tmp_path / "cov.csv", index=False)
-    cfg = RunConfig(window=WindowConfig(window=5, horizon=1), model=ModelConfig(layers=(16,), dropout=0.0),
+    # hybrid none: the covariate alone is on trial (and the last window is then the input window alone)
+    cfg = RunConfig(window=WindowConfig(window=5, horizon=1), model=ModelConfig(layers=(16,), dropout=0.0, hybrid="none"),
                     train=TrainConfig(epochs=5, batch_size=32, patience=5, seed=7, device="cpu", learning_rate=0.01))
     mae = {}
     for feats in (("signal",), ("log_return",)):

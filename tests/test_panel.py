@@ -39,8 +39,8 @@ def test_long_and_wide_give_the_same_series_and_windows(tmp_path):
         np.testing.assert_array_equal(a.values, b.values)
         assert a.dates.equals(b.dates)
     cfg = RunConfig()
-    za, ta, va = LSTMForecaster(cfg).prepare(long, [20, 15])
-    zb, tb, vb = LSTMForecaster(cfg).prepare(wide, [20, 15])
+    za, ta, va = LSTMForecaster(cfg).prepare(long, [20, 15])[:3]
+    zb, tb, vb = LSTMForecaster(cfg).prepare(wide, [20, 15])[:3]
     np.testing.assert_array_equal(za, zb)
     np.testing.assert_array_equal(ta, tb)
     np.testing.assert_array_equal(va, vb)
@@ -51,7 +51,7 @@ def test_origins_never_cross_a_series_boundary():
     p = load_panel_frame(df)
     cfg = RunConfig()
     w, h = cfg.window.window, cfg.window.horizon
-    z, train_o, val_o = LSTMForecaster(cfg).prepare(p, [20, 15])
+    z, train_o, val_o = LSTMForecaster(cfg).prepare(p, [20, 15])[:3]
     first_len = len(p.series[0].values) - 1  # log_return: z is one shorter
     assert len(z) == first_len + len(p.series[1].values) - 1
     for o in np.concatenate([train_o, val_o]):
