@@ -25,10 +25,11 @@ def _private_cwd(tmp_path, monkeypatch):
 
 @pytest.fixture
 def tiny_cfg() -> RunConfig:
-    """A model small enough to train in about a second on 2 cores."""
+    """A model small enough to train in about a second on 2 cores. Without a hybrid: auto's statistical fits
+    (about a second per fit on these series) are on trial in the tests that name a hybrid, not in every fit."""
     return RunConfig(
         window=WindowConfig(window=10, horizon=3),
-        model=ModelConfig(layers=(8,), dropout=0.0),
+        model=ModelConfig(layers=(8,), dropout=0.0, hybrid="none"),
         train=TrainConfig(epochs=2, batch_size=32, patience=2, seed=7, device="cpu"),
     )
 

@@ -43,7 +43,7 @@ def test_backtest_forecasts_before_a_change_never_move(tmp_path, tiny_cfg, fit):
     """Change every price after the second fold's origin: the first two folds' forecasts and bands stay bit-identical
     for the LSTM (global or per series), a network variant and every baseline; the third fold's change."""
     frame = two_series(tmp_path)
-    cfg = tiny_cfg.replace(train={"epochs": 1}, model={"fit": fit})
+    cfg = tiny_cfg.replace(train={"epochs": 1}, model={"fit": fit, "hybrid": "auto"})
     # the baselines are per series either way; lstm's default hybrid (auto) gives BBB a statistical model (checked
     # below), and one network variant covers architecture, the seasonal hybrid and ensemble;
     # "median" is left out: it is the median of the statistical models here (tests/test_baselines.py)
@@ -77,7 +77,7 @@ def test_train_test_part_change_moves_no_weight_history_or_validation_score(tmp_
     from forecast.workflows.train import train
 
     frame = two_series(tmp_path)
-    cfg = tiny_cfg.replace(data={"id_col": "symbol"})
+    cfg = tiny_cfg.replace(data={"id_col": "symbol"}, model={"hybrid": "auto"})  # auto decides on validation rows
     a = train(tmp_path / "long.csv", cfg, tmp_path / "a", verbose=0)
     first_test = N - a.metrics["test"]["series"]["BBB"]["split"]["test_rows"]
     changed_after(frame, first_test - 1, only="BBB").to_csv(tmp_path / "changed.csv", index=False)

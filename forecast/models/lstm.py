@@ -51,8 +51,9 @@ class LSTMForecaster:
     panel_model = True  # fit(panel) / forecast(panel, h); the baselines are single-series (registry.PerSeries)
 
     def __init__(self, cfg: RunConfig, features: Sequence[str] = (), verbose: int = 0,
-                 initial_weights: list | None = None, callbacks=()):
+                 initial_weights: list | None = None, callbacks=(), choices: dict | None = None):
         self.cfg, self.features, self.verbose = cfg, tuple(features), verbose
+        self.choices = choices  # auto's statistical models, computed beforehand (``auto_choices``); None: in prepare
         self.initial_weights = initial_weights  # warm start from an earlier fit
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
         self.model = None
@@ -123,11 +124,14 @@ class LSTMForecaster:
         network's forecast is shrunk toward (``shrink``)."""
         w = self.cfg.window
         blocks, bases, anchors, train_o, val_o, start = [], [], [], [], [], 0
+        choices = {}
+        if self.cfg.model.hybrid == "auto":
+            choices = self.choices if self.choices is not None else auto_choices(panel, n_val, w.horizon)
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
             self.scalers[s.id] = feat.FeatureScaler(names=feat.input_names(self.features)).fit(s.features[:n_train])
-            self._fit_hybrid(s, n_train, len(panel))
+            self._fit_hybrid(s, n_train, choices.get(s.id, (None, "")))
         for s, nv in zip(panel, n_val):
             offset = self.preps[s.id].offset
             z = self.encoded(s)
@@ -151,22 +155,19 @@ class LSTMForecaster:
         off = self.season_offsets(s, h)
         return labels if off is None else labels - off[origins[:, None] + np.arange(1, h + 1)]
 
-    def _fit_hybrid(self, s: Series, n_train: int, n_series: int) -> None:
-        """The statistical part of series ``s`` from its first ``n_train`` prices (and, for ``auto``'s choice of a
-        statistical model, the fit's validation rows after them); see the module doc."""
+    def _fit_hybrid(self, s: Series, n_train: int, choice: tuple) -> None:
+        """The statistical part of series ``s`` from its first ``n_train`` prices; ``choice``: auto's (statistical
+        model or None, why) from ``auto_choices``. See the module doc."""
         from forecast.models.baselines import seasons_for
 
         mode, prep = self.cfg.model.hybrid, self.preps[s.id]
         if mode in residual.STAT_HYBRIDS:
             self.stats[s.id] = residual.StatisticalPart(mode, seasons_for(s.freq), "as asked").fit(s.values[:n_train])
             return
-        why = ""
-        if mode == "auto" and n_series <= MAX_SERIES_AUTO_STATISTICAL:
-            part, why = residual.choose(s.values[:n_train], s.values[n_train:], seasons_for(s.freq), self.horizon)
-            if part is not None:
-                self.stats[s.id] = part
-                return
-        if mode != "none":
+        part, why = choice
+        if part is not None:
+            self.stats[s.id] = part
+        elif mode != "none":
             sp = SeasonalProfile(s.freq).fit(prep.encode(s.values[:n_train]), s.dates[prep.offset:n_train], mode)
             sp.why = "; ".join(filter(None, [why, sp.why]))
             self.seasons[s.id] = sp
@@ -326,6 +327,18 @@ class LSTMForecaster:
             if "network_weight" in st:
                 fc.weights[sid] = float(st["network_weight"])
         return fc
+
+
+def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, tuple]:
+    """``--hybrid auto``'s statistical model of each series, ``id -> (StatisticalPart or None, why)``
+    (residual.choose on its training rows and the fit's validation rows after them); none beyond
+    MAX_SERIES_AUTO_STATISTICAL series. Needs no TensorFlow: train runs it in a process forked before it loads."""
+    from forecast.models.baselines import seasons_for
+
+    if len(panel) > MAX_SERIES_AUTO_STATISTICAL:
+        return {}
+    return {s.id: residual.choose(s.values[:len(s) - nv], s.values[len(s) - nv:], seasons_for(s.freq), horizon)
+            for s, nv in zip(panel, n_val)}
 
 
 def input_width(features: Sequence[str], state: dict) -> int:

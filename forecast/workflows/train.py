@@ -26,6 +26,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for
+from forecast.models.lstm import auto_choices
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -64,12 +65,14 @@ def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
     return {s.id: chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset) for s in panel}
 
 
-def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL) -> dict:
-    """Network key (None: the global one, else a series id) -> fitted LSTMForecaster."""
+def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,
+                 choices: dict | None = None) -> dict:
+    """Network key (None: the global one, else a series id) -> fitted LSTMForecaster; ``choices``: the global
+    network's ``lstm.auto_choices``, computed beforehand (None: while it fits)."""
     from forecast.models.lstm import LSTMForecaster
 
     if cfg.model.fit == "global":
-        fc = LSTMForecaster(cfg, panel.features, verbose).fit(panel, [n_val[s.id] for s in panel])
+        fc = LSTMForecaster(cfg, panel.features, verbose, choices=choices).fit(panel, [n_val[s.id] for s in panel])
         return {None: fc}
     if executor.width > 1:
         verbose = 0  # no interleaved progress lines from parallel workers
@@ -115,14 +118,19 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     bundle_io.check_writable(bundle_dir, force)  # fail before any work
     panel = load_training_panel(data_path, cfg)
     splits = splits_of(panel, cfg)
+    heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
+    n_val = {sid: sp.n_val for sid, sp in splits.items()}
     baselines = Background(baseline_forecasts, panel, splits, cfg)  # forked before TensorFlow loads
+    auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"  # auto's statistical fits, also forked
+    choices = Background(auto_choices, heads, [n_val[s.id] for s in heads], cfg.window.horizon) if auto else None
     try:
         device = configure_device(cfg.train.device)
-        heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
-        fitted = fit_networks(heads, {sid: sp.n_val for sid, sp in splits.items()}, cfg, verbose, executor)
+        fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices and choices.result())
         per, frames, entries = score_panel(panel, splits, fitted, cfg, baselines.result())
     finally:
         baselines.close()
+        if choices is not None:
+            choices.close()
     training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
                 for k, f in fitted.items()}
     metrics = {"test": {"series": per, "pooled": pooled(per)}, "training": training, "skipped": panel.skipped,
