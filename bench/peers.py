@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -66,8 +67,9 @@ if hasattr(C, "_exit_now"):  # the CLI leaves without the interpreter's teardown
     exit_now = C._exit_now
     C._exit_now = lambda code: (write_times(), exit_now(code))
 import forecast.executors as E
-if hasattr(E, "Background"):  # what the fit did not hide of the baselines (computed in a fork since the fit began)
-    E.Background.result = timed("baselines_wait", E.Background.result)
+if hasattr(E, "Background"):  # what was not hidden of the work forked before TensorFlow loaded, by function
+    result = E.Background.result
+    E.Background.result = lambda self: timed(self._fn.__name__ + "_wait", result)(self)
 from forecast.cli import main
 sys.argv = ["forecast", *sys.argv[1:]]
 main()
@@ -193,6 +195,8 @@ def main() -> None:
     ap.add_argument("--no-darts", action="store_true", help="only forecast")
     ap.add_argument("--gemm", type=int, default=2048, help="size of the float32 GEMM that gives the CPU's rate")
     ap.add_argument("--epochs", type=int, default=SETTINGS["epochs"], help="most epochs (a smaller one: smoke test)")
+    ap.add_argument("--forecast-flags", default="", help="more `forecast train` flags, e.g. '--hybrid none --no-shrink' "
+                    "(a lever's reference run)")
     ap.add_argument("--child", nargs=5, metavar=("DATA", "OUT", "N_TRAIN", "N_VAL", "EPOCHS"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -218,7 +222,8 @@ def main() -> None:
     fc_args = [str(data), *(["--id-col", "id"] if panel else []), "--target", "Close", "--date-col", "Date", "--window", "30",
                "--horizon", "10", "--layers", "64,64", "--dropout", "0.2", "--batch-size", "512",
                "--learning-rate", "0.006", "--patience", "5", "--epochs", str(a.epochs), "--transform", "log_return",
-               "--val-frac", "0.15", "--test-frac", "0.15", "--seed", "42", "--quiet", "--force"]
+               "--val-frac", "0.15", "--test-frac", "0.15", "--seed", "42", "--quiet", "--force",
+               *shlex.split(a.forecast_flags)]
     results = {"forecast": [], "darts": []}
     for r in range(a.repeats):
         order = ["forecast", "darts"] if r % 2 == 0 else ["darts", "forecast"]
@@ -234,8 +239,8 @@ def main() -> None:
                 metrics = json.loads((out / "metrics.json").read_text())
                 epochs = sum(v["epochs_run"] for v in metrics["training"].values())
                 pred = pd.read_csv(out / "test_predictions.csv")
-                phases = {k: T[k] for k in ("tf_import", "score", "test", "intervals", "baselines", "baselines_wait",
-                                            "predict", "save", "reload", "plots") if k in T}
+                phases = {k: T[k] for k in ("tf_import", "auto_choices_wait", "score", "test", "intervals", "baselines",
+                                            "baseline_forecasts_wait", "predict", "save", "reload", "plots") if k in T}
                 phases["exit"] = wall - (T["atexit"] - t0)
             else:
                 cmd = [str(darts_py), os.path.abspath(__file__), "--child", str(data), str(out),

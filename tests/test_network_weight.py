@@ -13,7 +13,7 @@ from forecast.data.panel import panel_of
 def _cfg(shrink=True, hybrid="none"):
     return RunConfig(window=WindowConfig(window=10, horizon=3),
                      model=ModelConfig(layers=(16,), dropout=0.0, hybrid=hybrid, shrink=shrink),
-                     train=TrainConfig(epochs=20, batch_size=32, patience=5, learning_rate=0.01, seed=3, device="cpu"))
+                     train=TrainConfig(epochs=10, batch_size=32, patience=5, learning_rate=0.01, seed=3, device="cpu"))
 
 
 def _returns(phi, n=600, seed=0):
