@@ -163,3 +163,31 @@ def test_auto_in_a_panel_decides_per_series_and_the_others_read_a_zero_error_cha
     assert np.any(fc.encoded(seasonal)[:, 1] != 0)
     paths = fc.forecast(panel, 5)
     assert {k: v.shape for k, v in paths.items()} == {"S": (5,), "W": (5,)}
+
+
+def test_train_forks_autos_choice_and_gets_what_the_library_gets_in_process(tmp_path):
+    """`forecast train` runs auto's statistical fits in a process forked before TensorFlow loads; the library call
+    (TensorFlow already loaded here) runs them in-process: the same choice, the same bundle figures."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from forecast.workflows.train import train
+
+    s = _seasonal_ar(n=200, phi=0.0).series[0]
+    pd.DataFrame({"date": s.dates, "price": s.values}).to_csv(tmp_path / "m.csv", index=False)
+    flags = ["--window", "8", "--horizon", "3", "--layers", "8", "--epochs", "2", "--seed", "5", "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-m", "forecast", "train", str(tmp_path / "m.csv"), *flags, "--model",
+                           str(tmp_path / "cli")], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    cfg = RunConfig(window=WindowConfig(window=8, horizon=3), model=ModelConfig(layers=(8,)),
+                    train=TrainConfig(epochs=2, seed=5))
+    train(tmp_path / "m.csv", cfg, tmp_path / "lib", verbose=0)
+    cli, lib = (json.loads((tmp_path / d / "metrics.json").read_text())["test"] for d in ("cli", "lib"))
+    assert cli == lib
+    assert cli["series"]["price"]["hybrid"]["part"] in residual.AUTO_CANDIDATES  # a statistical model was chosen
+    stats = [json.loads((tmp_path / d / "series.json").read_text())["series"][0]["statistical"] for d in ("cli", "lib")]
+    assert stats[0] == stats[1]
