@@ -108,6 +108,7 @@ def test_interval_none_writes_no_intervals(walk_csv, tmp_path):
 def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, capsys):
     from rich.console import Console
 
+    from forecast.models.baselines import fit_tails
     from forecast.output import console
 
     cfg = RunConfig(window=WindowConfig(window=10, horizon=3))
@@ -119,6 +120,11 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
     row = text.split("│ naive")[1].splitlines()[0]
     m = report["models"]["naive"]
     assert f"{m['coverage']['0.5']:.1%}" in row and f"{m['width']['0.5']:,.2f}" in row
+    assert "fitted on at most" not in text  # naive fits nothing
+    report["settings"]["fit_tail"] = fit_tails(("arima", "ets", "comb"))  # what a backtest of those models records
+    console.print_backtest(report)
+    caption = " ".join(capsys.readouterr().out.split())  # the caption wraps at the table's width
+    assert "fitted on at most the last 1,000 prices (arima, ets), 2,000 prices (comb)" in caption
 
 
 def test_coverage_figure_has_the_nominal_line_per_level():

@@ -21,8 +21,10 @@ from conftest import REPO, write_synthetic
 
 ray = pytest.importorskip("ray", reason='Ray is not importable (optional extra: pip install "forecast[ray]")')
 
+# hybrid none: the cluster's transport is on trial (auto's statistical fits in workers: tests/test_executors.py)
 FLAGS = ["--models", "naive,drift,lstm", "--folds", "2", "--step", "3", "--horizon", "3", "--window", "10",
-         "--layers", "8", "--dropout", "0", "--epochs", "1", "--seed", "7", "--interval", "none", "--json"]
+         "--layers", "8", "--dropout", "0", "--epochs", "1", "--seed", "7", "--interval", "none", "--json",
+         "--hybrid", "none"]
 
 
 def _free_port() -> int:
@@ -146,8 +148,8 @@ def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp
                        cwd=tmp_path, env=env)
     assert on_ray.returncode == 0, on_ray.stderr
     assert on_ray.stderr == ""  # --json: nothing else, not even Ray's "Connecting to existing Ray cluster" lines
-    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0},
-                              train={"epochs": 1, "seed": 7})  # what FLAGS build (tests/test_executors.py)
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0,
+                              "hybrid": "none"}, train={"epochs": 1, "seed": 7})  # what FLAGS build
     ref = run_backtest(csv, cfg, folds=2, step=3, models=("naive", "drift", "lstm"), levels=())
     a, b = json.loads(dumps(ref.report)), json.loads(on_ray.stdout)
     a.pop("seconds", None), b.pop("seconds", None)

@@ -147,7 +147,8 @@ def test_stderr_of_train_predict_backtest_holds_only_the_tools_own_lines(tmp_pat
     assert predict.stderr == ""
     json.loads(predict.stdout)  # stdout is exactly one JSON object
 
-    bt = _forecast("backtest", str(csv), "--models", "lstm,naive", "--folds", "2", *TINY, "--out", "bt", cwd=tmp_path)
+    bt = _forecast("backtest", str(csv), "--models", "lstm,naive", "--folds", "2", *TINY, "--hybrid", "none", "--out", "bt",
+                   cwd=tmp_path)  # (auto's statistical fits: in the train above)
     assert bt.returncode == 0, bt.stderr
     _only_own_lines(bt.stderr)
     assert "lstm: fold(s) 1 done" in bt.stderr

@@ -255,7 +255,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     s = report["settings"]
     verdict = report.get("verdict")
     best = verdict.get("best") if isinstance(verdict, dict) else None
-    tails = report.get("fit_tail") or {}
+    tails = s.get("fit_tail") or {}  # settings: what each statistical model was fitted on
     caption = f"origins {report['origins'][0]} .. {report['origins'][-1]}; {s['retraining']}"
     if tails:
         by_tail: dict[int, list[str]] = {}
