@@ -90,7 +90,7 @@ def test_save_load_round_trip_predicts_identically(tmp_path, tiny_cfg, walk_csv)
             "series": [{"id": "Close", "network": "model.keras", "freq": series.freq, "last_date": str(series.dates[-1]),
                         **lstm.state()["Close"]}]}
     path = save_bundle(tmp_path / "m", networks={"model.keras": lstm.model}, config=tiny_cfg, series=spec,
-                       last_window=last_windows(panel, tiny_cfg, {None: lstm}), data={"freq": series.freq, "target": "Close"},
+                       last_window=last_windows(panel, {None: lstm}), data={"freq": series.freq, "target": "Close"},
                        metrics={}, history={}, test_predictions=None, device="CPU")
     loaded = load_bundle(path)
     assert loaded.config == tiny_cfg

@@ -145,7 +145,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
             "inputs": ["target", *feat.input_names(panel.features)], "ids": panel.ids, "skipped": panel.skipped,
             "series": entries}
     bundle_io.save_bundle(bundle_dir, networks={bundle_io.network_file(k): f.model for k, f in fitted.items()},
-                          config=cfg, series=spec, last_window=last_windows(panel, cfg, fitted), data=data, metrics=metrics,
+                          config=cfg, series=spec, last_window=last_windows(panel, fitted), data=data, metrics=metrics,
                           history=history, test_predictions=pd.concat(frames, ignore_index=True), device=device,
                           force=force, interrupted=any(f.fit_result.interrupted for f in fitted.values()))
     return TrainOutcome(bundle_dir, panel, metrics, device)
@@ -173,8 +173,9 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         test_f = fc.predict_origins(s, test_o)  # (n, h)
         m, frame = evaluate_test(test_f, s, test_o, sp.n_train)
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
-        if fc.hybrid_summary(s.id):
-            m["hybrid"] = fc.hybrid_summary(s.id)
+        hybrid = fc.hybrid_summary(s.id)
+        if hybrid:
+            m["hybrid"] = hybrid
         if s.id in fc.weights:
             m["network_weight"] = fc.weights[s.id]
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
@@ -191,7 +192,7 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
     return per, frames, entries
 
 
-def last_windows(panel: Panel, cfg: RunConfig, fitted: dict) -> pd.DataFrame:
+def last_windows(panel: Panel, fitted: dict) -> pd.DataFrame:
     """id, date, price and the raw covariates of each series' last rows: the last input window, or the prices
     a residual hybrid's statistical model runs over (LSTMForecaster.context_rows)."""
     names = feat.input_names(panel.features)
