@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DATA   := data/nasdaq_composite_daily_1999_2018.csv
 DEMO   := out/demo
+TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # TensorFlow's flavour: the CUDA build where an NVIDIA driver answers, else the smaller, faster-importing CPU wheel
 TF     ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo gpu || echo cpu)
@@ -39,7 +40,8 @@ test: $(VENV)/.installed-dev
 	@# best effort: the report test renders in headless Chromium and is skipped without it
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 \
 		|| echo "chromium not installed: report rendering test will be skipped"
-	CUDA_VISIBLE_DEVICES="" $(BIN)/python -m pytest -q -p no:cacheprovider
+	@# two workers, each file on one of them (module fixtures train once): 449 s against 675 s serially on 2 cores
+	CUDA_VISIBLE_DEVICES="" $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) out models .pytest_cache
