@@ -191,3 +191,16 @@ def test_train_forks_autos_choice_and_gets_what_the_library_gets_in_process(tmp_
     assert cli["series"]["price"]["hybrid"]["part"] in residual.AUTO_CANDIDATES  # a statistical model was chosen
     stats = [json.loads((tmp_path / d / "series.json").read_text())["series"][0]["statistical"] for d in ("cli", "lib")]
     assert stats[0] == stats[1]
+
+
+def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
+    """A win of the residual hybrid is not credited to the network alone: the verdict names the statistical model
+    in every fold's fit; with --hybrid none it is plain 'the LSTM'."""
+    from forecast.evaluation.backtest import backtest
+
+    panel = _seasonal_ar(n=240, phi=0.0)
+    for hybrid, label in (("ets", "the LSTM (correcting AutoETS's forecasts)"), ("none", "the LSTM")):
+        rep = backtest(panel, _cfg(hybrid, epochs=2), folds=2, models=("lstm", "naive", "theta")).report
+        v = rep["verdict"]
+        assert v["lstm_is"] == label
+        assert (label in v["text"]) or (label[0].upper() + label[1:]) in v["text"]

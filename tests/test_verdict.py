@@ -105,3 +105,18 @@ def test_a_network_variant_that_wins_is_not_called_the_simpler_model():
     assert v["text"].endswith("so use gru-season.")
     models, F, A, N = _case({"lstm": 1.0, "naive": 3.0, "theta": 0.9}, folds=6, seed=1)
     assert verdict(models, F, A, N)["text"].endswith("so use AutoTheta, the simpler model.")
+
+
+def test_lstm_label_names_the_statistical_parts_of_the_fits():
+    from forecast.evaluation.verdict import lstm_label
+
+    assert lstm_label([None, None]) == "the LSTM"
+    assert lstm_label(["arima", "arima"]) == "the LSTM (correcting AutoARIMA's forecasts)"
+    assert lstm_label(["ets", None, "theta"]) == "the LSTM (correcting AutoETS or AutoTheta's forecasts in 2 of 3 fits)"
+    models, F, A, N = _case({"lstm": 3.0, "naive": 2.0, "theta": 0.5})
+    text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
+    assert text.startswith("AutoTheta is best here, its MAE ") and "lower than that of the LSTM (correcting AutoETS's " \
+        "forecasts)" in text and text.endswith("use AutoTheta, not the LSTM (correcting AutoETS's forecasts).")
+    models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
+    text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
+    assert text.startswith("The LSTM (correcting AutoETS's forecasts) is best here")

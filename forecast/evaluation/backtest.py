@@ -357,7 +357,8 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
                  for name in models}
-    verdict = V.verdict(per_model, F, A, N)  # the LSTM against the best model (lowest MAE) and naive
+    lstm_is = V.lstm_label(r.parts.get(s.id) for r in results if r.model == "lstm")
+    verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is)  # the LSTM against the best model (lowest MAE) and naive
     dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
               "verdict": verdict, "notes": notes,

@@ -103,6 +103,7 @@ class FoldResult:
     one_step: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # id -> (origins, step-1)
     calibrators: dict[str, object] = field(default_factory=dict)  # id -> ConformalCalibrator of this fit
     ids: tuple[str, ...] = ()
+    parts: dict[str, str] = field(default_factory=dict)  # id -> the statistical model a residual hybrid corrects
 
     @property
     def folds(self) -> list[int]:
@@ -120,6 +121,13 @@ def _cut(panel: Panel, ranges: dict[str, tuple[int, int]]) -> Panel:
     return panel.map(lambda s: s.slice(ranges[s.id][0], ranges[s.id][1] + 1))
 
 
+def statistical_parts(model, ids) -> dict[str, str]:
+    """id -> the statistical model whose forecasts a fitted network corrects (residual hybrid), where one does."""
+    summary = getattr(model, "hybrid_summary", None)
+    found = {sid: (summary(sid) or {}).get("part") for sid in ids} if summary else {}
+    return {sid: part for sid, part in found.items() if part not in (None, "none", "season")}
+
+
 def run_fold(task: FoldTask) -> FoldResult:
     """Fit one model for one fold and forecast; any error becomes NaN forecasts and a note, never a crash."""
     from forecast.models.registry import make_model
@@ -132,6 +140,7 @@ def run_fold(task: FoldTask) -> FoldResult:
         model = make_model(task.model, task.cfg, season=task.season, features=panel.features, fit=task.cfg.model.fit,
                            initial_weights=task.initial_weights)
         model.fit(_cut(panel, task.fit_ranges))
+        result.parts = statistical_parts(model, ids)
     except Exception as e:  # noqa: BLE001 - a failing model must not end the run
         result.notes.append(_failure(task.model, task.origins[0][0], e))
         result.seconds = time.perf_counter() - t0

@@ -16,6 +16,8 @@ and compares the LSTM with the best other model and with the naive forecast by t
     tests                  {"vs_best": test, "vs_naive": test}: the full Diebold-Mariano results
     origins                forecast origins the tests pair; fewer than MIN_ORIGINS: not tested
     significance           the level the p-values are read at (0.05)
+    lstm_is                what the text calls the LSTM: ``lstm_label``, which names the statistical model a
+                           residual hybrid corrects, so a win of that model is never credited to the network alone
     text                   one sentence a person can act on
 
 The wording never contradicts itself: a difference that is not significant is never called a win, a
@@ -76,12 +78,25 @@ def _p(p: float) -> str:
     return f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
 
 
-def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae") -> dict:
+def lstm_label(parts) -> str:
+    """How the verdict names the LSTM of a backtest whose fits used ``parts`` (one per fit: the statistical model
+    the residual hybrid corrects, or None): "the LSTM", or "the LSTM (correcting AutoARIMA's forecasts ...)"."""
+    parts = list(parts)
+    used = [p for p in parts if p]
+    if not used:
+        return "the LSTM"
+    names = " or ".join(display_name(n) for n in dict.fromkeys(used))
+    where = "" if len(used) == len(parts) else f" in {len(used)} of {len(parts)} fits"
+    return f"the LSTM (correcting {names}'s forecasts{where})"
+
+
+def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae", lstm_is: str = "the LSTM") -> dict:
     """The verdict object (see the module docstring).
 
     ``models``: name -> metrics with ``rank_by`` (default ``mae``) and ``rmse`` (None or NaN: no forecasts);
     ``forecasts``: name -> (origins, h) forecasts; ``actual``: (origins, h) targets; ``naive``: the naive
-    forecasts (origins, h), for the test against naive (``forecasts["naive"]`` need not exist).
+    forecasts (origins, h), for the test against naive (``forecasts["naive"]`` need not exist); ``lstm_is``:
+    what the sentence calls the ``lstm`` model (``lstm_label``).
     """
     score = {n: _num((m or {}).get(rank_by)) for n, m in models.items()}
     incomplete = [n for n in models if n in forecasts and not _complete(forecasts[n]) and math.isfinite(score[n])]
@@ -90,7 +105,7 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
            "incomplete": incomplete, "compared_with": None, "lstm_skill_vs_best": None,
            "lstm_skill_vs_naive": None, "lstm_rmse_vs_naive": None, "p_value_vs_best": None,
            "p_value_vs_naive": None, "tests": {}, "origins": int(np.atleast_2d(actual).shape[0]),
-           "significance": SIGNIFICANCE}
+           "significance": SIGNIFICANCE, "lstm_is": lstm_is}
     naive_rmse = _naive_rmse(models, actual, naive)
     if not ranking:
         out["text"] = "No model produced a forecast at every origin; there is nothing to compare."
@@ -107,13 +122,17 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
                lstm_rmse_vs_naive=M.skill(_num(models["lstm"].get("rmse")), naive_rmse),
                p_value_vs_naive=vs_naive["p_value"], tests={"vs_naive": vs_naive})
     if rival is None:
-        out["text"] = _lstm_alone(out, vs_naive)
+        out["text"] = _capital(_lstm_alone(out, vs_naive, lstm_is))
         return out
     vs_best = dm_test(F, forecasts[rival], actual, ("lstm", rival))
     out.update(compared_with=rival, lstm_skill_vs_best=M.skill(score["lstm"], score[rival]),
                p_value_vs_best=vs_best["p_value"], tests={"vs_best": vs_best, "vs_naive": vs_naive})
-    out["text"] = _capital(_text(out, models, score, best, rival, vs_best, naive_rmse, rank_by))
+    out["text"] = _capital(_text(out, models, score, best, rival, vs_best, naive_rmse, rank_by, lstm_is))
     return out
+
+
+def _possessive(name: str) -> str:
+    return f"that of {name}" if name.endswith(")") else f"{name}'s"
 
 
 def _capital(text: str) -> str:
@@ -147,29 +166,29 @@ def _too_few(test: dict) -> str:
             f"whether the difference is real (at least {MIN_ORIGINS} are needed; run more --folds)")
 
 
-def _text(out, models, score, best, rival, test, naive_rmse, rank_by) -> str:
+def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
     metric = rank_by.upper()
     p = test["p_value"]
     tested, sig = math.isfinite(p), math.isfinite(p) and p < SIGNIFICANCE
     if best != "lstm":
         B = display_name(best)
         gap = 1 - score[best] / score["lstm"] if score["lstm"] > 0 else float("nan")
-        head = f"{B} is best here, its {metric} {_pct(gap)} lower than the LSTM's"
+        head = f"{B} is best here, its {metric} {_pct(gap)} lower than {_possessive(L)}"
         caveat = _rmse_caveat(models, best, naive_rmse)
         if not tested:
             return f"{head}{caveat}, {_too_few(test)}; until then prefer {B}{_simpler(best)}."
         if sig:
-            return f"{head} ({_p(p)}, significant){caveat}: use {B}, not the LSTM."
-        return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): the LSTM is no more "
+            return f"{head} ({_p(p)}, significant){caveat}: use {B}, not {L}."
+        return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): {L} is no more "
                 f"accurate than {B}, so use {B}{_simpler(best)}.")
     R = display_name(rival)
     gap = out["lstm_skill_vs_best"]
-    head = f"The LSTM has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"
+    head = f"{L} has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"
     caveat = _rmse_caveat(models, "lstm", naive_rmse)
     if not tested:
         return f"{head}{caveat}, {_too_few(test)}; until then prefer {R}{_simpler(rival)}."
     if sig:
-        return f"The LSTM is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: use the LSTM."
+        return f"{L} is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: use {L}."
     return (f"{head}{caveat}, but the difference is not significant ({_p(p)}) and may be noise: "
             f"prefer {R}{_simpler(rival)}.")
 
@@ -180,12 +199,12 @@ def _simpler(name: str) -> str:
     return "" if is_network(name) else ", the simpler model"  # a network variant is not simpler than the LSTM
 
 
-def _lstm_alone(out, test) -> str:
+def _lstm_alone(out, test, L) -> str:
     p, sk = test["p_value"], out["lstm_skill_vs_naive"]
     if not math.isfinite(sk):
-        return "The LSTM is the only model scored; there is nothing to compare it with."
+        return f"{L} is the only model scored; there is nothing to compare it with."
     word = "lower" if sk > 0 else "higher"
-    head = f"The LSTM is the only model scored; its MAE is {_pct(sk)} {word} than the naive forecast's"
+    head = f"{L} is the only model scored; its MAE is {_pct(sk)} {word} than the naive forecast's"
     if not math.isfinite(p):
         return f"{head}, {_too_few(test)}."
     return f"{head} ({_p(p)}, {'significant' if p < SIGNIFICANCE else 'not significant'})."

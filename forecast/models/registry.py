@@ -30,6 +30,11 @@ class PerSeries:
     def forecast(self, panel: Panel, horizon: int) -> dict[str, np.ndarray]:
         return {s.id: _forecast_one(self.models[s.id], panel.select(s.id), horizon) for s in panel}
 
+    def hybrid_summary(self, sid: str) -> dict | None:
+        """What series ``sid``'s network does with a hybrid (LSTMForecaster.hybrid_summary); None for a baseline."""
+        summary = getattr(self.models[sid], "hybrid_summary", None)
+        return summary(sid) if summary else None
+
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) from each origin of ``s``: batched where the model can, else one by one."""
         model = self.models[s.id]
