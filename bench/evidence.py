@@ -7,9 +7,10 @@
 For each real series below, one ``backtest`` (the library call behind ``forecast backtest``, default options:
 5 folds x 10 steps, 80% conformal intervals) of every variant (``--models`` names, config.neural_variant)
 and the default baselines (naive, seasonal_naive, drift, arima, ets, theta, mstl, comb). Prints per series
-each model's MAE relative to the best baseline's on the same folds, then per variant the mean of that ratio
-(MAE ratio = MASE ratio: same folds, same scaling), the worst ratio to naive, how many series its 80%
-intervals cover 72-88%, and the seconds per fit. Rows go to ``--out`` (CSV). ``--merge`` summarises the CSVs
+each model's MAE relative to the best baseline's on the same folds, with Diebold-Mariano p-values (absolute
+errors) against naive and that baseline, then per variant the mean of that ratio (MAE ratio = MASE ratio:
+same folds, same scaling), the worst ratio to naive, on how many series it is significantly worse than naive
+(p < 0.05), how many series its 80% intervals cover 72-88%, and the seconds per fit. Rows go to ``--out`` (CSV). ``--merge`` summarises the CSVs
 of several runs; a missing ``X-auto`` cell is then filled from ``X-plain`` where ``--hybrid auto`` would use
 neither a statistical model nor a seasonal profile in any fold of that series (recomputed: the same computation,
 the same seed), and ``-shrink``/``-noshrink`` must match too. Not a test.
@@ -107,18 +108,30 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
     from forecast.config import RunConfig
     from forecast.data.panel import load_configured
     from forecast.evaluation.backtest import backtest
+    from forecast.evaluation.verdict import dm_test
 
     cfg = RunConfig().replace(data={"max_fill": 20}, train={"device": "cpu"})
     panel = load_configured(path, cfg.data)
     t0 = time.perf_counter()
-    rep = backtest(panel, cfg, folds=folds, models=(*variants, *BASELINES)).report
+    bt = backtest(panel, cfg, folds=folds, models=(*variants, *BASELINES))
+    rep = bt.report
     wall = time.perf_counter() - t0
+    h = cfg.window.horizon
+    paths = {m: g.forecast.to_numpy().reshape(-1, h) for m, g in bt.forecasts.groupby("model", sort=False)}
+    actual = bt.forecasts[bt.forecasts.model == "naive"].actual.to_numpy().reshape(-1, h)
+    best = min(BASELINES, key=lambda b: rep["models"][b]["mae"])
     rows = []
     for model, m in rep["models"].items():
         cov = (m.get("coverage") or {}).get("0.8")
+        dm = {}
+        if model in variants:  # Diebold-Mariano (absolute errors) against naive and the best baseline
+            for rival in ("naive", best):
+                test = dm_test(paths[model], paths[rival], actual, (model, rival))
+                dm[f"dm_p_vs_{'naive' if rival == 'naive' else 'best'}"] = test["p_value"]
+                dm[f"dm_diff_vs_{'naive' if rival == 'naive' else 'best'}"] = test["mean_loss_diff"]  # > 0: worse
         rows.append({"series": name, "rows": len(panel.series[0]), "freq": panel.series[0].freq, "model": model,
                      "mae": m["mae"], "mase": m["mase"], "coverage80": cov,
-                     "seconds_per_fit": rep["seconds"][model] / folds, "backtest_s": wall})
+                     "seconds_per_fit": rep["seconds"][model] / folds, "backtest_s": wall, **dm})
     return pd.DataFrame(rows)
 
 
@@ -162,12 +175,16 @@ def summarise(df: pd.DataFrame, variants) -> pd.DataFrame:
         best = base.loc[base.mae.idxmin()]
         naive = float(g[g.model == "naive"].mae.iloc[0])
         for _, r in g[g.model.isin(variants)].iterrows():
+            worse = (getattr(r, "dm_p_vs_naive", float("nan")) < 0.05) and (getattr(r, "dm_diff_vs_naive", 0) > 0)
             out.append({"series": series, "model": r.model, "vs_best": r.mae / best.mae, "best": best.model,
-                        "vs_naive": r.mae / naive, "coverage80": r.coverage80, "s_per_fit": r.seconds_per_fit})
+                        "vs_naive": r.mae / naive, "coverage80": r.coverage80, "s_per_fit": r.seconds_per_fit,
+                        "p_vs_naive": getattr(r, "dm_p_vs_naive", float("nan")),
+                        "p_vs_best": getattr(r, "dm_p_vs_best", float("nan")), "worse_than_naive": bool(worse)})
     per = pd.DataFrame(out)
     table = per.groupby("model", sort=False).agg(
         mean_vs_best=("vs_best", "mean"), median_vs_best=("vs_best", "median"), worst_vs_naive=("vs_naive", "max"),
         covered=("coverage80", lambda c: int(((c >= 0.72) & (c <= 0.88)).sum())), series=("vs_best", "size"),
+        significantly_worse_than_naive=("worse_than_naive", "sum"),
         s_per_fit=("s_per_fit", "mean"))
     return per, table.sort_values("mean_vs_best")
 
@@ -200,6 +217,9 @@ def main() -> None:
     per, table = summarise(df, [m for m in df.model.unique() if m not in BASELINES])
     with pd.option_context("display.width", 250, "display.max_rows", 500):
         print(per.pivot(index="series", columns="model", values="vs_best").round(3).to_string())
+        print()
+        print(per[["series", "model", "vs_best", "p_vs_best", "vs_naive", "p_vs_naive", "coverage80"]].round(3)
+              .to_string(index=False))
         print()
         print(table.round(3).to_string())
         if "filled_from" in df:

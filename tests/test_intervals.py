@@ -150,6 +150,69 @@ def test_fan_draws_decimal_levels():
     assert labels[1:3] == ["97.5% interval", "50% interval"]
 
 
+# ---- volatility scaling (daily calendars) ----
+
+def _regime_walk(calm=0.005, wild=0.02, n_calm=600, n_wild=300, seed=5):
+    rng = np.random.default_rng(seed)
+    sig = np.r_[np.full(n_calm, calm), np.full(n_wild, wild)]
+    return 100 * np.exp(np.cumsum(rng.normal(0, sig)))
+
+
+def _naive_coverage(cal, prices, origins, h=5):
+    f = np.repeat(prices[origins][:, None], h, axis=1)
+    a = prices[origins[:, None] + np.arange(1, h + 1)]
+    return iv.evaluate(cal, f, a, (0.8,), scales=cal.scales(prices, origins))["80"]["coverage"]
+
+
+def test_volatility_scaled_bands_keep_their_coverage_when_volatility_quadruples():
+    """Calibrated on a calm spell, judged after the volatility has quadrupled: the plain band covers far less than
+    80%, the scaled one stays near it; in the calm spell itself both are near 80%."""
+    h, p = 5, _regime_walk()
+    cal_o, calm_o, wild_o = np.arange(100, 400), np.arange(400, 590), np.arange(640, 890)
+    fitted = {}
+    for rows in (0, iv.VOLATILITY_ROWS):
+        cal = ConformalCalibrator("log", scale_rows=rows)
+        f = np.repeat(p[cal_o][:, None], h, axis=1)
+        fitted[rows] = cal.fit(f, p[cal_o[:, None] + np.arange(1, h + 1)], p[cal_o], scales=cal.scales(p, cal_o))
+    plain, scaled = fitted[0], fitted[iv.VOLATILITY_ROWS]
+    assert _naive_coverage(plain, p, wild_o) < 0.45
+    assert 0.72 <= _naive_coverage(scaled, p, wild_o) <= 0.9
+    assert abs(_naive_coverage(scaled, p, calm_o) - _naive_coverage(plain, p, calm_o)) < 0.08
+    assert scaled.scale_ref_ == pytest.approx(np.median(scaled.scales(p, cal_o)))
+
+
+def test_volatility_scale_reads_no_price_after_its_origin_and_survives_json():
+    p = _regime_walk()
+    cal = ConformalCalibrator("log", scale_rows=iv.VOLATILITY_ROWS)
+    later = p.copy()
+    later[301:] *= 1.5 + np.random.default_rng(0).uniform(0, 1, len(p) - 301)
+    np.testing.assert_array_equal(cal.scales(p, [50, 300]), cal.scales(later, [50, 300]))
+    assert cal.scales(p, 300)[0] == pytest.approx(np.mean(np.abs(np.diff(np.log(p[280:301])))))
+    assert cal.scales(p, 5)[0] == pytest.approx(np.mean(np.abs(np.diff(np.log(p[:6])))))  # fewer rows at the start
+    o = np.arange(30, 200)
+    cal.fit(np.repeat(p[o][:, None], 3, axis=1), p[o[:, None] + np.arange(1, 4)], p[o], scales=cal.scales(p, o))
+    back = ConformalCalibrator.from_dict(json.loads(json.dumps(cal.to_dict())))
+    assert (back.scale_rows, back.scale_ref_) == (iv.VOLATILITY_ROWS, cal.scale_ref_)
+    path = np.array([101.0, 102, 103])
+    for origin in (300, 700):
+        a = cal.intervals(path, levels=(0.8,), scales=cal.scales(p, origin))[0.8]
+        b = back.intervals(path, levels=(0.8,), scales=back.scales(p, origin))[0.8]
+        np.testing.assert_array_equal(a, b)
+    wide = cal.intervals(path, levels=(0.8,), scales=cal.scales(p, 700))[0.8]
+    calm = cal.intervals(path, levels=(0.8,), scales=cal.scales(p, 300))[0.8]
+    assert np.all(wide[1] - wide[0] > 2.5 * (calm[1] - calm[0]))  # 4x the volatility: much wider
+    with pytest.raises(ValueError, match="scales=cal.scales"):
+        cal.intervals(path)
+    old = cal.to_dict()
+    del old["scale_rows"], old["scale_ref"]  # a bundle from before the scaling reads as unscaled
+    assert ConformalCalibrator.from_dict(old).scales(p, [300]).tolist() == [1.0]
+
+
+def test_only_daily_calendars_are_scaled():
+    assert [iv.volatility_rows(f) for f in ("trading_days", "business_days", "daily")] == [iv.VOLATILITY_ROWS] * 3
+    assert [iv.volatility_rows(f) for f in ("weekly", "monthly", "quarterly", "annual", "hourly")] == [0] * 5
+
+
 # ---- through a real tiny model ----
 
 @pytest.fixture(scope="module")
@@ -184,6 +247,7 @@ def test_train_stores_calibration_and_reports_coverage(bundle_dir):
     lv = rep["levels"]["80"]
     assert lv["nominal"] == 0.8 and 0.5 < lv["coverage"] <= 1 and lv["mean_width"] > 0
     assert len(lv["coverage_per_step"]) == 3
+    assert stored["scale_rows"] == iv.VOLATILITY_ROWS and rep["scaled_by"].startswith("volatility")
 
 
 def test_cli_one_and_several_levels(bundle_dir):

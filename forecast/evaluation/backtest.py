@@ -352,7 +352,7 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
             fc = paths[s.id]
             F[r.model][i] = fc
             if cal is not None:
-                for lv, (lo, hi) in cal.intervals(fc, levels=levels).items():
+                for lv, (lo, hi) in cal.intervals(fc, levels=levels, scales=cal.scales(prices, origins[i])).items():
                     B[r.model][lv][0][i], B[r.model][lv][1][i] = lo, hi
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])

@@ -198,7 +198,7 @@ def calibrate(model, s: Series, fit_start: int, fit_end: int, cfg: RunConfig):
     Residuals are log ratios when every price of the fit is positive, else differences (the bundle's
     rule). Only rows ``fit_start .. fit_end`` of ``s`` are read.
     """
-    from forecast.evaluation.intervals import ConformalCalibrator
+    from forecast.evaluation.intervals import ConformalCalibrator, volatility_rows
 
     h = cfg.window.horizon
     fit = s.slice(fit_start, fit_end + 1)
@@ -208,4 +208,5 @@ def calibrate(model, s: Series, fit_start: int, fit_end: int, cfg: RunConfig):
     forecasts = model.predict_origins(fit, origins)
     actuals = fit.values[label_index(origins, h)]
     space = "log" if np.all(fit.values > 0) and np.all(forecasts > 0) else "abs"
-    return ConformalCalibrator(space).fit(forecasts, actuals, fit.values[origins])
+    cal = ConformalCalibrator(space, scale_rows=volatility_rows(s.freq))
+    return cal.fit(forecasts, actuals, fit.values[origins], scales=cal.scales(fit.values, origins))

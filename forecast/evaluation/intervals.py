@@ -18,7 +18,17 @@ How an interval is made (works for any forecaster, LSTM or baseline, so comparis
    steps (so a step never gets a narrower band than the one before it). In space ``"abs"`` this is the price
    width; in space ``"log"`` it is the width in log units, ``log(upper / lower)``, so the price width is
    ``forecast * 2 sinh(q)``: it can only shrink where the forecast itself falls.
-5. Beyond the calibrated horizon ``h`` (recursive forecasts) step ``s`` gets the last step's quantiles
+5. Volatility scaling (daily calendars: ``VOLATILITY_CALENDARS``): daily prices cluster their volatility, so a
+   band calibrated in a calm spell is far too narrow in a sell-off. There each residual is divided by the
+   series' recent volatility at its origin (``scales``: the mean absolute one-step change, log ratio or
+   difference by space, over the ``VOLATILITY_ROWS`` changes up to and including the origin; no later price),
+   relative to the calibration origins' median (``scale_ref_``), and a new band's quantile is multiplied by
+   the same ratio at its own origin (normalised split conformal, Lei et al. 2018). Measured on the evidence
+   series' 5 backtest folds (80%, naive forecasts, which track the LSTM's on daily prices): NASDAQ 0.36 ->
+   0.76, S&P 500 0.26 -> 0.76, WTI 0.50 -> 0.54, VIX 0.80 -> 0.78; on weekly CO2 the same scaling fell from
+   0.78 to 0.72, and on the monthly and yearly series it widened bands that already covered 86-94%, so
+   other calendars are not scaled.
+6. Beyond the calibrated horizon ``h`` (recursive forecasts) step ``s`` gets the last step's quantiles
    scaled by ``sqrt(s / h)``, the random-walk growth of the spread; it is an extrapolation, not calibrated.
 
 A wider level always contains a narrower one (quantiles are monotone in the level, and the cumulative
@@ -55,6 +65,8 @@ from forecast.errors import ForecastError
 
 DEFAULT_LEVEL = 0.8
 MAX_STORED = 2000  # order statistics kept per step in intervals.json
+VOLATILITY_ROWS = 20  # one-step changes the volatility scale averages (about a trading month)
+VOLATILITY_CALENDARS = ("trading_days", "business_days", "daily")  # bands scaled by recent volatility (item 5)
 METHODS = ("symmetric", "signed")
 SPACES = ("log", "abs")
 
@@ -128,10 +140,13 @@ def column_names(levels: Sequence[float]) -> list[tuple[float, str, str]]:
     return [(lv, f"lower_{level_label(lv)}", f"upper_{level_label(lv)}") for lv in sorted(levels)]
 
 
-def add_bands(frame, cal: ConformalCalibrator | None, origin_price: float, levels: Sequence[float]):
-    """``frame`` (date, forecast, ...) with lower/upper columns per level (see column_names) around its forecast."""
+def add_bands(frame, cal: ConformalCalibrator | None, history, levels: Sequence[float]):
+    """``frame`` (date, forecast, ...) with lower/upper columns per level (see column_names) around its forecast
+    from the end of ``history`` (the prices up to the origin)."""
     if levels:
-        bands = cal.intervals(frame["forecast"].to_numpy(np.float64), float(origin_price), levels)
+        history = np.asarray(history, dtype=np.float64)
+        bands = cal.intervals(frame["forecast"].to_numpy(np.float64), float(history[-1]), levels,
+                              scales=cal.scales(history, len(history) - 1))
         for level, lower, upper in column_names(levels):
             frame[lower], frame[upper] = bands[level]
     return frame
@@ -143,6 +158,11 @@ def resolve_levels(levels: Sequence[float] | None) -> tuple[float, ...]:
 
 
 # ---- the calibrator ----
+
+def volatility_rows(freq: str) -> int:
+    """Changes the bands' volatility scale averages for a series of calendar ``freq``; 0: no scaling."""
+    return VOLATILITY_ROWS if freq in VOLATILITY_CALENDARS else 0
+
 
 def conformal_rank(n: int, level: float) -> int:
     """1-based rank of the finite-sample conformal quantile, capped at ``n``."""
@@ -168,20 +188,23 @@ class ConformalCalibrator:
     ``fit(forecasts (n, h), actuals (n, h), origin_prices (n,) = None)`` then
     ``intervals(path (..., H), levels=(0.8,))`` -> ``{level: (lower, upper)}`` in price units. ``origin_prices``
     is accepted so every forecaster is calibrated through one call; the residual spaces here do not need it.
+    With ``scale_rows`` > 0 (module doc, item 5) ``fit`` and ``intervals`` take ``scales``, the series'
+    volatility at each origin from ``scales(prices, origins)``.
     """
 
-    def __init__(self, space: str = "log", method: str = "symmetric"):
+    def __init__(self, space: str = "log", method: str = "symmetric", scale_rows: int = 0):
         if space not in SPACES:
             raise ValueError(f"space {space!r}: choose one of {', '.join(SPACES)}")
         if method not in METHODS:
             raise ValueError(f"method {method!r}: choose one of {', '.join(METHODS)}")
-        self.space, self.method = space, method
+        self.space, self.method, self.scale_rows = space, method, int(scale_rows)
+        self.scale_ref_: float = 1.0  # the calibration origins' median volatility (scale_rows > 0)
         self.residuals_: list[np.ndarray] | None = None  # per step: sorted signed residuals (maybe thinned)
         self.n_: list[int] | None = None
 
     @classmethod
-    def for_transform(cls, transform: str, method: str = "symmetric") -> ConformalCalibrator:
-        return cls("log" if transform == "log_return" else "abs", method)
+    def for_transform(cls, transform: str, method: str = "symmetric", scale_rows: int = 0) -> ConformalCalibrator:
+        return cls("log" if transform == "log_return" else "abs", method, scale_rows)
 
     @property
     def horizon(self) -> int:
@@ -200,12 +223,42 @@ class ConformalCalibrator:
             raise ForecastError("log-ratio intervals need positive forecasts and prices; use space 'abs'")
         return np.log(a / f)
 
-    def fit(self, forecasts, actuals, origin_prices=None) -> ConformalCalibrator:
+    def scales(self, prices, origins) -> np.ndarray:
+        """The volatility at each origin index of ``prices`` (n,): the mean absolute one-step change over the
+        ``scale_rows`` changes up to the origin (fewer where the prices begin later); ones without scaling."""
+        o = np.atleast_1d(np.asarray(origins, dtype=np.int64))
+        if not self.scale_rows:
+            return np.ones(len(o))
+        p = np.asarray(prices, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            d = np.abs(np.diff(np.log(p)) if self.space == "log" else np.diff(p))  # d[t - 1]: the change into t
+            c = np.concatenate([[0.0], np.cumsum(np.where(np.isfinite(d), d, 0.0))])
+            lo = np.maximum(o - self.scale_rows, 0)
+            return (c[o] - c[lo]) / (o - lo)  # NaN at origin 0: no change yet
+
+    def _ratio(self, scales, n: int) -> np.ndarray:
+        """Each origin's volatility relative to the calibration's (1 where unknown or not scaling), (n,)."""
+        if not self.scale_rows:
+            return np.ones(n)
+        if scales is None:
+            raise ValueError("this calibrator scales its bands by volatility: pass scales=cal.scales(prices, origins)")
+        r = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,)) / self.scale_ref_
+        return np.where(np.isfinite(r) & (r > 0), r, 1.0)
+
+    def fit(self, forecasts, actuals, origin_prices=None, scales=None) -> ConformalCalibrator:
         r = self.residuals(forecasts, actuals)
         if r.ndim != 2 or r.shape[0] < 1:
             raise ValueError(f"forecasts and actuals must be (n_origins, horizon) with n >= 1, got {r.shape}")
         if origin_prices is not None and np.shape(origin_prices) != (r.shape[0],):
             raise ValueError(f"origin_prices must be ({r.shape[0]},), got {np.shape(origin_prices)}")
+        if self.scale_rows:
+            s = np.asarray(scales, dtype=np.float64) if scales is not None else None
+            good = s[np.isfinite(s) & (s > 0)] if s is not None else np.array([])
+            if s is not None and len(good) == 0:  # flat prices: nothing to scale by
+                self.scale_rows = 0
+            else:
+                self.scale_ref_ = float(np.median(good)) if len(good) else 1.0
+                r = r / self._ratio(s, len(r))[:, None]
         r = r[np.isfinite(r).all(axis=1)]
         if len(r) == 0:
             raise ValueError("no finite residuals to calibrate on")
@@ -238,13 +291,15 @@ class ConformalCalibrator:
         idx = np.minimum(s, h) - 1
         return down[idx] * grow, up[idx] * grow
 
-    def intervals(self, path, origin_price=None, levels: Sequence[float] = (DEFAULT_LEVEL,)
+    def intervals(self, path, origin_price=None, levels: Sequence[float] = (DEFAULT_LEVEL,), scales=None
                   ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
-        """{level: (lower, upper)} around ``path`` (..., steps) in price units; lower <= path <= upper."""
+        """{level: (lower, upper)} around ``path`` (..., steps) in price units; lower <= path <= upper.
+        ``scales``: the volatility at each path's origin (``scales()``), where the calibrator scales."""
         p = np.asarray(path, dtype=np.float64)
+        ratio = self._ratio(scales, int(np.prod(p.shape[:-1]))).reshape(p.shape[:-1] + (1,))
         out = {}
         for level in levels:
-            down, up = self.quantiles(level, p.shape[-1])
+            down, up = (q * ratio for q in self.quantiles(level, p.shape[-1]))
             if self.space == "log":
                 out[level] = (p * np.exp(-down), p * np.exp(up))
             else:
@@ -254,21 +309,25 @@ class ConformalCalibrator:
     def to_dict(self) -> dict[str, Any]:
         self._check_fitted()
         return {"format": 1, "kind": "split_conformal", "space": self.space, "method": self.method,
+                "scale_rows": self.scale_rows, "scale_ref": self.scale_ref_,
                 "n": self.n_, "residuals": [r.tolist() for r in self.residuals_]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ConformalCalibrator:
-        cal = cls(d["space"], d["method"])
+        cal = cls(d["space"], d["method"], d.get("scale_rows", 0))  # bundles before the scaling: none
+        cal.scale_ref_ = float(d.get("scale_ref", 1.0))
         cal.residuals_ = [np.asarray(r, dtype=np.float64) for r in d["residuals"]]
         cal.n_ = [int(n) for n in d["n"]]
         return cal
 
 
-def evaluate(cal: ConformalCalibrator, forecasts, actuals, levels: Sequence[float] = (DEFAULT_LEVEL,)) -> dict:
-    """Nominal vs empirical coverage, mean width and Winkler score of held-out forecasts (n, h)."""
+def evaluate(cal: ConformalCalibrator, forecasts, actuals, levels: Sequence[float] = (DEFAULT_LEVEL,),
+             scales=None) -> dict:
+    """Nominal vs empirical coverage, mean width and Winkler score of held-out forecasts (n, h) (``scales``: the
+    volatility at their origins, where ``cal`` scales)."""
     a = np.asarray(actuals, dtype=np.float64)
     result = {}
-    for level, (lo, hi) in cal.intervals(forecasts, levels=levels).items():
+    for level, (lo, hi) in cal.intervals(forecasts, levels=levels, scales=scales).items():
         result[level_label(level)] = {
             "nominal": level, "coverage": coverage(a, lo, hi), "mean_width": mean_width(lo, hi),
             "winkler": winkler_score(a, lo, hi, level),

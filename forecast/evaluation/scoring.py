@@ -54,18 +54,21 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
 
 
 def calibrate_intervals(cal_forecast: np.ndarray, s: Series, cal_origins: np.ndarray, transform: str,
-                        test_frame: pd.DataFrame):
-    """Conformal calibrator from the forecasts at the validation origins; its coverage measured on the test part."""
-    from forecast.evaluation.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate
+                        test_frame: pd.DataFrame, test_origins: np.ndarray):
+    """Conformal calibrator from the forecasts at the validation origins; its coverage measured on the test part
+    (``test_frame``'s forecasts from ``test_origins``)."""
+    from forecast.evaluation.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate, volatility_rows
 
     h = cal_forecast.shape[1]
     actual = s.values[label_index(cal_origins, h)]  # (n, h), all inside the validation part
-    cal = ConformalCalibrator.for_transform(transform)
-    cal.fit(cal_forecast, actual, s.values[cal_origins])
+    cal = ConformalCalibrator.for_transform(transform, scale_rows=volatility_rows(s.freq))
+    cal.fit(cal_forecast, actual, s.values[cal_origins], scales=cal.scales(s.values, cal_origins))
     test_f, test_a = (test_frame[c].to_numpy().reshape(-1, h) for c in ("forecast", "actual"))
     report = {"method": cal.method, "space": cal.space, "calibrated_on": "validation windows",
               "n_calibration": int(len(cal_origins)), "measured_on": "test part",
-              "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,))}
+              "scaled_by": (f"volatility (mean absolute one-step change over the last {cal.scale_rows} rows)"
+                            if cal.scale_rows else None),
+              "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,), scales=cal.scales(s.values, test_origins))}
     return cal, report
 
 

@@ -297,10 +297,12 @@ class LSTMForecaster:
 
     def context_rows(self, sid: str) -> int:
         """The most recent prices a forecast of series ``sid`` reads: the input window (and the row before it, for a
-        return), or the longer run of prices its statistical model is run over (FIT_TAIL)."""
+        return), the changes its bands' volatility scale averages (evaluation/intervals.py), or the longer run of
+        prices its statistical model is run over (FIT_TAIL)."""
+        from forecast.evaluation.intervals import VOLATILITY_ROWS
         from forecast.models.baselines import FIT_TAIL
 
-        rows = self.cfg.window.window + self.preps[sid].offset
+        rows = max(self.cfg.window.window + self.preps[sid].offset, VOLATILITY_ROWS + 1)
         return max(rows, FIT_TAIL[self.stats[sid].name]) if sid in self.stats else rows
 
     def hybrid_summary(self, sid: str) -> dict | None:

@@ -132,7 +132,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
         path = models[e["network"]].forecast(Panel((s,), features=context.features), h)[sid]
         cal = iv.ConformalCalibrator.from_dict(e["intervals"]) if levels else None
         frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h, session=e.get("session")), "forecast": path})
-        frames.append(iv.add_bands(frame, cal, s.values[-1], levels))
+        frames.append(iv.add_bands(frame, cal, s.values, levels))
         history[sid] = pd.DataFrame({"date": s.dates, "price": s.values})
     return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels,
                     bundle.single)

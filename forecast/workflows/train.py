@@ -178,7 +178,8 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
             m["hybrid"] = hybrid
         if s.id in fc.weights:
             m["network_weight"] = fc.weights[s.id]
-        cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame)
+        cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame,
+                                                  test_o)
         m["baselines"] = baseline_test_scores(s, sp.n_train, test_o, cfg.window.horizon, baselines[s.id], test_f)
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
                       "train_end": str(s.dates[sp.n_train - 1].date()),
