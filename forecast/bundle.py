@@ -2,7 +2,7 @@
 
 Layout (format version 2)::
 
-    model.keras            the Keras 3 network across all series (``fit: global``; loaded with safe_mode=True)
+    model.keras            the Keras 3 network across all series (``fit: global``; Keras safe_mode, or models/numpy_net.py)
     config.json            every option used; RunConfig.from_dict rebuilds the model
     series.json            ids; per series its network, calendar, transform, scalers, interval calibration
     last_window.csv        id,date,price[,raw covariates]: the observations the next forecasts start from
@@ -268,26 +268,44 @@ def verify(path: Path) -> dict:
     return manifest
 
 
-def load_bundle(path: Path | None = None) -> Bundle:
-    """Verify and load a bundle; the networks load on whatever device is present (GPU-trained or not)."""
+def _load_network(path: Path, cfg: RunConfig, engine: str):
+    """One network file: in NumPy where ``engine`` is "numpy" and models/numpy_net.py serves the architecture
+    (no TensorFlow import), else through Keras (safe mode)."""
+    if engine == "numpy":
+        from forecast.models import numpy_net
+
+        net = numpy_net.load(path, cfg)
+        if net is not None:
+            return net
     import keras
 
     from forecast.models.layers import CUSTOM_OBJECTS  # the project's layers (ensembles, transformer)
 
+    return keras.models.load_model(path, compile=False, safe_mode=True, custom_objects=CUSTOM_OBJECTS)
+
+
+def load_bundle(path: Path | None = None, engine: str = "keras") -> Bundle:
+    """Verify and load a bundle; the networks load on whatever device is present (GPU-trained or not).
+    ``engine="numpy"``: serve the stacked LSTM/GRU networks in NumPy without importing TensorFlow (what
+    ``predict``, ``plot`` and ``report`` do; forecasts equal Keras' to float32 rounding), others through Keras."""
     path = resolve(path)
     manifest = verify(path)
+    try:
+        config = RunConfig.from_dict(_read_json(path, "config.json"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise BundleError(f"{path}: config.json has unexpected content ({type(e).__name__}: {e}); "
+                          "train it again") from None
     networks = {}
     for name in sorted(n for n in manifest["files"] if n.endswith(".keras")):
         try:
-            networks[name] = keras.models.load_model(path / name, compile=False, safe_mode=True,
-                                                     custom_objects=CUSTOM_OBJECTS)
+            networks[name] = _load_network(path / name, config, engine)
         except Exception as e:  # Keras raises ValueError/TypeError for unsafe or foreign content
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BundleError(f"{path}: {name} could not be loaded safely ({first[:200]})") from None
     tp = path / "test_predictions.csv"
     try:
         bundle = Bundle(
-            path=path, config=RunConfig.from_dict(_read_json(path, "config.json")), networks=networks,
+            path=path, config=config, networks=networks,
             series=_read_json(path, SERIES),
             last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"], dtype={"id": str}),
             data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),

@@ -263,10 +263,10 @@ def _data_options(target, date_col, max_fill, features=None, id_col=None, target
                 features=parse_features(features) if features is not None else None)
 
 
-def load_bundle(path):
+def load_bundle(path, engine: str = "keras"):
     from forecast.bundle import load_bundle as load
 
-    return load(path)
+    return load(path, engine)
 
 
 @app.command()
@@ -301,7 +301,7 @@ def predict(
             if path is not None:
                 check_can_write(path, option)
         levels = parse_levels(interval) if interval is not None else None
-        bundle = load_bundle(model)
+        bundle = load_bundle(model, engine="numpy")  # no TensorFlow import for the LSTM and GRU
         with console.warnings_on_stderr():
             fc = run_predict(bundle, horizon, data, series_id, levels)
         if out:
@@ -329,7 +329,7 @@ def plot(
     from forecast.output import console
 
     with user_errors():
-        written = console.write_bundle_plots(load_bundle(model), out, history)
+        written = console.write_bundle_plots(load_bundle(model, engine="numpy"), out, history)
         typer.echo("\n".join(map(shell_path, written)))
 
 

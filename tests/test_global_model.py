@@ -76,8 +76,11 @@ def test_a_lagged_covariate_is_used(tmp_path):
     spec = json.loads((tmp_path / "signal" / "series.json").read_text())
     assert spec["inputs"] == ["target", "signal"]
     last = pd.read_csv(tmp_path / "signal" / "last_window.csv")
-    assert list(last.columns) == ["id", "date", "price", "signal"] and len(last) == 6  # window + the log-return offset
-    np.testing.assert_allclose(last["signal"], signal[-6:])
+    # the rows the bands' volatility scale reads (more than the window + the log-return offset, 6, here)
+    from forecast.evaluation.intervals import VOLATILITY_ROWS
+
+    assert list(last.columns) == ["id", "date", "price", "signal"] and len(last) == VOLATILITY_ROWS + 1
+    np.testing.assert_allclose(last["signal"], signal[-VOLATILITY_ROWS - 1:])
 
 
 def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
@@ -203,8 +206,9 @@ def test_global_model_intervals_come_from_each_series_own_calibration(tmp_path, 
             & (f["upper_50"] <= f["upper_95"])).all()
     for sid in ("AAA", "BBB"):  # the band is the series' own calibrator applied to its own forecast path
         rows = f[f["id"] == sid]
-        last_price = fc.history[sid]["price"].iloc[-1]
-        lo, hi = cals[sid].intervals(rows["forecast"].to_numpy(), last_price, (0.95,))[0.95]
+        prices = fc.history[sid]["price"].to_numpy()
+        lo, hi = cals[sid].intervals(rows["forecast"].to_numpy(), prices[-1], (0.95,),
+                                     scales=cals[sid].scales(prices, len(prices) - 1))[0.95]
         np.testing.assert_allclose(rows["lower_95"], lo)
         np.testing.assert_allclose(rows["upper_95"], hi)
     assert predict_panel(bundle).levels == ()  # library default: no bands unless asked (the CLI asks for 80%)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
 from forecast.errors import ForecastError
 
@@ -68,6 +67,8 @@ class Preprocessor:
     def fit(self, train_prices: np.ndarray) -> Preprocessor:
         """Learn the scaling (and, for ``auto``, the transform) from the training part only."""
         self.kind, self.chosen_because_ = choose(self.kind, [train_prices])
+        from sklearn.preprocessing import StandardScaler  # here: predict only decodes, and skips sklearn's import
+
         z = self.transform(train_prices)
         scaler = StandardScaler().fit(z.reshape(-1, 1))
         self.mean_ = float(scaler.mean_[0])

@@ -250,7 +250,7 @@ class LSTMForecaster:
             off = self.season_offsets(s, max(h, self.horizon))
             if self.features:
                 x = self.encoded(s)[-self.cfg.window.window:][None]  # (1, window, 1 + inputs)
-                scaled = self.model(x, training=False).numpy()
+                scaled = run_network(self.model, x)
                 if off is not None:
                     scaled = scaled + off[len(s):len(s) + self.horizon]
                 base = self.stat_arrays(s.id, s.values, len(s) - 1)[1] if s.id in self.stats else None
@@ -276,7 +276,7 @@ class LSTMForecaster:
                 err, base = (self.stat_arrays(s.id, prices, n - w) if s.id in self.stats
                              else (np.zeros(w, np.float32), None))  # (window,), (window, horizon)
                 cols.append(err)
-            scaled = self.model(last_input(np.column_stack(cols), w), training=False).numpy()  # (1, horizon)
+            scaled = run_network(self.model, last_input(np.column_stack(cols), w))  # (1, horizon)
             if season is not None:
                 scaled = scaled + _tail(season, n, self.horizon)
             if base is not None:  # the statistical forecast from the last price
@@ -347,6 +347,12 @@ def input_width(features: Sequence[str], state: dict) -> int:
     """The network's input channels for ``features`` and a forecaster's ``state()``: the target, the covariates,
     and the statistical part's one-step errors where any series has a residual hybrid."""
     return 1 + len(feat.input_names(features)) + any("statistical" in st for st in state.values())
+
+
+def run_network(model, x: np.ndarray) -> np.ndarray:
+    """One batch through the network: a Keras model (eager call) or a models/numpy_net.NumpyNetwork."""
+    out = model(x, training=False)
+    return out if isinstance(out, np.ndarray) else out.numpy()
 
 
 def predict_batches(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:

@@ -188,7 +188,7 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
     if backtest is not None:
         src.backtest, src.backtest_dir = load_backtest(backtest), Path(backtest)
     if model is not None or backtest is None:
-        src.bundle = load_bundle(resolve(model))
+        src.bundle = load_bundle(resolve(model), engine="numpy")
         src.forecast = _predict(src.bundle)
     return src
 
