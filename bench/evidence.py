@@ -119,7 +119,7 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
     h = cfg.window.horizon
     paths = {m: g.forecast.to_numpy().reshape(-1, h) for m, g in bt.forecasts.groupby("model", sort=False)}
     actual = bt.forecasts[bt.forecasts.model == "naive"].actual.to_numpy().reshape(-1, h)
-    best = min(BASELINES, key=lambda b: rep["models"][b]["mae"])
+    best = min((b for b in BASELINES if rep["models"][b]["mae"] is not None), key=lambda b: rep["models"][b]["mae"])
     rows = []
     for model, m in rep["models"].items():
         cov = (m.get("coverage") or {}).get("0.8")

@@ -296,3 +296,15 @@ def test_fan_names_the_level_of_plain_lower_upper_columns():
     assert "80% interval" in labels
     labels = [t.get_text() for t in forecast_figure(hist, fc).axes[0].get_legend().get_texts()]
     assert "interval" in labels
+
+
+def test_a_scaled_calibrator_needs_the_scales_and_flat_prices_turn_scaling_off():
+    p = _regime_walk()
+    o = np.arange(30, 200)
+    f, a = np.repeat(p[o][:, None], 3, axis=1), p[o[:, None] + np.arange(1, 4)]
+    with pytest.raises(ValueError, match="pass scales=cal.scales"):
+        ConformalCalibrator("log", scale_rows=iv.VOLATILITY_ROWS).fit(f, a, p[o])
+    flat = np.full(300, 50.0)
+    cal = ConformalCalibrator("abs", scale_rows=iv.VOLATILITY_ROWS)
+    cal.fit(np.full((len(o), 3), 49.0), flat[o[:, None] + np.arange(1, 4)], flat[o], scales=cal.scales(flat, o))
+    assert cal.scale_rows == 0 and cal.intervals(np.full(3, 49.0), levels=(0.8,))[0.8][1].tolist() == [50.0] * 3

@@ -67,6 +67,7 @@ DEFAULT_LEVEL = 0.8
 MAX_STORED = 2000  # order statistics kept per step in intervals.json
 VOLATILITY_ROWS = 20  # one-step changes the volatility scale averages (about a trading month)
 VOLATILITY_CALENDARS = ("trading_days", "business_days", "daily")  # bands scaled by recent volatility (item 5)
+NEEDS_SCALES = "this calibrator scales its bands by volatility: pass scales=cal.scales(prices, origins)"
 METHODS = ("symmetric", "signed")
 SPACES = ("log", "abs")
 
@@ -241,7 +242,7 @@ class ConformalCalibrator:
         if not self.scale_rows:
             return np.ones(n)
         if scales is None:
-            raise ValueError("this calibrator scales its bands by volatility: pass scales=cal.scales(prices, origins)")
+            raise ValueError(NEEDS_SCALES)
         r = np.broadcast_to(np.asarray(scales, dtype=np.float64), (n,)) / self.scale_ref_
         return np.where(np.isfinite(r) & (r > 0), r, 1.0)
 
@@ -252,12 +253,14 @@ class ConformalCalibrator:
         if origin_prices is not None and np.shape(origin_prices) != (r.shape[0],):
             raise ValueError(f"origin_prices must be ({r.shape[0]},), got {np.shape(origin_prices)}")
         if self.scale_rows:
-            s = np.asarray(scales, dtype=np.float64) if scales is not None else None
-            good = s[np.isfinite(s) & (s > 0)] if s is not None else np.array([])
-            if s is not None and len(good) == 0:  # flat prices: nothing to scale by
+            if scales is None:
+                raise ValueError(NEEDS_SCALES)
+            s = np.broadcast_to(np.asarray(scales, dtype=np.float64), (len(r),))
+            good = s[np.isfinite(s) & (s > 0)]
+            if len(good) == 0:  # flat prices: nothing to scale by
                 self.scale_rows = 0
             else:
-                self.scale_ref_ = float(np.median(good)) if len(good) else 1.0
+                self.scale_ref_ = float(np.median(good))
                 r = r / self._ratio(s, len(r))[:, None]
         r = r[np.isfinite(r).all(axis=1)]
         if len(r) == 0:
