@@ -247,7 +247,7 @@ def test_train_stores_calibration_and_reports_coverage(bundle_dir):
     lv = rep["levels"]["80"]
     assert lv["nominal"] == 0.8 and 0.5 < lv["coverage"] <= 1 and lv["mean_width"] > 0
     assert len(lv["coverage_per_step"]) == 3
-    assert stored["scale_rows"] == iv.VOLATILITY_ROWS and rep["scaled_by"].startswith("volatility")
+    assert stored["scale_rows"] == rep["scale_rows"] == iv.VOLATILITY_ROWS and rep["scaled_by"].startswith("volatility")
 
 
 def test_cli_one_and_several_levels(bundle_dir):

@@ -66,6 +66,7 @@ def calibrate_intervals(cal_forecast: np.ndarray, s: Series, cal_origins: np.nda
     test_f, test_a = (test_frame[c].to_numpy().reshape(-1, h) for c in ("forecast", "actual"))
     report = {"method": cal.method, "space": cal.space, "calibrated_on": "validation windows",
               "n_calibration": int(len(cal_origins)), "measured_on": "test part",
+              "scale_rows": cal.scale_rows,  # 0: not scaled by volatility (evaluation/intervals.py, item 5)
               "scaled_by": (f"volatility (mean absolute one-step change over the last {cal.scale_rows} rows)"
                             if cal.scale_rows else None),
               "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,), scales=cal.scales(s.values, test_origins))}

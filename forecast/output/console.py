@@ -72,7 +72,8 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
               f"{t['best_val_loss']:.4g}; device {device}")
     ivs = m.get("intervals", {})
     for label, iv in ivs.get("levels", {}).items():
-        out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows): "
+        scaled = f", scaled by the volatility of the last {ivs['scale_rows']} rows" if ivs.get("scale_rows") else ""
+        out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows{scaled}): "
                   f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}), "
                   f"mean width {_fmt(iv['mean_width'])}")
     if m.get("lag_diagnostic"):
