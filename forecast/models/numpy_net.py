@@ -96,6 +96,12 @@ class NumpyNetwork:
         return np.stack(out, axis=1) if sequences else h
 
 
+def _dtype(layer_config: dict) -> str:
+    """A layer's dtype policy name ("float32" unless the config says otherwise; a policy object or a string)."""
+    d = layer_config.get("dtype", "float32")
+    return d.get("config", {}).get("name", "") if isinstance(d, dict) else str(d)
+
+
 def supported(cfg: RunConfig) -> bool:
     """Whether ``load`` can serve networks built for ``cfg`` (else Keras must)."""
     return cfg.model.arch in RECURRENT and cfg.model.ensemble == 1
@@ -128,8 +134,7 @@ def load(path: Path, cfg: RunConfig) -> NumpyNetwork | None:
     for k, (_, c) in enumerate(recurrent_layers):
         if any(c.get(key) != value for key, value in EXPECTED.items()) or c.get("units") != cfg.model.layers[k] \
                 or c.get("return_sequences") != (k < len(recurrent_layers) - 1) \
-                or (cls == "GRU" and c.get("reset_after") is not True) or c.get("dtype", {}).get("config", {}).get(
-                    "name", "float32") != "float32":
+                or (cls == "GRU" and c.get("reset_after") is not True) or _dtype(c) != "float32":
             return None
     dense = layers[-1]["config"]
     if dense.get("activation") != "linear" or not dense.get("use_bias", False):
