@@ -85,8 +85,9 @@ HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta 
                          "leaves; auto: a statistical model where one beats the naive forecast on the validation rows, "
                          f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
 ShrinkOpt = typer.Option(None, "--shrink/--no-shrink", help="Weigh the network's forecast against its anchor (the "
-                         "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1] fitted on the "
-                         f"validation windows; 0: the network adds nothing \\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
+                         "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1]: what the "
+                         "validation windows confirm (least squares less 1.645 standard errors); 0: the network adds "
+                         f"nothing \\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
 EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
                            f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")

@@ -77,3 +77,23 @@ def test_every_forecast_is_the_anchor_plus_the_weighted_network(drift_and_ar):
 def test_no_shrink_keeps_the_raw_network_and_stores_no_weight():
     fc = _fit(_cfg(shrink=False).replace(train={"epochs": 1}), _returns(0.0, n=200))
     assert fc.weights == {} and "network_weight" not in fc.state()["series"]
+
+
+def test_weight_is_the_lower_confidence_bound_so_chance_drift_on_a_random_walk_gets_none(monkeypatch):
+    """On random walks the least-squares weight is a coin flip (the network's learned drift either matches the
+    validation rows' by chance or not); the weight kept is its one-sided 95% lower bound: never more, and 0 on
+    walks where least squares would still have given the network weight."""
+    import forecast.models.lstm as lstm_mod
+    from forecast.models.lstm import default_n_val
+
+    kept, least_squares = [], []
+    for seed in (0, 2, 3):
+        panel, cfg = _returns(0.0, n=1000, seed=seed), _cfg()
+        fc = _fit(cfg, panel)
+        big, _, val_o, base, anchors = fc.prepare(panel, [default_n_val(1000, cfg)])  # the same statistics again
+        monkeypatch.setattr(lstm_mod, "WEIGHT_Z", 0.0)
+        least_squares.append(fc._fit_weight(big, val_o, None, anchors))
+        monkeypatch.setattr(lstm_mod, "WEIGHT_Z", 1.645)
+        kept.append(fc.weights["series"])
+    assert all(k <= ls for k, ls in zip(kept, least_squares)) and kept[0] < least_squares[0], (kept, least_squares)
+    assert kept[1:] == [0.0, 0.0] and min(least_squares[1:]) > 0.0, (kept, least_squares)

@@ -23,11 +23,11 @@ How an interval is made (works for any forecaster, LSTM or baseline, so comparis
    series' recent volatility at its origin (``scales``: the mean absolute one-step change, log ratio or
    difference by space, over the ``VOLATILITY_ROWS`` changes up to and including the origin; no later price),
    relative to the calibration origins' median (``scale_ref_``), and a new band's quantile is multiplied by
-   the same ratio at its own origin (normalised split conformal, Lei et al. 2018). Measured on the evidence
-   series' 5 backtest folds (80%, naive forecasts, which track the LSTM's on daily prices): NASDAQ 0.36 ->
-   0.76, S&P 500 0.26 -> 0.76, WTI 0.50 -> 0.54, VIX 0.80 -> 0.78; on weekly CO2 the same scaling fell from
-   0.78 to 0.72, and on the monthly and yearly series it widened bands that already covered 86-94%, so
-   other calendars are not scaled.
+   the same ratio at its own origin (normalised split conformal, Lei et al. 2018). Measured with
+   bench/evidence.py (5 folds x 10 steps, the default network's 80% bands; bench/results/evidence-2026-12-0*):
+   NASDAQ 0.32 -> 0.72, S&P 500 0.28 -> 0.66, VIX 0.58 -> 0.68, WTI 0.52 -> 0.54. A one-off check with
+   naive forecasts on the same folds found the scaling lowering weekly CO2 from 0.78 to 0.72 and widening
+   monthly and yearly bands that already covered 86-94%, so other calendars are not scaled.
 6. Beyond the calibrated horizon ``h`` (recursive forecasts) step ``s`` gets the last step's quantiles
    scaled by ``sqrt(s / h)``, the random-walk growth of the spread; it is an extrapolation, not calibrated.
 

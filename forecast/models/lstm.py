@@ -37,6 +37,7 @@ from forecast.models import residual
 from forecast.models.fitting import FitResult
 
 MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (three fits per series)
+WEIGHT_Z = 1.645  # the network weight is its least-squares value less this many standard errors (one-sided 95%)
 
 
 def default_n_val(n: int, cfg: RunConfig) -> int:
@@ -202,7 +203,13 @@ class LSTMForecaster:
 
     def _fit_weight(self, big: np.ndarray, val_o: np.ndarray, base: np.ndarray | None, anchors: np.ndarray) -> float:
         """The weight ``a`` in [0, 1] of the network's forecast against its anchor, ``anchor + a * (network -
-        anchor)``, that fits the validation windows best in squared error (least squares, clipped)."""
+        anchor)``: the least-squares weight on the validation windows less ``WEIGHT_Z`` standard errors (the
+        one-sided 95% lower confidence bound), clipped. The network keeps only the weight the validation
+        windows show it has earned; on a short validation part or a random walk that is often 0.
+
+        The standard error treats the windows' scores ``sum_k e_ik d_ik`` (``e``: residual of the fit) as
+        correlated within one horizon (consecutive windows share all but one label), so they are summed in
+        blocks of ``horizon`` windows before squaring."""
         w = self.cfg.window
         x, y = window_arrays(big, val_o, w.window, w.horizon)  # (n, window, inputs), (n, horizon)
         if base is not None:
@@ -210,7 +217,12 @@ class LSTMForecaster:
         a = anchors[val_o]
         d = predict_batches(self.model, np.ascontiguousarray(x)).astype(np.float64) - a
         den = float(np.sum(d * d))
-        return float(np.clip(np.sum((y - a) * d) / den, 0.0, 1.0)) if den > 0 else 1.0
+        if den <= 0:
+            return 1.0  # the network is its anchor: the weight changes nothing
+        weight = float(np.sum((y - a) * d)) / den
+        scores = np.sum((y - a - weight * d) * d, axis=1)  # (n,)
+        se = float(np.sqrt(np.sum(np.add.reduceat(scores, np.arange(0, len(scores), w.horizon)) ** 2))) / den
+        return float(np.clip(weight - WEIGHT_Z * se, 0.0, 1.0))
 
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) in prices of series ``s`` made at each origin index of ``s.values`` (batched)."""
