@@ -65,8 +65,8 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     if m.get("network_weight") is not None:
         anchor = ("the forecasts of " + display_name(m["hybrid"]["part"])
                   if m.get("hybrid", {}).get("part") not in (None, "none", "season") else "the naive forecast")
-        out.print(f"network weight: {m['network_weight']:.2f} against {anchor} (fitted on the validation windows; "
-                  "0: the network adds nothing)", highlight=False)
+        out.print(f"network weight: {m['network_weight']:.2f} against {anchor} (what the validation windows "
+                  "confirm: least squares less 1.645 standard errors; 0: the network adds nothing)", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {device}")
