@@ -59,7 +59,7 @@ class ModelConfig:
     hybrid: str = "auto"
     ensemble: int = 1  # networks trained side by side; the forecast is their median
     # weigh the network's forecast against its anchor (the hybrid's statistical forecast, else the naive forecast)
-    # by a weight in [0, 1] fitted on the validation windows (models/lstm.py, LSTMForecaster._fit_weight)
+    # by a weight in [0, 1]: what the validation windows confirm (models/lstm.py, LSTMForecaster._fit_weight)
     shrink: bool = True
 
 
