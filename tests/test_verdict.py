@@ -120,3 +120,9 @@ def test_lstm_label_names_the_statistical_parts_of_the_fits():
     models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
     assert text.startswith("The LSTM (correcting AutoETS's forecasts) is best here")
+
+
+def test_a_gap_too_small_to_print_is_said_in_words():
+    from forecast.evaluation.verdict import _pct
+
+    assert [_pct(x) for x in (0.00004, -0.0003, 0.004, 0.05)] == ["under 0.1%", "under 0.1%", "0.4%", "5%"]

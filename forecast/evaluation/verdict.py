@@ -71,6 +71,8 @@ def dm_test(fa, fb, actual, names: tuple[str, str]) -> dict:
 
 
 def _pct(x: float) -> str:
+    if abs(x) < 0.0005:  # would print as 0.0%
+        return "under 0.1%"
     return f"{abs(x):.0%}" if abs(x) >= 0.01 else f"{abs(x):.1%}"
 
 
