@@ -13,8 +13,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import (ARCHS, BASELINE_NAMES, DEFAULT_MODELS, DataConfig, ModelConfig, TrainConfig,
-                             WindowConfig)
+from forecast.config import (ARCHS, BASELINE_NAMES, DEFAULT_MODELS, WEIGHT_Z, DataConfig, ModelConfig,
+                             TrainConfig, WindowConfig)
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, shell_path
 
@@ -86,7 +86,7 @@ HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta 
                          f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
 ShrinkOpt = typer.Option(None, "--shrink/--no-shrink", help="Weigh the network's forecast against its anchor (the "
                          "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1]: what the "
-                         "validation windows confirm (least squares less 1.645 standard errors); 0: the network adds "
+                         f"validation windows confirm (least squares less {WEIGHT_Z} standard errors); 0: the network adds "
                          f"nothing \\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
 EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
                            f"\\[default: {_MODEL.ensemble}].")

@@ -46,6 +46,9 @@ class WindowConfig:
     test_frac: float = 0.15
 
 
+WEIGHT_Z = 1.645  # the network weight is its least-squares value less this many standard errors (one-sided 95%)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     layers: tuple[int, ...] = (64, 64)  # units per stacked LSTM layer

@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from forecast.config import RunConfig
+from forecast.config import WEIGHT_Z, RunConfig
 from forecast.data import features as feat
 from forecast.data.panel import Panel, Series
 from forecast.data.seasonal import SeasonalProfile
@@ -37,7 +37,6 @@ from forecast.models import residual
 from forecast.models.fitting import FitResult
 
 MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (three fits per series)
-WEIGHT_Z = 1.645  # the network weight is its least-squares value less this many standard errors (one-sided 95%)
 
 
 def default_n_val(n: int, cfg: RunConfig) -> int:
