@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from forecast.config import RunConfig
+from forecast.models.network import CUDNN_SETTINGS
 
 RECURRENT = {"lstm": "LSTM", "gru": "GRU"}
-EXPECTED = dict(activation="tanh", recurrent_activation="sigmoid", use_bias=True, go_backwards=False,
-                stateful=False, unroll=False)
+EXPECTED = dict(CUDNN_SETTINGS, go_backwards=False, stateful=False)  # what network.py builds, in config.json's terms
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
