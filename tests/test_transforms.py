@@ -118,3 +118,15 @@ def test_auto_decides_from_the_training_prices_only():
     assert Preprocessor.from_dict(prep.to_dict()) == prep
     with pytest.raises(RuntimeError, match="decides its transform in fit"):
         Preprocessor("auto").transform(PRICES)
+
+
+def test_standardise_equals_numpy_and_keeps_constant_columns_finite():
+    from forecast.data.transforms import standardise
+
+    assert standardise(PRICES) == (PRICES.mean(), PRICES.std())
+    x = np.column_stack([PRICES, np.full(len(PRICES), 1e6), 1e6 + 1e-11 * np.arange(len(PRICES))])
+    mean, scale = standardise(x)
+    assert (mean[0], scale[0]) == pytest.approx((PRICES.mean(), PRICES.std()), rel=1e-14)
+    # constant, and constant within float64 rounding of its mean: no spread to divide by
+    assert scale[1:].tolist() == [1.0, 1.0] and mean[1] == 1e6
+    assert standardise(np.array([1.0, 3.0]))[1] == 1.0 and standardise(np.array([1.0, 3.0]))[0] == 2.0

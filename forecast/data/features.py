@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from forecast.data.transforms import standardise
 from forecast.errors import InputError
 
 VOLATILITY_WINDOW = 20
@@ -120,9 +121,11 @@ class FeatureScaler:
 
     def fit(self, x_train: np.ndarray) -> FeatureScaler:
         x = np.asarray(x_train, dtype=np.float64)
-        std = x.std(axis=0) if len(x) else np.ones(x.shape[1])
-        self.mean_ = x.mean(axis=0).tolist() if len(x) else [0.0] * x.shape[1]
-        self.scale_ = np.where(std > 0, std, 1.0).tolist()  # a constant column keeps scale 1
+        if not len(x):
+            self.mean_, self.scale_ = [0.0] * x.shape[1], [1.0] * x.shape[1]
+            return self
+        mean, scale = standardise(x)  # a constant column keeps scale 1
+        self.mean_, self.scale_ = mean.tolist(), scale.tolist()
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
