@@ -11,8 +11,8 @@ Adam, MSE, on a 5,000-row random walk (or --data). Prints, for each variant:
   --max-epochs) and test MAE in prices on the same test origins, with the naive MAE beside them;
 
 and every figure as a ratio to the reference. The reference is written the way LSTM tutorials do it:
-MinMaxScaler on price levels (fitted on the training part only, to compare error fairly), numpy windows
-built in a Python loop, ``keras.Sequential`` and ``model.fit(x, y, batch_size=64)``.
+min-max scaled price levels (MinMaxScaler's arithmetic, fitted on the training part only, to compare error
+fairly), numpy windows built in a Python loop, ``keras.Sequential`` and ``model.fit(x, y, batch_size=64)``.
 
 Forecast variants (levers): ``forecast`` is the shipped path (LSTMForecaster's model, datasets and
 default batch size / learning rate); ``b64``/``b256`` set the batch size, ``lrx`` sets the learning rate to
@@ -95,12 +95,13 @@ class Reference:
     name = "reference"
 
     def __init__(self, prices, split):
-        from sklearn.preprocessing import MinMaxScaler
+        import numpy as np
 
         self.prices = prices
         off = split.offset
-        self.scaler = MinMaxScaler().fit(prices[:split.n_train, None])
-        scaled = self.scaler.transform(prices[:, None]).astype("float32")
+        # the tutorials' MinMaxScaler, fitted on the training part: (p - min) / (max - min)
+        self.low, self.span = prices[:split.n_train].min(), np.ptp(prices[:split.n_train])
+        scaled = ((prices[:, None] - self.low) / self.span).astype("float32")
         self.train = tutorial_windows(scaled, split.train_origins + off)
         self.val = tutorial_windows(scaled, split.val_origins + off)
         self.test_x, _ = tutorial_windows(scaled, split.test_origins + off)
@@ -119,6 +120,7 @@ class Reference:
 
     def converge(self, max_epochs: int, test_origins):
         import keras
+        import numpy as np
 
         keras.utils.set_random_seed(0)
         t0 = time.perf_counter()
@@ -126,7 +128,7 @@ class Reference:
         stop = keras.callbacks.EarlyStopping(patience=5, restore_best_weights=True)
         hist = model.fit(*self.train, batch_size=64, epochs=max_epochs, validation_data=self.val, verbose=0,
                          callbacks=[stop])
-        pred = self.scaler.inverse_transform(model.predict(self.test_x, verbose=0).reshape(-1, 1))
+        pred = model.predict(self.test_x, verbose=0).reshape(-1, 1).astype(np.float64) * self.span + self.low
         seconds = time.perf_counter() - t0
         return seconds, len(hist.history["loss"]), pred.reshape(-1, HORIZON)
 

@@ -241,7 +241,9 @@ def train(
                        f"{t['best_epoch']}) to {outcome.bundle_dir}, marked interrupted", err=True)
             raise typer.Exit(130)
         console.print_train_summary(outcome)
-        written = console.write_bundle_plots(load_bundle(outcome.bundle_dir), plots or outcome.bundle_dir, history)
+        # the saved bundle as `forecast plot` reads it: the network in NumPy, no second trace of it in Keras
+        written = console.write_bundle_plots(load_bundle(outcome.bundle_dir, engine="numpy"), plots or outcome.bundle_dir,
+                                             history)
         shown = (", ".join(map(shell_path, written)) if len(written) <= 3
                  else f"{len(written)} PNG files in {shell_path(written[0].parent)}")
         typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}\nplots: {shown}")
