@@ -97,3 +97,16 @@ def test_weight_is_the_lower_confidence_bound_so_chance_drift_on_a_random_walk_g
         kept.append(fc.weights["series"])
     assert all(k <= ls for k, ls in zip(kept, least_squares)) and kept[0] < least_squares[0], (kept, least_squares)
     assert kept[1:] == [0.0, 0.0] and min(least_squares[1:]) > 0.0, (kept, least_squares)
+
+
+def test_standard_error_blocks_restart_at_each_series_of_a_panel():
+    """Validation origins of a panel are each series' consecutive origins one after the other; the blocks of
+    ``horizon`` windows summed for the weight's standard error restart where a series starts."""
+    from forecast.models.lstm import block_starts
+
+    one = np.arange(40, 47)  # 7 windows of one series
+    assert block_starts(one, 3).tolist() == [0, 3, 6]
+    panel = np.r_[np.arange(40, 47), np.arange(90, 95)]  # a second series starts at position 7
+    assert block_starts(panel, 3).tolist() == [0, 3, 6, 7, 10]
+    scores = np.r_[np.ones(7), 10 * np.ones(5)]
+    assert np.add.reduceat(scores, block_starts(panel, 3)).tolist() == [3, 3, 1, 30, 20]

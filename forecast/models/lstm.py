@@ -208,7 +208,8 @@ class LSTMForecaster:
 
         The standard error treats the windows' scores ``sum_k e_ik d_ik`` (``e``: residual of the fit) as
         correlated within one horizon (consecutive windows share all but one label), so they are summed in
-        blocks of ``horizon`` windows before squaring."""
+        blocks of ``horizon`` windows before squaring; a block never spans two series of a panel
+        (``block_starts``)."""
         w = self.cfg.window
         x, y = window_arrays(big, val_o, w.window, w.horizon)  # (n, window, inputs), (n, horizon)
         if base is not None:
@@ -220,7 +221,7 @@ class LSTMForecaster:
             return 1.0  # the network is its anchor: the weight changes nothing
         weight = float(np.sum((y - a) * d)) / den
         scores = np.sum((y - a - weight * d) * d, axis=1)  # (n,)
-        se = float(np.sqrt(np.sum(np.add.reduceat(scores, np.arange(0, len(scores), w.horizon)) ** 2))) / den
+        se = float(np.sqrt(np.sum(np.add.reduceat(scores, block_starts(val_o, w.horizon)) ** 2))) / den
         return float(np.clip(weight - WEIGHT_Z * se, 0.0, 1.0))
 
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
@@ -352,6 +353,14 @@ def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, 
         return {}
     return {s.id: residual.choose(s.values[:len(s) - nv], s.values[len(s) - nv:], seasons_for(s.freq), horizon)
             for s, nv in zip(panel, n_val)}
+
+
+def block_starts(origins: np.ndarray, size: int) -> np.ndarray:
+    """Positions in ``origins`` where blocks of ``size`` consecutive windows start, restarting at every gap
+    in ``origins`` (where one series of a panel ends and the next begins), so no block spans two series."""
+    origins = np.asarray(origins)
+    bounds = np.r_[0, np.flatnonzero(np.diff(origins) != 1) + 1, len(origins)]
+    return np.concatenate([np.arange(a, b, size) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.intp)
 
 
 def input_width(features: Sequence[str], state: dict) -> int:
