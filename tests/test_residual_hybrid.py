@@ -204,3 +204,20 @@ def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
         v = rep["verdict"]
         assert v["lstm_is"] == label
         assert (label in v["text"]) or (label[0].upper() + label[1:]) in v["text"]
+
+
+def test_pooled_verdict_over_many_series_names_the_statistical_model_too():
+    """Over a panel the one-sentence verdict names the statistical part as the per-series ones do."""
+    import dataclasses
+
+    from forecast.data.panel import Panel
+    from forecast.evaluation.backtest import backtest
+
+    series = tuple(dataclasses.replace(_seasonal_ar(n=240, seed=k, phi=0.0).series[0], id=sid)
+                   for k, sid in enumerate(("a", "b")))
+    rep = backtest(Panel(series, target="price"), _cfg("ets", epochs=2), folds=2,
+                   models=("lstm", "naive")).report
+    assert rep["pooled"]["lstm_is"] == "the LSTM (correcting AutoETS's forecasts)"
+    assert rep["verdict"].startswith("The LSTM (correcting AutoETS's forecasts) has a lower MAE than the naive "
+                                     "forecast on "), rep["verdict"]
+    assert [rep["series"][sid]["verdict"]["lstm_is"] for sid in ("a", "b")] == [rep["pooled"]["lstm_is"]] * 2

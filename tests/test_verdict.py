@@ -113,6 +113,8 @@ def test_lstm_label_names_the_statistical_parts_of_the_fits():
     assert lstm_label([None, None]) == "the LSTM"
     assert lstm_label(["arima", "arima"]) == "the LSTM (correcting AutoARIMA's forecasts)"
     assert lstm_label(["ets", None, "theta"]) == "the LSTM (correcting AutoETS or AutoTheta's forecasts in 2 of 3 fits)"
+    assert lstm_label(["ets", None], unit="fits of a series") == \
+        "the LSTM (correcting AutoETS's forecasts in 1 of 2 fits of a series)"
     models, F, A, N = _case({"lstm": 3.0, "naive": 2.0, "theta": 0.5})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
     assert text.startswith("AutoTheta is best here, its MAE ") and "lower than that of the LSTM (correcting AutoETS's " \

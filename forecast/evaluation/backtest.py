@@ -299,6 +299,9 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     else:
         report = {"settings": settings, "ids": list(reports), "pooled": pooled(reports), "series": reports,
                   "skipped": skipped}
+        if "lstm" in models:  # the statistical parts the LSTM corrected, over every series' fits
+            report["pooled"]["lstm_is"] = V.lstm_label((r.parts.get(sid) for r in results if r.model == "lstm"
+                                                        for sid in r.ids), unit="fits of a series")
         report["verdict"] = pooled_verdict(report["pooled"])
         report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
         report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
@@ -422,10 +425,11 @@ def pooled_verdict(p: dict) -> str:
     best = min(finite, key=finite.get)
     if "lstm_beats_naive" not in p:
         return f"{best} has the lowest mean MASE over the series ({finite[best]:.3f})."
-    head = (f"The LSTM has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of {p['n_compared']} "
-            f"series ({p['lstm_beats_naive_significantly']} significantly)")
+    lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
+    head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
+            f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
     if best == "lstm":
-        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f})"
+        rank = f"{lstm} has the lowest mean MASE of all models ({finite['lstm']:.3f})"
     else:
         rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
                 + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"): use {best}")
@@ -436,6 +440,6 @@ def pooled_verdict(p: dict) -> str:
     pv = dm["p_value"]
     ptxt = "not tested" if pv is None or not math.isfinite(pv) else f"pooled Diebold-Mariano p = {pv:.3g}"
     if pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE:
-        better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
+        better = lstm if dm["statistic"] < 0 else "the naive forecast"
         return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
     return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."

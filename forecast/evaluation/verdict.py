@@ -80,15 +80,16 @@ def _p(p: float) -> str:
     return f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
 
 
-def lstm_label(parts) -> str:
+def lstm_label(parts, unit: str = "fits") -> str:
     """How the verdict names the LSTM of a backtest whose fits used ``parts`` (one per fit: the statistical model
-    the residual hybrid corrects, or None): "the LSTM", or "the LSTM (correcting AutoARIMA's forecasts ...)"."""
+    the residual hybrid corrects, or None): "the LSTM", or "the LSTM (correcting AutoARIMA's forecasts ...)";
+    ``unit`` names what ``parts`` counts ("in 2 of 3 fits")."""
     parts = list(parts)
     used = [p for p in parts if p]
     if not used:
         return "the LSTM"
     names = " or ".join(display_name(n) for n in dict.fromkeys(used))
-    where = "" if len(used) == len(parts) else f" in {len(used)} of {len(parts)} fits"
+    where = "" if len(used) == len(parts) else f" in {len(used)} of {len(parts)} {unit}"
     return f"the LSTM (correcting {names}'s forecasts{where})"
 
 
