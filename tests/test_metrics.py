@@ -60,6 +60,27 @@ def test_dm_hln_statistic_hand_computed():
     assert M.diebold_mariano(ea, eb, horizon=1)["statistic"] == pytest.approx(dm * hln)
 
 
+def test_dm_p_value_is_students_t_with_n_minus_1_degrees_of_freedom():
+    from scipy import stats
+
+    rng = np.random.default_rng(4)
+    r = M.diebold_mariano(rng.normal(size=80), 1.3 * rng.normal(size=80), horizon=3)
+    assert r["p_value"] == 2 * stats.t.sf(abs(r["statistic"]), df=79) and 0.001 < r["p_value"] < 0.5
+
+
+def test_anova_p_is_scipys_one_way_f_test():
+    from scipy import stats
+
+    from forecast.data.seasonal import anova_p
+
+    rng = np.random.default_rng(6)
+    for shift in (0.0, 0.3, 1.0):
+        groups = [rng.normal(shift * k, 1.0, rng.integers(3, 25)) for k in range(12)]
+        assert anova_p(groups) == pytest.approx(stats.f_oneway(*groups).pvalue, rel=1e-9, abs=1e-300)
+    assert anova_p([np.ones(3), 2 * np.ones(4)]) == 0.0  # constant groups with different means
+    assert np.isnan(anova_p([np.ones(3), np.ones(4)]))
+
+
 def test_lag_scores_find_a_delayed_copy():
     actual = np.cumsum(np.random.default_rng(2).normal(size=60)) + 100
     one_step = actual[4:-1]  # the forecast of actual[t], t = 5..59, is actual[t - 1]

@@ -50,6 +50,22 @@ def positions(dates: pd.DatetimeIndex, freq: str) -> np.ndarray:
     raise ValueError(f"no seasonal positions for frequency {freq!r}")
 
 
+def anova_p(groups) -> float:
+    """p-value of the one-way ANOVA F test that the groups' means are equal (``scipy.stats.f_oneway``'s), with the
+    F distribution from ``scipy.special``: its import takes 0.07 s against scipy.stats' 0.8 s, on the critical path
+    of every ``forecast train``."""
+    from scipy.special import fdtrc
+
+    groups = [np.asarray(g, np.float64) for g in groups]
+    k, n = len(groups), sum(len(g) for g in groups)
+    grand = np.concatenate(groups).mean()
+    between = sum(len(g) * (g.mean() - grand) ** 2 for g in groups)
+    within = sum(float(np.sum((g - g.mean()) ** 2)) for g in groups)
+    if within == 0:  # every group constant: the means differ for certain, or there is nothing to tell
+        return 0.0 if between > 0 else float("nan")
+    return float(fdtrc(k - 1, n - k, (between / (k - 1)) / (within / (n - k))))
+
+
 @dataclass
 class SeasonalProfile:
     """Mean scaled z per calendar position; ``used`` False means the identity (the series stays as it is)."""
@@ -74,9 +90,7 @@ class SeasonalProfile:
             self.why = "some calendar positions have fewer than 2 training steps"
             return self
         if mode == "auto":
-            from scipy.stats import f_oneway
-
-            p = float(f_oneway(*groups).pvalue)
+            p = anova_p(groups)
             if not p < ALPHA:
                 self.why = f"auto: the {m} positions' means do not differ on the training rows (F test p={p:.2g})"
                 return self

@@ -310,13 +310,13 @@ def m4_seasonal(y: np.ndarray, m: int) -> bool:
     The same test statsforecast's AutoTheta applies (and the M4 benchmarks did): for m >= 4 and at least
     2m values, |r_m| > 1.645 * sqrt((1 + 2 * sum_{k<m} r_k^2) / n).
     """
-    from scipy.stats import norm
+    from scipy.special import ndtri
     from statsmodels.tsa.stattools import acf
 
     if m < 4 or len(y) < 2 * m:
         return False
     r = acf(y, nlags=m, fft=False)[1:]
-    return bool(abs(r[-1]) / np.sqrt((1 + 2 * np.sum(r[:-1] ** 2)) / len(y)) > norm.ppf(0.95))
+    return bool(abs(r[-1]) / np.sqrt((1 + 2 * np.sum(r[:-1] ** 2)) / len(y)) > ndtri(0.95))
 
 
 class _CombFit:
