@@ -7,7 +7,9 @@ epochs, early stopping with patience 5 on the validation part, at most 50 epochs
 the same chronological 70/15/15 split, every test origin scored (darts: ``historical_forecasts(retrain=False,
 stride=1, forecast_horizon=10)``) against the same actual prices. Runs alternate; each side is a fresh process.
 
-Per run it measures: wall time of the whole process; peak RSS (``os.wait4``'s rusage of that child); the phases
+Per run it measures: wall time of the whole process; its CPU time (user + system, from the same rusage: it moves
+less than wall time on a shared machine); the CPU time the hypervisor gave other guests meanwhile ("steal",
+/proc/stat); peak RSS (``os.wait4``'s rusage of that child); the phases
 (process start -> fit start, fit, fit end -> exit; for forecast also the TensorFlow import inside
 ``configure_device``); training windows x epochs / fit seconds ("windows/s", validation passes included in the
 time); test MAE of the model and of the naive forecast. Then medians and the ratios forecast / darts, and the
@@ -174,17 +176,29 @@ def prepare_data(job: str, work: Path) -> tuple[Path, str]:
     return out, f"{what}, target {s.target}, {len(s)} rows"
 
 
-def run_child(cmd: list[str], env: dict, log: Path) -> tuple[float, float, float]:
-    """(wall s, peak RSS MB, start time) of one child process; its output goes to ``log``."""
+def steal_seconds() -> float:
+    """CPU seconds the hypervisor gave to other guests so far, all CPUs (Linux /proc/stat; 0 elsewhere)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def run_child(cmd: list[str], env: dict, log: Path) -> tuple[float, float, float, float, float]:
+    """(wall s, peak RSS MB, start time, CPU s, steal s) of one child process; its output goes to ``log``.
+
+    CPU s (the child's user + system time) moves less than wall time on a shared machine; steal s is the time
+    the machine's CPUs were given to other guests meanwhile: where it is large, read wall times with care."""
     with open(log, "w") as f:
-        t0, start = time.perf_counter(), time.time()
+        t0, start, steal = time.perf_counter(), time.time(), steal_seconds()
         p = subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
         _, status, ru = os.wait4(p.pid, 0)  # this child's own rusage (RUSAGE_CHILDREN would be the max so far)
         wall = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise RuntimeError(f"{cmd[:3]} failed ({p.returncode}); its last output:\n{log.read_text()[-3000:]}")
-    return wall, ru.ru_maxrss / 1024, start
+    return wall, ru.ru_maxrss / 1024, start, ru.ru_utime + ru.ru_stime, steal_seconds() - steal
 
 
 def main() -> None:
@@ -234,7 +248,7 @@ def main() -> None:
             times = Path(f"{out}.times.json")
             if side == "forecast":
                 cmd = [sys.executable, "-c", FORECAST_CHILD, "train", *fc_args, "--model", str(out)]
-                wall, rss, t0 = run_child(cmd, {**env, "PEERS_TIMES": str(times)}, Path(f"{out}.log"))
+                wall, rss, t0, cpu, steal = run_child(cmd, {**env, "PEERS_TIMES": str(times)}, Path(f"{out}.log"))
                 T = json.loads(times.read_text())
                 metrics = json.loads((out / "metrics.json").read_text())
                 epochs = sum(v["epochs_run"] for v in metrics["training"].values())
@@ -245,7 +259,7 @@ def main() -> None:
             else:
                 cmd = [str(darts_py), os.path.abspath(__file__), "--child", str(data), str(out),
                        str(sp.n_train), str(sp.n_val), str(a.epochs)]
-                wall, rss, t0 = run_child(cmd, env, Path(f"{out}.log"))
+                wall, rss, t0, cpu, steal = run_child(cmd, env, Path(f"{out}.log"))
                 T = json.loads(Path(f"{out}.json").read_text())
                 epochs = T["epochs"]
                 pred = pd.read_csv(f"{out}.csv")
@@ -261,7 +275,7 @@ def main() -> None:
                 if pred.forecast.isna().any() or len(pred) != len(ref):
                     raise RuntimeError(f"darts' forecasts miss {int(pred.forecast.isna().sum())} test points")
             fit = T["fit_end"] - T["fit_start"]
-            row = dict(wall=wall, rss=rss, to_fit=T["fit_start"] - t0, fit=fit, after_fit=wall - (T["fit_end"] - t0),
+            row = dict(wall=wall, cpu=cpu, steal=steal, rss=rss, to_fit=T["fit_start"] - t0, fit=fit, after_fit=wall - (T["fit_end"] - t0),
                        epochs=epochs, wps=n_windows * epochs / fit, n_test=len(pred),
                        mae=float((pred.forecast - pred.actual).abs().mean()),
                        naive=float((pred.naive - pred.actual).abs().mean()), **phases)
@@ -281,7 +295,7 @@ def main() -> None:
     print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()}")
     print(f"FLOPs per training window (forward+backward): {flops:,} = {flops / 1e6:.2f} MFLOP")
     print(f"float32 GEMM {n}x{n}: {gemm / 1e9:.1f} GFLOP/s (best of 5)")
-    keys = ["wall", "rss", "to_fit", "fit", "after_fit", "epochs", "wps", "mae", "naive"]
+    keys = ["wall", "cpu", "steal", "rss", "to_fit", "fit", "after_fit", "epochs", "wps", "mae", "naive"]
     med = {side: {k: statistics.median(r[k] for r in rows) for k in keys} for side, rows in results.items() if rows}
     print(f"\nmedians of {a.repeats} ({a.job}):\n{'':10s}" + "".join(f"{k:>10s}" for k in keys))
     for side, m in med.items():

@@ -28,6 +28,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
@@ -175,6 +176,23 @@ def _ray_session(workers: int | None, address: str | None):
         ray.shutdown()
 
 
+def _end_with(parent: int) -> None:
+    """In a forked child: end when ``parent`` ends, however it ends (Ctrl-C is handled, but not SIGKILL, the
+    out-of-memory killer or ``os._exit``). Otherwise the child finishes its work and then waits forever, holding
+    its memory, to hand a result to a pipe nobody reads (a sibling forked later holds its read end open).
+    Linux asks the kernel for a SIGTERM when the parent ends (PR_SET_PDEATHSIG); elsewhere this does nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
+
+
 class Background:
     """``fn(*args)`` running in a forked process while this one goes on; ``result()`` waits for it.
 
@@ -189,7 +207,7 @@ class Background:
         ctx = multiprocessing.get_context("fork")
         try:
             self._conn, send = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_send_result, args=(send, fn, args), daemon=True)
+            self._proc = ctx.Process(target=_send_result, args=(send, os.getpid(), fn, args), daemon=True)
             self._proc.start()
             send.close()
         except OSError:
@@ -219,7 +237,8 @@ class Background:
         self._proc, self._conn = None, None
 
 
-def _send_result(conn, fn: Callable, args: tuple) -> None:
+def _send_result(conn, parent: int, fn: Callable, args: tuple) -> None:
+    _end_with(parent)
     try:
         conn.send((True, fn(*args)))
     except BaseException as e:  # noqa: BLE001 - the parent computes it itself

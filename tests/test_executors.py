@@ -108,3 +108,36 @@ def test_background_work_runs_in_a_fork_until_tensorflow_is_loaded():
     proc = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True True invalid literal for int() with base 10: 'x'"
+
+
+ORPHAN = """
+import os, signal, sys, time
+from forecast.executors import Background
+def slow():
+    time.sleep(1.5)
+    return b"x" * 1_000_000  # more than a pipe holds: sending it blocks until someone reads
+work = Background(slow)
+print(work._proc.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # the parent dies without reading or cleaning up
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_background_work_ends_when_its_parent_is_killed(tmp_path):
+    """A forked child whose parent is killed (SIGKILL, the out-of-memory killer) ends too, instead of waiting
+    forever with its memory to hand over a result nobody reads."""
+    import subprocess
+    import time
+
+    out = tmp_path / "out.txt"  # a file, not a pipe: a surviving child would hold a pipe open
+    with open(out, "w") as f:
+        proc = subprocess.run([sys.executable, "-c", ORPHAN], stdout=f, stderr=subprocess.STDOUT, timeout=60)
+    assert proc.returncode == -9, out.read_text()
+    child = int(out.read_text().split()[0])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{child}"):
+        time.sleep(0.1)
+    alive = os.path.exists(f"/proc/{child}") and "Z" not in open(f"/proc/{child}/stat").read().split()[2]
+    if alive:
+        os.kill(child, 9)  # not left behind by a failing test
+    assert not alive, f"the child {child} outlived its killed parent"
