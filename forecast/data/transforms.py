@@ -36,9 +36,9 @@ def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(means, standard deviations) of ``x``'s columns (axis 0), as a standard scaler learns them.
 
     NumPy's mean and population standard deviation: the numbers scikit-learn's StandardScaler stores (equal to
-    the last bit on the evidence series), without its import, about 1 s of every ``forecast train``
-    (bench/README.md). A column whose variance is within float64 rounding of zero (relative to its mean, the
-    scaler's own test) has no spread: scale 1 keeps it finite.
+    the last bit on the evidence series), without importing scikit-learn (about 1 s; bench/README.md). A column
+    whose variance is within float64 rounding of zero (relative to its mean, the scaler's own test) has no
+    spread: scale 1 keeps it finite.
     """
     x = np.asarray(x, dtype=np.float64)
     mean, var = x.mean(axis=0), x.var(axis=0)

@@ -91,7 +91,7 @@ def build_optimizer(model) -> None:
 
     Without a distribution strategy Keras creates them while tracing the first training step, and a
     ``tf.function`` that creates variables is traced twice. Creating them first traces the step once:
-    the first epoch of the default network went from 3.9 s to 2.2 s (bench/README.md).
+    the first epoch of the default network took 2.4 s instead of 3.6 s (bench/README.md).
     """
     optimizer = getattr(model, "optimizer", None)
     if optimizer is not None and not optimizer.built:
