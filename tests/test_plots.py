@@ -168,3 +168,33 @@ def test_the_grid_shows_each_series_test_part_as_history_with_bands_and_one_lege
     assert len(first.get_xdata()) == 34  # 29 test-part actuals before the window + the 5 observations
     assert [ax.get_title() for ax in fig.axes] == ["A", "B"] and fig.axes[0].get_ylabel() == "Close"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["history", "80% interval", "forecast"]
+
+
+def test_many_figures_are_drawn_in_worker_processes_with_the_same_bytes(tmp_path, monkeypatch):
+    """From PARALLEL_FIGURES figures on, save_figures draws them in spawned workers: the same PNG bytes as drawing
+    them here, written in the order given; a figure that cannot be pickled (the training curve's lambda
+    formatter) is drawn here among them."""
+    import os
+    import pickle
+
+    import forecast.io as fio
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # workers even on a one-core machine
+    history = _history(200)
+
+    def figures():
+        for k in range(fio.PARALLEL_FIGURES):
+            yield tmp_path / f"f{k}.png", plots.forecast_figure(history, _forecast(history), title=f"series {k}")
+        yield tmp_path / "curve.png", plots.training_curve_figure({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, 2)
+
+    curve = plots.training_curve_figure({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]}, 2)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        pickle.dumps(curve)  # so the fallback is on trial
+    submitted, submit = [], fio._submit
+    monkeypatch.setattr(fio, "_submit", lambda pool, *a: (submitted.append(pool is not None), submit(pool, *a))[1])
+    paths = fio.save_figures(figures())
+    assert submitted == [True] * fio.PARALLEL_FIGURES  # the picklable ones went to the workers
+    assert [p.name for p in paths] == [f"f{k}.png" for k in range(fio.PARALLEL_FIGURES)] + ["curve.png"]
+    here = [fio.figure_png(fig) for _, fig in figures()]
+    assert [p.read_bytes() for p in paths] == here
+    assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*"))

@@ -51,29 +51,32 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path
     """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for
     several series the PNGs of each in a sub-folder named after it."""
     from forecast.bundle import atomic_dir, slug
-    from forecast.io import write_csv, write_json
+    from forecast.io import save_figures, write_csv, write_json
 
     check_out_dir(out_dir, force)
     out_dir = Path(out_dir)
     single = "series" not in bt.report
     with atomic_dir(out_dir, force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
         written = [write_json(tmp / "metrics.json", bt.report), write_csv(tmp / "forecasts.csv", bt.forecasts)]
-        for s in bt.panel:
-            folder = tmp if single else tmp / slug(s.id)
-            report = bt.report if single else bt.report["series"][s.id]
-            frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
-            written += _series_charts(s, report, frame, folder, bt.panel.target)
+
+        def charts():  # every series' charts, built one at a time as save_figures draws them (in parallel)
+            for s in bt.panel:
+                folder = tmp if single else tmp / slug(s.id)
+                report = bt.report if single else bt.report["series"][s.id]
+                frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
+                yield from _series_charts(s, report, frame, folder, bt.panel.target)
+
+        written += save_figures(charts())
     return [out_dir / p.relative_to(tmp) for p in written]
 
 
-def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path, target: str) -> list[Path]:
-    from forecast.io import save_figure
+def _series_charts(s: Series, report: dict, frame: pd.DataFrame, folder: Path, target: str):
+    """(path, figure) of each chart of one series' backtest."""
     from forecast.output import plots
 
     history = pd.DataFrame({"date": s.dates, "price": s.values})
-    charts = {"forecasts_by_fold.png": plots.backtest_forecasts_figure(frame, history, ylabel=target),
-              "mae_by_horizon.png": plots.backtest_horizon_figure(report["models"], ylabel=f"MAE ({target})"),
-              "mase_by_model.png": plots.backtest_mase_figure(report["models"])}
+    yield folder / "forecasts_by_fold.png", plots.backtest_forecasts_figure(frame, history, ylabel=target)
+    yield folder / "mae_by_horizon.png", plots.backtest_horizon_figure(report["models"], ylabel=f"MAE ({target})")
+    yield folder / "mase_by_model.png", plots.backtest_mase_figure(report["models"])
     if any(m.get("coverage") for m in report["models"].values()):
-        charts["coverage_by_horizon.png"] = plots.backtest_coverage_figure(report["models"])
-    return [save_figure(fig, folder / name) for name, fig in charts.items()]
+        yield folder / "coverage_by_horizon.png", plots.backtest_coverage_figure(report["models"])
