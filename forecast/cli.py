@@ -16,7 +16,7 @@ import typer
 from forecast.config import (ARCHS, BASELINE_NAMES, DEFAULT_MODELS, WEIGHT_Z, DataConfig, ModelConfig,
                              TrainConfig, WindowConfig)
 from forecast.errors import ForecastError
-from forecast.io import check_can_write, dumps, shell_path
+from forecast.io import check_can_write, dumps, figure_workers, shell_path
 
 EXIT_CODES = ("Exit codes: 0 done; 2 usage or input error (bad option, file, column or folder); "
               "130 interrupted (Ctrl-C); 1 internal error (a bug: please report it with the traceback).")
@@ -243,7 +243,7 @@ def train(
         console.print_train_summary(outcome)
         # the saved bundle as `forecast plot` reads it: the network in NumPy, no second trace of it in Keras
         written = console.write_bundle_plots(load_bundle(outcome.bundle_dir, engine="numpy"), plots or outcome.bundle_dir,
-                                             history)
+                                             history, workers=figure_workers())
         shown = (", ".join(map(shell_path, written)) if len(written) <= 3
                  else f"{len(written)} PNG files in {shell_path(written[0].parent)}")
         typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}\nplots: {shown}")
@@ -332,7 +332,7 @@ def plot(
     from forecast.output import console
 
     with user_errors():
-        written = console.write_bundle_plots(load_bundle(model, engine="numpy"), out, history)
+        written = console.write_bundle_plots(load_bundle(model, engine="numpy"), out, history, workers=figure_workers())
         typer.echo("\n".join(map(shell_path, written)))
 
 
@@ -504,7 +504,7 @@ def backtest(
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,
                                          models=parse_models(models), season=season, progress=progress,
                                          levels=parse_levels(interval), executor=run_on)
-        written = bt_lib.write_outputs(result, out_dir, force=force)
+        written = bt_lib.write_outputs(result, out_dir, force=force, workers=figure_workers())
         if as_json:
             typer.echo(dumps(result.report))
         elif "series" in result.report:

@@ -98,18 +98,26 @@ def save_figure(fig, path: Path, dpi: int = 110) -> Path:
     return atomic_write_bytes(path, figure_png(fig, dpi))
 
 
-PARALLEL_FIGURES = 8  # from this many figures on, save_figures renders in worker processes
+PARALLEL_FIGURES = 8  # from this many figures on, save_figures draws in worker processes when given them
 MAX_FIGURE_WORKERS = 4
 
 
-def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110) -> list[Path]:
+def figure_workers() -> int:
+    """Worker processes for drawing many charts: one per core, at most ``MAX_FIGURE_WORKERS``."""
+    return min(os.cpu_count() or 1, MAX_FIGURE_WORKERS)
+
+
+def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: int = 1) -> list[Path]:
     """Render figures to PNG and write each atomically; ``figures`` yields (path, figure) pairs, lazily if it
     likes (each figure is pickled as it comes, so they need not all be alive at once). Returns the paths.
 
     Matplotlib draws one figure at a time in a process: a per-series chart took 0.3 s here and a grid of 100
-    series 11 s, so a 100-series panel's charts took 45 s. From ``PARALLEL_FIGURES`` figures on they are drawn in
-    spawned worker processes, one per core (at most ``MAX_FIGURE_WORKERS``), with the same PNG bytes. A figure
+    series 11 s, so a 100-series panel's charts took 45 s. With ``workers`` > 1 and at least
+    ``PARALLEL_FIGURES`` figures they are drawn in that many spawned processes, with the same PNG bytes. A figure
     that cannot be pickled (a lambda formatter), or a pool that cannot start, is drawn here instead.
+
+    The default is 1 because a spawned process imports the caller's main script again: the CLI's is guarded
+    (it passes ``figure_workers()``), a library user's script may not be.
     """
     import multiprocessing
     import pickle
@@ -117,9 +125,8 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110) -> list[Pa
 
     items = iter(figures)
     first = list(itertools.islice(items, PARALLEL_FIGURES))
-    workers = min(os.cpu_count() or 1, MAX_FIGURE_WORKERS)
     if len(first) < PARALLEL_FIGURES or workers < 2:
-        return [save_figure(fig, path, dpi) for path, fig in first]
+        return [save_figure(fig, path, dpi) for path, fig in itertools.chain(first, items)]
     done: dict[int, Path] = {}
     pending: dict[int, tuple[Path, bytes, Any]] = {}  # index -> (path, pickled figure, its future)
     try:

@@ -171,15 +171,14 @@ def test_the_grid_shows_each_series_test_part_as_history_with_bands_and_one_lege
 
 
 def test_many_figures_are_drawn_in_worker_processes_with_the_same_bytes(tmp_path, monkeypatch):
-    """From PARALLEL_FIGURES figures on, save_figures draws them in spawned workers: the same PNG bytes as drawing
-    them here, written in the order given; a figure that cannot be pickled (the training curve's lambda
-    formatter) is drawn here among them."""
-    import os
+    """From PARALLEL_FIGURES figures on, save_figures given workers draws them in spawned processes: the same PNG
+    bytes as drawing them here, written in the order given; a figure that cannot be pickled (the training curve's
+    lambda formatter) is drawn here among them. Without workers (the library's default) every figure is drawn
+    here."""
     import pickle
 
     import forecast.io as fio
 
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # workers even on a one-core machine
     history = _history(200)
 
     def figures():
@@ -192,9 +191,13 @@ def test_many_figures_are_drawn_in_worker_processes_with_the_same_bytes(tmp_path
         pickle.dumps(curve)  # so the fallback is on trial
     submitted, submit = [], fio._submit
     monkeypatch.setattr(fio, "_submit", lambda pool, *a: (submitted.append(pool is not None), submit(pool, *a))[1])
-    paths = fio.save_figures(figures())
+    paths = fio.save_figures(figures(), workers=2)
     assert submitted == [True] * fio.PARALLEL_FIGURES  # the picklable ones went to the workers
-    assert [p.name for p in paths] == [f"f{k}.png" for k in range(fio.PARALLEL_FIGURES)] + ["curve.png"]
+    names = [f"f{k}.png" for k in range(fio.PARALLEL_FIGURES)] + ["curve.png"]
+    assert [p.name for p in paths] == names
     here = [fio.figure_png(fig) for _, fig in figures()]
     assert [p.read_bytes() for p in paths] == here
+    submitted.clear()
+    serial = fio.save_figures((tmp_path / "serial" / p.name, fig) for p, fig in figures())
+    assert submitted == [] and [p.name for p in serial] == names and [p.read_bytes() for p in serial] == here
     assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*"))

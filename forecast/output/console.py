@@ -186,9 +186,9 @@ def forecast_charts(bundle, fc, history: int | None = None):
                        test_predictions=bundle.test_predictions)
 
 
-def write_bundle_plots(bundle, out_dir: Path, history: int | None = None) -> list[Path]:
+def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, workers: int = 1) -> list[Path]:
     """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_grid.png,
-    forecast_<id>.png per series and one training curve per network (drawn in parallel: ``io.save_figures``)."""
+    forecast_<id>.png per series and one training curve per network; ``workers``: see ``io.save_figures``."""
     from forecast.bundle import slug
     from forecast.io import save_figures
     from forecast.output.plots import training_curve_figure
@@ -210,7 +210,7 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None) -> lis
             yield out_dir / f"{stem}.png", training_curve_figure(h["history"], h.get("best_epoch"), title=title,
                                                                  dropout=bundle.config.model.dropout)
 
-    return save_figures(figures())
+    return save_figures(figures(), workers=workers)
 
 
 @contextlib.contextmanager

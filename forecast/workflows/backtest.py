@@ -47,9 +47,9 @@ def check_out_dir(path: Path, force: bool) -> None:
         check_writable(path, force, is_backtest_dir, BACKTEST_DIR)
 
 
-def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path]:
+def write_outputs(bt: Backtest, out_dir: Path, force: bool = False, workers: int = 1) -> list[Path]:
     """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for
-    several series the PNGs of each in a sub-folder named after it."""
+    several series the PNGs of each in a sub-folder named after it. ``workers``: see ``io.save_figures``."""
     from forecast.bundle import atomic_dir, slug
     from forecast.io import save_figures, write_csv, write_json
 
@@ -66,7 +66,7 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False) -> list[Path
                 frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
                 yield from _series_charts(s, report, frame, folder, bt.panel.target)
 
-        written += save_figures(charts())
+        written += save_figures(charts(), workers=workers)
     return [out_dir / p.relative_to(tmp) for p in written]
 
 
