@@ -34,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator
 
 from forecast.errors import ForecastError
+from forecast.tf_quiet import spawn_context
 
 EXECUTORS = ("sequential", "process", "ray")
 
@@ -87,7 +88,7 @@ def open_executor(name: str = "sequential", workers: int | None = None,
         yield SEQUENTIAL
     elif name == "process":
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+        with ProcessPoolExecutor(n, mp_context=spawn_context(), initializer=_init_worker,
                                  initargs=(thread_env(n),)) as pool:
             yield Executor(pool.map, n)
     else:

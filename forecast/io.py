@@ -119,9 +119,10 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: i
     The default is 1 because a spawned process imports the caller's main script again: the CLI's is guarded
     (it passes ``figure_workers()``), a library user's script may not be.
     """
-    import multiprocessing
     import pickle
     from concurrent.futures import ProcessPoolExecutor
+
+    from forecast.tf_quiet import spawn_context
 
     items = iter(figures)
     first = list(itertools.islice(items, PARALLEL_FIGURES))
@@ -130,7 +131,7 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: i
     done: dict[int, Path] = {}
     pending: dict[int, tuple[Path, bytes, Any]] = {}  # index -> (path, pickled figure, its future)
     try:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(workers, mp_context=spawn_context())
     except (OSError, RuntimeError):
         pool = None
     with pool or contextlib.nullcontext():

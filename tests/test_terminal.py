@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from conftest import REPO, write_synthetic
 from forecast import tf_quiet
@@ -100,6 +101,34 @@ def test_the_filter_survives_a_crash_and_loses_no_real_line():
                           timeout=60, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert proc.returncode != 0
     assert proc.stderr.splitlines() == ["real C++ error before the crash", "python stderr line"]
+
+
+POOL_THEN_EXIT = """
+import os, sys
+from concurrent.futures import ProcessPoolExecutor
+from forecast import tf_quiet
+if __name__ == "__main__":
+    tf_quiet.filter_stderr()
+    with ProcessPoolExecutor(2, mp_context=tf_quiet.spawn_context()) as pool:
+        assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    print("after the pool", file=sys.stderr, flush=True)
+    pid = tf_quiet._FILTER["pid"]
+    tf_quiet.close_filter(timeout=5.0)
+    print("filter gone" if not os.path.exists(f"/proc/{pid}") else "filter still running")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_filter_ends_at_exit_after_a_process_pool(tmp_path):
+    """A spawn pool starts multiprocessing's resource tracker, which lives until this process ends. Started with
+    fd 2 as the filter's pipe it kept the pipe open, so the filter never saw the end of its input and the exit
+    waited out close_filter's timeout; spawn_context starts it with the real stderr."""
+    script = tmp_path / "pool_then_exit.py"  # a file with a main guard: spawned workers import it again
+    script.write_text(POOL_THEN_EXIT)
+    proc = subprocess.run([sys.executable, str(script)], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "filter gone" and "after the pool" in proc.stderr
 
 
 def test_keras_progress_goes_to_stderr(capsys):
