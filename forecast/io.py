@@ -126,15 +126,15 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: i
 
     items = iter(figures)
     first = list(itertools.islice(items, PARALLEL_FIGURES))
-    if len(first) < PARALLEL_FIGURES or workers < 2:
+    pool = None
+    if len(first) >= PARALLEL_FIGURES and workers >= 2:
+        with contextlib.suppress(OSError, RuntimeError):  # no processes here: every figure is drawn in this one
+            pool = ProcessPoolExecutor(workers, mp_context=spawn_context())
+    if pool is None:
         return [save_figure(fig, path, dpi) for path, fig in itertools.chain(first, items)]
     done: dict[int, Path] = {}
-    pending: dict[int, tuple[Path, bytes, Any]] = {}  # index -> (path, pickled figure, its future)
-    try:
-        pool = ProcessPoolExecutor(workers, mp_context=spawn_context())
-    except (OSError, RuntimeError):
-        pool = None
-    with pool or contextlib.nullcontext():
+    pending: dict[int, tuple[Path, bytes, Any]] = {}  # index -> (path, pickled figure, its future or None)
+    with pool:
         for i, (path, fig) in enumerate(itertools.chain(first, items)):  # drawn while the next ones are built
             try:
                 data = pickle.dumps(fig)
@@ -142,7 +142,6 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: i
                 done[i] = save_figure(fig, path, dpi)
                 continue
             pending[i] = (path, data, _submit(pool, data, dpi))
-        first = None
         for i, (path, data, future) in pending.items():
             try:
                 png = future.result() if future is not None else _png_of_pickled(data, dpi)
@@ -153,9 +152,7 @@ def save_figures(figures: Iterable[tuple[Path, Any]], dpi: int = 110, workers: i
 
 
 def _submit(pool, data: bytes, dpi: int):
-    """A future PNG of a pickled figure, or None where there is no working pool."""
-    if pool is None:
-        return None
+    """A future PNG of a pickled figure, or None where the pool no longer takes work."""
     try:
         return pool.submit(_png_of_pickled, data, dpi)
     except (OSError, RuntimeError):

@@ -177,6 +177,13 @@ class _suppress_oserror:
         return kind is not None and issubclass(kind, OSError)
 
 
+def _flush_standard_streams() -> None:
+    """Flush Python's stdout and stderr before fd 2 is pointed elsewhere, so nothing lands on the wrong side."""
+    for stream in (sys.stdout, sys.stderr):
+        with _suppress_oserror():
+            stream.flush()
+
+
 def spawn_context():
     """multiprocessing's ``spawn`` context, for process pools; first its resource tracker is started with the
     real stderr. Started later, by the pool, the tracker inherits fd 2 (the filter's pipe) and holds it open
@@ -187,9 +194,7 @@ def spawn_context():
     if _FILTER and os.name == "posix":
         from multiprocessing import resource_tracker
 
-        for stream in (sys.stdout, sys.stderr):
-            with _suppress_oserror():
-                stream.flush()
+        _flush_standard_streams()
         pipe = os.dup(2)
         try:
             os.dup2(_FILTER["saved"], 2)
@@ -204,9 +209,7 @@ def close_filter(timeout: float = 5.0) -> None:
     """At exit: give fd 2 back, let the filter drain what is left, and wait (briefly) for it to finish."""
     if not _FILTER:
         return
-    for stream in (sys.stdout, sys.stderr):
-        with _suppress_oserror():
-            stream.flush()
+    _flush_standard_streams()
     os.dup2(_FILTER["saved"], 2)  # this process no longer writes into the filter: it sees end of file
     deadline = time.monotonic() + timeout  # a child process still holding the pipe must not hang the exit
     while time.monotonic() < deadline:
