@@ -36,7 +36,7 @@ def standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(means, standard deviations) of ``x``'s columns (axis 0), as a standard scaler learns them.
 
     NumPy's mean and population standard deviation: the numbers scikit-learn's StandardScaler stores (equal to
-    the last bit on the evidence series), without importing scikit-learn (about 1 s; bench/README.md). A column
+    the last bit on six evidence series), without importing scikit-learn (about 1 s; bench/README.md). A column
     whose variance is within float64 rounding of zero (relative to its mean, the scaler's own test) has no
     spread: scale 1 keeps it finite.
     """
