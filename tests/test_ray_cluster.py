@@ -27,10 +27,19 @@ FLAGS = ["--models", "naive,drift,lstm", "--folds", "2", "--step", "3", "--horiz
          "--hybrid", "none"]
 
 
+_GIVEN: set[int] = set()
+
+
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now that this module has not handed out before: the OS may give the same free
+    port twice, and Ray refuses to start two of its components on one port (a fresh clone's run failed so)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 def _forecast(*args, cwd, env) -> subprocess.CompletedProcess:
