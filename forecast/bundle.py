@@ -307,10 +307,12 @@ def load_bundle(path: Path | None = None, engine: str = "keras") -> Bundle:
         bundle = Bundle(
             path=path, config=config, networks=networks,
             series=_read_json(path, SERIES),
-            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"], dtype={"id": str}),
+            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"], dtype={"id": str},
+                                    float_precision="round_trip"),  # the prices exactly as trained on
             data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
             history=_read_json(path, "history.json"), manifest=manifest,
-            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"], dtype={"id": str}) if tp.is_file() else None,
+            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"], dtype={"id": str},
+                                         float_precision="round_trip") if tp.is_file() else None,
         )
         missing = [e["network"] for e in bundle.series["series"] if e["network"] not in networks]
     except (KeyError, TypeError, ValueError) as e:  # files match the manifest, but their content is foreign

@@ -221,3 +221,35 @@ def test_pooled_verdict_over_many_series_names_the_statistical_model_too():
     assert rep["verdict"].startswith("The LSTM (correcting AutoETS's forecasts) has a lower MAE than the naive "
                                      "forecast on "), rep["verdict"]
     assert [rep["series"][sid]["verdict"]["lstm_is"] for sid in ("a", "b")] == [rep["pooled"]["lstm_is"]] * 2
+
+
+def test_predict_from_the_stored_rows_fits_no_statistical_model(tmp_path):
+    """The bundle keeps its statistical part's forecasts from the stored rows: predict from them imports no
+    statsforecast (2 s and more) and gives the forecast a refit gives; another origin still refits."""
+    import json
+    import subprocess
+    import sys
+
+    from forecast.bundle import load_bundle
+    from forecast.workflows.predict import predict
+    from forecast.workflows.train import train
+
+    s = _seasonal_ar(n=200).series[0]
+    pd.DataFrame({"date": s.dates, "price": s.values}).to_csv(tmp_path / "m.csv", index=False)
+    out = train(tmp_path / "m.csv", _cfg("ets", window=8, h=4, epochs=2), tmp_path / "b", verbose=0)
+    probe = ("import json, sys; from forecast.bundle import load_bundle; from forecast.workflows.predict import "
+             f"predict; f = predict(load_bundle({str(out.bundle_dir)!r}, engine='numpy'), horizon=4, levels=None); "
+             "print(json.dumps([sorted(m for m in sys.modules if m.startswith('statsforecast')), "
+             "f.frame['forecast'].tolist()]))")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    imported, served = json.loads(run.stdout.strip().splitlines()[-1])
+    assert imported == []
+    b = load_bundle(out.bundle_dir, engine="numpy")
+    entry = b.series["series"][0]["statistical"]
+    assert len(entry.pop("served")) == 9  # the window's 8 origins and the one before
+    refit = predict(b, horizon=4, levels=None).frame["forecast"].to_numpy()
+    np.testing.assert_array_equal(np.asarray(served), refit)
+    part = residual.StatisticalPart.from_dict({**entry, "served": {}})
+    assert part.model_ is None  # fitted when first asked for a forecast it does not know
+    part.paths(s.values, np.array([150]), 4)
+    assert part.model_ is not None

@@ -317,6 +317,15 @@ class LSTMForecaster:
         rows = max(self.cfg.window.window + self.preps[sid].offset, VOLATILITY_ROWS + 1)
         return max(rows, FIT_TAIL[self.stats[sid].name]) if sid in self.stats else rows
 
+    def remember_context(self, s: Series) -> None:
+        """Let series ``s``'s statistical part keep its forecasts from the origins a forecast after the end of
+        ``s`` reads (the last input window and the row before it), run over the rows a bundle stores
+        (``context_rows``): ``forecast predict`` from the bundle then needs no statistical fit."""
+        if s.id in self.stats:
+            prices = np.asarray(s.values, np.float64)[-self.context_rows(s.id):]
+            first = max(len(prices) - self.cfg.window.window - 1, 0)
+            self.stats[s.id].remember(prices, np.arange(first, len(prices)), self.horizon)
+
     def hybrid_summary(self, sid: str) -> dict | None:
         """What the hybrid does for series ``sid`` (the train summary and metrics.json): None without a hybrid."""
         if sid in self.stats:

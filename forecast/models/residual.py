@@ -18,12 +18,16 @@ accurate is used when its MAE there is at most ``AUTO_MARGIN`` times the naive f
 model that cannot beat the last price has nothing to hand the network). Otherwise auto falls back to the
 seasonal profile (data/seasonal.py). The decision and its figures are stored with the model.
 
-The bundle keeps the prices the model was fitted on and refits it on load: the searches are deterministic,
-so the parameters are the same, and nothing is pickled.
+The bundle keeps the prices the model was fitted on and refits it when first asked for a forecast it has not
+seen: the searches are deterministic, so the parameters are the same, and nothing is pickled. It also keeps the
+forecasts from the origins of its stored last rows (``remember``; ``served``, keyed by a digest of the prices each
+one is run over), so ``forecast predict`` from the bundle refits nothing and never imports statsforecast (the
+import alone took 2.2-2.7 s); a newer file, or a horizon served recursively, asks for other origins and refits.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +50,8 @@ class StatisticalPart:
     seasons: tuple[int, ...]
     why: str = ""
     y_fit_: np.ndarray | None = field(default=None, repr=False)  # the prices it was fitted on
-    model_: object = field(default=None, repr=False)  # the fitted baseline (models/baselines.py)
+    model_: object = field(default=None, repr=False)  # the fitted baseline (models/baselines.py); None: not yet
+    served: dict[str, list[float]] = field(default_factory=dict, repr=False)  # remembered forecasts (``remember``)
 
     def fit(self, train_prices: np.ndarray) -> StatisticalPart:
         """Fit on the training prices (at most the model's FIT_TAIL most recent ones)."""
@@ -57,34 +62,57 @@ class StatisticalPart:
     def paths(self, prices: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
         """Forecasts (n, h) in prices from each origin index of ``prices``, with the fitted parameters over at
         most FIT_TAIL prices up to the origin; the naive path where there is too little history or the model
-        fails there."""
-        if self.model_ is None:
+        fails there. A remembered forecast is returned as it was computed; the others fit the model first if
+        it was restored without (``from_dict``)."""
+        if self.model_ is None and self.y_fit_ is None:
             raise RuntimeError("StatisticalPart is not fitted: call fit() on the training prices first")
         y = np.asarray(prices, np.float64)
-        fitted = self.model_.fitted_model  # the statsforecast model of the fit on the training rows
         tail = FIT_TAIL[self.name]
         out = np.repeat(y[np.asarray(origins)][:, None], h, axis=1)  # (n, h) naive paths, replaced below
         for i, o in enumerate(np.asarray(origins)):
             if o + 1 < MIN_HISTORY:
                 continue
+            history = y[max(0, o + 1 - tail):o + 1]
+            known = self.served.get(_served_key(history, h))
+            if known is not None:
+                out[i] = known
+                continue
+            if self.model_ is None:
+                self.fit(self.y_fit_)
             try:
-                with np.errstate(all="ignore"):
-                    path = np.asarray(fitted.forward(y=y[max(0, o + 1 - tail):o + 1], h=h)["mean"], np.float64)
+                with np.errstate(all="ignore"):  # the statsforecast model of the fit on the training rows
+                    path = np.asarray(self.model_.fitted_model.forward(y=history, h=h)["mean"], np.float64)
             except Exception:  # noqa: BLE001 - e.g. too short for the season: the naive path stays
                 continue
             if np.all(np.isfinite(path)):
                 out[i] = path
         return out
 
+    def remember(self, prices: np.ndarray, origins: np.ndarray, h: int) -> None:
+        """Keep the forecasts from ``origins`` of ``prices`` (the rows a bundle stores), so that asking for them
+        again, in this process or after ``from_dict``, needs no fit."""
+        y = np.asarray(prices, np.float64)
+        paths = self.paths(y, origins, h)
+        tail = FIT_TAIL[self.name]
+        for o, path in zip(np.asarray(origins), paths):
+            if o + 1 >= MIN_HISTORY:
+                self.served[_served_key(y[max(0, o + 1 - tail):o + 1], h)] = path.tolist()
+
     def to_dict(self) -> dict:
         return {"model": self.name, "seasons": list(self.seasons), "why": self.why, "fitted_on": "train",
-                "prices": self.y_fit_.tolist()}
+                "prices": self.y_fit_.tolist(), **({"served": self.served} if self.served else {})}
 
     @classmethod
     def from_dict(cls, d: dict) -> StatisticalPart:
-        """Refit on the stored training prices (the same deterministic search, the same parameters)."""
-        part = cls(d["model"], tuple(int(m) for m in d["seasons"]), d.get("why", ""))
-        return part.fit(np.asarray(d["prices"], np.float64))
+        """The part fitted on the stored training prices, refitted when first needed (the same deterministic
+        search, the same parameters), with its remembered forecasts."""
+        return cls(d["model"], tuple(int(m) for m in d["seasons"]), d.get("why", ""),
+                   y_fit_=np.asarray(d["prices"], np.float64), served=dict(d.get("served", {})))
+
+
+def _served_key(history: np.ndarray, h: int) -> str:
+    """The key of the forecast of ``h`` steps run over the prices ``history`` (float64)."""
+    return f"{hashlib.blake2b(history.tobytes(), digest_size=16).hexdigest()}:{h}"
 
 
 def encode_paths(prep: Preprocessor, origin_prices: np.ndarray, paths: np.ndarray) -> np.ndarray:

@@ -178,6 +178,7 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
             m["hybrid"] = hybrid
         if s.id in fc.weights:
             m["network_weight"] = fc.weights[s.id]
+        fc.remember_context(s)  # the bundle serves forecasts from its stored rows without a statistical fit
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame,
                                                   test_o)
         m["baselines"] = baseline_test_scores(s, sp.n_train, test_o, cfg.window.horizon, baselines[s.id], test_f)
