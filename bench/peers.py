@@ -14,7 +14,10 @@ less than wall time on a shared machine); the CPU time the hypervisor gave other
 ``configure_device``); training windows x epochs / fit seconds ("windows/s", validation passes included in the
 time); test MAE of the model and of the naive forecast. Then medians and the ratios forecast / darts, and the
 fit's share of this CPU's float32 GEMM rate. darts (and torch) are installed into their own venv under
-``--cache``; where that fails the darts side is skipped with a message.
+``--cache``; where that fails the darts side is skipped with a message. forecast runs this checkout's code (through
+PYTHONPATH) with the interpreter of a venv under ``--cache`` that holds only its runtime dependencies (``pip install
+.[cpu]``, what ``make demo`` installs), not the dev extras of the venv running this script: Keras imports IPython
+where it is installed. ``--forecast-python`` names another interpreter (e.g. this one, ``.venv/bin/python``).
 
     PYTHONPATH=$PWD CUDA_VISIBLE_DEVICES= .venv/bin/python bench/peers.py --repeats 3
     PYTHONPATH=$PWD CUDA_VISIBLE_DEVICES= .venv/bin/python bench/peers.py --job panel --repeats 1
@@ -33,6 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = dict(window=30, horizon=10, units=64, layers=2, dropout=0.2, batch=512, lr=6e-3, patience=5, epochs=50)
 
 # Run in the forecast process: the CLI as shipped, with the two calls of interest timed (wall clock, absolute).
@@ -150,6 +154,26 @@ def ensure_darts(cache: Path) -> Path | None:
         return None
 
 
+def ensure_forecast(cache: Path) -> str:
+    """Python of a venv with forecast's runtime dependencies alone (``pip install .[cpu]`` of this checkout),
+    installed on first use and again when pyproject.toml changes; this interpreter (with a message) if impossible."""
+    venv = cache / "forecast-venv"
+    py = venv / "bin" / "python"
+    stamp, wanted = venv / ".pyproject", (ROOT / "pyproject.toml").read_text()
+    if py.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return str(py)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        print(f"installing forecast's runtime dependencies into {venv} (once) ...", flush=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", f"{ROOT}[cpu]"], check=True)
+        stamp.write_text(wanted)
+        return str(py)
+    except (subprocess.CalledProcessError, OSError) as e:
+        print(f"forecast runs in this script's venv (dev extras and all): could not make {venv}: {e}")
+        return sys.executable
+
+
 def prepare_data(job: str, work: Path) -> tuple[Path, str]:
     """A CSV of [id,] Date, Close that both sides read (cleaned by forecast's own loader); and where it came from."""
     import pandas as pd
@@ -207,6 +231,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "forecast-bench")
     ap.add_argument("--no-darts", action="store_true", help="only forecast")
+    ap.add_argument("--forecast-python", help="interpreter forecast runs with [default: a venv of its runtime "
+                    "dependencies under --cache]")
     ap.add_argument("--gemm", type=int, default=2048, help="size of the float32 GEMM that gives the CPU's rate")
     ap.add_argument("--epochs", type=int, default=SETTINGS["epochs"], help="most epochs (a smaller one: smoke test)")
     ap.add_argument("--forecast-flags", default="", help="more `forecast train` flags, e.g. '--hybrid none --no-shrink' "
@@ -232,7 +258,9 @@ def main() -> None:
     print(f"data: {what}; {len(n_rows)} series, split {sp.n_train}/{sp.n_val}/{sp.n_test} rows, "
           f"{n_windows} training windows")
     darts_py = None if a.no_darts else ensure_darts(a.cache)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": os.getcwd()}
+    forecast_py = a.forecast_python or ensure_forecast(a.cache)
+    print(f"forecast runs with {forecast_py}")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(ROOT)}
     fc_args = [str(data), *(["--id-col", "id"] if panel else []), "--target", "Close", "--date-col", "Date", "--window", "30",
                "--horizon", "10", "--layers", "64,64", "--dropout", "0.2", "--batch-size", "512",
                "--learning-rate", "0.006", "--patience", "5", "--epochs", str(a.epochs), "--transform", "log_return",
@@ -247,7 +275,7 @@ def main() -> None:
             out = work / f"{side}{r}"
             times = Path(f"{out}.times.json")
             if side == "forecast":
-                cmd = [sys.executable, "-c", FORECAST_CHILD, "train", *fc_args, "--model", str(out)]
+                cmd = [forecast_py, "-c", FORECAST_CHILD, "train", *fc_args, "--model", str(out)]
                 wall, rss, t0, cpu, steal = run_child(cmd, {**env, "PEERS_TIMES": str(times)}, Path(f"{out}.log"))
                 T = json.loads(times.read_text())
                 metrics = json.loads((out / "metrics.json").read_text())
