@@ -82,7 +82,8 @@ DropoutOpt = typer.Option(None, help=f"Dropout after each LSTM layer, in [0, 1) 
 ArchOpt = typer.Option(None, help=f"Network over the window: {', '.join(ARCHS)} \\[default: {_MODEL.arch}].")
 HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta or mstl: the errors of that statistical "
                          "model's forecasts (fitted on the training rows), added to them; season: what a seasonal profile "
-                         "leaves; auto: a statistical model where one beats the naive forecast on the validation rows, "
+                         "leaves; auto: a statistical model where one beats the naive forecast on the validation rows "
+                         "(by 5% and significantly), "
                          f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
 ShrinkOpt = typer.Option(None, "--shrink/--no-shrink", help="Weigh the network's forecast against its anchor (the "
                          "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1]: what the "

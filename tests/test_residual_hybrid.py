@@ -91,6 +91,7 @@ def test_auto_uses_a_statistical_model_only_where_one_beats_naive_on_the_validat
     assert part is not None and part.why == why
     assert why.startswith(f"auto: {part.name} is the most accurate statistical model on the validation rows "
                           "(MAE relative to naive: ets ")
+    assert "; one-sided Diebold-Mariano p=" in why and float(why.split("p=")[1].split()[0]) < 0.05
     walk = 100 * np.exp(np.cumsum(np.random.default_rng(4).normal(0, 0.01, 600)))
     part, why = residual.choose(walk[:500], walk[500:], (5,), h=3)
     assert part is None
@@ -98,6 +99,17 @@ def test_auto_uses_a_statistical_model_only_where_one_beats_naive_on_the_validat
                           "(MAE relative to naive: ets ")
     part, why = residual.choose(walk[:500], walk[500:502], (5,), h=3)
     assert part is None and why == "auto: 2 validation rows are fewer than a horizon of 3"
+
+
+def test_auto_takes_no_statistical_model_whose_lead_over_naive_the_validation_rows_do_not_confirm():
+    """A random walk has nothing a statistical model can forecast; on this one's 30 validation rows Theta's MAE
+    happens to be 7% below naive's. Auto asks the verdict's Diebold-Mariano test too, and declines."""
+    walk = 100 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.01, 330)))
+    part, why = residual.choose(walk[:300], walk[300:], (5,), h=3)
+    assert part is None
+    assert why == ("auto: theta beats the naive forecast on the validation rows, but not significantly (one-sided "
+                   "Diebold-Mariano p=0.14 over 28 origins; MAE relative to naive: ets 0.956, arima 0.976, "
+                   "theta 0.930)")
 
 
 def test_bundle_keeps_the_prices_the_statistical_model_runs_over(tmp_path):

@@ -14,8 +14,11 @@ The network's input gains one channel, the statistical model's one-step error at
 
 ``--hybrid auto`` asks ``choose`` on each series: the candidates (``AUTO_CANDIDATES``) are fitted on the
 training rows and forecast the fit's validation rows from at most ``AUTO_ORIGINS`` origins; the most
-accurate is used when its MAE there is at most ``AUTO_MARGIN`` times the naive forecast's (a statistical
-model that cannot beat the last price has nothing to hand the network). Otherwise auto falls back to the
+accurate is used when its MAE there is at most ``AUTO_MARGIN`` times the naive forecast's and the
+validation rows confirm it: a one-sided Diebold-Mariano test of its absolute errors against naive's (the
+verdict's test) with p below ``AUTO_CONFIRM_P`` (a statistical model that cannot beat the last price has
+nothing to hand the network; one that beat it by chance on a calm stretch hands it a wrong anchor, as the
+network's own weight is the lower confidence bound of what those rows show). Otherwise auto falls back to the
 seasonal profile (data/seasonal.py). The decision and its figures are stored with the model.
 
 The bundle keeps the prices the model was fitted on and refits it when first asked for a forecast it has not
@@ -39,6 +42,7 @@ STAT_HYBRIDS = ("ets", "arima", "theta", "mstl")
 AUTO_CANDIDATES = ("ets", "arima", "theta")  # mstl's forward costs ~40 ms an origin on weekly data: asked only
 AUTO_ORIGINS = 50  # most validation origins auto scores the candidates on
 AUTO_MARGIN = 0.95  # a candidate is used when its validation MAE is at most this times the naive forecast's
+AUTO_CONFIRM_P = 0.05  # ... and a one-sided Diebold-Mariano test against naive there gives p below this
 MIN_HISTORY = 3  # origins with fewer prices get the naive path (nothing to run a model over)
 
 
@@ -129,7 +133,9 @@ def encode_paths(prep: Preprocessor, origin_prices: np.ndarray, paths: np.ndarra
 def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int, ...], h: int,
            candidates=AUTO_CANDIDATES) -> tuple[StatisticalPart | None, str]:
     """The fitted candidate most accurate on the validation rows if it beats the naive forecast there by the
-    margin (module doc), else None; and why, with the figures."""
+    margin and significantly (module doc), else None; and why, with the figures."""
+    from forecast.evaluation.metrics import diebold_mariano
+
     y = np.concatenate([train_prices, val_prices]).astype(np.float64)
     n_train = len(train_prices)
     last = len(y) - 1 - h
@@ -140,21 +146,28 @@ def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int,
     naive = float(np.mean(np.abs(actual - y[origins][:, None])))
     scores: dict[str, float] = {}
     parts: dict[str, StatisticalPart] = {}
+    errors: dict[str, np.ndarray] = {}
     for name in candidates:
         try:
             part = StatisticalPart(name, seasons).fit(train_prices)
         except Exception:  # noqa: BLE001 - a candidate that cannot be fitted here is not a candidate
             continue
-        parts[name] = part
-        scores[name] = float(np.mean(np.abs(actual - part.paths(y, origins, h))))
+        parts[name], errors[name] = part, part.paths(y, origins, h) - actual
+        scores[name] = float(np.mean(np.abs(errors[name])))
     if not scores:
         return None, "auto: no statistical candidate could be fitted on the training rows"
     best = min(scores, key=scores.get)
     ratio = scores[best] / naive if naive > 0 else np.inf
     figures = ", ".join(f"{n} {scores[n] / naive:.3f}" for n in scores) if naive > 0 else "naive MAE 0"
-    if ratio <= AUTO_MARGIN:
-        parts[best].why = (f"auto: {best} is the most accurate statistical model on the validation rows "
-                           f"(MAE relative to naive: {figures})")
-        return parts[best], parts[best].why
-    return None, (f"auto: no statistical model beats the naive forecast by {1 - AUTO_MARGIN:.0%} on the validation "
-                  f"rows (MAE relative to naive: {figures})")
+    if ratio > AUTO_MARGIN:
+        return None, (f"auto: no statistical model beats the naive forecast by {1 - AUTO_MARGIN:.0%} on the "
+                      f"validation rows (MAE relative to naive: {figures})")
+    test = diebold_mariano(errors[best], y[origins][:, None] - actual, horizon=h, loss="absolute")
+    p = test["p_value"] / 2 if test["statistic"] < 0 else 1.0  # one-sided: best's errors are the smaller
+    shown = f"one-sided Diebold-Mariano p={p:.2g} over {len(origins)} origins"
+    if not p < AUTO_CONFIRM_P:  # NaN (too few origins to test) confirms nothing either
+        return None, (f"auto: {best} beats the naive forecast on the validation rows, but not significantly "
+                      f"({shown}; MAE relative to naive: {figures})")
+    parts[best].why = (f"auto: {best} is the most accurate statistical model on the validation rows "
+                       f"(MAE relative to naive: {figures}; {shown})")
+    return parts[best], parts[best].why
