@@ -528,7 +528,7 @@ def main() -> None:  # pragma: no cover
 
 def _exit_now(code) -> None:  # pragma: no cover
     """End the process without the interpreter's teardown, which with TensorFlow loaded took 1.8 s of a 28 s
-    ``train`` (bench/peers.py), and 0.03 s of the 0.2 s of ``forecast --help``. The command has returned: every
+    ``train`` (bench/peers.py), and 0.02-0.03 s of the 0.2 s of ``forecast --help``. The command has returned: every
     output is written (atomically) and closed, the executors are shut down; streams, logging and the stderr
     filter (where they were used) are flushed and closed here."""
     if isinstance(code, str):  # sys.exit("message")

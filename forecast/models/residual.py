@@ -165,7 +165,7 @@ def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int,
     test = diebold_mariano(errors[best], y[origins][:, None] - actual, horizon=h, loss="absolute")
     p = test["p_value"] / 2 if test["statistic"] < 0 else 1.0  # one-sided: best's errors are the smaller
     shown = f"one-sided Diebold-Mariano p={p:.2g} over {len(origins)} origins"
-    if not p < AUTO_CONFIRM_P:  # NaN (too few origins to test) confirms nothing either
+    if not p < AUTO_CONFIRM_P:  # too few origins to test (a NaN statistic, p 1) confirm nothing either
         return None, (f"auto: {best} beats the naive forecast on the validation rows, but not significantly "
                       f"({shown}; MAE relative to naive: {figures})")
     parts[best].why = (f"auto: {best} is the most accurate statistical model on the validation rows "
