@@ -170,6 +170,35 @@ def test_the_grid_shows_each_series_test_part_as_history_with_bands_and_one_lege
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["history", "80% interval", "forecast"]
 
 
+@pytest.mark.parametrize("n", [2, 7])
+def test_the_grids_fixed_margins_keep_every_label_off_the_other_axes_and_the_legend(n):
+    """The grid sets its margins in inches instead of running a layout engine over every axes: each axes' title,
+    tick labels and y label stay clear of every other axes and of the legend, for prices from 0.0012 to 612,345."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from forecast.output.plots import grid_figure
+    from forecast.workflows.predict import Forecast
+
+    dates = pd.bdate_range("2015-01-01", periods=300)
+    scales = [7000.0, 0.0012, 612345.0, 1.5, 25.0, 98765.4321, 0.5][:n]
+    history = {f"series {k}": pd.DataFrame({"date": dates[:290], "price": s * (1 + 0.1 * np.sin(np.arange(290)))})
+               for k, s in enumerate(scales)}
+    frame = pd.concat([pd.DataFrame({"id": sid, "date": dates[290:], "forecast": h["price"].iloc[-1],
+                                     "lower_80": 0.9 * h["price"].iloc[-1], "upper_80": 1.1 * h["price"].iloc[-1]})
+                       for sid, h in history.items()], ignore_index=True)
+    fig = grid_figure(Forecast(frame, history, False, (0.8,), single=False), "Adj Close")
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    for i, ax in enumerate(fig.axes):
+        labels = ax.get_tightbbox(renderer)
+        assert not labels.overlaps(legend), ax.get_title()
+        assert fig.bbox.contains(labels.x0, labels.y0) and fig.bbox.contains(labels.x1, labels.y1), ax.get_title()
+        for j, other in enumerate(fig.axes):
+            if j != i:
+                assert not labels.overlaps(other.get_window_extent(renderer)), (ax.get_title(), other.get_title())
+
+
 def test_many_figures_are_drawn_in_worker_processes_with_the_same_bytes(tmp_path, monkeypatch):
     """From PARALLEL_FIGURES figures on, save_figures given workers draws them in spawned processes: the same PNG
     bytes as drawing them here, written in the order given; a figure that cannot be pickled (the training curve's

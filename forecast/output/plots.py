@@ -151,8 +151,8 @@ def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HIS
 
     ids = fc.ids
     rows, width = math.ceil(len(ids) / cols), min(cols, len(ids))
-    fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6), layout="constrained")
-    levels = _interval_levels(fc.frame.columns)
+    fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6))  # margins set below: a layout engine over 100 axes
+    levels = _interval_levels(fc.frame.columns)               # took about half of drawing the grid
     for k, sid in enumerate(ids):
         ax = fig.add_subplot(rows, width, k + 1)
         tests = None if test_predictions is None else test_predictions[test_predictions["id"] == sid]
@@ -168,8 +168,20 @@ def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HIS
         ax.set_ylabel(target or "value", fontsize="x-small")
         ax.tick_params(labelsize="x-small", labelrotation=30)
     handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
+    fig.legend(handles, labels, loc="lower center", ncols=len(labels), fontsize="small")
+    _grid_margins(fig, rows, width)
     return fig
+
+
+def _grid_margins(fig: Figure, rows: int, cols: int, left: float = 0.75, right: float = 0.15, top: float = 0.3,
+                  bottom: float = 0.95, gap_w: float = 0.85, gap_h: float = 0.8) -> None:
+    """Fixed margins in inches around and between equal small multiples: room for each axes' y tick labels and
+    label on the left, its title above and its rotated date labels below, and the figure legend at the bottom."""
+    w, h = fig.get_size_inches()
+    aw = (w - left - right - (cols - 1) * gap_w) / cols
+    ah = (h - top - bottom - (rows - 1) * gap_h) / rows
+    fig.subplots_adjust(left=left / w, right=1 - right / w, top=1 - top / h, bottom=bottom / h,
+                        wspace=gap_w / aw, hspace=gap_h / ah)
 
 
 # ------------------------------------------------------------------------------------ backtest
