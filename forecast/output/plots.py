@@ -151,8 +151,9 @@ def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HIS
 
     ids = fc.ids
     rows, width = math.ceil(len(ids) / cols), min(cols, len(ids))
-    fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6))  # margins set below: a layout engine over 100 axes
-    levels = _interval_levels(fc.frame.columns)               # took about half of drawing the grid
+    # no layout engine: over 100 axes constrained layout took about half of drawing the grid (_grid_margins)
+    fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6))
+    levels = _interval_levels(fc.frame.columns)
     for k, sid in enumerate(ids):
         ax = fig.add_subplot(rows, width, k + 1)
         tests = None if test_predictions is None else test_predictions[test_predictions["id"] == sid]
