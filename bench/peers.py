@@ -135,6 +135,17 @@ def darts_child(data: str, out: str, n_train: int, n_val: int, epochs: int) -> N
     Path(out + ".json").write_text(json.dumps(t))
 
 
+def _install(venv: Path, what: str, packages: list[str]) -> Path:
+    """A new venv at ``venv`` with ``packages`` installed by pip; its python. Raises CalledProcessError or
+    OSError where that fails."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    print(f"installing {what} into {venv} (once) ...", flush=True)
+    py = venv / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", *packages], check=True)
+    return py
+
+
 def ensure_darts(cache: Path) -> Path | None:
     """Python of a venv with darts and torch, installed by pip on first use; None (with a message) if impossible."""
     venv = cache / "darts-venv"
@@ -143,10 +154,7 @@ def ensure_darts(cache: Path) -> Path | None:
     if py.exists() and subprocess.run(check, capture_output=True).returncode == 0:
         return py
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        print(f"installing darts and torch into {venv} (once) ...", flush=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "darts", "torch", "pytorch-lightning"], check=True)
+        _install(venv, "darts and torch", ["darts", "torch", "pytorch-lightning"])
         subprocess.run(check, check=True, capture_output=True)
         return py
     except (subprocess.CalledProcessError, OSError) as e:
@@ -163,10 +171,7 @@ def ensure_forecast(cache: Path) -> str:
     if py.exists() and stamp.exists() and stamp.read_text() == wanted:
         return str(py)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
-        print(f"installing forecast's runtime dependencies into {venv} (once) ...", flush=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", f"{ROOT}[cpu]"], check=True)
+        _install(venv, "forecast's runtime dependencies", [f"{ROOT}[cpu]"])
         stamp.write_text(wanted)
         return str(py)
     except (subprocess.CalledProcessError, OSError) as e:

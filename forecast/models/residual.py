@@ -71,12 +71,11 @@ class StatisticalPart:
         if self.model_ is None and self.y_fit_ is None:
             raise RuntimeError("StatisticalPart is not fitted: call fit() on the training prices first")
         y = np.asarray(prices, np.float64)
-        tail = FIT_TAIL[self.name]
         out = np.repeat(y[np.asarray(origins)][:, None], h, axis=1)  # (n, h) naive paths, replaced below
         for i, o in enumerate(np.asarray(origins)):
             if o + 1 < MIN_HISTORY:
                 continue
-            history = y[max(0, o + 1 - tail):o + 1]
+            history = self._run_over(y, o)
             known = self.served.get(_served_key(history, h))
             if known is not None:
                 out[i] = known
@@ -96,11 +95,13 @@ class StatisticalPart:
         """Keep the forecasts from ``origins`` of ``prices`` (the rows a bundle stores), so that asking for them
         again, in this process or after ``from_dict``, needs no fit."""
         y = np.asarray(prices, np.float64)
-        paths = self.paths(y, origins, h)
-        tail = FIT_TAIL[self.name]
-        for o, path in zip(np.asarray(origins), paths):
+        for o, path in zip(np.asarray(origins), self.paths(y, origins, h)):
             if o + 1 >= MIN_HISTORY:
-                self.served[_served_key(y[max(0, o + 1 - tail):o + 1], h)] = path.tolist()
+                self.served[_served_key(self._run_over(y, o), h)] = path.tolist()
+
+    def _run_over(self, y: np.ndarray, o: int) -> np.ndarray:
+        """The prices a forecast from origin ``o`` of ``y`` is run over: at most FIT_TAIL of them, up to ``o``."""
+        return y[max(0, o + 1 - FIT_TAIL[self.name]):o + 1]
 
     def to_dict(self) -> dict:
         return {"model": self.name, "seasons": list(self.seasons), "why": self.why, "fitted_on": "train",
