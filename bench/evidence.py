@@ -39,6 +39,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,8 +130,10 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
                 test = dm_test(paths[model], paths[rival], actual, (model, rival))
                 dm[f"dm_p_vs_{'naive' if rival == 'naive' else 'best'}"] = test["p_value"]
                 dm[f"dm_diff_vs_{'naive' if rival == 'naive' else 'best'}"] = test["mean_loss_diff"]  # > 0: worse
+        calibrated = rep["coverage_range"]["0.8"]  # what a calibrated band would show on these folds
         rows.append({"series": name, "rows": len(panel.series[0]), "freq": panel.series[0].freq, "model": model,
-                     "mae": m["mae"], "mase": m["mase"], "coverage80": cov,
+                     "mae": m["mae"], "mase": m["mase"], "coverage80": cov, "calibrated_low": calibrated["low"],
+                     "calibrated_high": calibrated["high"],
                      "seconds_per_fit": rep["seconds"][model] / folds, "backtest_s": wall, **dm})
     return pd.DataFrame(rows)
 
@@ -168,7 +171,13 @@ def fill_auto(df: pd.DataFrame, work: Path, folds: int) -> pd.DataFrame:
     return pd.concat([df, *extra], ignore_index=True)
 
 
-def summarise(df: pd.DataFrame, variants) -> pd.DataFrame:
+def summarise(df: pd.DataFrame, variants, folds: int) -> pd.DataFrame:
+    if "calibrated_low" not in df or df.calibrated_low.isna().any():  # CSVs from before the column: the default folds
+        from forecast.evaluation.intervals import calibrated_range
+
+        low, high = calibrated_range(0.8, np.arange(folds) * 10, 10)
+        df = df.assign(calibrated_low=df.get("calibrated_low", pd.Series(low, df.index)).fillna(low),
+                       calibrated_high=df.get("calibrated_high", pd.Series(high, df.index)).fillna(high))
     out = []
     for series, g in df.groupby("series", sort=False):
         base = g[g.model.isin(BASELINES)]
@@ -178,12 +187,14 @@ def summarise(df: pd.DataFrame, variants) -> pd.DataFrame:
             worse = (getattr(r, "dm_p_vs_naive", float("nan")) < 0.05) and (getattr(r, "dm_diff_vs_naive", 0) > 0)
             out.append({"series": series, "model": r.model, "vs_best": r.mae / best.mae, "best": best.model,
                         "vs_naive": r.mae / naive, "coverage80": r.coverage80, "s_per_fit": r.seconds_per_fit,
+                        "calibrated": r.calibrated_low <= r.coverage80 <= r.calibrated_high,
                         "p_vs_naive": getattr(r, "dm_p_vs_naive", float("nan")),
                         "p_vs_best": getattr(r, "dm_p_vs_best", float("nan")), "worse_than_naive": bool(worse)})
     per = pd.DataFrame(out)
     table = per.groupby("model", sort=False).agg(
         mean_vs_best=("vs_best", "mean"), median_vs_best=("vs_best", "median"), worst_vs_naive=("vs_naive", "max"),
-        covered=("coverage80", lambda c: int(((c >= 0.72) & (c <= 0.88)).sum())), series=("vs_best", "size"),
+        covered=("coverage80", lambda c: int(((c >= 0.72) & (c <= 0.88)).sum())),
+        in_calibrated_range=("calibrated", "sum"), series=("vs_best", "size"),
         significantly_worse_than_naive=("worse_than_naive", "sum"),
         s_per_fit=("s_per_fit", "mean"))
     return per, table.sort_values("mean_vs_best")
@@ -214,11 +225,11 @@ def main() -> None:
             print(f"# {name}: {frame.backtest_s.iloc[0]:.0f} s", flush=True)
             pd.concat(frames).to_csv(args.out, index=False)  # what is done so far survives an interruption
         df = pd.concat(frames)
-    per, table = summarise(df, [m for m in df.model.unique() if m not in BASELINES])
+    per, table = summarise(df, [m for m in df.model.unique() if m not in BASELINES], args.folds)
     with pd.option_context("display.width", 250, "display.max_rows", 500):
         print(per.pivot(index="series", columns="model", values="vs_best").round(3).to_string())
         print()
-        print(per[["series", "model", "vs_best", "p_vs_best", "vs_naive", "p_vs_naive", "coverage80"]].round(3)
+        print(per[["series", "model", "vs_best", "p_vs_best", "vs_naive", "p_vs_naive", "coverage80", "calibrated"]].round(3)
               .to_string(index=False))
         print()
         print(table.round(3).to_string())

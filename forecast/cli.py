@@ -441,7 +441,8 @@ def backtest(
     season: Optional[int] = typer.Option(None, help="Season length \\[default: from the frequency, e.g. 5 for trading days]; "
                                          "also scales MASE by the seasonal naive."),
     interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "
-                                 "or none: empirical coverage and width per model, conformal on each fit's validation part."),
+                                 "or none: empirical coverage and width per model, conformal on each fit's validation part, "
+                                 "and the range a calibrated band's coverage shows on these folds."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: backtest/<file stem>/."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
     as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),

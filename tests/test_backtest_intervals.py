@@ -121,6 +121,10 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
     m = report["models"]["naive"]
     assert f"{m['coverage']['0.5']:.1%}" in row and f"{m['width']['0.5']:,.2f}" in row
     assert "fitted on at most" not in text  # naive fits nothing
+    rng = report["coverage_range"]["0.5"]
+    assert (rng["origins"], rng["steps"], rng["mass"]) == (12, 3, 0.9) and rng["low"] < 0.5 < rng["high"]
+    assert (f"50% coverage from 12 origins x 3 steps: a calibrated 50% band shows {rng['low']:.0%}-{rng['high']:.0%} "
+            "in 90% of such backtests") in " ".join(text.split())
     report["settings"]["fit_tail"] = fit_tails(("arima", "ets", "comb"))  # what a backtest of those models records
     console.print_backtest(report)
     caption = " ".join(capsys.readouterr().out.split())  # the caption wraps at the table's width
@@ -137,3 +141,51 @@ def test_coverage_figure_has_the_nominal_line_per_level():
     nominal = [line for line in axes[1].get_lines() if line.get_label() == "nominal 80%"]
     assert len(nominal) == 1 and list(nominal[0].get_ydata()) == [0.8, 0.8]
     assert list(axes[1].get_lines()[0].get_ydata()) == pytest.approx([0.71, 0.72, 0.73])
+
+
+def _ideal_coverages(origins, h, level, walks):
+    """Coverage of the exact random-walk band (the steps' standard deviation known) on each of ``walks``."""
+    from statistics import NormalDist
+
+    k = np.arange(1, h + 1)
+    half = NormalDist().inv_cdf((1 + level) / 2) * 0.3 * np.sqrt(k)
+    err = walks[:, origins[:, None] + k] - walks[:, origins][:, :, None]
+    return np.mean(np.abs(err) <= half, axis=(1, 2))
+
+
+def test_a_calibrated_band_lands_in_the_calibrated_range_as_often_as_it_says():
+    from forecast.evaluation.intervals import calibrated_range
+
+    origins, h = np.arange(5) * 10 + 300, 10  # the default backtest: 5 folds x 10 steps
+    low, high = calibrated_range(0.8, origins, h)
+    walks = np.cumsum(np.random.default_rng(2024).normal(0, 0.3, (4000, 360)), axis=1)  # not the function's draws
+    cov = _ideal_coverages(origins, h, 0.8, walks)
+    assert 0.9 <= np.mean((cov >= low) & (cov <= high)) <= 0.96
+    # the errors of one origin move together: far wider than 72-88%, which holds only about half of these backtests
+    assert low <= 0.62 and high >= 0.94
+    assert 0.45 <= np.mean((cov >= 0.72) & (cov <= 0.88)) <= 0.65
+
+
+def test_the_calibrated_range_is_the_binomial_one_for_independent_errors_and_narrows_with_more_folds():
+    from scipy.stats import binom
+
+    from forecast.evaluation.intervals import calibrated_range
+
+    low, high = calibrated_range(0.8, np.arange(50) * 3, 1)  # one step ahead from origins apart: independent errors
+    assert low == pytest.approx(binom.ppf(0.05, 50, 0.8) / 50, abs=0.021)
+    assert high == pytest.approx(binom.ppf(0.95, 50, 0.8) / 50, abs=0.021)
+    widths = [np.subtract(*calibrated_range(0.8, np.arange(n) * 10, 10)[::-1]) for n in (5, 20, 80)]
+    assert widths[0] > widths[1] > widths[2] and widths[2] < 0.12
+    assert calibrated_range(0.8, np.arange(5) * 10 + 7, 10) == calibrated_range(0.8, np.arange(5) * 10, 10)
+
+
+def test_the_range_sentence_names_each_model_outside_it():
+    from forecast.evaluation.intervals import range_sentence
+
+    entry = {"low": 0.6, "high": 0.96, "mass": 0.9, "origins": 5, "steps": 10}
+    text = range_sentence(0.8, entry, {"lstm": 0.52, "naive": 0.8, "ets": 0.98, "drift": None})
+    assert text.startswith("80% coverage from 5 origins x 10 steps: a calibrated 80% band shows 60%-96% in 90% of "
+                           "such backtests")
+    assert text.endswith("; outside it: lstm 52.0%, ets 98.0%.")
+    assert range_sentence(0.8, entry, {"naive": 0.6, "ets": 0.96}).endswith(
+        "; every model is inside it, so these folds cannot tell its bands from calibrated ones.")

@@ -247,6 +247,8 @@ def test_train_stores_calibration_and_reports_coverage(bundle_dir):
     lv = rep["levels"]["80"]
     assert lv["nominal"] == 0.8 and 0.5 < lv["coverage"] <= 1 and lv["mean_width"] > 0
     assert len(lv["coverage_per_step"]) == 3
+    # what a calibrated band would show from the test part's origins (every row's, one apart)
+    assert lv["calibrated_range"] == [*iv.calibrated_range(0.8, np.arange(metrics["n_origins"]), 3), iv.RANGE_MASS]
     assert stored["scale_rows"] == rep["scale_rows"] == iv.VOLATILITY_ROWS and rep["scaled_by"].startswith("volatility")
 
 

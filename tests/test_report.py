@@ -45,6 +45,7 @@ def backtest_metrics() -> dict:
         "lag_diagnostic": {"best_lag": 1, "scores": {"0": 0.9, "1": 0.2}, "message": "forecast looks like a lagged copy"},
         "verdict": f"The LSTM does not beat the naive forecast {HOSTILE}",
         "notes": ["ARIMA skipped: too few rows"],
+        "coverage_range": {"0.8": {"low": 0.58, "high": 0.97, "mass": 0.9, "origins": 3, "steps": 3}},
     }
 
 
@@ -106,6 +107,8 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]
     assert "<td>naive</td><td>78.5%</td><td>12.50</td><td>40.25</td>" in coverage
     assert "<td>drift</td>" not in coverage  # no intervals, no row
+    assert ("<p>80% coverage from 3 origins x 3 steps: a calibrated 80% band shows 58%-97% in 90% of such backtests "
+            "(simulated on a random walk; more folds narrow the range); every model is inside it") in full_html
     assert "This backtest was run on a different file (other.csv) than the bundle was trained on." in full_html
     assert "<p>no significant difference (p = 0.217)</p>" in full_html
     lag = full_html.split("<h2>Lag diagnostic</h2>")[1]
@@ -133,6 +136,8 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     assert "It is the backtest's, not the test part's, because the backtest refits every model" in plain
     level = test["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
+    low, high, _ = level["calibrated_range"]
+    assert f"<p>80%: a calibrated band would show {low:.0%}-{high:.0%} from these origins in 90% of" in full_html
 
 
 def test_without_backtest_each_section_says_how_to_get_it(folders):

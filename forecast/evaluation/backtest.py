@@ -193,6 +193,17 @@ def _add_interval_scores(m: dict, A, bounds: dict) -> dict:
     return m
 
 
+def coverage_ranges(levels, origins, horizon: int) -> dict:
+    """Per level, the coverage a perfectly calibrated band shows in most backtests from these origins
+    (intervals.calibrated_range), so a coverage off the nominal level can be told from the folds' noise."""
+    out = {}
+    for level in levels:
+        low, high = IV.calibrated_range(level, origins, horizon)
+        out[level_key(level)] = {"low": low, "high": high, "mass": IV.RANGE_MASS, "origins": len(origins),
+                                 "steps": horizon, "simulated_on": "a Gaussian random walk"}
+    return out
+
+
 def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
     """LSTM vs naive (Diebold-Mariano, absolute errors), with ``vs_best``: the LSTM vs the verdict's
     ``compared_with`` model (the best other model), when there is one."""
@@ -364,7 +375,7 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is)  # the LSTM against the best model (lowest MAE) and naive
     dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
-              "verdict": verdict, "notes": notes,
+              "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
               "season": m, "train_end_indices": [int(f.origin) for f in fold_list],
               "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},

@@ -57,7 +57,8 @@ def calibrate_intervals(cal_forecast: np.ndarray, s: Series, cal_origins: np.nda
                         test_frame: pd.DataFrame, test_origins: np.ndarray):
     """Conformal calibrator from the forecasts at the validation origins; its coverage measured on the test part
     (``test_frame``'s forecasts from ``test_origins``)."""
-    from forecast.evaluation.intervals import DEFAULT_LEVEL, ConformalCalibrator, evaluate, volatility_rows
+    from forecast.evaluation.intervals import (DEFAULT_LEVEL, RANGE_MASS, ConformalCalibrator, calibrated_range,
+                                               evaluate, volatility_rows)
 
     h = cal_forecast.shape[1]
     actual = s.values[label_index(cal_origins, h)]  # (n, h), all inside the validation part
@@ -70,6 +71,8 @@ def calibrate_intervals(cal_forecast: np.ndarray, s: Series, cal_origins: np.nda
               "scaled_by": (f"volatility (mean absolute one-step change over the last {cal.scale_rows} rows)"
                             if cal.scale_rows else None),
               "levels": evaluate(cal, test_f, test_a, (DEFAULT_LEVEL,), scales=cal.scales(s.values, test_origins))}
+    for iv in report["levels"].values():  # what a calibrated band would show from these origins
+        iv["calibrated_range"] = [*calibrated_range(iv["nominal"], test_origins, h), RANGE_MASS]
     return cal, report
 
 

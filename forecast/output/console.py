@@ -41,6 +41,7 @@ def print_train_summary(outcome) -> None:
 
 
 def print_series_summary(m: dict, t: dict, device: str) -> None:
+    from forecast.evaluation.intervals import calibrated_text
     from forecast.evaluation.verdict import display_name
 
     out.print(f"Test part {m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} "
@@ -75,7 +76,7 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     for label, iv in ivs.get("levels", {}).items():
         scaled = f", scaled by the volatility of the last {ivs['scale_rows']} rows" if ivs.get("scale_rows") else ""
         out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows{scaled}): "
-                  f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}), "
+                  f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}{calibrated_text(iv.get('calibrated_range'))}), "
                   f"mean width {_fmt(iv['mean_width'])}")
     if m.get("lag_diagnostic"):
         out.print(f"lag diagnostic: {m['lag_diagnostic']['message']}")
@@ -253,7 +254,7 @@ def print_trials(trials, top: int = 10) -> None:
 def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (every model, lowest MAE first, the verdict's best marked), the verdict, the
     Diebold-Mariano tests (LSTM vs naive, LSTM vs the best other model), the lag diagnostic and any notes."""
-    from forecast.evaluation.intervals import level_label
+    from forecast.evaluation.intervals import level_label, range_sentence
     from forecast.evaluation.verdict import display_name, text_of
 
     s = report["settings"]
@@ -296,6 +297,9 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         label = f"{name} (best)" if name == best else name
         table.add_row(label, *(cell(key, models[name].get(key)) for _, key in cols[1:]))
     out.print(table)
+    if level is not None and level in (report.get("coverage_range") or {}):
+        out.print(range_sentence(float(level), report["coverage_range"][level],
+                                 {n: (models[n].get("coverage") or {}).get(level) for n in ranked}), highlight=False)
     out.print(f"[bold]verdict:[/bold] {text_of(verdict)}")
     if report.get("dm_test"):
         dm = report["dm_test"]

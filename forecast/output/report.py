@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from forecast.errors import ForecastError
+from forecast.evaluation.intervals import calibrated_text, range_sentence
 from forecast.evaluation.verdict import text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png
 
@@ -436,6 +437,8 @@ def _bundle_coverage(calib: dict) -> str:
     cols = ["nominal", "coverage", "mean_width", "winkler"]
     rows = [[f"{label}%", *(v.get(c) for c in cols)] for label, v in levels.items()]
     parts = [head, table(["level", *cols], rows, ["", "coverage", "coverage", "mean_width", "winkler"])]
+    parts += [f"<p>{label}%: {esc(text[2:])}.</p>" for label, v in levels.items()
+              if (text := calibrated_text(v.get("calibrated_range")))]
     per_step = {label: v["coverage_per_step"] for label, v in levels.items() if v.get("coverage_per_step")}
     if per_step:
         steps = max(map(len, per_step.values()))
@@ -456,6 +459,8 @@ def intervals_section(src: Sources) -> str:
             cols = [f"coverage {lvl}" for lvl in levels]
             parts.append("<h3>Backtest (nominal level in the header)</h3>"
                          + table(["model", *cols, "width", "winkler"], rows, ["", *cols, "width", "winkler"]))
+            parts += [f"<p>{esc(range_sentence(float(lvl), entry, {r[0]: r[1 + levels.index(lvl)] for r in rows}))}</p>"
+                      for lvl, entry in (src.backtest.get("coverage_range") or {}).items() if lvl in levels]
     return section("Prediction intervals", *(parts or [missing("Interval coverage", BACKTEST_HINT)]))
 
 
