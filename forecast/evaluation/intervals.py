@@ -137,9 +137,18 @@ def calibrated_range(level: float, origins, horizon: int, *, mass: float = RANGE
 @functools.lru_cache(maxsize=64)  # the series of a panel mostly share their origins' spacing
 def _simulated_range(level: float, offsets: tuple[int, ...], horizon: int, mass: float, draws: int,
                      seed: int) -> tuple[float, float]:
+    cov = simulated_coverages(level, offsets, horizon, draws, seed)  # the bounds are coverages a backtest can show,
+    return float(np.quantile(cov, (1 - mass) / 2, method="lower")), float(np.quantile(cov, (1 + mass) / 2,
+                                                                                       method="higher"))  # so wide
+
+
+def simulated_coverages(level: float, origins, horizon: int, draws: int, seed: int = 0) -> np.ndarray:
+    """The coverage of the exact ``level`` band (each step's spread known) on ``draws`` Gaussian random walks,
+    forecast from ``origins`` 1..``horizon`` steps ahead: (draws,) shares."""
     from statistics import NormalDist
 
-    off = np.asarray(offsets, dtype=np.int64)
+    off = np.asarray(origins, dtype=np.int64)
+    off = off - off.min()
     steps = np.arange(1, horizon + 1)
     z = NormalDist().inv_cdf((1 + level) / 2) * np.sqrt(steps)  # the calibrated half-width of each step
     rng = np.random.default_rng(seed)
@@ -150,9 +159,7 @@ def _simulated_range(level: float, offsets: tuple[int, ...], horizon: int, mass:
         walk = np.cumsum(rng.standard_normal((min(chunk, draws - start), length)), axis=1)
         err = walk[:, off[:, None] + steps] - walk[:, off][:, :, None]  # (draws, origins, horizon)
         cov.append(np.mean(np.abs(err) <= z, axis=(1, 2)))
-    cov = np.concatenate(cov)  # the bounds are coverages a backtest can show, so the range errs wide
-    return float(np.quantile(cov, (1 - mass) / 2, method="lower")), float(np.quantile(cov, (1 + mass) / 2,
-                                                                                       method="higher"))
+    return np.concatenate(cov)
 
 
 def calibrated_text(entry: Sequence[float] | None) -> str:
