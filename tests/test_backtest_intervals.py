@@ -123,7 +123,7 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
     assert "fitted on at most" not in text  # naive fits nothing
     rng = report["coverage_range"]["0.5"]
     assert (rng["origins"], rng["steps"], rng["mass"]) == (12, 3, 0.9) and rng["low"] < 0.5 < rng["high"]
-    assert (f"50% coverage from 12 origins x 3 steps: a calibrated 50% band shows {rng['low']:.0%}-{rng['high']:.0%} "
+    assert (f"50% coverage from 12 origins x 3 steps: a calibrated 50% band shows {rng['low']:.1%}-{rng['high']:.1%} "
             "in 90% of such backtests") in " ".join(text.split())
     report["settings"]["fit_tail"] = fit_tails(("arima", "ets", "comb"))  # what a backtest of those models records
     console.print_backtest(report)
@@ -184,7 +184,7 @@ def test_the_range_sentence_names_each_model_outside_it():
 
     entry = {"low": 0.6, "high": 0.96, "mass": 0.9, "origins": 5, "steps": 10}
     text = range_sentence(0.8, entry, {"lstm": 0.52, "naive": 0.8, "ets": 0.98, "drift": None})
-    assert text.startswith("80% coverage from 5 origins x 10 steps: a calibrated 80% band shows 60%-96% in 90% of "
+    assert text.startswith("80% coverage from 5 origins x 10 steps: a calibrated 80% band shows 60.0%-96.0% in 90% of "
                            "such backtests")
     assert text.endswith("; outside it: lstm 52.0%, ets 98.0%.")
     assert range_sentence(0.8, entry, {"naive": 0.6, "ets": 0.96}).endswith(

@@ -107,7 +107,7 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]
     assert "<td>naive</td><td>78.5%</td><td>12.50</td><td>40.25</td>" in coverage
     assert "<td>drift</td>" not in coverage  # no intervals, no row
-    assert ("<p>80% coverage from 3 origins x 3 steps: a calibrated 80% band shows 58%-97% in 90% of such backtests "
+    assert ("<p>80% coverage from 3 origins x 3 steps: a calibrated 80% band shows 58.0%-97.0% in 90% of such backtests "
             "(simulated on a random walk; more folds narrow the range); every model is inside it") in full_html
     assert "This backtest was run on a different file (other.csv) than the bundle was trained on." in full_html
     assert "<p>no significant difference (p = 0.217)</p>" in full_html
@@ -137,7 +137,7 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     level = test["intervals"]["levels"]["80"]
     assert f"<td>80%</td><td>80.0%</td><td>{level['coverage']:.1%}</td>" in full_html
     low, high, _ = level["calibrated_range"]
-    assert f"<p>80%: a calibrated band would show {low:.0%}-{high:.0%} from these origins in 90% of" in full_html
+    assert f"<p>80%: a calibrated band would show {low:.1%}-{high:.1%} from these origins in 90% of" in full_html
 
 
 def test_without_backtest_each_section_says_how_to_get_it(folders):

@@ -163,11 +163,11 @@ def simulated_coverages(level: float, origins, horizon: int, draws: int, seed: i
 
 
 def calibrated_text(entry: Sequence[float] | None) -> str:
-    """'; a calibrated band would show 76%-84% from these origins' for a ``[low, high, mass]`` range ('' without)."""
+    """'; a calibrated band would show 76.6%-84.3% from these origins' for a ``[low, high, mass]`` range ('' without)."""
     if not entry:
         return ""
     low, high, mass = entry
-    return (f"; a calibrated band would show {low:.0%}-{high:.0%} from these origins in {mass:.0%} of simulated "
+    return (f"; a calibrated band would show {low:.1%}-{high:.1%} from these origins in {mass:.0%} of simulated "
             "random walks")
 
 
@@ -178,7 +178,7 @@ def range_sentence(level: float, entry: dict, coverages: dict[str, float | None]
     low, high = entry["low"], entry["high"]
     outside = [f"{name} {v:.1%}" for name, v in coverages.items() if v is not None and not low <= v <= high]
     head = (f"{pct} coverage from {entry['origins']} origins x {entry['steps']} steps: a calibrated {pct} band "
-            f"shows {low:.0%}-{high:.0%} in {entry['mass']:.0%} of such backtests (simulated on a random walk; "
+            f"shows {low:.1%}-{high:.1%} in {entry['mass']:.0%} of such backtests (simulated on a random walk; "
             "more folds narrow the range)")
     if not outside:
         return f"{head}; every model is inside it, so these folds cannot tell its bands from calibrated ones."
