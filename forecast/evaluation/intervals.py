@@ -163,7 +163,8 @@ def simulated_coverages(level: float, origins, horizon: int, draws: int, seed: i
 
 
 def calibrated_text(entry: Sequence[float] | None) -> str:
-    """'; a calibrated band would show 76.6%-84.3% from these origins' for a ``[low, high, mass]`` range ('' without)."""
+    """'; a calibrated band would show 76.6%-84.3% from these origins ...' for a ``[low, high, mass]`` range, or ''
+    without one."""
     if not entry:
         return ""
     low, high, mass = entry
