@@ -189,3 +189,11 @@ def test_the_range_sentence_names_each_model_outside_it():
     assert text.endswith("; outside it: lstm 52.0%, ets 98.0%.")
     assert range_sentence(0.8, entry, {"naive": 0.6, "ets": 0.96}).endswith(
         "; every model is inside it, so these folds cannot tell its bands from calibrated ones.")
+
+
+def test_the_test_parts_range_reads_as_its_coverage_does_and_older_bundles_print_none():
+    from forecast.evaluation.intervals import calibrated_text
+
+    assert calibrated_text([0.7656, 0.8431, 0.9]) == ("; a calibrated band would show 76.6%-84.3% from these origins in "
+                                                      "90% of simulated random walks")
+    assert calibrated_text(None) == ""  # metrics.json of a bundle trained before the range existed
