@@ -65,15 +65,20 @@ def main() -> None:
             actual = y[o + 1:o + 1 + h]
             for m in models:
                 for key, rows in (("origin", n_fit), ("train", n_train)):
-                    path = residual.StatisticalPart(m, seasons).fit(y[:rows]).paths(y, np.array([o]), h)[0]
+                    try:
+                        path = residual.StatisticalPart(m, seasons).fit(y[:rows]).paths(y, np.array([o]), h)[0]
+                    except ValueError:  # e.g. mstl on a series without a season: not a candidate there
+                        path = np.full(h, np.nan)
                     errors[m][key].append(float(np.mean(np.abs(path - actual))))
             part, _ = residual.choose(y[:n_train], y[n_train:n_fit], seasons, h, candidates=tuple(models))
             picks.append(part.name if part else "none")
             pick_errors.append(errors[part.name]["train"][-1] if part else float(np.mean(np.abs(y[o] - actual))))
+        fitted = [m for m in models if np.all(np.isfinite(errors[m]["origin"] + errors[m]["train"]))]
         for m in models:
             full, train = np.mean(errors[m]["origin"]), np.mean(errors[m]["train"])
-            print(f"{name:9s}{m:7s}{full:18.4g}{train:17.4g}{train / full:7.3f}")
-        best = min(models, key=lambda m: np.mean(errors[m]["origin"]))
+            print(f"{name:9s}{m:7s}{full:18.4g}{train:17.4g}{train / full:7.3f}" if m in fitted
+                  else f"{name:9s}{m:7s}{'cannot be fitted here':>42s}")
+        best = min(fitted, key=lambda m: np.mean(errors[m]["origin"]))
         summary.append((name, best, np.mean(errors[best]["origin"]), ",".join(picks), np.mean(pick_errors)))
     print(f"\n{'series':9s}{'best of models':>15s}{'its MAE':>10s}  {'auto picks (folds)':<32s}{'pick MAE':>10s}"
           f"{'/ best':>8s}")

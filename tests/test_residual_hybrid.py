@@ -109,7 +109,29 @@ def test_auto_takes_no_statistical_model_whose_lead_over_naive_the_validation_ro
     assert part is None
     assert why == ("auto: theta beats the naive forecast on the validation rows, but not significantly (one-sided "
                    "Diebold-Mariano p=0.14 over 28 origins; MAE relative to naive: ets 0.956, arima 0.976, "
-                   "theta 0.930)")
+                   "theta 0.930, mstl 0.984)")
+
+
+def test_auto_takes_mstl_where_the_validation_rows_show_a_long_season_best():
+    """Weekly Mauna Loa CO2 (statsmodels' dataset): a 52-week season, longer than AutoETS or AutoARIMA model here.
+    MSTL is a candidate too, and the validation rows show it ahead of Theta, the only other seasonal one."""
+    import statsmodels.datasets.co2 as co2
+
+    y = co2.load_pandas().data["co2"].interpolate().to_numpy()[-500:]
+    part, why = residual.choose(y[:400], y[400:], (52,), h=10)
+    assert part is not None and part.name == "mstl" and part.seasons == (52,)
+    figures = dict(f.split() for f in why.split("(MAE relative to naive: ")[1].split(";")[0].split(", "))
+    assert list(figures) == list(residual.AUTO_CANDIDATES)
+    assert float(figures["mstl"]) < float(figures["theta"]) < min(float(figures["ets"]), float(figures["arima"]))
+
+
+def test_auto_fits_its_candidates_with_the_calendars_primary_season():
+    """A daily calendar has seasons 7 and 365; MSTL with both took 0.5 s a forecast (the week alone 0.01 s), and
+    the other candidates use the first only. Auto's part, whichever wins, has the week alone."""
+    t = np.arange(300)
+    y = 100 + 4 * np.array([0, 1, 2, 1.5, 3, -3, -4.5])[t % 7] + np.cumsum(np.random.default_rng(5).normal(0, 0.3, 300))
+    part, why = residual.choose(y[:230], y[230:], (7, 365), h=7)
+    assert part is not None and part.seasons == (7,) and part.to_dict()["seasons"] == [7], why
 
 
 def test_bundle_keeps_the_prices_the_statistical_model_runs_over(tmp_path):

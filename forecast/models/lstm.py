@@ -36,7 +36,7 @@ from forecast.errors import ForecastError
 from forecast.models import residual
 from forecast.models.fitting import FitResult
 
-MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (three fits per series)
+MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (four fits per series)
 
 
 def default_n_val(n: int, cfg: RunConfig) -> int:
