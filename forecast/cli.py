@@ -93,7 +93,8 @@ EnsembleOpt = typer.Option(None, help="Networks trained side by side; the foreca
                            f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")
 BatchSizeOpt = typer.Option(None, help=f"Windows per batch \\[default: {_TRAIN.batch_size}].")
-PatienceOpt = typer.Option(None, help=f"Epochs without validation improvement before stopping \\[default: {_TRAIN.patience}].")
+PatienceOpt = typer.Option(None, help="Epochs without a validation-loss improvement of 0.1% before stopping; the best "
+                           f"epoch's weights are kept \\[default: {_TRAIN.patience}].")
 LearningRateOpt = typer.Option(None, help=f"Adam learning rate; halved on plateaus \\[default: {_TRAIN.learning_rate}].")
 SeedOpt = typer.Option(None, help=f"Random seed; repeatable results on CPU \\[default: {_TRAIN.seed}].")
 SepOpt = typer.Option(None, "--sep", help="CSV separator, e.g. ';' or tab \\[default: sniffed from the file].")

@@ -96,3 +96,34 @@ def test_fit_traces_the_training_step_once(tiny_cfg):
     assert result.epochs_run == 2
     assert len(traced) == 1, traced
     assert model.optimizer.iterations.numpy() == 2 * 5  # 141 windows in batches of 32, two epochs
+
+
+def test_early_stopping_counts_only_improvements_of_a_tenth_of_a_percent_and_restores_that_epoch(tiny_cfg):
+    """Validation losses 1.0, 0.9995, 0.9991, 0.9980, 0.9979, 0.9978, 0.9977 with patience 3: the second and
+    third are under 0.1% below the best, so the fourth is the first to improve (0.2%); the next three are each
+    under 0.1% below it, and the fit stops after the seventh with the fourth epoch's weights put back."""
+    from forecast.models.fitting import early_stopping
+
+    model = build_model(tiny_cfg)
+    callback = early_stopping(patience=3)
+    callback.set_model(model)
+    first = model.get_weights()
+    kept = {}
+    for epoch, loss in enumerate([1.0, 0.9995, 0.9991, 0.9980, 0.9979, 0.9978, 0.9977, 0.5]):
+        model.set_weights([w + epoch for w in first])  # each epoch's weights told apart by their offset
+        kept[epoch + 1] = model.get_weights()
+        callback.on_epoch_end(epoch, {"loss": 2.0 - epoch, "val_loss": loss})
+        if model.stop_training:
+            break
+    assert epoch == 6 and callback.best_epoch == 4 and callback.best == 0.9980
+    assert callback.history == {"loss": [2.0, 1.0, 0.0, -1.0, -2.0, -3.0, -4.0],
+                                "val_loss": [1.0, 0.9995, 0.9991, 0.9980, 0.9979, 0.9978, 0.9977]}
+    callback.restore()
+    for got, want in zip(model.get_weights(), kept[4], strict=True):
+        np.testing.assert_array_equal(got, want)
+    # a NaN first loss is no improvement, yet its weights are kept (nothing better yet); patience 0 stops there
+    nan_first = early_stopping(patience=0)
+    nan_first.set_model(model)
+    model.stop_training = False
+    nan_first.on_epoch_end(0, {"val_loss": float("nan")})
+    assert nan_first.best_epoch == 1 and model.stop_training is True

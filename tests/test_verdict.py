@@ -83,6 +83,9 @@ def test_an_mae_win_with_a_worse_rmse_than_naive_says_so():
     v = verdict(models, F, A, N)
     assert v["best"] == "lstm" and v["lstm_rmse_vs_naive"] < 0
     assert "though its RMSE is worse than the naive forecast's" in v["text"]
+    # RMSEs that agree to 4 digits are printed with as many as tell them apart (272.8 vs 272.8 said nothing)
+    close = {"lstm": {"mae": 210.61, "rmse": 272.8312}, "naive": {"mae": 210.63, "rmse": 272.8249}}
+    assert "RMSE is worse than the naive forecast's (272.83 vs 272.82)" in verdict(close, F, A, N)["text"]
 
 
 def test_without_the_lstm_and_without_any_forecast():

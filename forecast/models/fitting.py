@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -64,26 +65,45 @@ def set_seed(seed: int) -> None:
         pass
 
 
-def best_weights_tracker(monitor: str = "val_loss"):
-    """A Keras callback keeping the logs of every finished epoch and a copy of the best weights so far.
+MIN_IMPROVEMENT = 1e-3
+"""An epoch improves on the best validation loss when it is at least this fraction below it (0.1%)."""
 
-    EarlyStopping restores the best weights only when fit ends normally; this one survives a Ctrl-C.
+
+def early_stopping(patience: int, monitor: str = "val_loss", min_improvement: float = MIN_IMPROVEMENT):
+    """A Keras callback that stops after ``patience`` epochs without improvement and keeps the best weights,
+    with the logs of every finished epoch.
+
+    An improvement is a loss at least ``min_improvement`` (relative) below the best so far: Keras' EarlyStopping
+    counts any decrease (or one by an absolute ``min_delta``), so a loss that wanders around its level, as on
+    daily prices, restarts the patience on noise (a 0.04% dip ran the S&P 500 job of bench/peers.py to 9 epochs
+    instead of 7; bench/README.md). The weights of the best epoch are put back at the
+    end of the fit (``restore``), and after a Ctrl-C too, where Keras' EarlyStopping restores nothing.
     """
     import keras
 
-    class BestWeights(keras.callbacks.Callback):
+    class EarlyStopping(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.best, self.weights, self.history = float("inf"), None, {}
+            self.best, self.best_epoch, self.weights, self.history, self.wait = float("inf"), 0, None, {}, 0
 
         def on_epoch_end(self, epoch, logs=None):
             for k, v in (logs or {}).items():
                 self.history.setdefault(k, []).append(float(v))
             value = float((logs or {}).get(monitor, (logs or {}).get("loss", float("nan"))))
-            if value < self.best:  # NaN never counts as best
-                self.best, self.weights = value, self.model.get_weights()
+            if value < self.best - (min_improvement * abs(self.best) if math.isfinite(self.best) else 0.0):
+                self.best, self.best_epoch, self.weights, self.wait = value, epoch + 1, self.model.get_weights(), 0
+                return  # (NaN never improves)
+            if self.weights is None:  # no finite loss yet: the first epoch's weights, as Keras' EarlyStopping
+                self.best_epoch, self.weights = epoch + 1, self.model.get_weights()
+            self.wait += 1
+            if self.wait >= max(patience, 1):
+                self.model.stop_training = True
 
-    return BestWeights()
+        def restore(self) -> None:
+            if self.weights is not None:
+                self.model.set_weights(self.weights)
+
+    return EarlyStopping()
 
 
 def build_optimizer(model) -> None:
@@ -107,23 +127,21 @@ def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra
     """
     import keras
 
-    early = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
-                                          restore_best_weights=True, verbose=0)
+    early = early_stopping(cfg.patience)
     plateau = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                 patience=max(1, cfg.patience // 2), min_lr=1e-5, verbose=0)
-    tracker = best_weights_tracker()
     build_optimizer(model)
     interrupted = False
     try:
-        hist = model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
-                         callbacks=[early, plateau, tracker, *extra_callbacks])
-        h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
+                  callbacks=[plateau, early, *extra_callbacks])  # early logs the learning rate plateau sets
     except KeyboardInterrupt:
-        if not cfg.save_on_interrupt or tracker.weights is None:
+        if not cfg.save_on_interrupt or early.weights is None:
             raise
-        model.set_weights(tracker.weights)
-        h, interrupted = tracker.history, True
+        interrupted = True
+    early.restore()
+    h = early.history
     val = h.get("val_loss", h.get("loss", [float("nan")]))
-    best = min(range(len(val)), key=lambda i: val[i])
-    return FitResult(epochs_run=len(val), best_epoch=best + 1, best_val_loss=val[best], history=h,
+    best = early.best if math.isfinite(early.best) else float("nan")
+    return FitResult(epochs_run=len(val), best_epoch=early.best_epoch, best_val_loss=best, history=h,
                      stopped_early=not interrupted and len(val) < cfg.epochs, interrupted=interrupted)
