@@ -61,7 +61,8 @@ def _sf(name, y, m):
         "arima": lambda: S.AutoARIMA(season_length=m, approximation=None),
         "ets": lambda: S.AutoETS(season_length=m),
         "theta": lambda: S.AutoTheta(season_length=m),
-        "mstl": lambda: S.MSTL(season_length=[m], trend_forecaster=S.AutoETS(model="ZZN"), stl_kwargs=B.stl_jumps(m)),
+        "mstl": lambda: S.MSTL(season_length=[m], trend_forecaster=S.AutoETS(model="ZZN"),
+                               stl_kwargs=B.stl_jumps(m)),  # R's loess jumps: the test below
     }
     if name == "comb":  # the mean of SES, Holt and damped Holt (without a season: no seasonal adjustment)
         members = [S.AutoETS(model="ANN"), S.AutoETS(model="AAN", damped=False), S.AutoETS(model="AAN", damped=True)]
@@ -147,8 +148,9 @@ def test_seasonality_rules():
 def test_mstl_smooths_with_the_loess_jumps_of_rs_stl_and_forecasts_what_every_point_gives():
     """R's stl() evaluates each loess smoother at every ceiling(window / 10)-th point. With MSTL's first seasonal
     window (11): period 52 has trend window 91 and low-pass window 53, so jumps 2, 10 and 6; period 12 has 21
-    and 13, so 2, 3 and 2. The forecasts stay those of statsmodels' every-point smoothing, to a hundredth of
-    their mean absolute error (each forecast within 5% of it), on weekly Mauna Loa CO2 (statsmodels' dataset) from 5 origins."""
+    and 13, so 2, 3 and 2. On weekly Mauna Loa CO2 (statsmodels' dataset), from 5 origins, the forecasts' mean
+    absolute error is within 1% of that of statsmodels' every-point smoothing, and no forecast is further from
+    its counterpart than 5% of that error."""
     import statsmodels.datasets.co2 as co2
     from statsforecast.models import MSTL, AutoETS
 
@@ -157,13 +159,14 @@ def test_mstl_smooths_with_the_loess_jumps_of_rs_stl_and_forecasts_what_every_po
     assert BASELINES["mstl"]((24, 168))._new(400).stl_kwargs == B.stl_jumps(24)  # one set: the shorter season's
     y = co2.load_pandas().data["co2"].interpolate().to_numpy()[-700:]
     ours = BASELINES["mstl"](52).fit(y[:500])
-    every_point = MSTL(season_length=[52], trend_forecaster=AutoETS(model="ZZN")).fit(y[-1000:][:500])
+    every_point = MSTL(season_length=[52], trend_forecaster=AutoETS(model="ZZN")).fit(y[:500])
     origins = range(500, 700 - H, 40)
     a = np.array([ours.forecast(H, history=y[:o + 1]) for o in origins])
     b = np.array([every_point.forward(y=y[:o + 1], h=H)["mean"] for o in origins])
     actual = np.array([y[o + 1:o + 1 + H] for o in origins])
     mae_a, mae_b = np.abs(a - actual).mean(), np.abs(b - actual).mean()
-    assert abs(mae_a - mae_b) < 0.01 * mae_b and np.abs(a - b).max() < 0.05 * mae_b, (mae_a, mae_b, np.abs(a - b).max())
+    assert abs(mae_a - mae_b) < 0.01 * mae_b, (mae_a, mae_b)
+    assert np.abs(a - b).max() < 0.05 * mae_b, (np.abs(a - b).max(), mae_b)
 
 
 def test_fit_tails_for_the_report():
