@@ -236,5 +236,7 @@ def test_the_test_part_sentence_names_a_more_accurate_baseline_and_calls_no_nois
     text, good = _test_sentence(m)
     assert "the LSTM beats the naive last-value forecast on the test part; arima is more accurate" in text
     assert good is False  # a baseline is better: not a sentence in the LSTM's favour
+    m["baselines"]["models"]["arima"]["mae"] = 25.8051  # 4 digits would print 25.81 against 25.81
+    assert "(MAE 25.805 against the LSTM's 25.81, Diebold-Mariano" in _test_sentence(m)[0]
     m["baselines"]["models"].pop("arima")
     assert _test_sentence(m)[1] is True

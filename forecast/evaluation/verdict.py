@@ -160,12 +160,12 @@ def _rmse_caveat(models, name, naive_rmse) -> str:
     """', though its RMSE is worse than the naive forecast's' when it is (and the model is not naive)."""
     r = _num(models[name].get("rmse"))
     if name != "naive" and math.isfinite(r) and math.isfinite(naive_rmse) and r > naive_rmse:
-        a, b = _apart(r, naive_rmse)
+        a, b = apart(r, naive_rmse)
         return f", though its RMSE is worse than the naive forecast's ({a} vs {b})"
     return ""
 
 
-def _apart(a: float, b: float) -> tuple[str, str]:
+def apart(a: float, b: float) -> tuple[str, str]:
     """``a`` and ``b`` to 4 significant digits, or as many more (up to 10) as it takes to print them apart."""
     for digits in range(4, 11):
         shown = f"{a:,.{digits}g}", f"{b:,.{digits}g}"

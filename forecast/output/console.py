@@ -125,10 +125,13 @@ def test_judgement(m: dict) -> str:
                 "`forecast backtest` before trusting the LSTM")
     name = better_baseline(m)
     if name is not None:
+        from forecast.evaluation.verdict import apart
+
         r = m["baselines"]["models"][name]
         p_b = r.get("p_value_vs_lstm", float("nan"))
-        text += (f"; {name} is more accurate on the same test part (MAE {r['mae']:,.4g} against the LSTM's "
-                 f"{m['lstm']['mae']:,.4g}, Diebold-Mariano p = {p_b:.3g}"
+        theirs, lstm = apart(r["mae"], m["lstm"]["mae"])
+        text += (f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, "
+                 f"Diebold-Mariano p = {p_b:.3g}"
                  + (": significant)" if p_b < 0.05 else ")"))
     return text
 
