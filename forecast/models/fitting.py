@@ -76,8 +76,8 @@ def early_stopping(patience: int, monitor: str = "val_loss", min_improvement: fl
     An improvement is a loss at least ``min_improvement`` (relative) below the best so far: Keras' EarlyStopping
     counts any decrease (or one by an absolute ``min_delta``), so a loss that wanders around its level, as on
     daily prices, restarts the patience on noise (a 0.04% dip ran the S&P 500 job of bench/peers.py to 9 epochs
-    instead of 7; bench/README.md). The weights of the best epoch are put back at the
-    end of the fit (``restore``), and after a Ctrl-C too, where Keras' EarlyStopping restores nothing.
+    instead of 7; bench/README.md). The weights of the best epoch are put back at the end of the fit
+    (``restore``), and after a Ctrl-C too, where Keras' EarlyStopping restores nothing.
     """
     import keras
 
