@@ -1,7 +1,7 @@
 """What the residual hybrid's statistical part gives up by being fitted on the training rows alone (issue 14).
 
     .venv/bin/python bench/hybrid_part.py [--series air,elec,...] [--models ets,arima,theta] [--folds 5]
-                                          [--work DIR]
+                                          [--val-frac F] [--work DIR]
 
 On the folds of the default backtest (5 origins, 10 steps apart, 10-step forecasts), each statistical model is
 fitted twice per fold: on the rows before the origin, as the backtest's baseline row is, and on the first rows of
@@ -36,6 +36,7 @@ def main() -> None:
     ap.add_argument("--series", default=",".join(SEASONAL))
     ap.add_argument("--models", default="ets,arima,theta")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--val-frac", type=float, default=None, help="the network's validation share [default: train's]")
     ap.add_argument("--work", type=Path, help="folder for the series files [default: a temporary one]")
     a = ap.parse_args()
 
@@ -47,6 +48,8 @@ def main() -> None:
     from forecast.models.lstm import default_n_val
 
     cfg = RunConfig().replace(data={"max_fill": 20}, train={"device": "cpu"})
+    if a.val_frac is not None:
+        cfg = cfg.replace(window={"val_frac": a.val_frac})
     h = cfg.window.horizon
     models = a.models.split(",")
     work = a.work or Path(tempfile.mkdtemp(prefix="hybrid-part-"))

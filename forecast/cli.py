@@ -13,8 +13,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import (ARCHS, BASELINE_NAMES, DEFAULT_MODELS, WEIGHT_Z, DataConfig, ModelConfig,
-                             TrainConfig, WindowConfig)
+from forecast.config import (ARCHS, BASELINE_NAMES, CHARTS, DEFAULT_MODELS, SERIES_CHARTS_MAX, WEIGHT_Z, DataConfig,
+                             ModelConfig, TrainConfig, WindowConfig)
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, figure_workers, shell_path
 
@@ -200,6 +200,9 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu \\[default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica \\[default: none]."),
     plots: Optional[Path] = typer.Option(None, file_okay=False, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
+    charts: str = typer.Option("auto", help="Charts written: all; summary (for many series the grid and the training "
+                               "curves, not a chart per series); none; auto: all up to "
+                               f"{SERIES_CHARTS_MAX} series, summary above. `forecast plot` writes them all later."),
     history: Optional[int] = HistoryOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),
     save_on_interrupt: bool = typer.Option(False, "--save-on-interrupt",
@@ -233,7 +236,9 @@ def train(
             raise ForecastError(f"--executor {executor}: only --per-series training runs on an executor; add "
                                 "--per-series (with --id-col or --targets) or drop --executor/--workers")
         check_executor(executor, workers)
-        if plots is not None:
+        if charts not in CHARTS:
+            raise ForecastError(f"--charts {charts}: not one of {', '.join(CHARTS)}")
+        if plots is not None and charts != "none":
             check_can_write(plots / "forecast.png", "--plots")
         with open_executor(executor, workers) as run_on, console.warnings_on_stderr():
             outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on)
@@ -243,12 +248,19 @@ def train(
                        f"{t['best_epoch']}) to {outcome.bundle_dir}, marked interrupted", err=True)
             raise typer.Exit(130)
         console.print_train_summary(outcome)
+        typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}")
+        if charts == "none":
+            return
+        n_series = len(outcome.panel.series)
+        each = console.each_series_charted(charts, n_series)
         # the saved bundle as `forecast plot` reads it: the network in NumPy, no second trace of it in Keras
         written = console.write_bundle_plots(load_bundle(outcome.bundle_dir, engine="numpy"), plots or outcome.bundle_dir,
-                                             history, workers=figure_workers())
+                                             history, workers=figure_workers(), each_series=each)
         shown = (", ".join(map(shell_path, written)) if len(written) <= 3
                  else f"{len(written)} PNG files in {shell_path(written[0].parent)}")
-        typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}\nplots: {shown}")
+        later = "" if each or n_series == 1 else (
+            f" (a chart per series: forecast plot --model {shell_path(outcome.bundle_dir)})")
+        typer.echo(f"plots: {shown}{later}")
 
 
 def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> str | None:

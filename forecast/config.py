@@ -22,6 +22,9 @@ HYBRIDS = ("none", "season", "auto", "ets", "arima", "theta", "mstl")  # data/se
 BASELINE_NAMES = ("naive", "seasonal_naive", "drift", "moving_average", "arima", "ets", "theta", "mstl", "comb",
                   "median")
 DEFAULT_MODELS = ("lstm", "naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")
+CHARTS = ("auto", "all", "summary", "none")  # train --charts
+# `train --charts auto` draws a chart per series up to this many series; above, the grid and the training curves
+SERIES_CHARTS_MAX = 20
 
 
 @dataclass(frozen=True)

@@ -276,6 +276,34 @@ def test_every_command_works_on_a_multi_series_bundle(tmp_path):
     assert res.exit_code == 0 and (tmp_path / "grid.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_train_charts_option_decides_which_pngs_are_written(tmp_path):
+    """--charts summary: for a panel the grid and the training curve, and where the rest come from; none: no PNG
+    at all; a value out of the list fails before any work. auto charts each series up to SERIES_CHARTS_MAX."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+    from forecast.config import SERIES_CHARTS_MAX
+    from forecast.output.console import each_series_charted
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    run = CliRunner().invoke
+    flags = [str(long_csv), "--id-col", "symbol", "--window", "10", "--horizon", "3", "--layers", "8", "--epochs",
+             "1", "-q"]
+    res = run(app, ["train", *flags, "--charts", "summary", "-m", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["forecast_grid.png", "training_curve.png"]
+    assert f"(a chart per series: forecast plot --model {tmp_path / 's'})" in res.output
+    res = run(app, ["train", *flags, "--charts", "none", "-m", str(tmp_path / "n")])
+    assert res.exit_code == 0, res.output
+    assert list((tmp_path / "n").glob("*.png")) == [] and "plots:" not in res.output
+    res = run(app, ["train", *flags, "--charts", "some", "-m", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "--charts some: not one of auto, all, summary, none" in res.output
+    assert not (tmp_path / "x").exists()
+    assert [each_series_charted("auto", n) for n in (2, SERIES_CHARTS_MAX, SERIES_CHARTS_MAX + 1)] == [
+        True, True, False]
+    assert each_series_charted("all", 500) and not each_series_charted("summary", 2)
+
+
 @pytest.mark.parametrize("fit", ["global", "per_series"])
 def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
     """backtest --id-col backtests the global model by default (one fit per fold over all series), --per-series one

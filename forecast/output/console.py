@@ -11,7 +11,7 @@ from typing import Iterator
 from rich.console import Console
 from rich.table import Table
 
-from forecast.config import WEIGHT_Z
+from forecast.config import SERIES_CHARTS_MAX, WEIGHT_Z
 from forecast.io import shell_path
 
 HISTORY_POINTS = 250  # observations shown before the forecast origin: about a year of trading days
@@ -191,9 +191,16 @@ def forecast_charts(bundle, fc, history: int | None = None):
                        test_predictions=bundle.test_predictions)
 
 
-def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, workers: int = 1) -> list[Path]:
+def each_series_charted(charts: str, n_series: int) -> bool:
+    """Whether ``train --charts`` (auto, all or summary) draws every series' chart besides the grid."""
+    return charts == "all" or (charts == "auto" and n_series <= SERIES_CHARTS_MAX)
+
+
+def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, workers: int = 1,
+                       each_series: bool = True) -> list[Path]:
     """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_grid.png,
-    forecast_<id>.png per series and one training curve per network; ``workers``: see ``io.save_figures``."""
+    forecast_<id>.png per series (unless ``each_series`` is False) and one training curve per network;
+    ``workers``: see ``io.save_figures``."""
     from forecast.bundle import slug
     from forecast.io import save_figures
     from forecast.output.plots import training_curve_figure
@@ -207,7 +214,7 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
             yield out_dir / "forecast.png", forecast_chart(bundle, fc, fc.ids[0], history)
         else:  # the grid first: the slowest to draw (11 s for 100 series), it starts while the others are built
             yield out_dir / "forecast_grid.png", forecast_charts(bundle, fc, history)
-            for sid in fc.ids:
+            for sid in fc.ids if each_series else ():
                 yield out_dir / f"forecast_{slug(sid)}.png", forecast_chart(bundle, fc, sid, history)
         for name, h in bundle.history.items():
             stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
