@@ -191,6 +191,7 @@ def test_the_grids_fixed_margins_keep_every_label_off_the_other_axes_and_the_leg
     fig.draw(renderer)
     legend = fig.legends[0].get_window_extent(renderer)
     for i, ax in enumerate(fig.axes):
+        assert {label.get_rotation() for label in ax.get_yticklabels()} == {0.0}  # prices upright, not at 30 degrees
         labels = ax.get_tightbbox(renderer)
         assert not labels.overlaps(legend), ax.get_title()
         assert fig.bbox.contains(labels.x0, labels.y0) and fig.bbox.contains(labels.x1, labels.y1), ax.get_title()

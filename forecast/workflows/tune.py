@@ -1,8 +1,8 @@
 """Hyperparameter search with Optuna: window, LSTM units and depth, dropout and learning rate.
 
 Each trial trains on the training part of every series' chronological split (one series or many, as
-``train`` would) and is scored by its best validation loss (the loss early stopping watches); the test parts
-are never read. A seeded TPE sampler proposes the
+``train`` would) and is scored by the validation loss of the epoch whose weights early stopping keeps (the
+lowest one that improved on the best before it by 0.1%); the test parts are never read. A seeded TPE sampler proposes the
 settings and a median pruner stops trials whose per-epoch validation loss trails the others. Trials run
 one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
 
@@ -46,17 +46,18 @@ class TrialTask:
     n_val: tuple[int, ...]  # per series
 
 
-def run_trial(task: TrialTask) -> list[float]:
-    """Train one trial's config (in any process); its validation loss per epoch."""
+def run_trial(task: TrialTask) -> tuple[list[float], float]:
+    """Train one trial's config (in any process): its validation loss per epoch, and its value (the loss of the
+    epoch whose weights were kept, as in this process)."""
     from forecast.models.lstm import LSTMForecaster
 
     fit = LSTMForecaster(RunConfig.from_dict(task.config), task.panel.features).fit(task.panel, task.n_val).fit_result
-    return fit.history.get("val_loss", [fit.best_val_loss])
+    return fit.history.get("val_loss", [fit.best_val_loss]), fit.best_val_loss
 
 
 def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...], n_trials: int,
                       timeout: float | None, executor) -> None:
-    """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their best losses."""
+    """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their values."""
     import time
 
     optuna = require_optuna()
@@ -64,12 +65,11 @@ def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...]
     while done < n_trials and (timeout is None or time.monotonic() - start < timeout):
         trials = [study.ask() for _ in range(min(executor.width, n_trials - done))]
         tasks = [TrialTask(objective_cfg(t).to_dict(), panel, n_val) for t in trials]
-        for trial, losses in zip(trials, executor(run_trial, tasks)):
+        for trial, (losses, value) in zip(trials, executor(run_trial, tasks)):
             for epoch, loss in enumerate(losses):
                 trial.report(float(loss), epoch)
-            best = min(losses) if losses else float("nan")
-            if np.isfinite(best):
-                study.tell(trial, best)
+            if np.isfinite(value):
+                study.tell(trial, value)
             else:  # diverged (e.g. too high a learning rate)
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         done += len(trials)
