@@ -154,9 +154,11 @@ def grid_figure(fc, target: str | None = None, cols: int = 4, history: int = HIS
     # no layout engine: over 100 axes constrained layout took about half of drawing the grid (_grid_margins)
     fig = Figure(figsize=(3.4 * width, 2.6 * rows + 0.6))
     levels = _interval_levels(fc.frame.columns)
+    # split once: selecting each series' rows by comparing ids took 1 s of the grid's 4 for 100 series
+    tests_of = {} if test_predictions is None else dict(tuple(test_predictions.groupby("id", sort=False)))
     for k, sid in enumerate(ids):
         ax = fig.add_subplot(rows, width, k + 1)
-        tests = None if test_predictions is None else test_predictions[test_predictions["id"] == sid]
+        tests = None if test_predictions is None else tests_of.get(sid, test_predictions.iloc[:0])
         h, f = observations(fc.history[sid], tests, history), fc.of(sid)
         ax.plot(h["date"], h["price"], color="black", lw=1, label="history")
         if levels:
