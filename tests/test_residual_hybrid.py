@@ -287,3 +287,47 @@ def test_predict_from_the_stored_rows_fits_no_statistical_model(tmp_path):
     assert part.model_ is None  # fitted when first asked for a forecast it does not know
     part.paths(s.values, np.array([150]), 4)
     assert part.model_ is not None
+
+
+def _count_forward(part) -> list:
+    """Count ``part``'s forward runs (its statsforecast model's forecasts over a history); the list grows by one
+    per run."""
+    runs, forward = [], part.model_.fitted_model.forward
+
+    def counted(**kw):
+        runs.append(1)
+        return forward(**kw)
+    part.model_.fitted_model.forward = counted
+    return runs
+
+
+def test_a_forecast_asked_again_is_the_one_computed_without_a_second_run():
+    """The fit's windows, its scoring and the bundle ask for the same origins over the same prices (a longer
+    series has the same history up to each origin): each forecast is run once per fit, and a refit forgets them."""
+    y = _seasonal_ar(n=200).series[0].values
+    part = residual.StatisticalPart("ets", (12,)).fit(y[:150])
+    first = part.paths(y[:150], np.arange(150), 3)
+    runs = _count_forward(part)
+    np.testing.assert_array_equal(part.paths(y, np.arange(150), 3), first)
+    assert runs == []
+    part.paths(y, np.array([150, 151]), 3)  # origins not asked before
+    assert len(runs) == 2
+    part.fit(y[:140])  # other parameters: nothing computed before holds
+    assert part.computed == {}
+    assert not np.array_equal(part.paths(y, np.arange(150), 3), first)
+
+
+def test_autos_choice_brings_the_forecasts_of_every_origin_the_fit_reads():
+    """auto_choices runs in a process forked before TensorFlow loads: the model it picks carries its forecasts from
+    every origin of the training and validation rows, equal to a fresh fit's, so the fit runs none of them."""
+    from forecast.models.lstm import auto_choices
+
+    panel = _seasonal_ar(n=240, phi=0.0)
+    s = panel.series[0]
+    (part, _), = auto_choices(panel, [40], 3).values()
+    assert part is not None
+    fresh = residual.StatisticalPart(part.name, part.seasons).fit(s.values[:200])
+    expected = fresh.paths(s.values, np.arange(len(s)), 3)
+    runs = _count_forward(part)
+    np.testing.assert_array_equal(part.paths(s.values, np.arange(len(s)), 3), expected)
+    assert runs == []

@@ -56,18 +56,22 @@ class StatisticalPart:
     y_fit_: np.ndarray | None = field(default=None, repr=False)  # the prices it was fitted on
     model_: object = field(default=None, repr=False)  # the fitted baseline (models/baselines.py); None: not yet
     served: dict[str, list[float]] = field(default_factory=dict, repr=False)  # remembered forecasts (``remember``)
+    # every forecast computed since the fit, by the same key: the fit's windows, its validation and test scoring
+    # and the bundle's context ask for the same origins over the same prices (not saved; ``served`` is)
+    computed: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def fit(self, train_prices: np.ndarray) -> StatisticalPart:
         """Fit on the training prices (at most the model's FIT_TAIL most recent ones)."""
         self.y_fit_ = np.asarray(train_prices, np.float64)[-FIT_TAIL[self.name]:]
         self.model_ = BASELINES[self.name](self.seasons or 1).fit(self.y_fit_)
+        self.computed = {}
         return self
 
     def paths(self, prices: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
         """Forecasts (n, h) in prices from each origin index of ``prices``, with the fitted parameters over at
         most FIT_TAIL prices up to the origin; the naive path where there is too little history or the model
         fails there. A remembered forecast is returned as it was computed; the others fit the model first if
-        it was restored without (``from_dict``)."""
+        it was restored without (``from_dict``); one computed before from the same prices is returned again."""
         if self.model_ is None and self.y_fit_ is None:
             raise RuntimeError("StatisticalPart is not fitted: call fit() on the training prices first")
         y = np.asarray(prices, np.float64)
@@ -76,7 +80,10 @@ class StatisticalPart:
             if o + 1 < MIN_HISTORY:
                 continue
             history = self._run_over(y, o)
-            known = self.served.get(_served_key(history, h))
+            key = _served_key(history, h)
+            known = self.served.get(key)
+            if known is None:
+                known = self.computed.get(key)
             if known is not None:
                 out[i] = known
                 continue
@@ -86,9 +93,10 @@ class StatisticalPart:
                 with np.errstate(all="ignore"):  # the statsforecast model of the fit on the training rows
                     path = np.asarray(self.model_.fitted_model.forward(y=history, h=h)["mean"], np.float64)
             except Exception:  # noqa: BLE001 - e.g. too short for the season: the naive path stays
-                continue
+                path = out[i]
             if np.all(np.isfinite(path)):
                 out[i] = path
+            self.computed[key] = out[i].copy()
         return out
 
     def remember(self, prices: np.ndarray, origins: np.ndarray, h: int) -> None:
