@@ -357,7 +357,7 @@ def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, 
     (residual.choose on its training rows and the fit's validation rows after them); none beyond
     MAX_SERIES_AUTO_STATISTICAL series. Each model chosen comes with its forecasts from every origin of the
     series, which the fit's windows read (``stat_arrays``). Needs no TensorFlow: train runs it in a process forked
-    before it loads, so those forecasts (13 s of a 33 s fit on weekly CO2 with MSTL) are computed meanwhile."""
+    before it loads, so those forecasts (14 s of a 33 s train on weekly CO2 with MSTL) are computed meanwhile."""
     from forecast.models.baselines import seasons_for
 
     if len(panel) > MAX_SERIES_AUTO_STATISTICAL:

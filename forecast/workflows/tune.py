@@ -2,9 +2,9 @@
 
 Each trial trains on the training part of every series' chronological split (one series or many, as
 ``train`` would) and is scored by the validation loss of the epoch whose weights early stopping keeps (the
-lowest one that improved on the best before it by 0.1%); the test parts are never read. A seeded TPE sampler proposes the
-settings and a median pruner stops trials whose per-epoch validation loss trails the others. Trials run
-one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
+last one at least 0.1% below the best before it); the test parts are never read. A seeded TPE sampler
+proposes the settings and a median pruner stops trials whose per-epoch validation loss trails the others.
+Trials run one after another (``jobs`` > 1 runs Optuna threads: faster on many cores, but no longer repeatable).
 
 With an executor of width N (``forecast tune --executor process|ray``) the search asks Optuna for N
 trials at a time, trains them at once on the executor's workers (a process pool, or Ray: local or a
