@@ -199,16 +199,17 @@ class Background:
 
     Forking is safe only before TensorFlow is loaded (its threads do not survive a fork), so where TensorFlow is
     already imported, or the platform has no fork, or the process cannot start or dies, ``fn`` runs in
-    ``result()`` instead: the same answer, later. ``close()`` ends the process (``result()`` calls it)."""
+    ``result()`` instead: the same answer, later. ``close()`` ends the process (``result()`` calls it).
+    ``nice``: added to the process's niceness, for work wanted later than what this one does meanwhile."""
 
-    def __init__(self, fn: Callable, *args):
+    def __init__(self, fn: Callable, *args, nice: int = 0):
         self._fn, self._args, self._proc, self._conn = fn, args, None, None
         if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
             return
         ctx = multiprocessing.get_context("fork")
         try:
             self._conn, send = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_send_result, args=(send, os.getpid(), fn, args), daemon=True)
+            self._proc = ctx.Process(target=_send_result, args=(send, os.getpid(), fn, args, nice), daemon=True)
             self._proc.start()
             send.close()
         except OSError:
@@ -238,8 +239,11 @@ class Background:
         self._proc, self._conn = None, None
 
 
-def _send_result(conn, parent: int, fn: Callable, args: tuple) -> None:
+def _send_result(conn, parent: int, fn: Callable, args: tuple, nice: int = 0) -> None:
     _end_with(parent)
+    if nice:
+        with contextlib.suppress(OSError):
+            os.nice(nice)
     try:
         conn.send((True, fn(*args)))
     except BaseException as e:  # noqa: BLE001 - the parent computes it itself

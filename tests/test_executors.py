@@ -93,12 +93,13 @@ BACKGROUND = """
 import os, sys
 from forecast.executors import Background
 forked = Background(os.getpid).result() != os.getpid()
+niced = Background(os.nice, 0, nice=5).result() == os.nice(0) + 5  # the child's niceness, this one's unchanged
 try:
     Background(int, "x").result()  # fails in the child; the parent runs it and raises the real error
 except ValueError as e:
     error = str(e)
 sys.modules["tensorflow"] = object()  # as if TensorFlow were loaded: forking is unsafe, so it runs here
-print(forked, Background(os.getpid).result() == os.getpid(), error)
+print(forked, niced, Background(os.getpid).result() == os.getpid(), error)
 """
 
 
@@ -107,7 +108,7 @@ def test_background_work_runs_in_a_fork_until_tensorflow_is_loaded():
 
     proc = subprocess.run([sys.executable, "-c", BACKGROUND], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "True True invalid literal for int() with base 10: 'x'"
+    assert proc.stdout.strip() == "True True True invalid literal for int() with base 10: 'x'"
 
 
 ORPHAN = """

@@ -120,7 +120,8 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     splits = splits_of(panel, cfg)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = {sid: sp.n_val for sid, sp in splits.items()}
-    baselines = Background(baseline_forecasts, panel, splits, cfg)  # forked before TensorFlow loads
+    # forked before TensorFlow loads, and niced: needed after the fit, they leave the cores to its import and fit
+    baselines = Background(baseline_forecasts, panel, splits, cfg, nice=10)
     auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"  # auto's statistical fits, also forked
     choices = Background(auto_choices, heads, [n_val[s.id] for s in heads], cfg.window.horizon) if auto else None
     try:
