@@ -200,8 +200,8 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or gpu \\[default: auto]."),
     strategy: Optional[str] = typer.Option(None, help="none, or mirrored: replicate over the local GPUs; --batch-size is per replica \\[default: none]."),
     plots: Optional[Path] = typer.Option(None, file_okay=False, help="Folder for forecast.png and training_curve.png. Default: the bundle folder."),
-    charts: str = typer.Option("auto", help="Charts written: all; summary (for many series the grid and the training "
-                               "curves, not a chart per series); none; auto: all up to "
+    charts: str = typer.Option("auto", help="Charts written: all; summary (for many series the grid, and a global "
+                               "model's training curve; no chart per series); none; auto: all up to "
                                f"{SERIES_CHARTS_MAX} series, summary above. `forecast plot` writes them all later."),
     history: Optional[int] = HistoryOpt,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; only the summary."),

@@ -277,8 +277,8 @@ def test_every_command_works_on_a_multi_series_bundle(tmp_path):
 
 
 def test_train_charts_option_decides_which_pngs_are_written(tmp_path):
-    """--charts summary: for a panel the grid and the training curve, and where the rest come from; none: no PNG
-    at all; a value out of the list fails before any work. auto charts each series up to SERIES_CHARTS_MAX."""
+    """--charts summary: for a panel the grid and a global model's training curve, and where the rest come from
+    (per series' networks: no curves); none: no PNG at all; a value out of the list fails before any work. auto charts each series up to SERIES_CHARTS_MAX."""
     from typer.testing import CliRunner
 
     from forecast.cli import app
@@ -293,6 +293,9 @@ def test_train_charts_option_decides_which_pngs_are_written(tmp_path):
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == ["forecast_grid.png", "training_curve.png"]
     assert f"(a chart per series: forecast plot --model {tmp_path / 's'})" in res.output
+    res = run(app, ["train", *flags, "--per-series", "--charts", "summary", "-m", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output  # a training curve per series' network is a chart per series too
+    assert sorted(p.name for p in (tmp_path / "p").glob("*.png")) == ["forecast_grid.png"]
     res = run(app, ["train", *flags, "--charts", "none", "-m", str(tmp_path / "n")])
     assert res.exit_code == 0, res.output
     assert list((tmp_path / "n").glob("*.png")) == [] and "plots:" not in res.output

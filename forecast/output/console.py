@@ -199,8 +199,9 @@ def each_series_charted(charts: str, n_series: int) -> bool:
 def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, workers: int = 1,
                        each_series: bool = True) -> list[Path]:
     """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_grid.png,
-    forecast_<id>.png per series (unless ``each_series`` is False) and one training curve per network;
-    ``workers``: see ``io.save_figures``."""
+    forecast_<id>.png per series and one training curve per network (with ``each_series`` False, neither chart
+    of each series: no forecast_<id>.png, and the curves only of a global model's one network); ``workers``: see
+    ``io.save_figures``."""
     from forecast.bundle import slug
     from forecast.io import save_figures
     from forecast.output.plots import training_curve_figure
@@ -216,7 +217,7 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
             yield out_dir / "forecast_grid.png", forecast_charts(bundle, fc, history)
             for sid in fc.ids if each_series else ():
                 yield out_dir / f"forecast_{slug(sid)}.png", forecast_chart(bundle, fc, sid, history)
-        for name, h in bundle.history.items():
+        for name, h in bundle.history.items() if each_series or len(bundle.history) == 1 else ():
             stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
             title = "Training curve" + ("" if len(bundle.history) == 1 else f" ({name.removesuffix('.keras')})")
             yield out_dir / f"{stem}.png", training_curve_figure(h["history"], h.get("best_epoch"), title=title,
