@@ -251,7 +251,7 @@ def train(
         typer.echo(f"bundle: {shell_path(outcome.bundle_dir)}")
         if charts == "none":
             return
-        n_series = len(outcome.panel.series)
+        n_series = len(outcome.panel)
         each = console.each_series_charted(charts, n_series)
         # the saved bundle as `forecast plot` reads it: the network in NumPy, no second trace of it in Keras
         written = console.write_bundle_plots(load_bundle(outcome.bundle_dir, engine="numpy"), plots or outcome.bundle_dir,

@@ -366,7 +366,7 @@ def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, 
     for s, nv in zip(panel, n_val):
         part, why = residual.choose(s.values[:len(s) - nv], s.values[len(s) - nv:], seasons_for(s.freq), horizon)
         if part is not None:
-            part.paths(np.asarray(s.values, np.float64), np.arange(len(s)), horizon)  # kept in part.computed
+            part.paths(s.values, np.arange(len(s)), horizon)  # kept in part.computed
         choices[s.id] = (part, why)
     return choices
 
