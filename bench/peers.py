@@ -73,9 +73,10 @@ if hasattr(C, "_exit_now"):  # the CLI leaves without the interpreter's teardown
     exit_now = C._exit_now
     C._exit_now = lambda code: (write_times(), exit_now(code))
 import forecast.executors as E
-if hasattr(E, "Background"):  # what was not hidden of the work forked before TensorFlow loaded, by function
-    result = E.Background.result
-    E.Background.result = lambda self: timed(self._fn.__name__ + "_wait", result)(self)
+if hasattr(E, "Background"):  # what was not hidden of the work forked before TensorFlow loaded, by function and
+    result = E.Background.result  # stage (statistical_work: 1 auto's choice, 2 the baselines' forecasts)
+    E.Background.result = lambda self: timed(f"{self._fn.__name__}{getattr(self, '_taken', 0) + 1}_wait",
+                                             result)(self)
 from forecast.cli import main
 sys.argv = ["forecast", *sys.argv[1:]]
 main()
@@ -286,8 +287,9 @@ def main() -> None:
                 metrics = json.loads((out / "metrics.json").read_text())
                 epochs = sum(v["epochs_run"] for v in metrics["training"].values())
                 pred = pd.read_csv(out / "test_predictions.csv")
-                phases = {k: T[k] for k in ("tf_import", "auto_choices_wait", "score", "test", "intervals", "baselines",
-                                            "baseline_forecasts_wait", "predict", "save", "reload", "plots") if k in T}
+                phases = {k: T[k] for k in ("tf_import", "statistical_work1_wait", "score", "test", "intervals",
+                                            "baselines", "statistical_work2_wait", "predict", "save", "reload", "plots")
+                          if k in T}
                 phases["exit"] = wall - (T["atexit"] - t0)
             else:
                 cmd = [str(darts_py), os.path.abspath(__file__), "--child", str(data), str(out),

@@ -18,20 +18,23 @@ relative (TensorFlow splits larger matrix products by thread count, which reorde
   authentication, on by default for ``ray start``) the connection uses it. Needs the optional extra:
   ``pip install "forecast[ray]"``.
 
-``Background(fn, *args)`` is the other kind of parallelism: one piece of work (``train``'s baseline forecasts)
-in a process forked before TensorFlow loads, overlapping the fit; ``result()`` collects it.
+``Background(fn, *args)`` is the other kind of parallelism: one piece of work (``train``'s statistical models)
+in a process forked before TensorFlow loads, overlapping the fit; ``result()`` collects it. A generator function
+hands over each value it yields in turn, each stage at a niceness of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Sequence
 
 from forecast.errors import ForecastError
 from forecast.tf_quiet import spawn_context
@@ -200,22 +203,29 @@ class Background:
     Forking is safe only before TensorFlow is loaded (its threads do not survive a fork), so where TensorFlow is
     already imported, or the platform has no fork, or the process cannot start or dies, ``fn`` runs in
     ``result()`` instead: the same answer, later. ``close()`` ends the process (``result()`` calls it).
-    ``nice``: added to the process's niceness, for work wanted later than what this one does meanwhile."""
 
-    def __init__(self, fn: Callable, *args, nice: int = 0):
+    A generator function hands over its results in stages: each ``result()`` returns the next value it yields
+    (a later stage can reuse what an earlier one computed in the same process), and the caller calls ``close()``.
+    ``nice``: added to the process's niceness, for work wanted later than what this one does meanwhile; a
+    sequence gives each stage's (it can only rise; the last one holds for any further stage)."""
+
+    def __init__(self, fn: Callable, *args, nice: int | Sequence[int] = 0):
         self._fn, self._args, self._proc, self._conn = fn, args, None, None
+        self._staged, self._taken, self._here = inspect.isgeneratorfunction(fn), 0, None
         if "tensorflow" in sys.modules or "fork" not in multiprocessing.get_all_start_methods():
             return
         ctx = multiprocessing.get_context("fork")
+        levels = (nice,) if isinstance(nice, int) else tuple(nice)
         try:
             self._conn, send = ctx.Pipe(duplex=False)
-            self._proc = ctx.Process(target=_send_result, args=(send, os.getpid(), fn, args, nice), daemon=True)
+            self._proc = ctx.Process(target=_send_results, args=(send, os.getpid(), fn, args, levels), daemon=True)
             self._proc.start()
             send.close()
         except OSError:
             self.close()
 
     def result(self):
+        self._taken += 1
         try:
             if self._conn is not None:
                 try:
@@ -225,9 +235,15 @@ class Background:
                 except (EOFError, OSError):  # the process died (e.g. out of memory)
                     pass
                 logging.getLogger(__name__).debug("background %s failed; running it here", self._fn.__name__)
-            return self._fn(*self._args)
+                self.close()
+            if self._here is None:  # the stages the process did hand over are computed again, then this one
+                self._here = _stages(self._fn, self._args)
+                for _ in range(self._taken - 1):
+                    next(self._here)
+            return next(self._here)
         finally:
-            self.close()
+            if not self._staged:
+                self.close()
 
     def close(self) -> None:
         if self._proc is not None:
@@ -239,13 +255,30 @@ class Background:
         self._proc, self._conn = None, None
 
 
-def _send_result(conn, parent: int, fn: Callable, args: tuple, nice: int = 0) -> None:
+def _stages(fn: Callable, args: tuple) -> Iterator:
+    """The values ``fn(*args)`` hands over: each one a generator function yields, else its one result."""
+    if inspect.isgeneratorfunction(fn):
+        yield from fn(*args)
+    else:
+        yield fn(*args)
+
+
+def _send_results(conn, parent: int, fn: Callable, args: tuple, nice: tuple[int, ...] = (0,)) -> None:
+    """In the forked child: each stage's value (or the error that ended them) down ``conn``, at its niceness."""
     _end_with(parent)
-    if nice:
-        with contextlib.suppress(OSError):
-            os.nice(nice)
+    added, done = 0, object()
     try:
-        conn.send((True, fn(*args)))
+        stages = _stages(fn, args)
+        for k in itertools.count():
+            want = nice[min(k, len(nice) - 1)]
+            if want > added:
+                with contextlib.suppress(OSError):
+                    os.nice(want - added)
+                added = want
+            value = next(stages, done)
+            if value is done:
+                break
+            conn.send((True, value))
     except BaseException as e:  # noqa: BLE001 - the parent computes it itself
         conn.send((False, repr(e)))
     finally:

@@ -122,6 +122,28 @@ def test_shorter_history_refits_once_with_the_same_specification():
     np.testing.assert_allclose(b, own.forward(y=y[:95], h=H)["mean"], rtol=1e-9)
 
 
+def test_shared_fits_search_once_per_model_and_prices():
+    """Inside shared_fits a second search on the same prices reuses the first fit (same forecasts); other prices,
+    another model or season, or no block, search anew. The residual hybrid's candidates share them too."""
+    from forecast.models.residual import StatisticalPart
+
+    y = _monthly(120)
+    alone = BASELINES["ets"](12).fit(y[:100])
+    with B.shared_fits():
+        a, b = BASELINES["ets"](12).fit(y[:100]), BASELINES["ets"]((12, 6)).fit(y[:100])  # ETS: primary season
+        part = StatisticalPart("ets", (12,)).fit(y[:100])
+        others = [BASELINES["ets"](12).fit(y[:99]), BASELINES["ets"](4).fit(y[:100]),
+                  BASELINES["arima"](12).fit(y[:100])]
+        with B.shared_fits():  # nested: the outer block's fits
+            nested = BASELINES["ets"](12).fit(y[:100])
+    after = BASELINES["ets"](12).fit(y[:100])
+    assert a.fitted_model is b.fitted_model is part.model_.fitted_model is nested.fitted_model
+    assert all(o.fitted_model is not a.fitted_model for o in others)
+    assert alone.fitted_model is not a.fitted_model and after.fitted_model is not a.fitted_model
+    np.testing.assert_array_equal(b.forecast(H, history=y), alone.forecast(H, history=y))
+    assert B._SHARED is None  # leaving the block forgets them
+
+
 @pytest.mark.parametrize("name", ["arima", "ets", "theta", "mstl", "comb"])
 def test_calibrating_a_fit_costs_at_most_one_extra_fit(name):
     from forecast.models.registry import make_model

@@ -111,6 +111,45 @@ def test_background_work_runs_in_a_fork_until_tensorflow_is_loaded():
     assert proc.stdout.strip() == "True True True invalid literal for int() with base 10: 'x'"
 
 
+STAGES = """
+import os, sys
+from forecast.executors import Background
+def stages(fail_at):
+    first = os.getpid()
+    yield first, os.nice(0)
+    if fail_at == 2:
+        int("x")
+    yield first == os.getpid(), os.nice(0)  # the second stage runs in the process of the first
+def taken(fail_at, nice=(0, 7)):
+    work = Background(stages, fail_at, nice=nice)
+    try:
+        return [work.result(), work.result()]
+    finally:
+        work.close()
+base = os.nice(0)
+(pid, n1), (same, n2) = taken(0)
+print(pid != os.getpid(), same, n1 - base, n2 - base, os.nice(0) - base)
+try:
+    taken(2)  # the first stage came from the child; the second fails there, so this process runs both
+except ValueError as e:
+    print(e)
+sys.modules["tensorflow"] = object()  # forking is unsafe now: both stages run here, at this niceness
+(pid, n1), (same, n2) = taken(0)
+print(pid == os.getpid(), same, n1 - base, n2 - base)
+"""
+
+
+def test_background_generator_hands_over_each_stage_at_its_niceness():
+    """A generator's stages run one after the other in one forked process, each at its niceness, and come back in
+    order; where the child fails at a stage or cannot be forked, this process computes the stages itself."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", STAGES], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True True 0 7 0", "invalid literal for int() with base 10: 'x'",
+                                        "True True 0 0"]
+
+
 ORPHAN = """
 import os, signal, sys, time
 from forecast.executors import Background

@@ -30,13 +30,19 @@ with the specification the fit chose (ARIMA orders, ETS components, theta varian
 costs) and its parameters re-estimated, and later, longer truncated histories are run through that
 refit. So calibrating a fit at 40 origins costs about one fixed-specification fit, not 40 searches;
 only the choice of specification has seen the calibration targets, not the parameters.
+
+Inside ``with shared_fits():`` a model searched for on the same prices as before is not searched for again:
+``train``'s forked statistics fit ``--hybrid auto``'s candidates and the baselines it scores on the same
+training rows, in one process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -77,6 +83,24 @@ def usable_seasons(seasons: tuple[int, ...], n: int, longest: int | None = None)
 def fit_tails(models) -> dict[str, int]:
     """FIT_TAIL of the given model names (for the report's settings)."""
     return {name: FIT_TAIL[name] for name in models if name in FIT_TAIL}
+
+
+_SHARED: dict | None = None  # (model, seasons, prices) -> its fit, while shared_fits() is open
+
+
+@contextlib.contextmanager
+def shared_fits() -> Iterator[None]:
+    """Within the block, a statistical model's search on prices it has searched on before returns that fit.
+
+    The fitted statsforecast models are only read afterwards (``predict``, ``forward``), so sharing one is
+    sharing the numbers it gives. Nested blocks share the outermost one's fits; leaving it forgets them."""
+    global _SHARED
+    outer = _SHARED
+    _SHARED = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _SHARED = outer
 
 
 def _finite(history) -> np.ndarray:
@@ -173,6 +197,8 @@ class MovingAverage(_Baseline):
 class _Statistical(_Baseline):
     """Models with estimated parameters: fitted on the last FIT_TAIL prices, then reused (see module doc)."""
 
+    all_seasons = False  # whether the model uses every season given (else the primary one only)
+
     def fit(self, history) -> _Statistical:
         y = _finite(history)
         self._history = y
@@ -185,9 +211,19 @@ class _Statistical(_Baseline):
         return self._fits[0][2]
 
     def _fit_on(self, y: np.ndarray, make=None) -> tuple[int, np.ndarray, object]:
-        """(length of the history, the prices fitted on, the fitted statsforecast model)."""
+        """(length of the history, the prices fitted on, the fitted statsforecast model); a search (no ``make``)
+        done before on the same prices inside ``shared_fits`` is not done again."""
         tail = y[-FIT_TAIL[self.name]:]
-        return len(y), tail, _quiet((make or self._new)(len(tail)).fit, tail)
+        key = None
+        if make is None and _SHARED is not None:
+            seasons = self.seasons if self.all_seasons else self.seasons[:1]
+            key = (self.name, seasons, hashlib.blake2b(tail.tobytes(), digest_size=16).hexdigest())
+            if key in _SHARED:
+                return len(y), tail, _SHARED[key]
+        model = _quiet((make or self._new)(len(tail)).fit, tail)
+        if key is not None:
+            _SHARED[key] = model
+        return len(y), tail, model
 
     def _new(self, n: int):
         """An unfitted statsforecast model for ``n`` prices (seasonality only where they hold enough)."""
@@ -295,6 +331,7 @@ class Mstl(_Statistical):
     """
 
     name = "mstl"
+    all_seasons = True
 
     def _new(self, n):
         from statsforecast.models import MSTL, AutoETS

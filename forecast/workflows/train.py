@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 
@@ -25,7 +26,7 @@ from forecast.data.windows import Split, chronological_split, rows_needed
 from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
-from forecast.models.baselines import seasons_for
+from forecast.models.baselines import seasons_for, shared_fits
 from forecast.models.lstm import auto_choices
 from forecast.executors import SEQUENTIAL, Background
 
@@ -120,18 +121,15 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     splits = splits_of(panel, cfg)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = {sid: sp.n_val for sid, sp in splits.items()}
-    # forked before TensorFlow loads, and niced: needed after the fit, they leave the cores to its import and fit
-    baselines = Background(baseline_forecasts, panel, splits, cfg, nice=10)
-    auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"  # auto's statistical fits, also forked
-    choices = Background(auto_choices, heads, [n_val[s.id] for s in heads], cfg.window.horizon) if auto else None
+    # forked before TensorFlow loads: auto's choice, needed before the fit, then, niced, the baselines' forecasts,
+    # needed after it (they leave the cores to the fit)
+    statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0, 10))
     try:
         device = configure_device(cfg.train.device)
-        fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices and choices.result())
-        per, frames, entries = score_panel(panel, splits, fitted, cfg, baselines.result())
+        fitted = fit_networks(heads, n_val, cfg, verbose, executor, statistics.result())
+        per, frames, entries = score_panel(panel, splits, fitted, cfg, statistics.result())
     finally:
-        baselines.close()
-        if choices is not None:
-            choices.close()
+        statistics.close()
     training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
                 for k, f in fitted.items()}
     metrics = {"test": {"series": per, "pooled": pooled(per)}, "training": training, "skipped": panel.skipped,
@@ -150,6 +148,17 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
                           history=history, test_predictions=pd.concat(frames, ignore_index=True), device=device,
                           force=force, interrupted=any(f.fit_result.interrupted for f in fitted.values()))
     return TrainOutcome(bundle_dir, panel, metrics, device)
+
+
+def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: RunConfig) -> Iterator:
+    """What the fit needs of the statistical models, then what the scoring needs, in two stages (no TensorFlow):
+    ``--hybrid auto``'s choices for a global network (``lstm.auto_choices`` on ``heads``, the series without
+    their test parts; None otherwise), then ``baseline_forecasts``. Both fit AutoARIMA, AutoETS and AutoTheta on
+    the same training rows: ``shared_fits`` fits each once."""
+    with shared_fits():
+        auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"
+        yield auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon) if auto else None
+        yield baseline_forecasts(panel, splits, cfg)
 
 
 def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
