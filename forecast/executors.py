@@ -246,6 +246,8 @@ class Background:
                 self.close()
 
     def close(self) -> None:
+        if self._here is not None:  # a generator run here: ends its stages now, not when it is collected
+            self._here.close()
         if self._proc is not None:
             if self._proc.is_alive():
                 self._proc.terminate()

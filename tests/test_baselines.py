@@ -129,17 +129,20 @@ def test_shared_fits_search_once_per_model_and_prices():
 
     y = _monthly(120)
     alone = BASELINES["ets"](12).fit(y[:100])
-    with B.shared_fits():
+    with B.shared_fits() as fits:
         a, b = BASELINES["ets"](12).fit(y[:100]), BASELINES["ets"]((12, 6)).fit(y[:100])  # ETS: primary season
         part = StatisticalPart("ets", (12,)).fit(y[:100])
         others = [BASELINES["ets"](12).fit(y[:99]), BASELINES["ets"](4).fit(y[:100]),
                   BASELINES["arima"](12).fit(y[:100])]
         with B.shared_fits():  # nested: the outer block's fits
             nested = BASELINES["ets"](12).fit(y[:100])
-    after = BASELINES["ets"](12).fit(y[:100])
-    assert a.fitted_model is b.fitted_model is part.model_.fitted_model is nested.fitted_model
+    between = BASELINES["ets"](12).fit(y[:100])
+    with B.shared_fits(fits):  # a later block handed the first one's fits
+        later = BASELINES["ets"](12).fit(y[:100])
+    assert a.fitted_model is b.fitted_model is part.model_.fitted_model is nested.fitted_model is later.fitted_model
+    assert len(fits) == 4  # ets on y[:100], ets on y[:99], ets with season 4, arima
     assert all(o.fitted_model is not a.fitted_model for o in others)
-    assert alone.fitted_model is not a.fitted_model and after.fitted_model is not a.fitted_model
+    assert alone.fitted_model is not a.fitted_model and between.fitted_model is not a.fitted_model
     np.testing.assert_array_equal(b.forecast(H, history=y), alone.forecast(H, history=y))
     assert B._SHARED is None  # leaving the block forgets them
 

@@ -331,3 +331,30 @@ def test_autos_choice_brings_the_forecasts_of_every_origin_the_fit_reads():
     runs = _count_forward(part)
     np.testing.assert_array_equal(part.paths(s.values, np.arange(len(s)), 3), expected)
     assert runs == []
+
+
+def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart():
+    """train's one forked process makes auto's choice, then the baselines' forecasts, sharing the statistical fits
+    of the same training rows: the same choice and forecasts as each computed on its own, and no sharing left on."""
+    from forecast.models import baselines
+    from forecast.models.lstm import auto_choices
+    from forecast.workflows.train import baseline_forecasts, splits_of, statistical_work
+
+    cfg = _cfg("auto")
+    panel = _seasonal_ar(n=240, phi=0.0)
+    splits = splits_of(panel, cfg)
+    heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))
+    stages = statistical_work(panel, heads, splits, cfg)
+    (part, why), = next(stages).values()
+    assert baselines._SHARED is None  # open only while a stage computes
+    found = next(stages)
+    (alone, alone_why), = auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon).values()
+    apart = baseline_forecasts(panel, splits, cfg)
+    assert part is not None and (part.name, why) == (alone.name, alone_why)
+    np.testing.assert_array_equal(part.paths(panel.series[0].values, np.arange(240), 3),
+                                  alone.paths(panel.series[0].values, np.arange(240), 3))
+    (sid, got), = found.items()
+    assert got["info"] == apart[sid]["info"] and got["info"]["chosen"] in ("arima", "ets", "theta")
+    assert got["paths"].keys() == apart[sid]["paths"].keys()
+    for name, paths in got["paths"].items():
+        np.testing.assert_array_equal(paths, apart[sid]["paths"][name])

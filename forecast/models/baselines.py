@@ -89,16 +89,17 @@ _SHARED: dict | None = None  # (model, seasons, prices) -> its fit, while shared
 
 
 @contextlib.contextmanager
-def shared_fits() -> Iterator[None]:
+def shared_fits(fits: dict | None = None) -> Iterator[dict]:
     """Within the block, a statistical model's search on prices it has searched on before returns that fit.
 
     The fitted statsforecast models are only read afterwards (``predict``, ``forward``), so sharing one is
-    sharing the numbers it gives. Nested blocks share the outermost one's fits; leaving it forgets them."""
+    sharing the numbers it gives. The fits are kept in ``fits`` (yielded; pass it to a later block to go on
+    sharing them); a nested block shares the outermost one's. Leaving the outermost block stops the sharing."""
     global _SHARED
     outer = _SHARED
-    _SHARED = {} if outer is None else outer
+    _SHARED = outer if outer is not None else ({} if fits is None else fits)
     try:
-        yield
+        yield _SHARED
     finally:
         _SHARED = outer
 

@@ -154,11 +154,14 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     """What the fit needs of the statistical models, then what the scoring needs, in two stages (no TensorFlow):
     ``--hybrid auto``'s choices for a global network (``lstm.auto_choices`` on ``heads``, the series without
     their test parts; None otherwise), then ``baseline_forecasts``. Both fit AutoARIMA, AutoETS and AutoTheta on
-    the same training rows: ``shared_fits`` fits each once."""
-    with shared_fits():
-        auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"
-        yield auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon) if auto else None
-        yield baseline_forecasts(panel, splits, cfg)
+    the same training rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
+    auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"
+    with shared_fits() as fits:
+        choices = auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon) if auto else None
+    yield choices
+    with shared_fits(fits):
+        found = baseline_forecasts(panel, splits, cfg)
+    yield found
 
 
 def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
