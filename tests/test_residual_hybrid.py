@@ -333,13 +333,24 @@ def test_autos_choice_brings_the_forecasts_of_every_origin_the_fit_reads():
     assert runs == []
 
 
-def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart():
-    """train's one forked process makes auto's choice, then the baselines' forecasts, sharing the statistical fits
-    of the same training rows: the same choice and forecasts as each computed on its own, and no sharing left on."""
+def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart(monkeypatch):
+    """train's one forked process makes auto's choice, then the baselines' forecasts, searching each statistical
+    model once on the training rows: the same choice and forecasts as each computed on its own, and no sharing
+    left on."""
+    from collections import Counter
+
     from forecast.models import baselines
     from forecast.models.lstm import auto_choices
     from forecast.workflows.train import baseline_forecasts, splits_of, statistical_work
 
+    searches, quiet = Counter(), baselines._quiet
+
+    def counted(fn, *args, **kwargs):
+        if getattr(fn, "__name__", "") == "fit":  # a statsforecast model's fit (forecasts are lambdas)
+            searches[type(fn.__self__).__name__] += 1
+        return quiet(fn, *args, **kwargs)
+
+    monkeypatch.setattr(baselines, "_quiet", counted)
     cfg = _cfg("auto")
     panel = _seasonal_ar(n=240, phi=0.0)
     splits = splits_of(panel, cfg)
@@ -348,6 +359,7 @@ def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart():
     (part, why), = next(stages).values()
     assert baselines._SHARED is None  # open only while a stage computes
     found = next(stages)
+    assert searches == {"AutoARIMA": 1, "AutoETS": 1, "AutoTheta": 1, "MSTL": 1}  # apart: the first three twice
     (alone, alone_why), = auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon).values()
     apart = baseline_forecasts(panel, splits, cfg)
     assert part is not None and (part.name, why) == (alone.name, alone_why)
