@@ -85,6 +85,11 @@ def fit_tails(models) -> dict[str, int]:
     return {name: FIT_TAIL[name] for name in models if name in FIT_TAIL}
 
 
+def prices_digest(prices) -> str:
+    """A key for the exact values of ``prices`` (float64): what a memo of forecasts or fits on them is keyed by."""
+    return hashlib.blake2b(np.ascontiguousarray(prices, np.float64).tobytes(), digest_size=16).hexdigest()
+
+
 _SHARED: dict | None = None  # (model, seasons, prices) -> its fit, while shared_fits() is open
 
 
@@ -218,7 +223,7 @@ class _Statistical(_Baseline):
         key = None
         if make is None and _SHARED is not None:
             seasons = self.seasons if self.all_seasons else self.seasons[:1]
-            key = (self.name, seasons, hashlib.blake2b(tail.tobytes(), digest_size=16).hexdigest())
+            key = (self.name, seasons, prices_digest(tail))
             if key in _SHARED:
                 return len(y), tail, _SHARED[key]
         model = _quiet((make or self._new)(len(tail)).fit, tail)

@@ -21,7 +21,6 @@ origins)``, batched forecasts from many origins of one series (test scoring, cal
 
 from __future__ import annotations
 
-import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -34,6 +33,7 @@ from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, last_input, make_dataset, window_arrays
 from forecast.errors import ForecastError
 from forecast.models import residual
+from forecast.models.baselines import prices_digest
 from forecast.models.fitting import FitResult
 
 MAX_SERIES_AUTO_STATISTICAL = 10  # more series: auto skips the statistical candidates (four fits per series)
@@ -91,7 +91,7 @@ class LSTMForecaster:
         statistical model's one-step errors (scaled z units) at each of those rows that has a z, and its forecast
         from each of them as an origin, as scaled z (len(prices) - first, horizon). Computed once per prices
         (a forward run per origin)."""
-        key = (sid, first, hashlib.blake2b(np.ascontiguousarray(prices, np.float64).tobytes()).hexdigest())
+        key = (sid, first, prices_digest(prices))
         if key not in self._stat_cache:
             prep, part, h = self.preps[sid], self.stats[sid], self.horizon
             start = max(first - 1, 0)  # one origin earlier: the first row's one-step error

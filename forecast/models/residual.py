@@ -30,13 +30,12 @@ import alone took 2.2-2.7 s); a newer file, or a horizon served recursively, ask
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecast.data.transforms import Preprocessor
-from forecast.models.baselines import BASELINES, FIT_TAIL
+from forecast.models.baselines import BASELINES, FIT_TAIL, prices_digest
 
 STAT_HYBRIDS = ("ets", "arima", "theta", "mstl")
 AUTO_CANDIDATES = ("ets", "arima", "theta", "mstl")  # mstl: where a season holds two cycles of the training rows
@@ -125,7 +124,7 @@ class StatisticalPart:
 
 def _served_key(history: np.ndarray, h: int) -> str:
     """The key of the forecast of ``h`` steps run over the prices ``history`` (float64)."""
-    return f"{hashlib.blake2b(history.tobytes(), digest_size=16).hexdigest()}:{h}"
+    return f"{prices_digest(history)}:{h}"
 
 
 def encode_paths(prep: Preprocessor, origin_prices: np.ndarray, paths: np.ndarray) -> np.ndarray:
