@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import (ARCHS, BASELINE_NAMES, CHARTS, DEFAULT_MODELS, SERIES_CHARTS_MAX, WEIGHT_Z, DataConfig,
+from forecast.config import (ARCHS, BASELINE_NAMES, CHARTS, DEFAULT_MODELS, SERIES_CHARTS_MAX, WEIGHT_CONFIDENCE, DataConfig,
                              ModelConfig, TrainConfig, WindowConfig)
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, figure_workers, shell_path
@@ -87,8 +87,9 @@ HybridOpt = typer.Option(None, help="What the network learns: ets, arima, theta 
                          f"else the profile where an F test finds a season; none \\[default: {_MODEL.hybrid}].")
 ShrinkOpt = typer.Option(None, "--shrink/--no-shrink", help="Weigh the network's forecast against its anchor (the "
                          "hybrid's statistical forecast, else the naive forecast) by a weight in [0, 1]: what the "
-                         f"validation windows confirm (least squares less {WEIGHT_Z} standard errors); 0: the network adds "
-                         f"nothing \\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
+                         "validation windows confirm (the least-squares weight's one-sided "
+                         f"{WEIGHT_CONFIDENCE:.0%} lower bound); 0: the network adds nothing "
+                         f"\\[default: {'shrink' if _MODEL.shrink else 'no-shrink'}].")
 EnsembleOpt = typer.Option(None, help="Networks trained side by side; the forecast is their median "
                            f"\\[default: {_MODEL.ensemble}].")
 EpochsOpt = typer.Option(None, help=f"Most epochs per fit; early stopping usually ends sooner \\[default: {_TRAIN.epochs}].")

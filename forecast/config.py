@@ -49,7 +49,7 @@ class WindowConfig:
     test_frac: float = 0.15
 
 
-WEIGHT_Z = 1.645  # the network weight is its least-squares value less this many standard errors (one-sided 95%)
+WEIGHT_CONFIDENCE = 0.95  # the network weight is the one-sided lower confidence bound of its least-squares value
 
 
 @dataclass(frozen=True)

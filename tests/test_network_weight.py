@@ -79,24 +79,66 @@ def test_no_shrink_keeps_the_raw_network_and_stores_no_weight():
     assert fc.weights == {} and "network_weight" not in fc.state()["series"]
 
 
-def test_weight_is_the_lower_confidence_bound_so_chance_drift_on_a_random_walk_gets_none(monkeypatch):
+def test_weight_is_the_lower_confidence_bound_so_chance_drift_on_a_random_walk_gets_none():
     """On random walks the least-squares weight is a coin flip (the network's learned drift either matches the
     validation rows' by chance or not); the weight kept is its one-sided 95% lower bound: never more, and 0 on
     walks where least squares would still have given the network weight."""
-    import forecast.models.lstm as lstm_mod
-    from forecast.models.lstm import default_n_val
+    from forecast.data.windows import window_arrays
+    from forecast.models.lstm import block_starts, confirmed_weight, default_n_val, predict_batches
 
     kept, least_squares = [], []
     for seed in (0, 2, 3):
         panel, cfg = _returns(0.0, n=1000, seed=seed), _cfg()
         fc = _fit(cfg, panel)
-        big, _, val_o, base, anchors = fc.prepare(panel, [default_n_val(1000, cfg)])  # the same statistics again
-        monkeypatch.setattr(lstm_mod, "WEIGHT_Z", 0.0)
-        least_squares.append(fc._fit_weight(big, val_o, None, anchors))
-        monkeypatch.setattr(lstm_mod, "WEIGHT_Z", 1.645)
-        kept.append(fc.weights["series"])
+        big, _, val_o, _, anchors = fc.prepare(panel, [default_n_val(1000, cfg)])  # the same statistics again
+        x, y = window_arrays(big, val_o, 10, 3)
+        d = predict_batches(fc.model, x).astype(np.float64) - anchors[val_o]
+        weight, bound = confirmed_weight(y - anchors[val_o], d, block_starts(val_o, 3))
+        assert bound == fc.weights["series"]
+        least_squares.append(weight)
+        kept.append(bound)
     assert all(k <= ls for k, ls in zip(kept, least_squares)) and kept[0] < least_squares[0], (kept, least_squares)
     assert kept[1:] == [0.0, 0.0] and min(least_squares[1:]) > 0.0, (kept, least_squares)
+
+
+def _windows(blocks, size=3, h=4, slope=0.6, seed=0):
+    """``blocks`` x ``size`` windows of ``h`` steps where what the anchor left is ``slope`` x the network's
+    departure from it, plus noise."""
+    rng = np.random.default_rng(seed)
+    d = rng.normal(0, 1, (blocks * size, h))
+    return slope * d + rng.normal(0, 1, d.shape), d, np.arange(0, blocks * size, size)
+
+
+def test_the_bound_is_the_cluster_robust_one_with_students_t_on_the_blocks():
+    """The bound equals statsmodels' OLS lower 95% bound with standard errors clustered on the blocks, the
+    G / (G - 1) correction and t with G - 1 degrees of freedom (an independent computation of the same thing)."""
+    import statsmodels.api as sm
+
+    from forecast.models.lstm import confirmed_weight
+
+    for blocks, slope in ((2, 1.5), (3, 1.5), (8, 0.8)):  # bounds inside (0, 1): not clipped
+        r, d, starts = _windows(blocks, slope=slope)
+        groups = np.repeat(np.arange(blocks), 3 * 4)
+        fit = sm.OLS(r.ravel(), d.ravel()).fit(cov_type="cluster", use_t=True, cov_kwds={
+            "groups": groups, "use_correction": True, "df_correction": True})
+        weight, bound = confirmed_weight(r, d, starts)
+        np.testing.assert_allclose(weight, fit.params[0], rtol=1e-12)
+        assert 0 < bound < 1, (blocks, bound)
+        np.testing.assert_allclose(bound, fit.conf_int(alpha=0.10)[0, 0], rtol=1e-10)
+
+
+def test_a_single_block_of_validation_windows_confirms_nothing():
+    """With one block the windows' scores sum to 0 by construction of least squares, so their spread says nothing
+    about the weight's error: the bound is 0 whatever least squares gives (a short series' validation part of 6
+    windows at horizon 10 is one block)."""
+    from forecast.models.lstm import confirmed_weight
+
+    r, d, _ = _windows(1, size=6, slope=0.5)
+    weight, bound = confirmed_weight(r, d, np.array([0]))
+    assert weight > 0.2 and bound == 0.0, (weight, bound)
+    two = confirmed_weight(*_windows(2, size=6, slope=0.5)[:2], np.array([0, 6]))
+    many = confirmed_weight(*_windows(40, size=6, slope=0.5)[:2], np.arange(0, 240, 6))
+    assert two[1] < two[0] and 0 < many[1] < many[0], (two, many)
 
 
 def test_standard_error_blocks_restart_at_each_series_of_a_panel():

@@ -21,11 +21,12 @@ origins)``, batched forecasts from many origins of one series (test scoring, cal
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 
-from forecast.config import WEIGHT_Z, RunConfig
+from forecast.config import WEIGHT_CONFIDENCE, RunConfig
 from forecast.data import features as feat
 from forecast.data.panel import Panel, Series
 from forecast.data.seasonal import SeasonalProfile
@@ -202,27 +203,16 @@ class LSTMForecaster:
 
     def _fit_weight(self, big: np.ndarray, val_o: np.ndarray, base: np.ndarray | None, anchors: np.ndarray) -> float:
         """The weight ``a`` in [0, 1] of the network's forecast against its anchor, ``anchor + a * (network -
-        anchor)``: the least-squares weight on the validation windows less ``WEIGHT_Z`` standard errors (the
-        one-sided 95% lower confidence bound), clipped. The network keeps only the weight the validation
-        windows show it has earned; on a short validation part or a random walk that is often 0.
-
-        The standard error treats the windows' scores ``sum_k e_ik d_ik`` (``e``: residual of the fit) as
-        correlated within one horizon (consecutive windows share all but one label), so they are summed in
-        blocks of ``horizon`` windows before squaring; a block never spans two series of a panel
-        (``block_starts``)."""
+        anchor)``: the one-sided 95% lower confidence bound of the least-squares weight on the validation windows
+        (``confirmed_weight``). The network keeps only the weight the validation windows show it has earned; on a
+        short validation part or a random walk that is often 0."""
         w = self.cfg.window
         x, y = window_arrays(big, val_o, w.window, w.horizon)  # (n, window, inputs), (n, horizon)
         if base is not None:
             y = y - base[val_o]
         a = anchors[val_o]
         d = predict_batches(self.model, np.ascontiguousarray(x)).astype(np.float64) - a
-        den = float(np.sum(d * d))
-        if den <= 0:
-            return 1.0  # the network is its anchor: the weight changes nothing
-        weight = float(np.sum((y - a) * d)) / den
-        scores = np.sum((y - a - weight * d) * d, axis=1)  # (n,)
-        se = float(np.sqrt(np.sum(np.add.reduceat(scores, block_starts(val_o, w.horizon)) ** 2))) / den
-        return float(np.clip(weight - WEIGHT_Z * se, 0.0, 1.0))
+        return confirmed_weight(y - a, d, block_starts(val_o, w.horizon))[1]
 
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) in prices of series ``s`` made at each origin index of ``s.values`` (batched)."""
@@ -377,6 +367,32 @@ def block_starts(origins: np.ndarray, size: int) -> np.ndarray:
     origins = np.asarray(origins)
     bounds = np.r_[0, np.flatnonzero(np.diff(origins) != 1) + 1, len(origins)]
     return np.concatenate([np.arange(a, b, size) for a, b in zip(bounds[:-1], bounds[1:])]).astype(np.intp)
+
+
+def confirmed_weight(r: np.ndarray, d: np.ndarray, starts: np.ndarray,
+                     confidence: float = WEIGHT_CONFIDENCE) -> tuple[float, float]:
+    """(least-squares weight, its one-sided lower confidence bound clipped to [0, 1]) of the model ``r ~ a * d``
+    over windows (rows) and steps: ``r`` what the anchor left, ``d`` the network's forecast less the anchor.
+
+    Consecutive windows share all but one label, so the windows' scores ``sum_k e_ik d_ik`` (``e``: the fit's
+    residual) are summed in blocks starting at ``starts`` (``block_starts``) and the blocks are taken as
+    independent: the cluster-robust standard error with the G / (G - 1) correction and Student's t with
+    G - 1 degrees of freedom for G blocks, the critical value that holds with few clusters (Bester, Conley and
+    Hansen 2011, J. Econometrics 165). With one block the block sum is 0 by construction (least squares makes
+    the scores sum to 0), so nothing is confirmed: the bound is 0. With many blocks t is close to the normal
+    quantile (1.666 against 1.645 for 75 blocks, a daily series' validation part)."""
+    from scipy.special import stdtrit
+
+    den = float(np.sum(d * d))
+    if den <= 0:
+        return 1.0, 1.0  # the network is its anchor: the weight changes nothing
+    weight = float(np.sum(r * d)) / den
+    sums = np.add.reduceat(np.sum((r - weight * d) * d, axis=1), starts)
+    g = len(sums)
+    if g < 2:
+        return weight, 0.0
+    se = math.sqrt(g / (g - 1) * float(np.sum(sums ** 2))) / den
+    return weight, float(np.clip(weight - float(stdtrit(g - 1, confidence)) * se, 0.0, 1.0))
 
 
 def input_width(features: Sequence[str], state: dict) -> int:

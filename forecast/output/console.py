@@ -11,7 +11,7 @@ from typing import Iterator
 from rich.console import Console
 from rich.table import Table
 
-from forecast.config import SERIES_CHARTS_MAX, WEIGHT_Z
+from forecast.config import SERIES_CHARTS_MAX, WEIGHT_CONFIDENCE
 from forecast.io import shell_path
 
 HISTORY_POINTS = 250  # observations shown before the forecast origin: about a year of trading days
@@ -68,7 +68,8 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
         anchor = ("the forecasts of " + display_name(m["hybrid"]["part"])
                   if m.get("hybrid", {}).get("part") not in (None, "none", "season") else "the naive forecast")
         out.print(f"network weight: {m['network_weight']:.2f} against {anchor} (what the validation windows "
-                  f"confirm: least squares less {WEIGHT_Z} standard errors; 0: the network adds nothing)", highlight=False)
+                  f"confirm: the least-squares weight's one-sided {WEIGHT_CONFIDENCE:.0%} lower bound; 0: the "
+                  "network adds nothing)", highlight=False)
     out.print(f"epochs run: {t['epochs_run']} (best {t['best_epoch']}, "
               f"{'early-stopped' if t['stopped_early'] else 'hit --epochs'}); best validation loss "
               f"{t['best_val_loss']:.4g}; device {device}")
