@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from forecast.data.panel import from_series
+from forecast.data.panel import from_series, panel_of
 from forecast.evaluation.backtest import backtest, parse_models
 from forecast.cli import app
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
@@ -126,3 +126,49 @@ def test_force_replaces_an_earlier_backtest_but_never_an_unrelated_folder(walk_c
     res = CliRunner().invoke(app, [*args, "--out", str(mine), "--force"])
     assert res.exit_code == 2 and "is a folder with files but not a backtest folder (no metrics.json)" in res.output
     assert (mine / "thesis.txt").read_text() == "precious"
+
+
+def test_network_weight_sentence_counts_the_fits_where_the_network_adds_nothing():
+    from forecast.evaluation.backtest import network_weight
+
+    assert network_weight([]) is None
+    assert network_weight([0.0, 0.0]) == {"per_fit": [0.0, 0.0], "zero_in": 2, "fits": 2, "message": (
+        "0 in all 2 fits: the validation windows confirmed nothing the network learned, so the LSTM's forecasts "
+        "are the naive forecast's")}
+    assert network_weight([0.0], ["arima"])["message"] == (
+        "0 in the one fit: the validation windows confirmed nothing the network learned, so the LSTM's forecasts "
+        "are those of the statistical model it corrects")
+    assert network_weight([0.5])["message"] == "0.50 (what the fit's validation windows confirm)"
+    assert network_weight([0.2, 0.7])["message"] == "0.20-0.70 over the 2 fits (what each fit's validation windows confirm)"
+    assert network_weight([0.0, 0.21, 0.974, 0.0], ["ets", None, None, None])["message"] == (
+        "0 in 2 of 4 fits, 0.21-0.97 in the others: what each fit's validation windows confirm; with 0 a fit's "
+        "forecasts are its anchor's (the naive forecast, or the statistical model it corrects)")
+
+
+def _ar_returns(phi=0.9, n=600, seed=0):
+    """Prices whose log returns are AR(1) with coefficient ``phi``: what a network can learn and validate."""
+    rng = np.random.default_rng(seed)
+    e = np.zeros(n)
+    for t in range(1, n):
+        e[t] = phi * e[t - 1] + rng.normal(0, 0.01)
+    return panel_of(100 * np.exp(np.cumsum(e)))
+
+
+@pytest.mark.parametrize("kind", ["random walk", "AR(0.9) returns"])
+def test_backtest_reports_each_fits_network_weight_and_a_zero_weight_fit_forecasts_naive(tiny_cfg, kind):
+    """The weights the report gives are the fits' own: where one is 0, that fit's LSTM forecasts are the naive
+    forecasts (to float rounding: no statistical part here); where it is not, they differ. A random walk gets 0
+    in every fit, AR(0.9) returns (learnable) a weight in every fit."""
+    if kind == "random walk":
+        panel, cfg = from_series(_series("random_walk", 200, 3)), tiny_cfg
+    else:
+        panel, cfg = _ar_returns(), tiny_cfg.replace(model={"layers": (16,)},
+                                                     train={"epochs": 10, "patience": 5, "learning_rate": 0.01})
+    bt = backtest(panel, cfg, folds=2, step=3, models=["lstm", "naive"])
+    w, f = bt.report["network_weight"], bt.forecasts
+    assert w["per_fit"] == ([0.0, 0.0] if kind == "random walk" else [x for x in w["per_fit"] if x > 0.5]), w
+    assert w["fits"] == 2 and w["zero_in"] == sum(x == 0 for x in w["per_fit"]), w
+    for fit, origin in zip(w["per_fit"], sorted(f.origin.unique())):
+        lstm, naive = (f[(f.model == m) & (f.origin == origin)]["forecast"].to_numpy() for m in ("lstm", "naive"))
+        assert (np.max(np.abs(lstm / naive - 1)) < 1e-9) == (fit == 0.0), (fit, lstm, naive)
+    assert w["message"].startswith("0 in all 2 fits" if kind == "random walk" else f"{min(w['per_fit']):.2f}")

@@ -224,6 +224,32 @@ def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
     return out
 
 
+def network_weight(weights, parts=()) -> dict | None:
+    """The LSTM's network weight in each fit of a backtest (``weights``, in fit order; models/lstm.py, ``--shrink``)
+    and a sentence saying what it means: with weight 0 a fit forecasts its anchor, the naive forecast or, where
+    the fit corrects a statistical model (``parts``: the fits' models, None where none), that model's forecasts,
+    whatever the network learned. None without weights."""
+    w = [float(x) for x in weights]
+    if not w:
+        return None
+    zero, n, used = sum(x == 0.0 for x in w), len(w), sum(bool(p) for p in parts)
+    anchor = {0: "the naive forecast's", len(w): "those of the statistical model it corrects"}.get(
+        used, "its anchor's (the naive forecast, or the statistical model it corrects)")
+    lo, hi = (f"{min(x for x in w if x > 0):.2f}", f"{max(w):.2f}") if zero < n else ("", "")
+    spread = lo if lo == hi else f"{lo}-{hi}"
+    if zero == n:
+        text = (f"0 in {'the one fit' if n == 1 else f'all {n} fits'}: the validation windows confirmed nothing the "
+                f"network learned, so the LSTM's forecasts are {anchor}")
+    elif n == 1:
+        text = f"{spread} (what the fit's validation windows confirm)"
+    elif zero == 0:
+        text = f"{spread} over the {n} fits (what each fit's validation windows confirm)"
+    else:
+        text = (f"0 in {zero} of {n} fits, {spread} in the others: what each fit's validation windows confirm; "
+                f"with 0 a fit's forecasts are {anchor}")
+    return {"per_fit": w, "zero_in": zero, "fits": n, "message": text}
+
+
 def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
     parts = [r.one_step[s.id] for r in results if r.model == "lstm" and s.id in r.one_step]
     if not parts:
@@ -374,7 +400,10 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     lstm_is = V.lstm_label(r.parts.get(s.id) for r in results if r.model == "lstm")
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is)  # the LSTM against the best model (lowest MAE) and naive
     dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
+    fits = [r for r in sorted(results, key=lambda r: r.folds[0]) if r.model == "lstm" and s.id in r.network_weights]
+    weight = network_weight([r.network_weights[s.id] for r in fits], [r.parts.get(s.id) for r in fits])
     report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
+              "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
               "season": m, "train_end_indices": [int(f.origin) for f in fold_list],

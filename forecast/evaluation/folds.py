@@ -104,6 +104,7 @@ class FoldResult:
     calibrators: dict[str, object] = field(default_factory=dict)  # id -> ConformalCalibrator of this fit
     ids: tuple[str, ...] = ()
     parts: dict[str, str] = field(default_factory=dict)  # id -> the statistical model a residual hybrid corrects
+    network_weights: dict[str, float] = field(default_factory=dict)  # id -> the network's weight against its anchor
 
     @property
     def folds(self) -> list[int]:
@@ -141,6 +142,8 @@ def run_fold(task: FoldTask) -> FoldResult:
                            initial_weights=task.initial_weights)
         model.fit(_cut(panel, task.fit_ranges))
         result.parts = statistical_parts(model, ids)
+        result.network_weights = {sid: float(w) for sid, w in (getattr(model, "weights", None) or {}).items()
+                                  if sid in ids}  # a network fitted with --shrink (models/lstm.py)
     except Exception as e:  # noqa: BLE001 - a failing model must not end the run
         result.notes.append(_failure(task.model, task.origins[0][0], e))
         result.seconds = time.perf_counter() - t0

@@ -326,6 +326,8 @@ def print_backtest(report: dict, written: list | None = None) -> None:
                             f"{'significant' if p < 0.05 else 'not significant'} (p = {p:.3g})")
             out.print(f"Diebold-Mariano (LSTM vs {other}, {test['loss']} errors, n = {test['n']}): "
                       f"statistic {stat}: {text}")
+    if report.get("network_weight"):
+        out.print(f"network weight: {report['network_weight']['message']}", highlight=False)
     if report.get("lag_diagnostic"):
         out.print(f"lag diagnostic: {report['lag_diagnostic']['message']}")
     for note in report.get("notes", []):

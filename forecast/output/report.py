@@ -408,6 +408,8 @@ def backtest_section(src: Sources) -> str:
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
              f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
+    if isinstance(bt.get("network_weight"), dict):
+        parts.append(f"<p>Network weight: {esc(bt['network_weight'].get('message', ''))}</p>")
     dm = bt.get("dm_test")
     if isinstance(dm, dict):
         parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
