@@ -43,6 +43,7 @@ def backtest_metrics() -> dict:
         "origins": ["2020-01-01", "2020-02-01", "2020-03-01"],
         "dm_test": {"statistic": 1.234, "p_value": 0.217, "verdict": "no significant difference (p = 0.217)"},
         "lag_diagnostic": {"best_lag": 1, "scores": {"0": 0.9, "1": 0.2}, "message": "forecast looks like a lagged copy"},
+        "network_weight": {"per_fit": [0.0], "zero_in": 1, "fits": 1, "message": f"0 in the one fit {HOSTILE}"},
         "verdict": f"The LSTM does not beat the naive forecast {HOSTILE}",
         "notes": ["ARIMA skipped: too few rows"],
         "coverage_range": {"0.8": {"low": 0.58, "high": 0.97, "mass": 0.9, "origins": 3, "steps": 3}},
@@ -111,6 +112,9 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
             "(simulated on a random walk; more folds narrow the range); every model is inside it") in full_html
     assert "This backtest was run on a different file (other.csv) than the bundle was trained on." in full_html
     assert "<p>no significant difference (p = 0.217)</p>" in full_html
+    section = full_html.split("<h2>Backtest against baselines</h2>")[1].split("<h2>")[0]
+    assert ("<p>Network weight: 0 in the one fit &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co</p>"
+            in section)
     lag = full_html.split("<h2>Lag diagnostic</h2>")[1]
     assert "forecast looks like a lagged copy" in lag and "Best-matching lag: <b>1</b>" in lag
 
