@@ -13,8 +13,8 @@ from typing import Iterator, Optional
 
 import typer
 
-from forecast.config import (ARCHS, BASELINE_NAMES, CHARTS, DEFAULT_MODELS, SERIES_CHARTS_MAX, WEIGHT_CONFIDENCE, DataConfig,
-                             ModelConfig, TrainConfig, WindowConfig)
+from forecast.config import (ARCHS, BASELINE_NAMES, CHARTS, DEFAULT_MODELS, SERIES_CHARTS_MAX, WEIGHT_CONFIDENCE,
+                             DataConfig, ModelConfig, TrainConfig, WindowConfig)
 from forecast.errors import ForecastError
 from forecast.io import check_can_write, dumps, figure_workers, shell_path
 
