@@ -140,6 +140,9 @@ def test_network_weight_sentence_counts_the_fits_where_the_network_adds_nothing(
         "are those of the statistical model it corrects")
     assert network_weight([0.5])["message"] == "0.50 (what the fit's validation windows confirm)"
     assert network_weight([0.2, 0.7])["message"] == "0.20-0.70 over the 2 fits (what each fit's validation windows confirm)"
+    assert network_weight([0.0, 0.01, 0.0], ["ets", "ets", "ets"])["message"].startswith(
+        "0 in 2 of 3 fits, 0.01 in the other: what each fit's validation windows confirm; with 0 a fit's forecasts "
+        "are those of the statistical model it corrects")
     assert network_weight([0.0, 0.21, 0.974, 0.0], ["ets", None, None, None])["message"] == (
         "0 in 2 of 4 fits, 0.21-0.97 in the others: what each fit's validation windows confirm; with 0 a fit's "
         "forecasts are its anchor's (the naive forecast, or the statistical model it corrects)")

@@ -245,7 +245,8 @@ def network_weight(weights, parts=()) -> dict | None:
     elif zero == 0:
         text = f"{spread} over the {n} fits (what each fit's validation windows confirm)"
     else:
-        text = (f"0 in {zero} of {n} fits, {spread} in the others: what each fit's validation windows confirm; "
+        text = (f"0 in {zero} of {n} fits, {spread} in the {'other' if n - zero == 1 else 'others'}: what each "
+                f"fit's validation windows confirm; "
                 f"with 0 a fit's forecasts are {anchor}")
     return {"per_fit": w, "zero_in": zero, "fits": n, "message": text}
 
