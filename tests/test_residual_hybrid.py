@@ -257,6 +257,20 @@ def test_pooled_verdict_over_many_series_names_the_statistical_model_too():
     assert [rep["series"][sid]["verdict"]["lstm_is"] for sid in ("a", "b")] == [rep["pooled"]["lstm_is"]] * 2
 
 
+def test_pooled_verdict_names_the_statistical_part_once():
+    """The label is said once; the rest of the sentence says "the LSTM"."""
+    from forecast.evaluation.backtest import pooled_verdict
+
+    label = "the LSTM (correcting the forecasts of AutoETS or AutoTheta in 3 of 4 fits)"
+    p = {"models": {"lstm": {"mean_mase": 0.8}, "naive": {"mean_mase": 1.0}}, "lstm_beats_naive": 2,
+         "n_compared": 2, "lstm_beats_naive_significantly": 1, "evidence": {"a": {"origins": 10}, "b": {"origins": 10}},
+         "dm_test": {"p_value": 0.01, "statistic": -2.5}, "lstm_is": label}
+    assert pooled_verdict(p) == (
+        "The LSTM (correcting the forecasts of AutoETS or AutoTheta in 3 of 4 fits) has a lower MAE than the naive "
+        "forecast on 2 of 2 series (1 significantly); pooled over the series the LSTM is significantly more accurate "
+        "(pooled Diebold-Mariano p = 0.01); the LSTM has the lowest mean MASE of all models (0.800).")
+
+
 def test_predict_from_the_stored_rows_fits_no_statistical_model(tmp_path):
     """The bundle keeps its statistical part's forecasts from the stored rows: predict from them imports no
     statsforecast (2 s and more) and gives the forecast a refit gives; another origin still refits."""

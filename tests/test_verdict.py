@@ -115,13 +115,15 @@ def test_lstm_label_names_the_statistical_parts_of_the_fits():
 
     assert lstm_label([None, None]) == "the LSTM"
     assert lstm_label(["arima", "arima"]) == "the LSTM (correcting AutoARIMA's forecasts)"
-    assert lstm_label(["ets", None, "theta"]) == "the LSTM (correcting AutoETS or AutoTheta's forecasts in 2 of 3 fits)"
+    assert lstm_label(["ets", None, "theta"]) == "the LSTM (correcting the forecasts of AutoETS or AutoTheta in 2 of 3 fits)"
+    assert lstm_label(["arima", "mstl", "ets", None]) == \
+        "the LSTM (correcting the forecasts of AutoARIMA, MSTL or AutoETS in 3 of 4 fits)"
     assert lstm_label(["ets", None], unit="fits of a series") == \
         "the LSTM (correcting AutoETS's forecasts in 1 of 2 fits of a series)"
     models, F, A, N = _case({"lstm": 3.0, "naive": 2.0, "theta": 0.5})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
     assert text.startswith("AutoTheta is best here, its MAE ") and "lower than that of the LSTM (correcting AutoETS's " \
-        "forecasts)" in text and text.endswith("use AutoTheta, not the LSTM (correcting AutoETS's forecasts).")
+        "forecasts)" in text and text.endswith("use AutoTheta, not the LSTM.") and text.count("correcting") == 1
     models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"]))["text"]
     assert text.startswith("The LSTM (correcting AutoETS's forecasts) is best here")

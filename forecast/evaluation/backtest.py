@@ -470,7 +470,7 @@ def pooled_verdict(p: dict) -> str:
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
     if best == "lstm":
-        rank = f"{lstm} has the lowest mean MASE of all models ({finite['lstm']:.3f})"
+        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f})"
     else:
         rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
                 + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"): use {best}")
@@ -481,6 +481,6 @@ def pooled_verdict(p: dict) -> str:
     pv = dm["p_value"]
     ptxt = "not tested" if pv is None or not math.isfinite(pv) else f"pooled Diebold-Mariano p = {pv:.3g}"
     if pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE:
-        better = lstm if dm["statistic"] < 0 else "the naive forecast"
+        better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
         return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
     return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."

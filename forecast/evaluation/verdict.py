@@ -82,15 +82,18 @@ def _p(p: float) -> str:
 
 def lstm_label(parts, unit: str = "fits") -> str:
     """How the verdict names the LSTM of a backtest whose fits used ``parts`` (one per fit: the statistical model
-    the residual hybrid corrects, or None): "the LSTM", or "the LSTM (correcting AutoARIMA's forecasts ...)";
-    ``unit`` names what ``parts`` counts ("in 2 of 3 fits")."""
+    the residual hybrid corrects, or None): "the LSTM", "the LSTM (correcting AutoARIMA's forecasts ...)" or
+    "the LSTM (correcting the forecasts of AutoARIMA, MSTL or AutoETS ...)"; the verdict names it so once, then
+    says "the LSTM". ``unit`` names what ``parts`` counts ("in 2 of 3 fits")."""
     parts = list(parts)
     used = [p for p in parts if p]
     if not used:
         return "the LSTM"
-    names = " or ".join(display_name(n) for n in dict.fromkeys(used))
+    names = [display_name(n) for n in dict.fromkeys(used)]
     where = "" if len(used) == len(parts) else f" in {len(used)} of {len(parts)} {unit}"
-    return f"the LSTM (correcting {names}'s forecasts{where})"
+    if len(names) == 1:
+        return f"the LSTM (correcting {names[0]}'s forecasts{where})"
+    return f"the LSTM (correcting the forecasts of {', '.join(names[:-1])} or {names[-1]}{where})"
 
 
 def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae", lstm_is: str = "the LSTM") -> dict:
@@ -191,8 +194,8 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
         if not tested:
             return f"{head}{caveat}, {_too_few(test)}; until then prefer {B}{_simpler(best)}."
         if sig:
-            return f"{head} ({_p(p)}, significant){caveat}: use {B}, not {L}."
-        return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): {L} is no more "
+            return f"{head} ({_p(p)}, significant){caveat}: use {B}, not the LSTM."
+        return (f"{head}{caveat}, but the difference is not significant ({_p(p)}): the LSTM is no more "
                 f"accurate than {B}, so use {B}{_simpler(best)}.")
     R = display_name(rival)
     gap = out["lstm_skill_vs_best"]
@@ -201,7 +204,8 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
     if not tested:
         return f"{head}{caveat}, {_too_few(test)}; until then prefer {R}{_simpler(rival)}."
     if sig:
-        return f"{L} is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: use {L}."
+        return (f"{L} is best here, its {metric} {_pct(gap)} lower than {R}'s ({_p(p)}, significant){caveat}: "
+                "use the LSTM.")
     return (f"{head}{caveat}, but the difference is not significant ({_p(p)}) and may be noise: "
             f"prefer {R}{_simpler(rival)}.")
 
