@@ -30,7 +30,7 @@ import pytest
 
 from conftest import write_synthetic
 from forecast import bundle as bundle_io
-from forecast.config import RunConfig
+from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
 
 TINY = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--device", "cpu", "--seed", "7"]
 LONG = ["--epochs", "400", "--patience", "1000"]  # still running when the signal comes
@@ -442,3 +442,34 @@ def test_ctrl_c_during_a_panel_fit_exits_130_and_writes_nothing(tmp_path, ctrl_c
     assert r.exit_code == 130, r.output
     assert r.stderr == "interrupted: nothing was written (any previous bundle is intact)\n"
     assert not (tmp_path / "m").exists() and temp_dirs(tmp_path, "m") == []
+
+
+def test_ctrl_c_landing_in_a_finaliser_still_stops_the_fit():
+    """Python drops an exception raised while a finaliser runs, and TensorFlow runs finalisers at every epoch's end
+    (it deletes the epoch's iterator). A Ctrl-C that lands there must still stop the fit: here it lands in a
+    ``__del__`` at the end of epoch 2, and the fit ends interrupted after 2 of its 50 epochs."""
+    import keras
+
+    from forecast.data.panel import panel_of
+    from forecast.models.lstm import LSTMForecaster
+
+    class SigintInFinaliser:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            sum(range(10_000))  # bytecode runs here: the KeyboardInterrupt is raised inside __del__, and dropped
+
+    class DropOne(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == 2:
+                SigintInFinaliser()  # deleted at once
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # even if pytest runs in background
+    try:
+        cfg = RunConfig(window=WindowConfig(window=10, horizon=3), model=ModelConfig(layers=(8,), dropout=0.0,
+                        hybrid="none", shrink=False), train=TrainConfig(epochs=50, patience=100, batch_size=32,
+                                                                        seed=7, device="cpu", save_on_interrupt=True))
+        prices = 100 + np.cumsum(np.random.default_rng(1).normal(0, 1, 300))
+        fc = LSTMForecaster(cfg, callbacks=[DropOne()]).fit(panel_of(prices))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert fc.fit_result.interrupted and fc.fit_result.epochs_run == 2, fc.fit_result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -119,6 +120,47 @@ def build_optimizer(model) -> None:
             optimizer.build(model.trainable_variables)
 
 
+@contextlib.contextmanager
+def ctrl_c_kept():
+    """While the block runs, Ctrl-C raises KeyboardInterrupt as usual and is also noted; yields the callback that
+    raises it again at the next batch's or epoch's end if it got lost.
+
+    Python drops an exception raised while a finaliser runs ("Exception ignored in ... __del__"), and TensorFlow
+    runs finalisers at every epoch's end (the epoch's dataset iterator is deleted): a Ctrl-C landing there was
+    lost and the fit ran on (seen once in `tests/test_crash_safety.py`'s real SIGINT: 400 epochs, exit 0). Where
+    SIGINT is not Python's default handler (ignored, or another handler) or this is not the main thread, nothing
+    is changed and the callback does nothing."""
+    import signal
+    import threading
+
+    import keras
+
+    noted: list[bool] = []
+
+    class Again(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if noted:
+                noted.clear()
+                raise KeyboardInterrupt
+
+        on_test_batch_end = on_epoch_end = on_train_batch_end
+
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield Again()
+        return
+
+    def handler(signum, frame):
+        noted.append(True)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield Again()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra_callbacks=()) -> FitResult:
     """Fit with early stopping on validation loss (best weights restored) and LR reduction on plateau.
 
@@ -133,8 +175,9 @@ def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra
     build_optimizer(model)
     interrupted = False
     try:
-        model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
-                  callbacks=[plateau, early, *extra_callbacks])  # early logs the learning rate plateau sets
+        with ctrl_c_kept() as again:
+            model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
+                      callbacks=[plateau, early, *extra_callbacks, again])  # early logs the rate plateau sets
     except KeyboardInterrupt:
         if not cfg.save_on_interrupt or early.weights is None:
             raise
