@@ -178,6 +178,7 @@ def fit_model(model, train_ds, val_ds, cfg: TrainConfig, verbose: int = 1, extra
         with ctrl_c_kept() as again:
             model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, verbose=verbose, shuffle=False,
                       callbacks=[plateau, early, *extra_callbacks, again])  # early logs the rate plateau sets
+            again.on_train_batch_end(None)  # lost after the last epoch's callbacks: raised here
     except KeyboardInterrupt:
         if not cfg.save_on_interrupt or early.weights is None:
             raise
