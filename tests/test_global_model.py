@@ -114,7 +114,7 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
 
 
 def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
-    """No (windows, window, features) copy: make_dataset gets the series array and origins, cache off."""
+    """make_dataset gets the concatenated series and origins, and decides by size whether to copy windows."""
     import forecast.models.fitting
     import forecast.models.lstm
     from forecast.data.panel import load_panel
@@ -128,7 +128,7 @@ def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_
     panel = load_panel(long_csv, id_col="symbol")
     LSTMForecaster(tiny_cfg).fit(panel, [20, 20])
     (z, train_o, kw_train), (_, val_o, kw_val) = calls
-    assert z.shape == (149 + 119, 1) and not kw_train.get("cache") and not kw_val.get("cache")
+    assert z.shape == (149 + 119, 1) and "gather" not in kw_train and "gather" not in kw_val
     # per series: n_train - offset - window - horizon + 1 origins whose labels stay in its training part
     assert len(train_o) == (130 - 1 - 10 - 3 + 1) + (100 - 1 - 10 - 3 + 1)
 

@@ -100,12 +100,12 @@ def test_last_input_is_the_final_window(window, extra):
 
 @TF
 @given(st.integers(2, 12), st.integers(1, 5), st.integers(0, 40), st.integers(1, 9), st.booleans(), st.booleans())
-def test_make_dataset_equals_window_arrays(window, horizon, extra, batch, cache, shuffle):
+def test_make_dataset_equals_window_arrays(window, horizon, extra, batch, gather, shuffle):
     length = window + horizon + extra
     z = np.arange(length, dtype=np.float32) / 7
     origins = np.arange(window - 1, length - horizon)
     x_ref, y_ref = window_arrays(z, origins, window, horizon)
-    batches = list(make_dataset(z, origins, window, horizon, batch, shuffle=shuffle, seed=3, cache=cache))
+    batches = list(make_dataset(z, origins, window, horizon, batch, shuffle=shuffle, seed=3, gather=gather))
     assert all(len(bx) <= batch for bx, _ in batches)
     x = np.concatenate([bx.numpy() for bx, _ in batches])
     y = np.concatenate([by.numpy() for _, by in batches])

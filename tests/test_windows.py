@@ -89,19 +89,54 @@ def _collect(ds):
     return xs, np.concatenate(xs), np.concatenate(ys)
 
 
-@pytest.mark.parametrize("cache", [True, False])
-def test_make_dataset_yields_the_window_arrays(cache):
+@pytest.mark.parametrize("gather", [True, False])
+def test_make_dataset_yields_the_window_arrays(gather):
     z = np.arange(150, dtype=np.float32)
     origins = chronological_split(151, W, H, 0.15, 0.15, 1).train_origins
     x_ref, y_ref = window_arrays(z, origins, W, H)
-    batches, x, y = _collect(make_dataset(z, origins, W, H, batch_size=16, cache=cache))
+    batches, x, y = _collect(make_dataset(z, origins, W, H, batch_size=16, gather=gather))
     assert [b.shape for b in batches[:-1]] == [(16, W, 1)] * (len(origins) // 16)
     assert batches[-1].shape == (len(origins) - 16 * (len(origins) // 16) or 16, W, 1)
     np.testing.assert_array_equal(x, x_ref)
     np.testing.assert_array_equal(y, y_ref)
 
-    _, xs, ys = _collect(make_dataset(z, origins, W, H, batch_size=16, shuffle=True, seed=3, cache=cache))
+    _, xs, ys = _collect(make_dataset(z, origins, W, H, batch_size=16, shuffle=True, seed=3, gather=gather))
     order = np.argsort(xs[:, -1, 0])  # the last input value is the origin
     assert not np.array_equal(xs[:, -1, 0], x_ref[:, -1, 0])  # shuffled...
     np.testing.assert_array_equal(xs[order], x_ref)  # ...but the same windows, each with its own labels
     np.testing.assert_array_equal(ys[order], y_ref)
+
+
+def test_copied_and_gathered_windows_give_the_same_batches_in_the_same_order_every_epoch():
+    """Training is the same whichever way make_dataset takes: batch for batch, epoch after epoch (reshuffled
+    with the seed), with several input channels and a hybrid's statistical forecasts taken off the labels."""
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(300, 3)).astype(np.float32)
+    base = rng.normal(size=(300, H)).astype(np.float32)
+    origins = np.arange(W - 1, 250)
+    copied = make_dataset(z, origins, W, H, batch_size=32, shuffle=True, seed=11, base=base, gather=False)
+    gathered = make_dataset(z, origins, W, H, batch_size=32, shuffle=True, seed=11, base=base, gather=True)
+    epochs = []
+    for _ in range(3):
+        a, b = list(copied), list(gathered)
+        assert len(a) == len(b) == -(-len(origins) // 32)
+        for (xa, ya), (xb, yb) in zip(a, b):
+            np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+            np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+        epochs.append(np.concatenate([x.numpy()[:, -1, 0] for x, _ in a]))
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled each epoch, the same way on both paths
+    x, y = window_arrays(z, origins, W, H)
+    first = np.concatenate([yb.numpy() for _, yb in a])
+    order = [int(np.flatnonzero(x[:, -1, 0] == v)[0]) for v in epochs[-1]]
+    np.testing.assert_array_equal(first, y[order] - base[origins[order]])  # labels: what the base leaves
+
+
+def test_windows_are_copied_up_to_64_mb_and_gathered_beyond():
+    from forecast.data.windows import COPY_BYTES, gathers
+
+    assert COPY_BYTES == 64 * 2**20
+    assert not gathers(3_481, 30, 2, 10)  # the S&P 500's training windows with a hybrid's channel: 0.9 MB
+    assert not gathers(66_000, 30, 2, 10)  # 100 series x 1,000 rows: 17.6 MB
+    assert gathers(1_000_000, 60, 1, 10)  # a million rows, window 60: 267 MB
+    per_window = 4 * (30 * 2 + 10)
+    assert not gathers(COPY_BYTES // per_window, 30, 2, 10) and gathers(COPY_BYTES // per_window + 1, 30, 2, 10)
