@@ -6,8 +6,8 @@ Runs two fresh subprocesses and reads each one's peak RSS (VmHWM from /proc/self
 
 * baseline: imports TensorFlow, builds the model and allocates the series (prices and the scaled
   transform) -- the memory any training run needs;
-* train: the same, then one epoch of LSTMForecaster.fit on that series (windows gathered per batch: past
-  windows.COPY_BYTES, make_dataset copies none).
+* train: the same, then one epoch of LSTMForecaster.fit on that series (windows gathered per batch: a million
+  windows are more than make_dataset copies, windows.gathers).
 
 Goal: train peak <= 2 x baseline peak. For scale it prints the size a materialised (rows, window)
 float32 window copy would take. The model is kept small (--layers 16) so an epoch of a million

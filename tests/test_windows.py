@@ -131,12 +131,13 @@ def test_copied_and_gathered_windows_give_the_same_batches_in_the_same_order_eve
     np.testing.assert_array_equal(first, y[order] - base[origins[order]])  # labels: what the base leaves
 
 
-def test_windows_are_copied_up_to_64_mb_and_gathered_beyond():
-    from forecast.data.windows import COPY_BYTES, gathers
+def test_up_to_20000_windows_of_up_to_16_mb_are_copied_and_more_are_gathered():
+    from forecast.data.windows import COPY_BYTES, COPY_WINDOWS, gathers
 
-    assert COPY_BYTES == 64 * 2**20
+    assert (COPY_WINDOWS, COPY_BYTES) == (20_000, 16 * 2**20)
     assert not gathers(3_481, 30, 2, 10)  # the S&P 500's training windows with a hybrid's channel: 0.9 MB
-    assert not gathers(66_000, 30, 2, 10)  # 100 series x 1,000 rows: 17.6 MB
-    assert gathers(1_000_000, 60, 1, 10)  # a million rows, window 60: 267 MB
-    per_window = 4 * (30 * 2 + 10)
-    assert not gathers(COPY_BYTES // per_window, 30, 2, 10) and gathers(COPY_BYTES // per_window + 1, 30, 2, 10)
+    assert not gathers(20_000, 30, 2, 10) and gathers(20_001, 30, 1, 10)  # more windows than that: gathered
+    assert gathers(66_000, 30, 1, 10)  # 100 series x 1,000 rows: gathered, as the copy took 45 MB more
+    assert gathers(1_000_000, 60, 1, 10)  # a million rows, window 60
+    per_window = 4 * (250 * 4 + 10)  # long windows of several channels: the bytes decide
+    assert not gathers(COPY_BYTES // per_window, 250, 4, 10) and gathers(COPY_BYTES // per_window + 1, 250, 4, 10)

@@ -5,8 +5,8 @@ Indices refer to ``z``, the transformed series (see transforms.py). A window wit
     input  z[j - window + 1 .. j]      (window values, the last one observed at the origin)
     labels z[j + 1 .. j + horizon]     (the next horizon values, none of them inside the input)
 
-For training, make_dataset copies the windows into arrays only while they are small (``COPY_BYTES``);
-larger sets are gathered batch by batch from the series, so memory stays proportional to the series.
+For training, make_dataset copies the windows into arrays only while they are few (``gathers``); more are
+gathered batch by batch from the series, so memory stays proportional to the series.
 ``window_arrays`` returns strided views.
 """
 
@@ -20,7 +20,8 @@ import numpy as np
 from forecast.errors import ForecastError
 
 PREFETCH = 2  # batches prepared ahead of the step; a fixed number, as tf.data autotuning is off (make_dataset)
-COPY_BYTES = 64 * 2**20  # make_dataset copies windows and labels up to this size, else gathers them per batch
+COPY_WINDOWS = 20_000  # make_dataset copies at most this many windows and their labels (``gathers``) ...
+COPY_BYTES = 16 * 2**20  # ... taking at most this many bytes; else it gathers them from the series per batch
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,11 @@ def last_input(z: np.ndarray, window: int) -> np.ndarray:
 
 
 def gathers(n_windows: int, window: int, features: int, horizon: int) -> bool:
-    """Whether make_dataset gathers ``n_windows`` windows batch by batch: their float32 inputs and labels as
-    arrays would take more than ``COPY_BYTES``."""
-    return 4 * n_windows * (window * features + horizon) > COPY_BYTES
+    """Whether make_dataset gathers ``n_windows`` windows from the series batch by batch instead of copying them:
+    there are more than ``COPY_WINDOWS`` (tf.data's shuffle buffer holds each copied window as a tensor of its
+    own: 66,000 windows of 30 values took 45 MB more than their origins and an epoch of them iterated slower), or
+    their float32 inputs and labels would take more than ``COPY_BYTES``."""
+    return n_windows > COPY_WINDOWS or 4 * n_windows * (window * features + horizon) > COPY_BYTES
 
 
 def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, batch_size: int,
@@ -133,9 +136,9 @@ def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, 
     ``base`` (time, horizon): a forecast made at each row as an origin (a residual hybrid's statistical part,
     models/residual.py); the labels are then what it leaves, ``z[j + 1 .. j + horizon, 0] - base[j]``.
 
-    Windows and labels up to ``COPY_BYTES`` in all are copied once into arrays that the pipeline shuffles and
-    batches (``gather=False``); larger sets are gathered from the series batch by batch (``gather=True``), so
-    memory stays proportional to the series, not to rows x window. The batches are the same either way, in the
+    A few windows (``gathers``: up to 20,000 taking up to 16 MB) are copied once into arrays that the pipeline
+    shuffles and batches (``gather=False``); more are gathered from the series batch by batch (``gather=True``),
+    so memory stays proportional to the series, not to rows x window. The batches are the same either way, in the
     same order for a seed. Without tf.data running a gather function for every batch, a 7- or 8-epoch fit of
     the default network on 3,481 windows of the S&P 500's size (0.9 MB copied) was faster in 9 of 11 paired
     runs, by 0.77 s in the median (bench/README.md).
