@@ -113,7 +113,7 @@ def test_cli_per_series_bundles_and_predict_by_id(tmp_path):
     assert result.exit_code == 0, result.output
 
 
-def test_fit_gathers_windows_lazily_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
+def test_fit_takes_its_windows_from_the_concatenated_series(tmp_path, tiny_cfg, monkeypatch):
     """make_dataset gets the concatenated series and origins, and decides by size whether to copy windows."""
     import forecast.models.fitting
     import forecast.models.lstm

@@ -126,9 +126,9 @@ def test_copied_and_gathered_windows_give_the_same_batches_in_the_same_order_eve
         epochs.append(np.concatenate([x.numpy()[:, -1, 0] for x, _ in a]))
     assert not np.array_equal(epochs[0], epochs[1])  # reshuffled each epoch, the same way on both paths
     x, y = window_arrays(z, origins, W, H)
-    first = np.concatenate([yb.numpy() for _, yb in a])
+    labels = np.concatenate([yb.numpy() for _, yb in a])  # the last epoch's, in its order
     order = [int(np.flatnonzero(x[:, -1, 0] == v)[0]) for v in epochs[-1]]
-    np.testing.assert_array_equal(first, y[order] - base[origins[order]])  # labels: what the base leaves
+    np.testing.assert_array_equal(labels, y[order] - base[origins[order]])  # what the base leaves
 
 
 def test_up_to_20000_windows_of_up_to_16_mb_are_copied_and_more_are_gathered():
