@@ -39,9 +39,13 @@ from forecast.data.load import synthetic_series
 from forecast.models.network import build_model
 from forecast.data.transforms import Preprocessor
 
-cfg = RunConfig(window=WindowConfig(window=window, horizon=10), model=ModelConfig(layers=parse_layers(layers)),
+# the network alone (no statistical part: auto would run one from every origin of the million rows)
+cfg = RunConfig(window=WindowConfig(window=window, horizon=10),
+                model=ModelConfig(layers=parse_layers(layers), hybrid="none"),
                 train=TrainConfig(epochs=1, batch_size=batch, patience=1, seed=0, device="cpu"))
-prices = synthetic_series("random_walk", n=rows, seed=0)["Close"].to_numpy()
+# hourly: a million business days would end past pandas' last date (2262)
+frame = synthetic_series("random_walk", n=rows, seed=0, freq="h")
+prices = frame["Close"].to_numpy()
 z = Preprocessor("log_return").fit(prices).encode(prices)
 start = time.perf_counter()
 if mode == "baseline":
@@ -49,7 +53,7 @@ if mode == "baseline":
 else:
     from forecast.data.panel import panel_of
     from forecast.models.lstm import LSTMForecaster
-    LSTMForecaster(cfg).fit(panel_of(prices))
+    LSTMForecaster(cfg).fit(panel_of(prices, frame["Date"]))
 print(json.dumps({"peak_mb": hwm_mb(), "seconds": time.perf_counter() - start}))
 """
 
