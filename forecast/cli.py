@@ -242,7 +242,9 @@ def train(
         if plots is not None and charts != "none":
             check_can_write(plots / "forecast.png", "--plots")
         with open_executor(executor, workers) as run_on, console.warnings_on_stderr():
-            outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on)
+            waiting = None if quiet else (lambda line: console.err.print(f"[dim]{line}[/dim]", highlight=False))
+            outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on,
+                                progress=waiting)
         if outcome.interrupted:
             t = next(iter(outcome.metrics["training"].values()))
             typer.echo(f"interrupted after {t['epochs_run']} epochs: saved the best weights so far (epoch "

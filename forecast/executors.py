@@ -224,6 +224,14 @@ class Background:
         except OSError:
             self.close()
 
+    def waiting(self, timeout: float = 0.0) -> bool:
+        """Whether the next ``result()`` still waits for the forked process after ``timeout`` seconds of waiting
+        here; False where it is there, or where ``result()`` computes it in this process."""
+        try:
+            return self._conn is not None and not self._conn.poll(timeout)
+        except (EOFError, OSError):  # the process died: result() computes it here
+            return False
+
     def result(self):
         self._taken += 1
         try:

@@ -150,6 +150,31 @@ def test_background_generator_hands_over_each_stage_at_its_niceness():
                                         "True True 0 0"]
 
 
+WAITING = """
+import sys, time
+from forecast.executors import Background
+def stages():
+    time.sleep(1.0)
+    yield "first"
+    time.sleep(1.0)
+    yield "second"
+work = Background(stages)
+seen = [work.waiting(0.0), work.waiting(5.0), work.result(), work.waiting(0.0), work.waiting(5.0), work.result()]
+work.close()
+sys.modules["tensorflow"] = object()  # no fork: result() computes the stages here, it waits for no process
+here = Background(stages)
+print(seen, here.waiting(0.5))
+"""
+
+
+def test_background_says_whether_the_next_stage_keeps_this_process_waiting():
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", WAITING], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[True, False, 'first', True, False, 'second'] False"
+
+
 ORPHAN = """
 import os, signal, sys, time
 from forecast.executors import Background

@@ -146,7 +146,8 @@ def test_keras_progress_goes_to_stderr(capsys):
 # ------------------------------------------------------------------ the real commands, in a real process
 
 # The tool's own stderr lines: Keras' epoch lines (progress) and backtest's per-fold progress.
-OWN = [re.compile(p) for p in (r"\d+/\d+ - \d+s - .*loss: ", r"Epoch \d+/\d+$", r"\w+: fold\(s\) [\d, ]+ done in ")]
+OWN = [re.compile(p) for p in (r"\d+/\d+ - \d+s - .*loss: ", r"Epoch \d+/\d+$", r"\w+: fold\(s\) [\d, ]+ done in ",
+                                r"waiting for ")]
 TINY = ["--window", "10", "--horizon", "3", "--layers", "8", "--epochs", "1", "--batch-size", "32"]
 
 
@@ -185,6 +186,44 @@ def test_stderr_of_train_predict_backtest_holds_only_the_tools_own_lines(tmp_pat
     report = _forecast("report", "--model", "m", "--backtest", "bt", "--out", "r.html", cwd=tmp_path)
     assert report.returncode == 0, report.stderr
     assert report.stderr == "" and report.stdout.startswith("report: r.html (")
+
+
+HOLD_BASELINES = """
+import sys, time
+from pathlib import Path
+import forecast.workflows.train as T
+go, baselines, train = Path("go"), T.baseline_forecasts, T.train
+def held(*a, **k):  # in the process forked before TensorFlow loads: until train has said it waits (at most 120 s)
+    end = time.time() + 120
+    while not go.exists() and time.time() < end:
+        time.sleep(0.05)
+    return baselines(*a, **k)
+def said(*a, progress=None, **k):  # the CLI's line goes out, and the baselines are let go
+    return train(*a, progress=progress and (lambda line: (progress(line), go.touch())), **k)
+T.baseline_forecasts, T.train = held, said
+assert "tensorflow" not in sys.modules  # so the statistical work is forked
+from forecast.cli import main
+sys.argv = ["forecast", *sys.argv[1:]]
+main()
+"""
+
+
+def test_train_says_what_it_waits_for_when_the_statistical_models_keep_it(tmp_path):
+    """The baselines' forecasts, computed in the forked process, are held back until train says it waits for them:
+    one line on stderr, naming the test origins it scores. A --quiet train says nothing of the kind."""
+    csv = write_synthetic(tmp_path / "walk.csv", n=200, seed=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    env.update(PYTHONPATH=str(REPO), CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.run([sys.executable, "-c", HOLD_BASELINES, "train", str(csv), *TINY, "--hybrid", "none",
+                           "--model", "m"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    origins = pd.read_csv(tmp_path / "m" / "test_predictions.csv")["origin"].nunique()
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("waiting for ")]
+    assert lines == [f"waiting for the statistical baselines' forecasts from {origins} test origins, to score the "
+                     "network against"], proc.stderr
+    _only_own_lines(proc.stderr)
+    quiet = _forecast("train", str(csv), *TINY, "--hybrid", "none", "--model", "q", "--quiet", cwd=tmp_path)
+    assert quiet.returncode == 0 and "waiting for" not in quiet.stderr, quiet.stderr
 
 
 def test_stderr_of_a_multi_series_train_holds_only_the_tools_own_lines(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pandas as pd
 
@@ -109,9 +109,13 @@ class Fitted:
         return fc
 
 
+WAIT_NOTICE_S = 1.0  # train tells ``progress`` what it waits for when the statistical work is not ready by then
+
+
 def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force: bool = False,
-          verbose: int = 1, executor=SEQUENTIAL) -> TrainOutcome:
-    """Train the networks ``cfg`` describes on ``data_path`` and save one bundle (see the module docstring)."""
+          verbose: int = 1, executor=SEQUENTIAL, progress: Callable[[str], None] | None = None) -> TrainOutcome:
+    """Train the networks ``cfg`` describes on ``data_path`` and save one bundle (see the module docstring).
+    ``progress``, if given, is told in a sentence what the run waits for when it waits on the statistical models."""
     from forecast.models.fitting import configure_device
 
     bundle_dir = Path(model_dir) if model_dir else bundle_io.default_dir(data_path)
@@ -124,10 +128,21 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     # forked before TensorFlow loads: auto's choice, needed before the fit, then, niced, the baselines' forecasts,
     # needed after it (they leave the cores to the fit)
     statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0, 10))
+
+    def waited(what: str):  # the next stage of the statistical work, saying so when it keeps the run waiting
+        if progress is not None and statistics.waiting(WAIT_NOTICE_S):
+            progress(f"waiting for {what}")
+        return statistics.result()
+
     try:
         device = configure_device(cfg.train.device)
-        fitted = fit_networks(heads, n_val, cfg, verbose, executor, statistics.result())
-        per, frames, entries = score_panel(panel, splits, fitted, cfg, statistics.result())
+        choices = waited("--hybrid auto's choice of a statistical model (the candidates fitted on the training "
+                         "rows, the one chosen run from every row)") if auto_global(cfg) else statistics.result()
+        fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices)
+        origins = sum(len(sp.test_origins) for sp in splits.values())
+        baselines = waited(f"the statistical baselines' forecasts from {origins:,} test origins, to score the "
+                           "network against")
+        per, frames, entries = score_panel(panel, splits, fitted, cfg, baselines)
     finally:
         statistics.close()
     training = {bundle_io.network_file(k): {n: v for n, v in f.fit_result.to_dict().items() if n != "history"}
@@ -155,13 +170,18 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     ``--hybrid auto``'s choices for a global network (``lstm.auto_choices`` on ``heads``, the series without
     their test parts; None otherwise), then ``baseline_forecasts``. Both fit AutoARIMA, AutoETS and AutoTheta on
     the same training rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
-    auto = cfg.model.hybrid == "auto" and cfg.model.fit == "global"
     with shared_fits() as fits:
-        choices = auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon) if auto else None
+        choices = (auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon)
+                   if auto_global(cfg) else None)
     yield choices
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
     yield found
+
+
+def auto_global(cfg: RunConfig) -> bool:
+    """Whether the statistical work's first stage chooses ``--hybrid auto``'s models (for a global network)."""
+    return cfg.model.hybrid == "auto" and cfg.model.fit == "global"
 
 
 def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
