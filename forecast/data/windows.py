@@ -102,15 +102,17 @@ def label_index(origins: np.ndarray, horizon: int) -> np.ndarray:
     return np.asarray(origins)[:, None] + np.arange(1, horizon + 1)
 
 
-def window_arrays(z: np.ndarray, origins: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (n, window, features) and labels (n, horizon) as views into ``z`` where possible."""
+def window_arrays(z: np.ndarray, origins: np.ndarray, window: int, horizon: int,
+                  base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (n, window, features) and labels (n, horizon) as views into ``z`` where possible; with ``base``
+    (time, horizon), a forecast made at each row, the labels are what it leaves (``make_dataset``)."""
     z2 = z[:, None] if z.ndim == 1 else z  # (time, features)
     views = np.lib.stride_tricks.sliding_window_view(z2, window + horizon, axis=0)  # (time-w-h+1, f, w+h)
     starts = origins - (window - 1)
     block = views[starts]  # (n, features, window + horizon)
     x = np.swapaxes(block[:, :, :window], 1, 2)  # (n, window, features)
     y = block[:, 0, window:]  # (n, horizon): the target is feature 0
-    return x, y
+    return x, (y if base is None else y - base[origins])
 
 
 def last_input(z: np.ndarray, window: int) -> np.ndarray:
@@ -156,9 +158,7 @@ def make_dataset(z: np.ndarray, origins: np.ndarray, window: int, horizon: int, 
     options = tf.data.Options()
     options.autotune.enabled = False
     if not gather:
-        x, y = window_arrays(z2, origins, window, horizon)
-        if base is not None:
-            y = y - np.asarray(base, dtype=np.float32)[origins]
+        x, y = window_arrays(z2, origins, window, horizon, None if base is None else np.asarray(base, np.float32))
         ds = tf.data.Dataset.from_tensor_slices((np.ascontiguousarray(x), np.ascontiguousarray(y)))
         if shuffle:
             ds = ds.shuffle(len(origins), seed=seed, reshuffle_each_iteration=True)

@@ -207,9 +207,7 @@ class LSTMForecaster:
         (``confirmed_weight``). The network keeps only the weight the validation windows show it has earned; on a
         short validation part or a random walk that is often 0."""
         w = self.cfg.window
-        x, y = window_arrays(big, val_o, w.window, w.horizon)  # (n, window, inputs), (n, horizon)
-        if base is not None:
-            y = y - base[val_o]
+        x, y = window_arrays(big, val_o, w.window, w.horizon, base)  # (n, window, inputs), (n, horizon)
         a = anchors[val_o]
         d = predict_batches(self.model, np.ascontiguousarray(x)).astype(np.float64) - a
         return confirmed_weight(y - a, d, block_starts(val_o, w.horizon))[1]
