@@ -34,6 +34,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Callable, Iterable, Iterator, Sequence
 
 from forecast.errors import ForecastError
@@ -293,3 +294,57 @@ def _send_results(conn, parent: int, fn: Callable, args: tuple, nice: tuple[int,
         conn.send((False, repr(e)))
     finally:
         conn.close()
+
+
+FORK_MIN_ITEMS = 64  # fewer items are mapped here: forking the workers would cost more than it saves
+
+_forked_job: tuple[Callable, Sequence] | None = None  # what forked_map's workers inherit through the fork
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the platform says; else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> list:
+    """``[fn(x) for x in items]``, spread over ``workers`` forked processes (default: ``usable_cores``) where that
+    is safe and worth it: TensorFlow not loaded (its threads do not survive a fork), fork available, at least
+    ``FORK_MIN_ITEMS`` items and two workers. Otherwise, or when the workers cannot start or one dies, in this
+    process.
+
+    For CPU-bound Python work whose results do not depend on where it runs, such as statsforecast's forward runs
+    from many origins: ``fn`` and ``items`` reach the workers through the fork (nothing of theirs is pickled; a
+    lambda will do), the results come back pickled, in order, and are those of the plain loop. The workers take
+    chunks as they finish earlier ones, inherit this process's niceness and end when it ends. An exception in
+    ``fn`` is raised here. Inside ``Background``'s forked process too: its daemon flag, which makes
+    ``multiprocessing`` refuse children, is lifted while the workers start; they end with it all the same
+    (``_end_with``)."""
+    global _forked_job
+    items = list(items)
+    workers = min(workers or usable_cores(), len(items))
+    if (workers < 2 or len(items) < FORK_MIN_ITEMS or "tensorflow" in sys.modules
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        return [fn(x) for x in items]
+    me = multiprocessing.current_process()
+    daemon, _forked_job = me.daemon, (fn, items)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_end_with,
+                                 initargs=(os.getpid(),)) as pool:
+            me._config["daemon"] = False  # the setter refuses a started process; the flag is read at each fork
+            try:  # the workers are forked at the first submission, all at once
+                results = pool.map(_forked_item, range(len(items)), chunksize=max(1, len(items) // (8 * workers)))
+            finally:
+                me._config["daemon"] = daemon
+            return list(results)
+    except (OSError, BrokenProcessPool):  # no process to be had, or one died (e.g. out of memory)
+        return [fn(x) for x in items]
+    finally:
+        _forked_job = None
+
+
+def _forked_item(i: int):
+    fn, items = _forked_job
+    return fn(items[i])

@@ -206,3 +206,82 @@ def test_background_work_ends_when_its_parent_is_killed(tmp_path):
     if alive:
         os.kill(child, 9)  # not left behind by a failing test
     assert not alive, f"the child {child} outlived its killed parent"
+
+
+FORKED = """
+import multiprocessing, os, sys, time
+from forecast.executors import FORK_MIN_ITEMS, Background, forked_map
+me = os.getpid()
+def square(x):
+    time.sleep(0.002)
+    return x * x, os.getpid(), os.nice(0)
+def stage():  # in Background's forked (daemon) process, at niceness 7
+    return forked_map(square, range(200), workers=2), multiprocessing.current_process().daemon, os.getpid()
+work = Background(stage, nice=7)
+got, daemon, child = work.result()
+print([r[0] for r in got] == [x * x for x in range(200)], len({r[1] for r in got}), child not in {r[1] for r in got},
+      {r[2] - os.nice(0) for r in got}, daemon)
+print({r[1] for r in forked_map(square, range(FORK_MIN_ITEMS - 1), workers=2)} == {me})  # too few to fork for
+def die(x):
+    if x == 50 and os.getpid() != me:
+        os.kill(os.getpid(), 9)  # a worker killed (out of memory): this process maps them all itself
+    return x, os.getpid()
+got = forked_map(die, range(100), workers=2)
+print([r[0] for r in got] == list(range(100)), {r[1] for r in got} == {me})
+try:
+    forked_map(lambda x: 1 / (x - 70), range(100), workers=2)
+except ZeroDivisionError as e:
+    print("raised:", e)
+sys.modules["tensorflow"] = object()  # as if TensorFlow were loaded: no fork, the plain loop
+print({r[1] for r in forked_map(square, range(100), workers=2)} == {me})
+"""
+
+
+def test_forked_map_spreads_over_forked_workers_and_gives_the_loops_results():
+    """forked_map gives the plain loop's results in order, from forked workers at the caller's niceness, also from
+    inside Background's daemon process (whose flag stays); too few items, a killed worker or TensorFlow loaded:
+    the loop runs here. An error in the function is raised to the caller."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-c", FORKED], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["True 2 True {7} True", "True", "True True", "raised: division by zero",
+                                        "True"]
+
+
+FORKED_ORPHANS = """
+import os, sys, time
+from forecast.executors import Background, forked_map
+pids = sys.argv[1]
+def slow(x):
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(60)
+work = Background(lambda: forked_map(slow, range(100), workers=2))
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and len(set(open(pids).read().split())) < 2:
+    time.sleep(0.05)
+work.close()  # as train's does at Ctrl-C: the forked process is terminated, its workers with it
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_forked_map_workers_end_with_the_process_that_forked_them(tmp_path):
+    import subprocess
+    import time
+
+    pids = tmp_path / "pids.txt"
+    pids.touch()
+    proc = subprocess.run([sys.executable, "-c", FORKED_ORPHANS, str(pids)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    workers = {int(p) for p in pids.read_text().split()}
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+        time.sleep(0.1)
+    alive = [p for p in workers
+             if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
+    for p in alive:
+        os.kill(p, 9)  # not left behind by a failing test
+    assert not alive, f"workers {alive} outlived the process that forked them"

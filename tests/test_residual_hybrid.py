@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig, neural_variant
 from forecast.data.panel import panel_of
@@ -199,9 +200,11 @@ def test_auto_in_a_panel_decides_per_series_and_the_others_read_a_zero_error_cha
     assert {k: v.shape for k, v in paths.items()} == {"S": (5,), "W": (5,)}
 
 
-def test_train_forks_autos_choice_and_gets_what_the_library_gets_in_process(tmp_path):
-    """`forecast train` runs auto's statistical fits in a process forked before TensorFlow loads; the library call
-    (TensorFlow already loaded here) runs them in-process: the same choice, the same bundle figures."""
+@pytest.mark.parametrize("hybrid", ["auto", "arima"])
+def test_train_forks_the_statistical_part_and_gets_what_the_library_gets_in_process(tmp_path, hybrid):
+    """`forecast train` fits the hybrid's statistical part (auto's choice, or the model named) and runs its forecasts
+    in a process forked before TensorFlow loads, spread over forked workers; the library call (TensorFlow already
+    loaded here) runs them in-process: the same part, the same bundle figures."""
     import json
     import os
     import subprocess
@@ -212,17 +215,19 @@ def test_train_forks_autos_choice_and_gets_what_the_library_gets_in_process(tmp_
 
     s = _seasonal_ar(n=200, phi=0.0).series[0]
     pd.DataFrame({"date": s.dates, "price": s.values}).to_csv(tmp_path / "m.csv", index=False)
-    flags = ["--window", "8", "--horizon", "3", "--layers", "8", "--epochs", "2", "--seed", "5", "--quiet"]
+    flags = ["--window", "8", "--horizon", "3", "--layers", "8", "--epochs", "2", "--seed", "5", "--quiet",
+             "--hybrid", hybrid]
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-m", "forecast", "train", str(tmp_path / "m.csv"), *flags, "--model",
                            str(tmp_path / "cli")], capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    cfg = RunConfig(window=WindowConfig(window=8, horizon=3), model=ModelConfig(layers=(8,)),
+    cfg = RunConfig(window=WindowConfig(window=8, horizon=3), model=ModelConfig(layers=(8,), hybrid=hybrid),
                     train=TrainConfig(epochs=2, seed=5))
     train(tmp_path / "m.csv", cfg, tmp_path / "lib", verbose=0)
     cli, lib = (json.loads((tmp_path / d / "metrics.json").read_text())["test"] for d in ("cli", "lib"))
     assert cli == lib
-    assert cli["series"]["price"]["hybrid"]["part"] in residual.AUTO_CANDIDATES  # a statistical model was chosen
+    part = cli["series"]["price"]["hybrid"]["part"]
+    assert part in residual.AUTO_CANDIDATES if hybrid == "auto" else part == hybrid  # a statistical model was used
     stats = [json.loads((tmp_path / d / "series.json").read_text())["series"][0]["statistical"] for d in ("cli", "lib")]
     assert stats[0] == stats[1]
 
@@ -372,7 +377,7 @@ def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart(mo
     stages = statistical_work(panel, heads, splits, cfg)
     (part, why), = next(stages).values()
     assert baselines._SHARED is None  # open only while a stage computes
-    found = next(stages)
+    found, known = next(stages)
     assert searches == {"AutoARIMA": 1, "AutoETS": 1, "AutoTheta": 1, "MSTL": 1}  # apart: the first three twice
     (alone, alone_why), = auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon).values()
     apart = baseline_forecasts(panel, splits, cfg)
@@ -384,3 +389,8 @@ def test_trains_forked_statistics_give_what_auto_and_the_baselines_give_apart(mo
     assert got["paths"].keys() == apart[sid]["paths"].keys()
     for name, paths in got["paths"].items():
         np.testing.assert_array_equal(paths, apart[sid]["paths"][name])
+    # the chosen model's forecasts from the test part's origins, which auto's choice (on the heads) had not computed
+    test_o = np.arange(len(heads.series[0]), 240)
+    assert list(known) == [sid] and len(known[sid]) == len(test_o) == 36
+    want = alone.paths(panel.series[0].values, test_o, cfg.window.horizon)
+    np.testing.assert_array_equal(sorted(map(tuple, known[sid].values())), sorted(map(tuple, want)))

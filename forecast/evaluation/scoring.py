@@ -124,8 +124,9 @@ def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origin
                    seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
     """The baselines' forecasts at the test origins: seasonal naive, and the statistical model of ``candidates``
     with the lowest validation MAE, fitted on the training part only (forecasts at later origins reuse the fit
-    through statsforecast's forward: same parameters, updated states). Needs no LSTM: it can run while the
-    network trains (workflows/train.py)."""
+    through statsforecast's forward: same parameters, updated states; spread over the cores by ``forked_map``).
+    Needs no LSTM: it can run while the network trains (workflows/train.py)."""
+    from forecast.executors import forked_map
     from forecast.models.baselines import BASELINES
 
     prices = s.values
@@ -143,7 +144,7 @@ def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origin
     info = {"fitted_on": "training part", "season": m}
     if val:
         best = min(val, key=val.get)
-        paths[best] = np.stack([fitted[best].forecast(h, history=prices[:o + 1]) for o in test_origins])
+        paths[best] = np.stack(forked_map(lambda o: fitted[best].forecast(h, history=prices[:o + 1]), test_origins))
         info.update(chosen=best, chosen_by="lowest MAE on the validation part", validation_mae=val)
     return {"info": info, "paths": paths}
 

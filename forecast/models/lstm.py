@@ -54,7 +54,7 @@ class LSTMForecaster:
     def __init__(self, cfg: RunConfig, features: Sequence[str] = (), verbose: int = 0,
                  initial_weights: list | None = None, callbacks=(), choices: dict | None = None):
         self.cfg, self.features, self.verbose = cfg, tuple(features), verbose
-        self.choices = choices  # auto's statistical models, computed beforehand (``auto_choices``); None: in prepare
+        self.choices = choices  # the statistical parts, computed beforehand (``statistical_parts``); None: in prepare
         self.initial_weights = initial_weights  # warm start from an earlier fit
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
         self.model = None
@@ -125,9 +125,8 @@ class LSTMForecaster:
         network's forecast is shrunk toward (``shrink``)."""
         w = self.cfg.window
         blocks, bases, anchors, train_o, val_o, start = [], [], [], [], [], 0
-        choices = {}
-        if self.cfg.model.hybrid == "auto":
-            choices = self.choices if self.choices is not None else auto_choices(panel, n_val, w.horizon)
+        choices = self.choices if self.choices is not None else \
+            statistical_parts(panel, n_val, w.horizon, self.cfg.model.hybrid)
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
@@ -157,14 +156,10 @@ class LSTMForecaster:
         return labels if off is None else labels - off[origins[:, None] + np.arange(1, h + 1)]
 
     def _fit_hybrid(self, s: Series, n_train: int, choice: tuple) -> None:
-        """The statistical part of series ``s`` from its first ``n_train`` prices; ``choice``: auto's (statistical
-        model or None, why) from ``auto_choices``. See the module doc."""
-        from forecast.models.baselines import seasons_for
-
+        """The hybrid part of series ``s`` from its first ``n_train`` prices; ``choice``: its (statistical model or
+        None, why) from ``statistical_parts``; without one, the seasonal profile unless ``--hybrid none``. See the
+        module doc."""
         mode, prep = self.cfg.model.hybrid, self.preps[s.id]
-        if mode in residual.STAT_HYBRIDS:
-            self.stats[s.id] = residual.StatisticalPart(mode, seasons_for(s.freq), "as asked").fit(s.values[:n_train])
-            return
         part, why = choice
         if part is not None:
             self.stats[s.id] = part
@@ -338,6 +333,25 @@ class LSTMForecaster:
             if "network_weight" in st:
                 fc.weights[sid] = float(st["network_weight"])
         return fc
+
+
+def statistical_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) -> dict[str, tuple]:
+    """The statistical part of each series under ``--hybrid mode``, ``id -> (StatisticalPart or None, why)``, with
+    its forecasts from every origin of the series: ``auto_choices`` for auto; for a named model, that model fitted on
+    each series' training rows (the rows before its last ``n_val``); none otherwise. Needs no TensorFlow, so
+    train computes it in its forked process while TensorFlow loads."""
+    from forecast.models.baselines import seasons_for
+
+    if mode == "auto":
+        return auto_choices(panel, n_val, horizon)
+    if mode not in residual.STAT_HYBRIDS:
+        return {}
+    parts = {}
+    for s, nv in zip(panel, n_val):
+        part = residual.StatisticalPart(mode, seasons_for(s.freq), "as asked").fit(s.values[:len(s) - nv])
+        part.paths(s.values, np.arange(len(s)), horizon)  # kept in part.computed
+        parts[s.id] = (part, "as asked")
+    return parts
 
 
 def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, tuple]:

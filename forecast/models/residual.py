@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecast.data.transforms import Preprocessor
+from forecast.executors import forked_map
 from forecast.models.baselines import BASELINES, FIT_TAIL, prices_digest
 
 STAT_HYBRIDS = ("ets", "arima", "theta", "mstl")
@@ -70,11 +71,13 @@ class StatisticalPart:
         """Forecasts (n, h) in prices from each origin index of ``prices``, with the fitted parameters over at
         most FIT_TAIL prices up to the origin; the naive path where there is too little history or the model
         fails there. A remembered forecast is returned as it was computed; the others fit the model first if
-        it was restored without (``from_dict``); one computed before from the same prices is returned again."""
+        it was restored without (``from_dict``); one computed before from the same prices is returned again.
+        The forward runs are spread over this process's cores where it may fork (``executors.forked_map``)."""
         if self.model_ is None and self.y_fit_ is None:
             raise RuntimeError("StatisticalPart is not fitted: call fit() on the training prices first")
         y = np.asarray(prices, np.float64)
         out = np.repeat(y[np.asarray(origins)][:, None], h, axis=1)  # (n, h) naive paths, replaced below
+        todo: dict[str, tuple[np.ndarray, list[int]]] = {}  # key -> (the prices run over, rows of out)
         for i, o in enumerate(np.asarray(origins)):
             if o + 1 < MIN_HISTORY:
                 continue
@@ -85,17 +88,24 @@ class StatisticalPart:
                 known = self.computed.get(key)
             if known is not None:
                 out[i] = known
-                continue
+            else:
+                todo.setdefault(key, (history, []))[1].append(i)
+        if todo:
             if self.model_ is None:
                 self.fit(self.y_fit_)
-            try:
-                with np.errstate(all="ignore"):  # the statsforecast model of the fit on the training rows
-                    path = np.asarray(self.model_.fitted_model.forward(y=history, h=h)["mean"], np.float64)
-            except Exception:  # noqa: BLE001 - e.g. too short for the season: the naive path stays
-                path = out[i]
-            if np.all(np.isfinite(path)):
-                out[i] = path
-            self.computed[key] = out[i].copy()
+            model = self.model_.fitted_model  # the statsforecast model of the fit on the training rows
+
+            def run(history: np.ndarray) -> np.ndarray | None:
+                try:
+                    with np.errstate(all="ignore"):
+                        return np.asarray(model.forward(y=history, h=h)["mean"], np.float64)
+                except Exception:  # noqa: BLE001 - e.g. too short for the season: the naive path stays
+                    return None
+
+            for (key, (_, rows)), path in zip(todo.items(), forked_map(run, [v[0] for v in todo.values()])):
+                if path is not None and np.all(np.isfinite(path)):
+                    out[rows] = path
+                self.computed[key] = out[rows[0]].copy()
         return out
 
     def remember(self, prices: np.ndarray, origins: np.ndarray, h: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from forecast import bundle as bundle_io
@@ -27,7 +28,8 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for, shared_fits
-from forecast.models.lstm import auto_choices
+from forecast.models.lstm import statistical_parts
+from forecast.models.residual import STAT_HYBRIDS
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -69,7 +71,7 @@ def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
 def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,
                  choices: dict | None = None) -> dict:
     """Network key (None: the global one, else a series id) -> fitted LSTMForecaster; ``choices``: the global
-    network's ``lstm.auto_choices``, computed beforehand (None: while it fits)."""
+    network's ``lstm.statistical_parts``, computed beforehand (None: while it fits)."""
     from forecast.models.lstm import LSTMForecaster
 
     if cfg.model.fit == "global":
@@ -125,8 +127,8 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     splits = splits_of(panel, cfg)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = {sid: sp.n_val for sid, sp in splits.items()}
-    # forked before TensorFlow loads: auto's choice, needed before the fit, then, niced, the baselines' forecasts,
-    # needed after it (they leave the cores to the fit)
+    # forked before TensorFlow loads: the hybrid's statistical parts, needed before the fit, then, niced, the
+    # baselines' forecasts, needed after it (they leave the cores to the fit)
     statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0, 10))
 
     def waited(what: str):  # the next stage of the statistical work, saying so when it keeps the run waiting
@@ -136,12 +138,19 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
 
     try:
         device = configure_device(cfg.train.device)
-        choices = waited("--hybrid auto's choice of a statistical model (the candidates fitted on the training "
-                         "rows, the one chosen run from every row)") if auto_global(cfg) else statistics.result()
+        mode = cfg.model.hybrid
+        choices = waited("--hybrid auto's choice of a statistical model (the candidates fitted on the training rows, "
+                         "the one chosen run from every row)" if mode == "auto" else
+                         f"--hybrid {mode}'s forecasts from every row (the model fitted on the training rows)") \
+            if parts_first(cfg) else statistics.result()
         fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices)
         origins = sum(len(sp.test_origins) for sp in splits.values())
-        baselines = waited(f"the statistical baselines' forecasts from {origins:,} test origins, to score the "
-                           "network against")
+        parts = chosen_parts(choices)
+        models = "/".join(sorted({p.name for p in parts.values()})) if mode == "auto" else ""
+        whose = "statistical baselines'" + (f" and --hybrid {mode}'s {models}".rstrip() if parts else "")
+        baselines, known = waited(f"the {whose} forecasts from {origins:,} test origins, to score the network against")
+        for sid, part in parts.items():  # computed in the forked process from the test origins
+            part.computed.update(known[sid])
         per, frames, entries = score_panel(panel, splits, fitted, cfg, baselines)
     finally:
         statistics.close()
@@ -167,21 +176,41 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
 
 def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: RunConfig) -> Iterator:
     """What the fit needs of the statistical models, then what the scoring needs, in two stages (no TensorFlow):
-    ``--hybrid auto``'s choices for a global network (``lstm.auto_choices`` on ``heads``, the series without
-    their test parts; None otherwise), then ``baseline_forecasts``. Both fit AutoARIMA, AutoETS and AutoTheta on
-    the same training rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
+    a global network's statistical parts (``lstm.statistical_parts`` on ``heads``, the series without their test
+    parts: ``--hybrid auto``'s choices, or the named model's fits; None otherwise), then ``baseline_forecasts`` and
+    the parts' ``scoring_paths``. Auto and the baselines fit AutoARIMA, AutoETS and AutoTheta on the same training
+    rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
     with shared_fits() as fits:
-        choices = (auto_choices(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon)
-                   if auto_global(cfg) else None)
+        choices = (statistical_parts(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon, cfg.model.hybrid)
+                   if parts_first(cfg) else None)
     yield choices
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
-    yield found
+    yield found, scoring_paths(panel, chosen_parts(choices), cfg.window.horizon)
 
 
-def auto_global(cfg: RunConfig) -> bool:
-    """Whether the statistical work's first stage chooses ``--hybrid auto``'s models (for a global network)."""
-    return cfg.model.hybrid == "auto" and cfg.model.fit == "global"
+def chosen_parts(choices: dict | None) -> dict:
+    """Series id -> its statistical part in ``choices`` (``statistical_parts``), where it has one."""
+    return {sid: part for sid, (part, _) in (choices or {}).items() if part is not None}
+
+
+def scoring_paths(panel: Panel, parts: dict, h: int) -> dict[str, dict]:
+    """Per series with a statistical part: its forecasts from the origins of the whole series that
+    ``statistical_parts`` did not compute (those of the test part), as ``StatisticalPart.computed`` entries for the
+    scoring to reuse."""
+    known = {}
+    for s in panel:
+        if s.id in parts:
+            before = set(parts[s.id].computed)
+            parts[s.id].paths(s.values, np.arange(len(s)), h)
+            known[s.id] = {k: v for k, v in parts[s.id].computed.items() if k not in before}
+    return known
+
+
+def parts_first(cfg: RunConfig) -> bool:
+    """Whether the statistical work's first stage computes the statistical parts (of a global network with a
+    statistical hybrid: auto's choice or a named model)."""
+    return cfg.model.fit == "global" and cfg.model.hybrid in ("auto", *STAT_HYBRIDS)
 
 
 def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
