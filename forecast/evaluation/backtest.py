@@ -23,9 +23,11 @@ at ``(1 - L) / 2`` and the upper bound at ``(1 + L) / 2``), keyed by level (``"0
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import time
 from dataclasses import dataclass, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -38,10 +40,11 @@ from forecast import config
 from forecast.config import RunConfig
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError, InputError
-from forecast.executors import SEQUENTIAL
+from forecast.executors import SEQUENTIAL, Background
 from forecast.io import strict
 from forecast.data.windows import label_index
-from forecast.evaluation.folds import CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, make_folds, run_fold
+from forecast.evaluation.folds import (CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, fit_parts, make_folds,
+                                      parts_beforehand, run_fold)
 
 MODELS = ("lstm", *BASELINES)
 DEFAULT_MODELS = config.DEFAULT_MODELS
@@ -123,21 +126,67 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
 
 
 def _execute(tasks: list[FoldTask], chained: list[list[FoldTask]], executor, progress) -> list[FoldResult]:
-    results = []
-    for r in executor(run_fold, tasks):
-        results.append(r)
-        if progress:
-            progress(r)
-    for chain in chained:  # warm start: each fit starts from the previous one's weights
-        weights = None
-        for task in chain:
-            r = run_fold(dataclasses.replace(task, initial_weights=weights))
-            weights = r.weights if r.weights is not None else weights
-            r.weights = None
-            results.append(r)
+    """Every task's result, in the order of ``tasks``, then of each chain of ``chained`` (warm start: each fit
+    starts from the previous one's weights).
+
+    Run one at a time here (``executor`` of width 1), the statistical work goes to processes forked before
+    TensorFlow loads (``executors.Background``; where it is loaded already, it runs here as before): the network
+    fits' statistical parts (``folds.fit_parts``), computed fold after fold while the network fits the one before,
+    and the baselines' folds, at a lower priority, while the networks fit. The results are the same; a fit's
+    seconds include its wait for its parts."""
+    one_at_a_time = getattr(executor, "width", 1) == 1
+    ordered = [*tasks, *itertools.chain.from_iterable(chained)]
+    early = [t for t in ordered if one_at_a_time and parts_beforehand(t)]
+    forked = [t for t in tasks if one_at_a_time and not config.is_network(t.model)]
+    parts = Background(_parts_in_turn, early) if early else None
+    baselines = Background(_run_folds, forked, nice=10) if forked else None
+    wanted, elsewhere = {id(t) for t in early}, {id(t) for t in forked}
+
+    def run(task: FoldTask, **changes) -> FoldResult:
+        t0 = time.perf_counter()
+        if id(task) in wanted:
+            changes["choices"] = parts.result()
+        waited = time.perf_counter() - t0
+        r = run_fold(dataclasses.replace(task, **changes) if changes else task)
+        r.seconds += waited
+        return r
+
+    try:
+        here = [t for t in tasks if id(t) not in elsewhere]
+        done = {}
+        for task, r in zip(here, executor(run if one_at_a_time else run_fold, here)):
+            done[id(task)] = r
             if progress:
                 progress(r)
-    return results
+        for task, r in zip(forked, baselines.result() if baselines else ()):
+            done[id(task)] = r
+            if progress:
+                progress(r)
+        results = [done[id(t)] for t in tasks]
+        for chain in chained:
+            weights = None
+            for task in chain:
+                r = run(task, initial_weights=weights)
+                weights = r.weights if r.weights is not None else weights
+                r.weights = None
+                results.append(r)
+                if progress:
+                    progress(r)
+        return results
+    finally:
+        for work in (parts, baselines):
+            if work is not None:
+                work.close()
+
+
+def _parts_in_turn(tasks: list[FoldTask]) -> Iterator[dict]:
+    """``fit_parts`` of each task in turn (a stage each, for ``Background``)."""
+    for task in tasks:
+        yield fit_parts(task)
+
+
+def _run_folds(tasks: list[FoldTask]) -> list[FoldResult]:
+    return [run_fold(t) for t in tasks]
 
 
 # ---------------------------------------------------------------------------------------- scores

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecast.config import RunConfig
+from forecast.config import RunConfig, neural_variant
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError
 from forecast.data.windows import label_index
@@ -91,6 +91,7 @@ class FoldTask:
     keep_weights: bool = False
     one_step_until: dict[str, int] | None = None
     calibrate: bool = False
+    choices: dict | None = None  # a network's statistical parts, computed beforehand (``fit_parts``); None: by the fit
 
 
 @dataclass
@@ -117,6 +118,25 @@ def _failure(model: str, fold: int, e: BaseException) -> tuple[int, str]:
     return fold, f"{model} failed in fold {fold + 1} ({type(e).__name__} in {where}: {first})"
 
 
+def parts_beforehand(task: FoldTask) -> bool:
+    """Whether ``task`` is a network fit whose statistical parts can be computed beforehand (``fit_parts``)."""
+    from forecast.models.lstm import parts_beforehand as network_parts
+
+    cfg = neural_variant(task.model, task.cfg)
+    return cfg is not None and network_parts(cfg)
+
+
+def fit_parts(task: FoldTask) -> dict:
+    """The statistical parts ``task``'s network fit computes (``lstm.hybrid_parts`` on its fit rows, with the fit's
+    validation rows), for ``FoldTask.choices``: computed before TensorFlow loads, in another process, they are the
+    same, and the fit does not compute them again."""
+    from forecast.models.lstm import default_n_val, hybrid_parts
+
+    cfg = neural_variant(task.model, task.cfg)
+    panel = _cut(task.panel, task.fit_ranges)
+    return hybrid_parts(panel, [default_n_val(len(s), cfg) for s in panel], cfg.window.horizon, cfg.model.hybrid)
+
+
 def _cut(panel: Panel, ranges: dict[str, tuple[int, int]]) -> Panel:
     """Each series' rows ``first .. last`` (inclusive)."""
     return panel.map(lambda s: s.slice(ranges[s.id][0], ranges[s.id][1] + 1))
@@ -139,7 +159,7 @@ def run_fold(task: FoldTask) -> FoldResult:
     result = FoldResult(task.model, {f: {sid: np.full(h, np.nan) for sid in ids} for f, _ in task.origins}, ids=ids)
     try:
         model = make_model(task.model, task.cfg, season=task.season, features=panel.features, fit=task.cfg.model.fit,
-                           initial_weights=task.initial_weights)
+                           initial_weights=task.initial_weights, choices=task.choices)
         model.fit(_cut(panel, task.fit_ranges))
         result.parts = statistical_parts(model, ids)
         result.network_weights = {sid: float(w) for sid, w in (getattr(model, "weights", None) or {}).items()

@@ -54,7 +54,7 @@ class LSTMForecaster:
     def __init__(self, cfg: RunConfig, features: Sequence[str] = (), verbose: int = 0,
                  initial_weights: list | None = None, callbacks=(), choices: dict | None = None):
         self.cfg, self.features, self.verbose = cfg, tuple(features), verbose
-        self.choices = choices  # the statistical parts, computed beforehand (``statistical_parts``); None: in prepare
+        self.choices = choices  # the statistical parts, computed beforehand (``hybrid_parts``); None: in prepare
         self.initial_weights = initial_weights  # warm start from an earlier fit
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
         self.model = None
@@ -126,7 +126,7 @@ class LSTMForecaster:
         w = self.cfg.window
         blocks, bases, anchors, train_o, val_o, start = [], [], [], [], [], 0
         choices = self.choices if self.choices is not None else \
-            statistical_parts(panel, n_val, w.horizon, self.cfg.model.hybrid)
+            hybrid_parts(panel, n_val, w.horizon, self.cfg.model.hybrid)
         for s, nv in zip(panel, n_val):
             n_train = len(s) - nv
             self.preps[s.id] = Preprocessor(w.transform).fit(s.values[:n_train])  # training rows only
@@ -157,7 +157,7 @@ class LSTMForecaster:
 
     def _fit_hybrid(self, s: Series, n_train: int, choice: tuple) -> None:
         """The hybrid part of series ``s`` from its first ``n_train`` prices; ``choice``: its (statistical model or
-        None, why) from ``statistical_parts``; without one, the seasonal profile unless ``--hybrid none``. See the
+        None, why) from ``hybrid_parts``; without one, the seasonal profile unless ``--hybrid none``. See the
         module doc."""
         mode, prep = self.cfg.model.hybrid, self.preps[s.id]
         part, why = choice
@@ -335,7 +335,13 @@ class LSTMForecaster:
         return fc
 
 
-def statistical_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) -> dict[str, tuple]:
+def parts_beforehand(cfg: RunConfig) -> bool:
+    """Whether a fit of ``cfg`` can be handed its statistical parts computed beforehand (``hybrid_parts``, passed as
+    ``choices``): one global network with a statistical hybrid (auto's choice or a named model)."""
+    return cfg.model.fit == "global" and cfg.model.hybrid in ("auto", *residual.STAT_HYBRIDS)
+
+
+def hybrid_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) -> dict[str, tuple]:
     """The statistical part of each series under ``--hybrid mode``, ``id -> (StatisticalPart or None, why)``, with
     its forecasts from every origin of the series: ``auto_choices`` for auto; for a named model, that model fitted on
     each series' training rows (the rows before its last ``n_val``); none otherwise. Needs no TensorFlow, so

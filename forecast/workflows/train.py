@@ -28,8 +28,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for, shared_fits
-from forecast.models.lstm import statistical_parts
-from forecast.models.residual import STAT_HYBRIDS
+from forecast.models.lstm import hybrid_parts, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -71,7 +70,7 @@ def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
 def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,
                  choices: dict | None = None) -> dict:
     """Network key (None: the global one, else a series id) -> fitted LSTMForecaster; ``choices``: the global
-    network's ``lstm.statistical_parts``, computed beforehand (None: while it fits)."""
+    network's ``lstm.hybrid_parts``, computed beforehand (None: while it fits)."""
     from forecast.models.lstm import LSTMForecaster
 
     if cfg.model.fit == "global":
@@ -142,7 +141,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
         choices = waited("--hybrid auto's choice of a statistical model (the candidates fitted on the training rows, "
                          "the one chosen run from every row)" if mode == "auto" else
                          f"--hybrid {mode}'s forecasts from every row (the model fitted on the training rows)") \
-            if parts_first(cfg) else statistics.result()
+            if parts_beforehand(cfg) else statistics.result()
         fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices)
         origins = sum(len(sp.test_origins) for sp in splits.values())
         parts = chosen_parts(choices)
@@ -176,13 +175,13 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
 
 def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: RunConfig) -> Iterator:
     """What the fit needs of the statistical models, then what the scoring needs, in two stages (no TensorFlow):
-    a global network's statistical parts (``lstm.statistical_parts`` on ``heads``, the series without their test
+    a global network's statistical parts (``lstm.hybrid_parts`` on ``heads``, the series without their test
     parts: ``--hybrid auto``'s choices, or the named model's fits; None otherwise), then ``baseline_forecasts`` and
     the parts' ``scoring_paths``. Auto and the baselines fit AutoARIMA, AutoETS and AutoTheta on the same training
     rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
     with shared_fits() as fits:
-        choices = (statistical_parts(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon, cfg.model.hybrid)
-                   if parts_first(cfg) else None)
+        choices = (hybrid_parts(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon, cfg.model.hybrid)
+                   if parts_beforehand(cfg) else None)
     yield choices
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
@@ -190,13 +189,13 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
 
 
 def chosen_parts(choices: dict | None) -> dict:
-    """Series id -> its statistical part in ``choices`` (``statistical_parts``), where it has one."""
+    """Series id -> its statistical part in ``choices`` (``hybrid_parts``), where it has one."""
     return {sid: part for sid, (part, _) in (choices or {}).items() if part is not None}
 
 
 def scoring_paths(panel: Panel, parts: dict, h: int) -> dict[str, dict]:
     """Per series with a statistical part: its forecasts from the origins of the whole series that
-    ``statistical_parts`` did not compute (those of the test part), as ``StatisticalPart.computed`` entries for the
+    ``hybrid_parts`` did not compute (those of the test part), as ``StatisticalPart.computed`` entries for the
     scoring to reuse."""
     known = {}
     for s in panel:
@@ -205,12 +204,6 @@ def scoring_paths(panel: Panel, parts: dict, h: int) -> dict[str, dict]:
             parts[s.id].paths(s.values, np.arange(len(s)), h)
             known[s.id] = {k: v for k, v in parts[s.id].computed.items() if k not in before}
     return known
-
-
-def parts_first(cfg: RunConfig) -> bool:
-    """Whether the statistical work's first stage computes the statistical parts (of a global network with a
-    statistical hybrid: auto's choice or a named model)."""
-    return cfg.model.fit == "global" and cfg.model.hybrid in ("auto", *STAT_HYBRIDS)
 
 
 def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -> dict[str, dict]:
