@@ -318,10 +318,10 @@ def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> lis
     For CPU-bound Python work whose results do not depend on where it runs, such as statsforecast's forward runs
     from many origins: ``fn`` and ``items`` reach the workers through the fork (nothing of theirs is pickled; a
     lambda will do), the results come back pickled, in order, and are those of the plain loop. The workers take
-    chunks as they finish earlier ones, inherit this process's niceness and end when it ends. An exception in
-    ``fn`` is raised here. Inside ``Background``'s forked process too: its daemon flag, which makes
+    chunks as they finish earlier ones, inherit this process's niceness and end when it ends or at Ctrl-C. An
+    exception in ``fn`` is raised here. Inside ``Background``'s forked process too: its daemon flag, which makes
     ``multiprocessing`` refuse children, is lifted while the workers start; they end with it all the same
-    (``_end_with``)."""
+    (``_forked_worker``)."""
     global _forked_job
     items = list(items)
     workers = min(workers or usable_cores(), len(items))
@@ -331,7 +331,7 @@ def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> lis
     me = multiprocessing.current_process()
     daemon, _forked_job = me.daemon, (fn, items)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_end_with,
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_forked_worker,
                                  initargs=(os.getpid(),)) as pool:
             me._config["daemon"] = False  # the setter refuses a started process; the flag is read at each fork
             try:  # the workers are forked at the first submission, all at once
@@ -343,6 +343,13 @@ def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> lis
         return [fn(x) for x in items]
     finally:
         _forked_job = None
+
+
+def _forked_worker(parent: int) -> None:
+    """A forked_map worker ends with ``parent``, and quietly at Ctrl-C (the caller, in the same process group, gets
+    it too and handles it), without multiprocessing's traceback of a worker interrupted while it waited."""
+    _end_with(parent)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 def _forked_item(i: int):

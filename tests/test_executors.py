@@ -338,3 +338,46 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     report = json.loads(proc.stdout)
     assert report["verdict"]["lstm_is"] == "the LSTM (correcting AutoARIMA's forecasts)"
     assert _comparable(report) == _comparable(ref.report)
+
+
+FORKED_CTRL_C = """
+import os, sys, time
+from forecast.executors import forked_map
+pids = sys.argv[1]
+def slow(x):
+    with open(pids, "a") as f:
+        f.write(f"{os.getpid()}\\n")
+    time.sleep(0.5)
+    return x
+try:
+    forked_map(slow, range(400), workers=2)  # chunks of 25 items
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_ctrl_c_ends_forked_map_and_its_workers_quietly(tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the whole process group) reaches the caller as KeyboardInterrupt; the workers
+    end at once and quietly, starting no further item."""
+    import signal
+    import subprocess
+    import time
+
+    pids = tmp_path / "pids.txt"
+    pids.touch()
+    proc = subprocess.Popen([sys.executable, "-c", FORKED_CTRL_C, str(pids)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(set(pids.read_text().split())) < 2:
+        time.sleep(0.05)
+    started = len(pids.read_text().split())
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (0, "interrupted\n", "")
+    workers = {int(p) for p in pids.read_text().split()}
+    # no worker goes on with its chunk (one that did kept the caller waiting for the rest of it)
+    assert len(workers) == 2 and len(pids.read_text().split()) <= started + 2
+    time.sleep(0.5)
+    assert not [p for p in workers if os.path.exists(f"/proc/{p}")
+                and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
