@@ -41,6 +41,7 @@ from forecast.errors import ForecastError
 from forecast.tf_quiet import spawn_context
 
 EXECUTORS = ("sequential", "process", "ray")
+CORES_ENV = "FORECAST_CORES"  # a worker's share of the cores (thread_env), which forked_map keeps to
 
 
 class Executor:
@@ -73,7 +74,7 @@ def check_executor(name: str, workers: int | None = None, address: str | None = 
 def thread_env(workers: int, cores: int | None = None) -> dict[str, str]:
     """Environment variables giving each of ``workers`` workers its share of the cores for TensorFlow."""
     share = str(max(1, (cores or os.cpu_count() or 1) // workers))
-    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": share,
+    return {"TF_NUM_INTRAOP_THREADS": share, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": share, CORES_ENV: share,
             "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "CUDA_VISIBLE_DEVICES":
             os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
@@ -302,11 +303,14 @@ _forked_job: tuple[Callable, Sequence] | None = None  # what forked_map's worker
 
 
 def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity where the platform says; else the machine's count)."""
+    """The CPUs this process may use: its share where it is a worker of ``open_executor`` (``CORES_ENV``), else
+    those it may run on (its affinity where the platform says; else the machine's count)."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        cores = len(os.sched_getaffinity(0)) or 1
     except AttributeError:
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    share = os.environ.get(CORES_ENV, "")
+    return min(cores, int(share)) if share.isdigit() and int(share) > 0 else cores
 
 
 def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> list:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from forecast.workflows.backtest import run_backtest
 from forecast.cli import app
 from forecast.config import RunConfig
-from forecast.executors import open_executor, thread_env
+from forecast.executors import open_executor, thread_env, usable_cores
 from forecast.evaluation.intervals import parse_levels
 
 # Baselines plus a tiny LSTM: 2 folds, each refitting naive, drift and a one-epoch LSTM(8).
@@ -49,13 +49,20 @@ def test_process_pool_via_cli_is_identical_to_sequential(case, tmp_path):
     np.testing.assert_array_equal(got.to_numpy(), ref.forecasts["forecast"].to_numpy())
 
 
+def _usable_cores_of(_):
+    return usable_cores()
+
+
 def test_process_workers_get_their_share_of_the_cores():
     assert thread_env(2, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
     assert thread_env(2, cores=8)["TF_NUM_INTRAOP_THREADS"] == "4"
     assert thread_env(3, cores=2)["TF_NUM_INTRAOP_THREADS"] == "1"
     with open_executor("process", workers=2) as run_on:  # no TensorFlow import: a cheap pool
-        seen = list(run_on(os.getenv, ["TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"]))
-    assert seen == [str(max(1, (os.cpu_count() or 1) // 2)), "1"]
+        seen = list(run_on(os.getenv, ["TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "FORECAST_CORES"]))
+        cores = list(run_on(_usable_cores_of, [None]))  # what forked_map spreads over in such a worker
+    share = max(1, (os.cpu_count() or 1) // 2)
+    assert seen == [str(share), "1", str(share)]
+    assert cores == [min(share, usable_cores())]
 
 
 def test_ray_local_is_identical_to_sequential(case):
