@@ -116,3 +116,29 @@ def test_tune_threads_and_an_executor_do_not_mix(walk_csv):
     result = runner.invoke(app, ["tune", str(walk_csv), "--jobs", "2", "--executor", "process"])
     assert result.exit_code == 2
     assert "--jobs 2: threads are for the sequential executor; with --executor process use --workers" in result.output
+
+
+def test_trials_share_one_computation_of_the_statistical_parts(walk_csv, tiny_cfg, tmp_path, monkeypatch):
+    """The search changes neither the hybrid nor the horizon, so the statistical parts are computed once for all
+    trials (in a forked process where TensorFlow is not loaded yet; here it is, so in this one): the same trials
+    as when every trial computes its own."""
+    pytest.importorskip("optuna")
+    from forecast.models import lstm
+    from forecast.workflows.tune import SearchSpace, tune
+
+    calls, real = [], lstm.hybrid_parts
+
+    def counted(*args, **kwargs):
+        calls.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(lstm, "hybrid_parts", counted)
+    base = tiny_cfg.replace(train={"epochs": 2}, model={"hybrid": "arima"})
+    space = SearchSpace(windows=(5, 8), units=(4, 6), depths=(1,))
+    shared = tune(walk_csv, base, tmp_path / "shared", n_trials=3, seed=3, space=space)
+    assert calls == ["arima"]
+    monkeypatch.setattr(lstm, "parts_beforehand", lambda cfg: False)  # as before: each trial's fit computes them
+    each = tune(walk_csv, base, tmp_path / "each", n_trials=3, seed=3, space=space)
+    assert calls == ["arima"] * 4
+    pd.testing.assert_frame_equal(_trials(tmp_path / "shared"), _trials(tmp_path / "each"))
+    assert shared.best == each.best and set(_trials(tmp_path / "shared")["state"]) == {"COMPLETE"}

@@ -44,6 +44,7 @@ class TrialTask:
     config: dict  # RunConfig.to_dict()
     panel: Panel  # each series cut before its test part
     n_val: tuple[int, ...]  # per series
+    choices: dict | None = None  # the hybrid's statistical parts, the same for every trial (lstm.hybrid_parts)
 
 
 def run_trial(task: TrialTask) -> tuple[list[float], float]:
@@ -51,12 +52,13 @@ def run_trial(task: TrialTask) -> tuple[list[float], float]:
     epoch whose weights were kept, as in this process)."""
     from forecast.models.lstm import LSTMForecaster
 
-    fit = LSTMForecaster(RunConfig.from_dict(task.config), task.panel.features).fit(task.panel, task.n_val).fit_result
+    fit = LSTMForecaster(RunConfig.from_dict(task.config), task.panel.features, choices=task.choices).fit(
+        task.panel, task.n_val).fit_result
     return fit.history.get("val_loss", [fit.best_val_loss]), fit.best_val_loss
 
 
 def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...], n_trials: int,
-                      timeout: float | None, executor) -> None:
+                      timeout: float | None, executor, choices: dict | None = None) -> None:
     """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their values."""
     import time
 
@@ -64,7 +66,7 @@ def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...]
     start, done = time.monotonic(), 0
     while done < n_trials and (timeout is None or time.monotonic() - start < timeout):
         trials = [study.ask() for _ in range(min(executor.width, n_trials - done))]
-        tasks = [TrialTask(objective_cfg(t).to_dict(), panel, n_val) for t in trials]
+        tasks = [TrialTask(objective_cfg(t).to_dict(), panel, n_val, choices) for t in trials]
         for trial, (losses, value) in zip(trials, executor(run_trial, tasks)):
             for epoch, loss in enumerate(losses):
                 trial.report(float(loss), epoch)
@@ -140,7 +142,8 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     from forecast.data.windows import chronological_split
     from forecast.io import write_csv, write_json
     from forecast.models.fitting import configure_device
-    from forecast.models.lstm import LSTMForecaster
+    from forecast.executors import Background
+    from forecast.models.lstm import LSTMForecaster, hybrid_parts, parts_beforehand
 
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
@@ -156,12 +159,16 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
               for s in panel}
     seen = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = tuple(splits[s.id].n_val for s in panel)
+    # the search leaves the hybrid and the horizon alone, so every trial's statistical parts are the same: computed
+    # once, in a process forked before TensorFlow loads (executors.Background), not once per trial
+    parts = Background(hybrid_parts, seen, n_val, w.horizon, base.model.hybrid) if parts_beforehand(base) else None
     configure_device(base.train.device)
+    choices = parts.result() if parts else None
 
     def objective(trial) -> float:
         cfg = suggest(trial, base, space)
         report = _pruning_callback(trial)
-        fit = LSTMForecaster(cfg, seen.features, callbacks=[report]).fit(seen, n_val).fit_result
+        fit = LSTMForecaster(cfg, seen.features, callbacks=[report], choices=choices).fit(seen, n_val).fit_result
         if report.pruned:
             raise optuna.TrialPruned()
         if not np.isfinite(fit.best_val_loss):
@@ -172,7 +179,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if executor.width > 1:
-        _search_in_rounds(study, lambda t: suggest(t, base, space), seen, n_val, n_trials, timeout, executor)
+        _search_in_rounds(study, lambda t: suggest(t, base, space), seen, n_val, n_trials, timeout, executor, choices)
     else:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
     frame = trials_frame(study)
