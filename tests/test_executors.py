@@ -256,20 +256,29 @@ def test_forked_map_spreads_over_forked_workers_and_gives_the_loops_results():
                                         "True"]
 
 
-FORKED_ORPHANS = """
+SLOW_ITEMS = """
 import os, sys, time
 from forecast.executors import Background, forked_map
 pids = sys.argv[1]
-def slow(x):
+def slow(x, seconds=60):  # notes the worker's pid as it starts an item
     with open(pids, "a") as f:
         f.write(f"{os.getpid()}\\n")
-    time.sleep(60)
+    time.sleep(seconds)
+    return x
+"""
+
+FORKED_ORPHANS = SLOW_ITEMS + """
 work = Background(lambda: forked_map(slow, range(100), workers=2))
 deadline = time.monotonic() + 30
 while time.monotonic() < deadline and len(set(open(pids).read().split())) < 2:
     time.sleep(0.05)
 work.close()  # as train's does at Ctrl-C: the forked process is terminated, its workers with it
 """
+
+
+def _alive(pids) -> list[int]:
+    """The processes of ``pids`` that still run (zombies do not count)."""
+    return [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -285,10 +294,9 @@ def test_forked_map_workers_end_with_the_process_that_forked_them(tmp_path):
     workers = {int(p) for p in pids.read_text().split()}
     assert len(workers) == 2
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") for p in workers):
+    while time.monotonic() < deadline and _alive(workers):
         time.sleep(0.1)
-    alive = [p for p in workers
-             if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
+    alive = _alive(workers)
     for p in alive:
         os.kill(p, 9)  # not left behind by a failing test
     assert not alive, f"workers {alive} outlived the process that forked them"
@@ -347,17 +355,9 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     assert _comparable(report) == _comparable(ref.report)
 
 
-FORKED_CTRL_C = """
-import os, sys, time
-from forecast.executors import forked_map
-pids = sys.argv[1]
-def slow(x):
-    with open(pids, "a") as f:
-        f.write(f"{os.getpid()}\\n")
-    time.sleep(0.5)
-    return x
+FORKED_CTRL_C = SLOW_ITEMS + """
 try:
-    forked_map(slow, range(400), workers=2)  # chunks of 25 items
+    forked_map(lambda x: slow(x, 0.5), range(400), workers=2)  # chunks of 25 items
 except KeyboardInterrupt:
     print("interrupted", flush=True)
 """
@@ -386,5 +386,4 @@ def test_ctrl_c_ends_forked_map_and_its_workers_quietly(tmp_path):
     # no worker goes on with its chunk (one that did kept the caller waiting for the rest of it)
     assert len(workers) == 2 and len(pids.read_text().split()) <= started + 2
     time.sleep(0.5)
-    assert not [p for p in workers if os.path.exists(f"/proc/{p}")
-                and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
+    assert not _alive(workers)
