@@ -242,9 +242,8 @@ def train(
         if plots is not None and charts != "none":
             check_can_write(plots / "forecast.png", "--plots")
         with open_executor(executor, workers) as run_on, console.warnings_on_stderr():
-            waiting = None if quiet else (lambda line: console.err.print(f"[dim]{line}[/dim]", highlight=False))
             outcome = run_train(data, cfg, model, force=force, verbose=0 if quiet else 2, executor=run_on,
-                                progress=waiting)
+                                progress=None if quiet else console.note)
         if outcome.interrupted:
             t = next(iter(outcome.metrics["training"].values()))
             typer.echo(f"interrupted after {t['epochs_run']} epochs: saved the best weights so far (epoch "
@@ -514,9 +513,9 @@ def backtest(
         check_executor(executor, workers, address)
         show = not (quiet or as_json)
         many = cfg.data.id_col is not None or cfg.data.targets is not None
-        progress = (lambda r: console.err.print(f"[dim]{r.model}{' ' + r.ids[0] if many and len(r.ids) == 1 else ''}: fold(s) "
-                                                f"{', '.join(str(f + 1) for f in r.folds)} done in {r.seconds:.1f} s[/dim]",
-                                                highlight=False)) if show else None
+        progress = (lambda r: console.note(f"{r.model}{' ' + r.ids[0] if many and len(r.ids) == 1 else ''}: fold(s) "
+                                           f"{', '.join(str(f + 1) for f in r.folds)} done in {r.seconds:.1f} s")
+                    ) if show else None
         with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = bt_lib.run_backtest(data, cfg, folds=folds, step=step, window_type=window_type,
                                          train_size=train_size, retrain_every=retrain_every, warm_start=warm_start,

@@ -23,6 +23,11 @@ err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() els
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
 
 
+def note(line: str) -> None:
+    """A dim progress line on stderr (what a long command is doing or waiting for); --quiet callers skip it."""
+    err.print(f"[dim]{line}[/dim]", highlight=False)
+
+
 def _fmt(v: float, pct: bool = False) -> str:
     return f"{v:,.2f}%" if pct else f"{v:,.2f}"
 

@@ -138,15 +138,19 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     try:
         device = configure_device(cfg.train.device)
         mode = cfg.model.hybrid
-        choices = waited("--hybrid auto's choice of a statistical model (the candidates fitted on the training rows, "
-                         "the one chosen run from every row)" if mode == "auto" else
-                         f"--hybrid {mode}'s forecasts from every row (the model fitted on the training rows)") \
-            if parts_beforehand(cfg) else statistics.result()
+        if mode == "auto":
+            hybrid = "--hybrid auto's choice of a statistical model (the candidates fitted on the training rows, the " \
+                     "one chosen run from every row)"
+        else:
+            hybrid = f"--hybrid {mode}'s forecasts from every row (the model fitted on the training rows)"
+        choices = waited(hybrid) if parts_beforehand(cfg) else statistics.result()  # None: no parts beforehand
         fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices)
         origins = sum(len(sp.test_origins) for sp in splits.values())
         parts = chosen_parts(choices)
-        models = "/".join(sorted({p.name for p in parts.values()})) if mode == "auto" else ""
-        whose = "statistical baselines'" + (f" and --hybrid {mode}'s {models}".rstrip() if parts else "")
+        whose = "statistical baselines'"
+        if parts:
+            named = f" {'/'.join(sorted({p.name for p in parts.values()}))}" if mode == "auto" else ""
+            whose += f" and --hybrid {mode}'s{named}"
         baselines, known = waited(f"the {whose} forecasts from {origins:,} test origins, to score the network against")
         for sid, part in parts.items():  # computed in the forked process from the test origins
             part.computed.update(known[sid])
