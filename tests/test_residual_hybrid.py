@@ -232,6 +232,110 @@ def test_train_forks_the_statistical_part_and_gets_what_the_library_gets_in_proc
     assert stats[0] == stats[1]
 
 
+FORKED_PER_SERIES = """
+import os, sys
+import forecast.workflows.train as T
+from forecast.models import residual
+log = sys.argv[1]
+def note(what):
+    with open(log, "a") as f:
+        f.write(f"{what} {os.getpid()}\\n")
+parts, fit_series, part_fit = T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit
+def hybrid_parts(panel, *args):
+    note("parts:" + ",".join(panel.ids))
+    return parts(panel, *args)
+def fitted(task):
+    note("fit:" + ",".join(task[1].ids))
+    return fit_series(task)
+def part_fitted(self, prices):
+    note("part_fit")
+    return part_fit(self, prices)
+T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit = hybrid_parts, fitted, part_fitted
+assert "tensorflow" not in sys.modules  # so the statistical work is forked
+note("main")
+from forecast.cli import main
+sys.argv = ["forecast", *sys.argv[2:]]
+main()
+"""
+
+
+def _two_series_csv(path):
+    frames = [pd.DataFrame({"id": sid, "date": s.dates, "price": s.values})
+              for sid, s in (("A", _seasonal_ar(n=200, phi=0.0).series[0]),
+                             ("B", _seasonal_ar(n=180, seed=4, phi=0.0).series[0]))]
+    pd.concat(frames).to_csv(path, index=False)
+    return path
+
+
+def test_per_series_train_forks_each_series_part_and_gets_what_the_library_gets_in_process(tmp_path):
+    """`forecast train --per-series` fits each series' statistical part in the process forked before TensorFlow
+    loads, one series at a time (a panel of one: its own part, as its own network's fit would choose), and the
+    fits use them: the main process fits no statistical model. The bundle is the in-process library train's."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from forecast.workflows.train import train
+
+    csv = _two_series_csv(tmp_path / "two.csv")
+    log = tmp_path / "pids.txt"
+    flags = ["--id-col", "id", "--per-series", "--window", "8", "--horizon", "3", "--layers", "8", "--epochs", "2",
+             "--seed", "5", "--quiet", "--hybrid", "arima", "--charts", "none"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-c", FORKED_PER_SERIES, str(log), "train", str(csv), *flags, "--model",
+                           str(tmp_path / "cli")], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    seen = {}
+    for line in log.read_text().splitlines():
+        what, pid = line.split()
+        seen.setdefault(what, []).append(int(pid))
+    (main,) = seen.pop("main")
+    assert seen["fit:A"] == seen["fit:B"] == [main]  # the networks fit here ...
+    (forked,) = set(seen["parts:A"] + seen["parts:B"] + seen["part_fit"])  # ... their parts in one other process
+    assert forked != main and len(seen["parts:A"]) == len(seen["parts:B"]) == 1 and len(seen["part_fit"]) == 2
+    cfg = RunConfig(window=WindowConfig(window=8, horizon=3), model=ModelConfig(layers=(8,), hybrid="arima",
+                                                                              fit="per_series"),
+                    train=TrainConfig(epochs=2, seed=5))
+    train(csv, cfg.replace(data={"id_col": "id"}), tmp_path / "lib", verbose=0)
+    cli, lib = (json.loads((tmp_path / d / "metrics.json").read_text())["test"] for d in ("cli", "lib"))
+    assert cli == lib and [cli["series"][k]["hybrid"]["part"] for k in "AB"] == ["arima", "arima"]
+    specs = [json.loads((tmp_path / d / "series.json").read_text())["series"] for d in ("cli", "lib")]
+    assert [e["statistical"] for e in specs[0]] == [e["statistical"] for e in specs[1]]
+    assert [len(e["statistical"]["prices"]) for e in specs[0]] == [200 - 30 - 30, 180 - 27 - 27]  # training rows
+
+
+def test_per_series_fits_draw_each_series_parts_when_its_fit_starts(tmp_path, monkeypatch):
+    """Per series, each fit draws its series' parts when it is handed out, so the later series' parts can still be
+    computing while the earlier networks fit; the restored forecasters keep the parts they were handed."""
+    from forecast.data.panel import load_panel
+    from forecast.models.lstm import hybrid_parts
+    from forecast.workflows import train as T
+
+    cfg = _cfg("arima", window=8, epochs=1).replace(model={"fit": "per_series"})
+    panel = load_panel(_two_series_csv(tmp_path / "two.csv"), id_col="id")
+    n_val = {"A": 30, "B": 27}
+    events, fit_series = [], T.fit_series
+
+    def parts():
+        for s in panel:
+            events.append(f"draw {s.id}")
+            yield hybrid_parts(panel.select(s.id), [n_val[s.id]], 3, "arima")
+
+    def fitted(task):
+        events.append(f"fit {task[1].ids[0]}")
+        return fit_series(task)
+
+    monkeypatch.setattr(T, "fit_series", fitted)
+    handed = parts()
+    fits = T.fit_networks(panel, n_val, cfg, 0, choices=handed)
+    assert events == ["draw A", "fit A", "draw B", "fit B"]
+    assert next(handed, None) is None and sorted(fits) == ["A", "B"]
+    for sid, fc in fits.items():
+        assert fc.stats[sid].model_ is not None and len(fc.stats[sid].computed) == len(panel[sid]) - 2  # as handed
+
+
 def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
     """A win of the residual hybrid is not credited to the network alone: the verdict names the statistical model
     in every fold's fit; with --hybrid none it is plain 'the LSTM'."""

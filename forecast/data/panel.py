@@ -91,6 +91,10 @@ class Panel:
         """The panel of one holding series ``sid``."""
         return replace(self, series=(self[sid],))
 
+    def apart(self) -> list[Panel]:
+        """Each series as a panel of one, in order."""
+        return [self.select(sid) for sid in self.ids]
+
     def map(self, fn: Callable[[Series], Series]) -> Panel:
         """The panel with ``fn`` applied to every series (e.g. ``lambda s: s.head(n)``)."""
         return replace(self, series=tuple(fn(s) for s in self.series))

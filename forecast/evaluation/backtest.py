@@ -99,7 +99,7 @@ def _tasks(panel: Panel, folds: dict[str, list[Fold]], model: str, cfg: RunConfi
     all series at once (the global LSTM) or for each series; returned as chains of consecutive fits."""
     network = config.is_network(model)
     joint = network and cfg.model.fit == "global"
-    units = [panel] if joint else [panel.select(sid) for sid in panel.ids]
+    units = [panel] if joint else panel.apart()
     chains = []
     for unit in units:
         groups: dict[str, list[list[Fold]]] = {}

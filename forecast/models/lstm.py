@@ -54,7 +54,7 @@ class LSTMForecaster:
     def __init__(self, cfg: RunConfig, features: Sequence[str] = (), verbose: int = 0,
                  initial_weights: list | None = None, callbacks=(), choices: dict | None = None):
         self.cfg, self.features, self.verbose = cfg, tuple(features), verbose
-        self.choices = choices  # the statistical parts, computed beforehand (``hybrid_parts``); None: in prepare
+        self.choices = choices  # its series' statistical parts, computed beforehand (``hybrid_parts``); None: in prepare
         self.initial_weights = initial_weights  # warm start from an earlier fit
         self.callbacks = tuple(callbacks)  # extra Keras callbacks for fit (e.g. tuning reports)
         self.model = None
@@ -336,9 +336,16 @@ class LSTMForecaster:
 
 
 def parts_beforehand(cfg: RunConfig) -> bool:
-    """Whether a fit of ``cfg`` can be handed its statistical parts computed beforehand (``hybrid_parts``, passed as
-    ``choices``): one global network with a statistical hybrid (auto's choice or a named model)."""
-    return cfg.model.fit == "global" and cfg.model.hybrid in ("auto", *residual.STAT_HYBRIDS)
+    """Whether the fits of ``cfg`` can be handed their statistical parts computed beforehand (``hybrid_parts`` of
+    each network's series, ``network_panels``, passed as ``choices``): a statistical hybrid (auto's choice or a
+    named model)."""
+    return cfg.model.hybrid in ("auto", *residual.STAT_HYBRIDS)
+
+
+def network_panels(panel: Panel, cfg: RunConfig) -> list[Panel]:
+    """The series each network of ``cfg`` is fitted on: the whole panel for one global network, each series alone
+    (a panel of one, whose ``hybrid_parts`` are its own) for a network per series."""
+    return [panel] if cfg.model.fit == "global" else panel.apart()
 
 
 def hybrid_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) -> dict[str, tuple]:

@@ -58,7 +58,8 @@ def make_model(name: str, cfg: RunConfig, *, season: int | tuple[int, ...] = 1, 
                initial_weights=None, verbose: int = 0, callbacks=(), choices: dict | None = None):
     """A fresh, unfitted panel forecaster by name: a baseline, ``lstm`` (the network ``cfg`` describes) or a
     network variant of it such as ``gru-season`` (config.neural_variant); TensorFlow is imported only here.
-    ``choices``: a global network's statistical parts, computed beforehand (``lstm.hybrid_parts``)."""
+    ``choices``: the network's statistical parts, computed beforehand (``lstm.hybrid_parts`` of the series it is
+    fitted on: all of them, or with ``fit="per_series"`` each series' network those of its own)."""
     from forecast.models.baselines import BASELINES
 
     net_cfg = neural_variant(name, cfg)
@@ -67,7 +68,7 @@ def make_model(name: str, cfg: RunConfig, *, season: int | tuple[int, ...] = 1, 
 
         def lstm():
             return LSTMForecaster(net_cfg, features, verbose=verbose, initial_weights=initial_weights,
-                                  callbacks=callbacks, choices=choices if fit == "global" else None)
+                                  callbacks=callbacks, choices=choices)
 
         return lstm() if fit == "global" else PerSeries(name, lstm, cfg.window.horizon)
     return PerSeries(name, lambda: BASELINES[name](season), cfg.window.horizon)

@@ -28,7 +28,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for, shared_fits
-from forecast.models.lstm import hybrid_parts, parts_beforehand
+from forecast.models.lstm import hybrid_parts, network_panels, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -68,26 +68,39 @@ def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
 
 
 def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,
-                 choices: dict | None = None) -> dict:
-    """Network key (None: the global one, else a series id) -> fitted LSTMForecaster; ``choices``: the global
-    network's ``lstm.hybrid_parts``, computed beforehand (None: while it fits)."""
+                 choices: Iterator[dict] | None = None) -> dict:
+    """Network key (None: the global one, else a series id) -> fitted LSTMForecaster. ``choices``: each network's
+    statistical parts in turn (``lstm.hybrid_parts`` of the series of ``lstm.network_panels``, computed beforehand),
+    each drawn when its fit is handed out, so that later ones can still be computing; None: each fit computes its
+    own."""
     from forecast.models.lstm import LSTMForecaster
 
+    def draw() -> dict | None:
+        return next(choices) if choices is not None else None
+
     if cfg.model.fit == "global":
-        fc = LSTMForecaster(cfg, panel.features, verbose, choices=choices).fit(panel, [n_val[s.id] for s in panel])
+        fc = LSTMForecaster(cfg, panel.features, verbose, choices=draw()).fit(panel, [n_val[s.id] for s in panel])
         return {None: fc}
     if executor.width > 1:
         verbose = 0  # no interleaved progress lines from parallel workers
-    tasks = [(cfg.to_dict(), panel.select(s.id), n_val[s.id], verbose) for s in panel]
-    return {s.id: fitted.restore(cfg, panel.features) for s, fitted in zip(panel, executor(fit_series, tasks))}
+    drawn = []
+
+    def tasks():
+        for unit in network_panels(panel, cfg):
+            drawn.append(draw())
+            yield cfg.to_dict(), unit, n_val[unit.ids[0]], verbose, drawn[-1]
+
+    fits = executor(fit_series, tasks())  # zipped first: a task is drawn before its result is asked for
+    return {s.id: fitted.restore(cfg, panel.features, chosen_parts(drawn[i]))
+            for i, (fitted, s) in enumerate(zip(fits, panel))}
 
 
-def fit_series(task: tuple[dict, Panel, int, int]):
+def fit_series(task: tuple[dict, Panel, int, int, dict | None]):
     """Fit one series' own network (in any process on this machine or a Ray worker); returns it picklable."""
     from forecast.models.lstm import LSTMForecaster
 
-    cfg, panel, n_val, verbose = task
-    fc = LSTMForecaster(RunConfig.from_dict(cfg), panel.features, verbose).fit(panel, [n_val])
+    cfg, panel, n_val, verbose, choices = task
+    fc = LSTMForecaster(RunConfig.from_dict(cfg), panel.features, verbose, choices=choices).fit(panel, [n_val])
     return Fitted(fc.model.get_weights(), fc.state(), fc.fit_result)
 
 
@@ -99,13 +112,16 @@ class Fitted:
     state: dict
     fit_result: object
 
-    def restore(self, cfg: RunConfig, features):
+    def restore(self, cfg: RunConfig, features, parts: dict | None = None):
+        """The fitted forecaster; ``parts``: the statistical parts its fit was handed, with every forecast they
+        have run, in place of the bare copies in ``state`` (which would fit and run them again)."""
         from forecast.models.lstm import LSTMForecaster, input_width
         from forecast.models.network import build_model
 
         model = build_model(cfg, n_features=input_width(features, self.state))
         model.set_weights(self.weights)
         fc = LSTMForecaster.restore(cfg, features, model, self.state)
+        fc.stats.update(parts or {})
         fc.fit_result = self.fit_result
         return fc
 
@@ -126,9 +142,10 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     splits = splits_of(panel, cfg)
     heads = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = {sid: sp.n_val for sid, sp in splits.items()}
-    # forked before TensorFlow loads: the hybrid's statistical parts, needed before the fit, then, niced, the
-    # baselines' forecasts, needed after it (they leave the cores to the fit)
-    statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0, 10))
+    # forked before TensorFlow loads: the hybrid's statistical parts, each network's needed before its fit, then,
+    # niced, the baselines' forecasts, needed after the fits (they leave the cores to them)
+    units = network_panels(heads, cfg) if parts_beforehand(cfg) else []
+    statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0,) * len(units) + (10,))
 
     def waited(what: str):  # the next stage of the statistical work, saying so when it keeps the run waiting
         if progress is not None and statistics.waiting(WAIT_NOTICE_S):
@@ -143,10 +160,17 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
                      "one chosen run from every row)"
         else:
             hybrid = f"--hybrid {mode}'s forecasts from every row (the model fitted on the training rows)"
-        choices = waited(hybrid) if parts_beforehand(cfg) else statistics.result()  # None: no parts beforehand
-        fitted = fit_networks(heads, n_val, cfg, verbose, executor, choices)
+        taken = {}
+
+        def handed() -> Iterator[dict]:  # each network's parts, as the fits draw them
+            for unit in units:
+                choices = waited(hybrid if cfg.model.fit == "global" else f"{hybrid} for series {unit.ids[0]}")
+                taken.update(choices)
+                yield choices
+
+        fitted = fit_networks(heads, n_val, cfg, verbose, executor, handed() if units else None)
         origins = sum(len(sp.test_origins) for sp in splits.values())
-        parts = chosen_parts(choices)
+        parts = chosen_parts(taken)
         whose = "statistical baselines'"
         if parts:
             named = f" {'/'.join(sorted({p.name for p in parts.values()}))}" if mode == "auto" else ""
@@ -178,18 +202,21 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
 
 
 def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: RunConfig) -> Iterator:
-    """What the fit needs of the statistical models, then what the scoring needs, in two stages (no TensorFlow):
-    a global network's statistical parts (``lstm.hybrid_parts`` on ``heads``, the series without their test
-    parts: ``--hybrid auto``'s choices, or the named model's fits; None otherwise), then ``baseline_forecasts`` and
-    the parts' ``scoring_paths``. Auto and the baselines fit AutoARIMA, AutoETS and AutoTheta on the same training
-    rows: ``shared_fits`` fits each once (and is open only while a stage computes)."""
-    with shared_fits() as fits:
-        choices = (hybrid_parts(heads, [splits[s.id].n_val for s in heads], cfg.window.horizon, cfg.model.hybrid)
-                   if parts_beforehand(cfg) else None)
-    yield choices
+    """What the fits need of the statistical models, then what the scoring needs, in stages (no TensorFlow): where
+    ``parts_beforehand``, each network's statistical parts (``lstm.hybrid_parts`` on its series of ``heads``, the
+    series without their test parts: ``--hybrid auto``'s choices, or the named model's fits), one stage for the
+    global network or one per series; then ``baseline_forecasts`` and the parts' ``scoring_paths``. Auto and the
+    baselines fit AutoARIMA, AutoETS and AutoTheta on the same training rows: ``shared_fits`` fits each once (and is
+    open only while a stage computes)."""
+    fits, chosen = {}, {}
+    for unit in network_panels(heads, cfg) if parts_beforehand(cfg) else ():
+        with shared_fits(fits):
+            choices = hybrid_parts(unit, [splits[s.id].n_val for s in unit], cfg.window.horizon, cfg.model.hybrid)
+        chosen.update(choices)
+        yield choices
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
-    yield found, scoring_paths(panel, chosen_parts(choices), cfg.window.horizon)
+    yield found, scoring_paths(panel, chosen_parts(chosen), cfg.window.horizon)
 
 
 def chosen_parts(choices: dict | None) -> dict:
