@@ -135,6 +135,37 @@ def test_fold_charts_use_concise_dates_and_the_target_as_y_label():
     assert len(styles) == 2
 
 
+@pytest.mark.parametrize("start, freq, n", [("2024-01-01", "h", 40), ("2020-01-01", "MS", 22),
+                                             ("2024-01-01", "min", 100), ("2024-01-01", "s", 110)])
+def test_date_axes_over_a_span_just_short_of_the_next_unit_draw_without_a_warning(start, freq, n):
+    """40 hours, 22 months, 100 minutes or 110 seconds on an axis of at most 4 ticks (the grid's, a fold's): the
+    labels come without matplotlib's "unable to pick an appropriate interval" warning, at most 4 of them."""
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    dates = pd.date_range(start, periods=n, freq=freq)
+    ax.plot(dates, np.arange(n))
+    plots.date_axis(ax, maxticks=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ticks = ax.xaxis.get_major_locator()()
+    assert 2 <= len([t for t in ticks if mdates.date2num(dates[0]) <= t <= mdates.date2num(dates[-1])]) <= 4
+
+
+@pytest.mark.parametrize("freq, titles", [("B", ["origin 2020-01-31", "origin 2020-02-07"]),
+                                           ("h", ["origin 2020-01-01 22:00:00", "origin 2020-01-02 03:00:00"])])
+def test_fold_titles_name_the_origins_time_where_the_data_has_one(freq, titles):
+    """Hourly folds a few hours apart get titles that tell them apart; daily ones stay a plain date."""
+    dates = pd.date_range("2020-01-01", periods=60, freq=freq)
+    h = pd.DataFrame({"date": dates, "price": np.linspace(100, 110, 60)})
+    rows = [dict(origin=dates[k], date=dates[k + 1 + i], step=i + 1, model="naive", forecast=1.0, actual=1.0)
+            for k in (22, 27) for i in range(3)]
+    fig = plots.backtest_forecasts_figure(pd.DataFrame(rows), h)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == titles
+
+
 def test_horizon_chart_ylabel_and_integer_steps():
     fig = plots.backtest_horizon_figure(MODELS, ylabel="MAE (Adj Close)")
     ax = fig.axes[0]

@@ -91,6 +91,11 @@ def _holidays_of_years(first: int, last: int) -> pd.DatetimeIndex:
     return NYSEHolidayCalendar().holidays(start=f"{first}-01-01", end=f"{last}-12-31")
 
 
+def stamp_text(stamp) -> str:
+    """A date or timestamp as text: the day alone at midnight (daily and coarser data), else day and time."""
+    return str(stamp).removesuffix(" 00:00:00")
+
+
 def _naive(dates) -> pd.DatetimeIndex:
     dates = pd.DatetimeIndex(dates)
     if dates.tz is not None:

@@ -6,9 +6,11 @@ import re
 
 import numpy as np
 import pandas as pd
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+from matplotlib.dates import HOURLY, MINUTELY, MONTHLY, SECONDLY, AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from forecast.data.calendar import stamp_text
 
 HISTORY_POINTS = 250  # observations before the forecast origin on the forecast chart: about a year of trading days
 LINESTYLES = ("-", "--", "-.", ":")
@@ -31,6 +33,11 @@ def _note(ax, text: str) -> None:
 def date_axis(ax, maxticks: int = 6) -> None:
     """Readable, non-overlapping date labels: at most ``maxticks`` ticks, labels as short as the span allows."""
     locator = AutoDateLocator(minticks=2, maxticks=maxticks)
+    # the locator counts a span in the longest unit that gives 2 ticks, so an hourly span is under 2 days, and
+    # so on; matplotlib's longest steps (12 hours, 6 months, 30 minutes or seconds) over 4 ticks cover 36 of
+    # them, and a longer span got a UserWarning on the user's terminal: a day, a year, an hour, a minute cover it
+    for freq, longest in ((HOURLY, 24), (MONTHLY, 12), (MINUTELY, 60), (SECONDLY, 60)):
+        locator.intervald[freq] = [*locator.intervald[freq], longest]
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
@@ -225,7 +232,7 @@ def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, co
                     np.concatenate([past["price"].tail(1), rows_m["forecast"]]), color=colors[m], lw=1, label=m,
                     ls=LINESTYLES[i % len(LINESTYLES)])
         ax.axvline(origin, color="0.6", ls=":", lw=1)
-        ax.set_title(f"origin {pd.Timestamp(origin).date()}", fontsize="medium")
+        ax.set_title(f"origin {stamp_text(pd.Timestamp(origin))}", fontsize="medium")
         date_axis(ax, maxticks=4)
         ax.tick_params(axis="x", labelsize="small")
         if ylabel and k % cols == 0:

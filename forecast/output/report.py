@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from forecast.data.calendar import stamp_text
 from forecast.errors import ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
 from forecast.evaluation.verdict import text_of
@@ -264,16 +265,12 @@ def summary_section(src: Sources) -> str:
     return section("In plain words", missing("A verdict", BACKTEST_HINT))
 
 
-def _day(stamp: Any) -> str:
-    return str(stamp).removesuffix(" 00:00:00")
-
-
 def data_section(src: Sources) -> str:
     if src.bundle is None:
         return section("Data", missing("The data summary", "pass `--model DIR` of a bundle from `forecast train`"))
     d, cfg = src.bundle.data, src.bundle.config
     rows = [("file", d.get("path")), ("sha256", d.get("sha256")), ("rows used", d.get("rows")),
-            ("first date", _day(d.get("first_date"))), ("last date", _day(d.get("last_date"))),
+            ("first date", stamp_text(d.get("first_date"))), ("last date", stamp_text(d.get("last_date"))),
             ("frequency", d.get("freq")), ("target column", d.get("target")), ("date column", d.get("date_col")),
             ("missing values forward-filled", f"{d.get('n_filled', 0)} (runs of at most {cfg.data.max_fill}; "
                                               "leading/trailing gaps dropped)")]
@@ -315,10 +312,10 @@ def forecast_section(src: Sources) -> str:
     frame = fc.frame.drop(columns="id") if single else fc.frame
     chart = figure(forecast_charts(src.bundle, fc), ("History, 1-step test predictions and the forecast" if single else
                    "Each series' recent history and forecast") + " with its interval bands.")
-    rows = [[_day(v) if isinstance(v, pd.Timestamp) else v for v in r] for r in frame.itertuples(index=False)]
+    rows = [[stamp_text(v) if isinstance(v, pd.Timestamp) else v for v in r] for r in frame.itertuples(index=False)]
     cols = list(frame.columns)
     last = next(iter(fc.history.values()))
-    meta = (f"From {_day(last['date'].iloc[-1])} (last price {fmt(float(last['price'].iloc[-1]))})" if single
+    meta = (f"From {stamp_text(last['date'].iloc[-1])} (last price {fmt(float(last['price'].iloc[-1]))})" if single
             else f"{len(fc.ids)} series, each from the end of its own data")
     return section("Forecast", f'<p class="meta">{esc(meta)}'
                    f"{esc(' — recursive beyond the trained horizon' if fc.recursive else '')}</p>", chart,
