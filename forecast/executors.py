@@ -338,11 +338,19 @@ def forked_map(fn: Callable, items: Sequence, workers: int | None = None) -> lis
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_forked_worker,
                                  initargs=(os.getpid(),)) as pool:
             me._config["daemon"] = False  # the setter refuses a started process; the flag is read at each fork
+            size = max(1, len(items) // (8 * workers))
             try:  # the workers are forked at the first submission, all at once
-                results = pool.map(_forked_item, range(len(items)), chunksize=max(1, len(items) // (8 * workers)))
+                chunks = [pool.submit(_forked_chunk, a, min(a + size, len(items))) for a in range(0, len(items), size)]
             finally:
                 me._config["daemon"] = daemon
-            return list(results)
+            try:
+                return [r for chunk in chunks for r in chunk.result()]
+            except KeyboardInterrupt:
+                # what is left is cancelled by the pool's own thread, which also marks the futures failed when the
+                # workers end at Ctrl-C; cancelled from here (as Executor.map does), Python 3.11's pool raised in
+                # that thread when the two met: a traceback on the terminal
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     except (OSError, BrokenProcessPool):  # no process to be had, or one died (e.g. out of memory)
         return [fn(x) for x in items]
     finally:
@@ -356,6 +364,6 @@ def _forked_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
-def _forked_item(i: int):
+def _forked_chunk(start: int, stop: int) -> list:
     fn, items = _forked_job
-    return fn(items[i])
+    return [fn(items[i]) for i in range(start, stop)]
