@@ -302,14 +302,9 @@ def test_forked_map_workers_end_with_the_process_that_forked_them(tmp_path):
     assert not alive, f"workers {alive} outlived the process that forked them"
 
 
-FORKED_BACKTEST = """
-import os, sys
+BACKTEST_BY_PROCESS = """
 import forecast.evaluation.backtest as B
-log = sys.argv[1]
 parts, run = B.fit_parts, B.run_fold
-def note(what):
-    with open(log, "a") as f:
-        f.write(f"{what} {os.getpid()}\\n")
 def fit_parts(task):
     note("parts")
     return parts(task)
@@ -317,11 +312,6 @@ def run_fold(task):
     note(task.model)
     return run(task)
 B.fit_parts, B.run_fold = fit_parts, run_fold
-assert "tensorflow" not in sys.modules  # so the statistical work is forked
-note("main")
-from forecast.cli import main
-sys.argv = ["forecast", *sys.argv[2:]]
-main()
 """
 
 
@@ -329,22 +319,11 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     """Run one at a time, `forecast backtest` computes the network fits' statistical parts and the baselines' folds
     in processes forked before TensorFlow loads; the report is the in-process run's (TensorFlow loaded here, so
     the library runs it all in this process), but for the seconds."""
-    import subprocess
-
-    from conftest import REPO
+    from conftest import cli_by_process
 
     path, _ = case
-    log = tmp_path / "pids.txt"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", FORKED_BACKTEST, str(log), "backtest", str(path), *FLAGS,
-                           "--hybrid", "arima", "--out", str(tmp_path / "bt"), "--json"],
-                          capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr
-    seen = {}
-    for line in log.read_text().splitlines():
-        what, pid = line.split()
-        seen.setdefault(what, []).append(int(pid))
-    (main,) = seen.pop("main")
+    proc, seen, main = cli_by_process(BACKTEST_BY_PROCESS, ["backtest", path, *FLAGS, "--hybrid", "arima", "--out",
+                                                            tmp_path / "bt", "--json"], tmp_path / "pids.txt")
     assert sorted(seen) == ["drift", "lstm", "naive", "parts"] and all(len(p) == 2 for p in seen.values())
     assert set(seen["lstm"]) == {main}  # the networks fit here ...
     assert main not in seen["parts"] + seen["naive"] + seen["drift"]  # ... the statistical work elsewhere

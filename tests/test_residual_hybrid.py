@@ -232,14 +232,9 @@ def test_train_forks_the_statistical_part_and_gets_what_the_library_gets_in_proc
     assert stats[0] == stats[1]
 
 
-FORKED_PER_SERIES = """
-import os, sys
+TRAIN_BY_PROCESS = """
 import forecast.workflows.train as T
 from forecast.models import residual
-log = sys.argv[1]
-def note(what):
-    with open(log, "a") as f:
-        f.write(f"{what} {os.getpid()}\\n")
 parts, fit_series, part_fit = T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit
 def hybrid_parts(panel, *args):
     note("parts:" + ",".join(panel.ids))
@@ -251,11 +246,6 @@ def part_fitted(self, prices):
     note("part_fit")
     return part_fit(self, prices)
 T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit = hybrid_parts, fitted, part_fitted
-assert "tensorflow" not in sys.modules  # so the statistical work is forked
-note("main")
-from forecast.cli import main
-sys.argv = ["forecast", *sys.argv[2:]]
-main()
 """
 
 
@@ -272,26 +262,15 @@ def test_per_series_train_forks_each_series_part_and_gets_what_the_library_gets_
     loads, one series at a time (a panel of one: its own part, as its own network's fit would choose), and the
     fits use them: the main process fits no statistical model. The bundle is the in-process library train's."""
     import json
-    import os
-    import subprocess
-    import sys
 
-    from conftest import REPO
+    from conftest import cli_by_process
     from forecast.workflows.train import train
 
     csv = _two_series_csv(tmp_path / "two.csv")
-    log = tmp_path / "pids.txt"
     flags = ["--id-col", "id", "--per-series", "--window", "8", "--horizon", "3", "--layers", "8", "--epochs", "2",
              "--seed", "5", "--quiet", "--hybrid", "arima", "--charts", "none"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", FORKED_PER_SERIES, str(log), "train", str(csv), *flags, "--model",
-                           str(tmp_path / "cli")], capture_output=True, text=True, timeout=300, env=env)
-    assert proc.returncode == 0, proc.stderr
-    seen = {}
-    for line in log.read_text().splitlines():
-        what, pid = line.split()
-        seen.setdefault(what, []).append(int(pid))
-    (main,) = seen.pop("main")
+    _, seen, main = cli_by_process(TRAIN_BY_PROCESS, ["train", csv, *flags, "--model", tmp_path / "cli"],
+                                   tmp_path / "pids.txt")
     assert seen["fit:A"] == seen["fit:B"] == [main]  # the networks fit here ...
     (forked,) = set(seen["parts:A"] + seen["parts:B"] + seen["part_fit"])  # ... their parts in one other process
     assert forked != main and len(seen["parts:A"]) == len(seen["parts:B"]) == 1 and len(seen["part_fit"]) == 2
