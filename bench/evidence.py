@@ -138,6 +138,18 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def in_fresh_process(fn, *args):
+    """``fn(*args)`` in a new interpreter. Each series' backtest then starts without TensorFlow, so it forks its
+    statistical work as ``forecast backtest`` does (``executors.Background``: the network fits' parts and the
+    baselines' folds beside the fits); in this process TensorFlow would stay loaded from the first series on."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from forecast.tf_quiet import spawn_context
+
+    with ProcessPoolExecutor(1, mp_context=spawn_context()) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def auto_profile_used(path: Path, folds: int) -> bool:
     """Would ``--hybrid auto`` use a statistical model or the seasonal profile in any fold of this series' backtest?
     (the network's own decision, ``LSTMForecaster.prepare`` on each fold's fit, without training)."""
@@ -220,7 +232,7 @@ def main() -> None:
         frames = []
         for name in (s for s in args.series.split(",") if s):
             path = write_series(name, work)
-            frame = run_one(name, path, variants, args.folds)
+            frame = in_fresh_process(run_one, name, path, variants, args.folds)
             frames.append(frame)
             print(f"# {name}: {frame.backtest_s.iloc[0]:.0f} s", flush=True)
             pd.concat(frames).to_csv(args.out, index=False)  # what is done so far survives an interruption
