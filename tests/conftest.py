@@ -73,6 +73,20 @@ def bad(path, *phrases, **kw) -> str:
     return msg
 
 
+BY_PROCESS = """import os, sys
+log = sys.argv[1]
+def note(what):
+    with open(log, "a") as f:
+        f.write(f"{what} {os.getpid()}\\n")
+PATCHES
+assert "tensorflow" not in sys.modules  # so the statistical work is forked
+note("main")
+from forecast.cli import main
+sys.argv = ["forecast", *sys.argv[2:]]
+main()
+"""
+
+
 def cli_by_process(patches: str, args, log: Path):
     """Run the CLI with ``args`` in a fresh interpreter after ``patches`` (Python source that may call
     ``note(what)`` to log ``what`` with the pid of the process it runs in) and before TensorFlow loads.
@@ -81,13 +95,9 @@ def cli_by_process(patches: str, args, log: Path):
     import subprocess
     import sys
 
-    script = (f"import os, sys\nlog = sys.argv[1]\ndef note(what):\n    with open(log, 'a') as f:\n"
-              f"        f.write(f'{{what}} {{os.getpid()}}\\n')\n{patches}\n"
-              "assert 'tensorflow' not in sys.modules  # so the statistical work is forked\n"
-              "note('main')\nfrom forecast.cli import main\nsys.argv = ['forecast', *sys.argv[2:]]\nmain()\n")
     env = {**os.environ, "PYTHONPATH": str(REPO), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-c", script, str(log), *map(str, args)], capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run([sys.executable, "-c", BY_PROCESS.replace("PATCHES", patches), str(log), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     seen: dict[str, list[int]] = {}
     for line in log.read_text().splitlines():

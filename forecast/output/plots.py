@@ -33,9 +33,9 @@ def _note(ax, text: str) -> None:
 def date_axis(ax, maxticks: int = 6) -> None:
     """Readable, non-overlapping date labels: at most ``maxticks`` ticks, labels as short as the span allows."""
     locator = AutoDateLocator(minticks=2, maxticks=maxticks)
-    # the locator counts a span in the longest unit that gives 2 ticks, so an hourly span is under 2 days, and
-    # so on; matplotlib's longest steps (12 hours, 6 months, 30 minutes or seconds) over 4 ticks cover 36 of
-    # them, and a longer span got a UserWarning on the user's terminal: a day, a year, an hour, a minute cover it
+    # the locator counts a span in the largest unit that gives 2 ticks (so hours for a span under 2 days, months
+    # under 2 years) and warns, a UserWarning on the terminal, where its longest step in that unit (12 hours,
+    # 6 months, 30 minutes or seconds) still gives more than ``maxticks``: one step of the next unit never does
     for freq, longest in ((HOURLY, 24), (MONTHLY, 12), (MINUTELY, 60), (SECONDLY, 60)):
         locator.intervald[freq] = [*locator.intervald[freq], longest]
     ax.xaxis.set_major_locator(locator)
