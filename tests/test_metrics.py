@@ -98,3 +98,16 @@ def test_lag_diagnostic_calls_a_delayed_copy_a_copy_but_not_a_good_smooth_foreca
     assert good["best_lag"] == 1 and good["one_step_gain_vs_naive"] == pytest.approx(0.4)
     assert "40% below the naive" in good["message"]
     assert "not a plain copy" in good["message"]
+
+
+@pytest.mark.parametrize("few, phrase", [(1, "; 1 series has fewer than 10 independent test origins"),
+                                         (2, "; 2 series have fewer than 10 independent test origins")])
+def test_pooled_sentence_counts_the_series_with_too_few_origins_in_good_grammar(few, phrase):
+    from forecast.evaluation.scoring import pooled_sentence
+
+    evidence = {f"s{k}": {"independent_origins": 4 if k < few else 40} for k in range(3)}
+    p = {"evidence": evidence, "n_beats_naive": 2, "n_series": 3, "n_beats_naive_significantly": 1,
+         "mean_relative_mae": 0.9}
+    assert pooled_sentence(p) == ("the LSTM has a lower test MAE than the naive forecast on 2 of 3 series, "
+                                  "significantly (Diebold-Mariano p < 0.05) on 1; mean relative MAE 0.900 (below 1: "
+                                  f"lower error than naive){phrase}, too few to tell (run `forecast backtest`)")

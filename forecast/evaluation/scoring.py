@@ -97,8 +97,8 @@ def pooled_sentence(p: dict) -> str:
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}; "
             f"mean relative MAE {p['mean_relative_mae']:.3f} (below 1: lower error than naive)")
     if few:
-        text += (f"; {len(few)} series have fewer than {MIN_DM_ORIGINS} independent test origins, too few to tell "
-                 "(run `forecast backtest`)")
+        text += (f"; {len(few)} series {'has' if len(few) == 1 else 'have'} fewer than {MIN_DM_ORIGINS} independent "
+                 "test origins, too few to tell (run `forecast backtest`)")
     return text
 
 
