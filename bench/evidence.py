@@ -134,8 +134,17 @@ def run_one(name: str, path: Path, variants, folds: int) -> pd.DataFrame:
         rows.append({"series": name, "rows": len(panel.series[0]), "freq": panel.series[0].freq, "model": model,
                      "mae": m["mae"], "mase": m["mase"], "coverage80": cov, "calibrated_low": calibrated["low"],
                      "calibrated_high": calibrated["high"],
-                     "seconds_per_fit": rep["seconds"][model] / folds, "backtest_s": wall, **dm})
+                     "seconds_per_fit": rep["seconds"][model] / folds, "backtest_s": wall, **dm,
+                     "versions": _versions()})
     return pd.DataFrame(rows)
+
+
+def _versions() -> str:
+    """The packages the figures depend on (``bundle.versions``): AutoARIMA's order search can tip on float
+    differences of 1e-12, so its baseline MAE moves with statsforecast and NumPy."""
+    from forecast.bundle import versions
+
+    return ", ".join(f"{k} {v}" for k, v in versions().items())
 
 
 def in_fresh_process(fn, *args):

@@ -58,14 +58,23 @@ def sha256_file(path: Path) -> str:
 
 
 def versions() -> dict[str, str]:
+    """The versions behind a bundle's figures: statsforecast's too (the baselines' scores and a hybrid's part:
+    AutoARIMA's order search can tip on float differences of 1e-12), read from its metadata, not imported."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import keras
     import numpy
     import tensorflow as tf
 
     from forecast import __version__
 
+    try:
+        statsforecast = version("statsforecast")
+    except PackageNotFoundError:
+        statsforecast = "not installed"
     return {"forecast": __version__, "python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": numpy.__version__, "pandas": pd.__version__}
+            "keras": keras.__version__, "numpy": numpy.__version__, "pandas": pd.__version__,
+            "statsforecast": statsforecast}
 
 
 def is_bundle(path: Path) -> bool:

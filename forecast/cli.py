@@ -356,15 +356,11 @@ def plot(
 def info() -> None:
     """Print versions and the devices TensorFlow sees."""
     _quiet_tf()
-    import platform
-
-    import keras
     import tensorflow as tf
 
-    from forecast import __version__
+    from forecast.bundle import versions
 
-    typer.echo(f"forecast {__version__}\npython {platform.python_version()}\ntensorflow {tf.__version__}\n"
-               f"keras {keras.__version__}")
+    typer.echo("\n".join(f"{name} {v}" for name, v in versions().items()))  # what a bundle's manifest records
     devices = tf.config.list_physical_devices()
     typer.echo("devices: " + ", ".join(f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in devices))
     gpus = [d for d in devices if d.device_type == "GPU"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -56,7 +57,8 @@ def test_bundle_has_every_documented_file_with_matching_checksums(trained):
         assert hashlib.sha256((path / name).read_bytes()).hexdigest() == digest, name
     assert (manifest["format"], manifest["format_version"], manifest["seed"]) == ("forecast-bundle", 2, 7)
     assert (manifest["fit"], manifest["n_series"]) == ("global", 1)
-    assert set(manifest["versions"]) >= {"forecast", "tensorflow", "keras", "numpy"}
+    assert set(manifest["versions"]) >= {"forecast", "tensorflow", "keras", "numpy", "statsforecast"}
+    assert manifest["versions"]["statsforecast"] == importlib.metadata.version("statsforecast")
     assert not [p for p in path.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]  # no leftovers
 
 

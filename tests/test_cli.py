@@ -123,3 +123,17 @@ def test_a_command_that_needs_tensorflow_says_how_to_install_it():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == ('2 error: TensorFlow is not installed; run `make install`, or pip install -e '
                                    '".[cpu]" (".[gpu]" on a machine with an NVIDIA GPU)')
+
+
+def test_info_prints_the_versions_a_bundle_records():
+    """`forecast info` lists what manifest.json records, statsforecast included, then the devices."""
+    from typer.testing import CliRunner
+
+    from forecast.bundle import versions
+    from forecast.cli import app
+
+    r = CliRunner().invoke(app, ["info"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[:7] == [f"{name} {v}" for name, v in versions().items()] and lines[6].startswith("statsforecast 2.")
+    assert lines[7].startswith("devices: ") and "CPU" in lines[7]
