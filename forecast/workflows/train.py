@@ -144,7 +144,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
     n_val = {sid: sp.n_val for sid, sp in splits.items()}
     # forked before TensorFlow loads: the hybrid's statistical parts, each network's needed before its fit, then,
     # niced, the baselines' forecasts, needed after the fits (they leave the cores to them)
-    units = network_panels(heads, cfg) if parts_beforehand(cfg) else []
+    units = parts_units(heads, cfg)
     statistics = Background(statistical_work, panel, heads, splits, cfg, nice=(0,) * len(units) + (10,))
 
     def waited(what: str):  # the next stage of the statistical work, saying so when it keeps the run waiting
@@ -209,7 +209,7 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     baselines fit AutoARIMA, AutoETS and AutoTheta on the same training rows: ``shared_fits`` fits each once (and is
     open only while a stage computes)."""
     fits, chosen = {}, {}
-    for unit in network_panels(heads, cfg) if parts_beforehand(cfg) else ():
+    for unit in parts_units(heads, cfg):
         with shared_fits(fits):
             choices = hybrid_parts(unit, [splits[s.id].n_val for s in unit], cfg.window.horizon, cfg.model.hybrid)
         chosen.update(choices)
@@ -217,6 +217,12 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
     yield found, scoring_paths(panel, chosen_parts(chosen), cfg.window.horizon)
+
+
+def parts_units(heads: Panel, cfg: RunConfig) -> list[Panel]:
+    """The series whose statistical parts ``statistical_work`` hands over, a stage per entry (each network's,
+    ``lstm.network_panels``), where ``parts_beforehand``; none otherwise. ``train`` counts the stages by it."""
+    return network_panels(heads, cfg) if parts_beforehand(cfg) else []
 
 
 def chosen_parts(choices: dict | None) -> dict:
