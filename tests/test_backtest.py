@@ -101,6 +101,31 @@ def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path
     assert again.exit_code == 2 and "folder exists and is not empty; pass --force" in again.output
 
 
+def test_cli_many_series_without_naive_among_the_models_compares_with_naive_all_the_same(tmp_path):
+    """--models without naive on a panel: the per-series table and the pooled count still compare the LSTM with the
+    naive forecast (it ended in a KeyError traceback)."""
+    import pandas as pd
+
+    frames = [synthetic_series("random_walk", n=200, seed=k).assign(id=f"s{k}") for k in range(2)]
+    pd.concat(frames)[["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(tmp_path / "two.csv"), "--id-col", "id", "--models", "lstm,drift",
+                                   "--horizon", "3", "--folds", "3", "--window", "10", "--layers", "8", "--epochs", "1",
+                                   "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "LSTM vs naive per series" in res.output
+    report = json.loads((out / "metrics.json").read_text())
+    fc = pd.read_csv(out / "forecasts.csv", parse_dates=["origin"])
+    wins = 0
+    for k, frame in enumerate(frames):
+        sid, prices = f"s{k}", frame.set_index("Date")["Close"]
+        rows = fc[(fc["id"] == sid) & (fc["model"] == "lstm")]
+        naive_mae = float(np.mean(np.abs(rows["actual"].to_numpy() - prices.loc[rows["origin"]].to_numpy())))
+        assert report["series"][sid]["naive_mae"] == pytest.approx(naive_mae, rel=1e-12)
+        wins += report["series"][sid]["models"]["lstm"]["mae"] < naive_mae
+    assert report["pooled"]["lstm_beats_naive"] == wins and report["pooled"]["n_compared"] == 2
+
+
 def test_cli_too_short_series_exit_2_with_rows_needed(tmp_path):
     from conftest import write_synthetic
 

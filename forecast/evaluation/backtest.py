@@ -452,7 +452,8 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
     fits = [r for r in sorted(results, key=lambda r: r.folds[0]) if r.model == "lstm" and s.id in r.network_weights]
     weight = network_weight([r.network_weights[s.id] for r in fits], [r.parts.get(s.id) for r in fits])
-    report = {"origins": dates, "models": per_model, "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
+    report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
+              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
               "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
@@ -481,8 +482,8 @@ def pooled(reports: dict[str, dict]) -> dict:
                      "mean_skill_vs_naive": float(np.mean(sk)) if sk else float("nan"), "n_series": len(rows)}
     result = {"models": out, "evidence": {}}
     if "lstm" in names:
-        wins = {sid: r["models"]["lstm"]["mae"] is not None and r["models"]["naive"]["mae"] is not None
-                and r["models"]["lstm"]["mae"] < r["models"]["naive"]["mae"] for sid, r in reports.items()}
+        wins = {sid: r["models"]["lstm"]["mae"] is not None and r["models"]["lstm"]["mae"] < r["naive_mae"]
+                for sid, r in reports.items()}  # (NaN: False)
         p = {sid: (r["dm_test"] or {}).get("p_value") for sid, r in reports.items()}
         result["lstm_beats_naive"] = int(sum(wins.values()))
         result["lstm_beats_naive_significantly"] = sum(1 for sid in wins if wins[sid] and p[sid] is not None

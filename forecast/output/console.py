@@ -361,9 +361,9 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
         for col in ("series", "origins", "forecasts", "LSTM MAE", "naive MAE", "DM p", "lower MAE"):
             ev.add_column(col, justify="left" if col == "series" else "right")
         for sid, e in p["evidence"].items():
-            models = report["series"][sid]["models"]
-            ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(models["lstm"]["mae"] or float("nan")),
-                       _fmt(models["naive"]["mae"] or float("nan")),
+            r = report["series"][sid]
+            ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(r["models"]["lstm"]["mae"] or float("nan")),
+                       _fmt(r["naive_mae"]),
                        "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}", "LSTM" if e["lstm_beats_naive"] else "naive")
         out.print(ev)
     out.print(f"[bold]verdict:[/bold] {report['verdict']}", highlight=False)
