@@ -127,3 +127,122 @@ def test_early_stopping_counts_only_improvements_of_a_tenth_of_a_percent_and_res
     model.stop_training = False
     nan_first.on_epoch_end(0, {"val_loss": float("nan")})
     assert nan_first.best_epoch == 1 and model.stop_training is True
+
+
+def _lending_cfg(tiny_cfg):
+    """Two layers with dropout: the lent network's dropout seeds must be reset too."""
+    return tiny_cfg.replace(model={"layers": (8, 8), "dropout": 0.2}, train={"epochs": 3, "patience": 3})
+
+
+def _walk(seed: int):
+    from forecast.data.panel import panel_of
+
+    return panel_of(100 + np.cumsum(np.random.default_rng(seed).normal(size=240)))
+
+
+def _count_traces(model) -> list:
+    traced, step = [], model.train_step
+    model.train_step = lambda data: (traced.append(1), step(data))[1]
+    return traced
+
+
+def test_a_network_given_back_is_lent_to_the_next_fit_untraced_and_fits_as_a_fresh_one(tiny_cfg, monkeypatch):
+    """network.lend_networks: the next fit of the same graph gets the network an earlier fit gave back, with Keras'
+    traced steps and every variable (weights, dropout seeds, Adam's state and learning rate) reset, so its fit and
+    forecasts are a fresh network's to the bit."""
+    from forecast.models import network
+    from forecast.models.lstm import LSTMForecaster
+
+    monkeypatch.setattr(network, "_SPARE", {})
+    cfg = _lending_cfg(tiny_cfg)
+    first = LSTMForecaster(cfg).fit(_walk(0))
+    net = first.model
+    traced = _count_traces(net)
+    net.optimizer.learning_rate = 1e-5  # as ReduceLROnPlateau leaves it: the lent network starts from cfg's rate
+    first.release()
+    assert first.model is None
+
+    lent = LSTMForecaster(cfg).fit(_walk(1))
+    assert lent.model is net and traced == []  # its training step was not traced again
+    forecast_lent = lent.forecast(_walk(1), 3)["series"]
+    lent_weights = lent.model.get_weights()
+
+    network._SPARE.clear()
+    fresh = LSTMForecaster(cfg).fit(_walk(1))
+    assert fresh.model is not net
+    assert fresh.fit_result.history == lent.fit_result.history
+    for a, b in zip(fresh.model.get_weights(), lent_weights):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(fresh.forecast(_walk(1), 3)["series"], forecast_lent)
+
+
+def test_a_network_not_given_back_is_never_lent(tiny_cfg, monkeypatch):
+    from forecast.models import network
+    from forecast.models.lstm import LSTMForecaster
+
+    monkeypatch.setattr(network, "_SPARE", {})
+    cfg = _lending_cfg(tiny_cfg)
+    kept = LSTMForecaster(cfg).fit(_walk(0))
+    before = kept.forecast(_walk(0), 3)["series"]
+    other = LSTMForecaster(cfg).fit(_walk(1))
+    assert other.model is not kept.model
+    np.testing.assert_array_equal(kept.forecast(_walk(0), 3)["series"], before)
+    given = other.model
+    other.release()
+    wider = LSTMForecaster(cfg.replace(model={"layers": (16, 8)})).fit(_walk(1))  # another graph: built anew
+    assert wider.model is not given and list(network._SPARE.values()) == [[(given, given)]]
+
+
+@pytest.mark.parametrize("fit, n_series, folds", [("global", 1, 3), ("per_series", 2, 2)])
+def test_backtest_folds_pass_the_network_on_and_forecast_as_fresh_networks_do(tiny_cfg, monkeypatch, fit, n_series,
+                                                                              folds):
+    """Each fit of a backtest (a fold; per series, a fold of one series) gives its network to the next one
+    (folds.run_fold): the training step traced once in all (three fits, or four: two series, two folds), and the
+    forecasts of fits that each built their own."""
+    from dataclasses import replace
+
+    from forecast.data.panel import Panel, from_series
+    from forecast.data.load import series_from_frame, synthetic_series
+    from forecast.evaluation.backtest import backtest
+    from forecast.models import network
+
+    built = network.build_networks
+    traces = []
+
+    def counted(cfg, n_features=1):
+        pair = built(cfg, n_features)
+        traces.append(_count_traces(pair[0]))
+        return pair
+
+    monkeypatch.setattr(network, "build_networks", counted)
+    panel = Panel(tuple(replace(from_series(series_from_frame(synthetic_series("random_walk", 200, 3 + k))).series[0],
+                                id=f"s{k}") for k in range(n_series)), layout="long")
+    cfg = _lending_cfg(tiny_cfg).replace(model={"shrink": False, "fit": fit})  # the network's forecasts, not naive's
+    kwargs = dict(folds=folds, step=5, models=["lstm"])
+    monkeypatch.setattr(network, "_SPARE", {})
+    lent = backtest(panel, cfg, **kwargs).forecasts
+    assert [len(t) for t in traces] == [1] + [0] * (folds * n_series - 1)
+
+    traces.clear()
+    monkeypatch.setattr(network, "_SPARE", {})
+    monkeypatch.setattr(network, "give_back", lambda key, networks: None)  # nothing given back: all built
+    fresh = backtest(panel, cfg, **kwargs).forecasts
+    assert [len(t) for t in traces] == [1] * (folds * n_series)
+    np.testing.assert_array_equal(lent["forecast"].to_numpy(), fresh["forecast"].to_numpy())
+
+
+def test_spare_networks_are_kept_for_the_last_few_graphs_given_back(tiny_cfg, monkeypatch):
+    """A search tries many graphs: only those of the last SPARE_GRAPHS given back keep their networks."""
+    from forecast.models import network
+
+    monkeypatch.setattr(network, "_SPARE", {})
+    pairs = [network.lend_networks(tiny_cfg.replace(model={"layers": (4 + k,)})) for k in range(network.SPARE_GRAPHS + 1)]
+    for networks, key in pairs:
+        network.give_back(key, networks)
+    assert list(network._SPARE) == [key for _, key in pairs[1:]]  # the first graph's pair was dropped
+    lent, key = network.lend_networks(tiny_cfg.replace(model={"layers": (5,)}))
+    assert lent is pairs[1][0] and key not in network._SPARE
+    network.give_back(key, lent)  # given back again: now the latest
+    assert list(network._SPARE) == [key for _, key in pairs[2:]] + [pairs[1][1]]
+    again, key = network.lend_networks(tiny_cfg.replace(model={"layers": (4,)}))
+    assert key == pairs[0][1] and again is not pairs[0][0]

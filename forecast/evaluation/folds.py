@@ -151,7 +151,7 @@ def statistical_parts(model, ids) -> dict[str, str]:
 
 def run_fold(task: FoldTask) -> FoldResult:
     """Fit one model for one fold and forecast; any error becomes NaN forecasts and a note, never a crash."""
-    from forecast.models.registry import make_model
+    from forecast.models.registry import make_model, release
 
     t0 = time.perf_counter()
     h, panel = task.horizon, task.panel
@@ -191,6 +191,7 @@ def run_fold(task: FoldTask) -> FoldResult:
                 result.notes.append((fold, f"{note}; no intervals from this fit"))
     if task.keep_weights and hasattr(model, "model"):
         result.weights = model.model.get_weights()
+    release(model)  # the fold is done with it: a network goes to the next fold's fit
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -65,6 +65,7 @@ class LSTMForecaster:
         self._stat_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.weights: dict[str, float] = {}  # the network's weight against its anchor, per series (``shrink``)
         self.fit_result: FitResult | None = None
+        self._networks, self._lent = None, None  # the fitted pair (network.build_networks), its key if lent
 
     @property
     def horizon(self) -> int:
@@ -172,7 +173,7 @@ class LSTMForecaster:
         """Fit on every series of ``panel``; the last ``n_val[i]`` prices of series ``i`` only drive early stopping."""
         from forecast.models.distribute import global_batch_size, make_strategy
         from forecast.models.fitting import fit_model, set_seed
-        from forecast.models.network import build_model, build_networks
+        from forecast.models.network import build_model, build_networks, lend_networks
 
         w, t = self.cfg.window, self.cfg.train
         n_val = [default_n_val(len(s), self.cfg) for s in panel] if n_val is None else list(n_val)
@@ -180,7 +181,11 @@ class LSTMForecaster:
         set_seed(t.seed)
         strategy = make_strategy(t.strategy)
         with strategy.scope():  # variables and optimizer state live on every replica
-            fit_net, self.model = build_networks(self.cfg, n_features=big.shape[1])  # the same unless an ensemble
+            if t.strategy == "none":  # a network an earlier fit gave back, where one has this graph (``release``)
+                networks, self._lent = lend_networks(self.cfg, n_features=big.shape[1])
+            else:
+                networks = build_networks(self.cfg, n_features=big.shape[1])
+            fit_net, self.model = networks  # the same unless an ensemble
             if self.initial_weights is not None:
                 self.model.set_weights(self.initial_weights)
         batch = global_batch_size(t.batch_size, strategy)
@@ -192,9 +197,19 @@ class LSTMForecaster:
         if t.strategy != "none":  # serve and save a single-device copy (Keras' predict misbehaves under Mirrored)
             trained, self.model = self.model, build_model(self.cfg, n_features=big.shape[1])
             self.model.set_weights(trained.get_weights())
+        self._networks = networks
         if self.cfg.model.shrink:
             self.weights = dict.fromkeys(self.preps, self._fit_weight(big, val_o, base, anchors))
         return self
+
+    def release(self) -> None:
+        """Give the fitted network back for the next fit of the same graph in this process (network.lend_networks:
+        its traced steps are reused). For callers that are done with this forecaster: it cannot forecast after."""
+        from forecast.models.network import give_back
+
+        if self._lent is not None and self._networks is not None:
+            give_back(self._lent, self._networks)
+        self.model = self._networks = self._lent = None
 
     def _fit_weight(self, big: np.ndarray, val_o: np.ndarray, base: np.ndarray | None, anchors: np.ndarray) -> float:
         """The weight ``a`` in [0, 1] of the network's forecast against its anchor, ``anchor + a * (network -

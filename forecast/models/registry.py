@@ -15,7 +15,6 @@ from forecast.config import RunConfig, neural_variant
 from forecast.data.panel import Panel, Series
 
 
-
 class PerSeries:
     """A panel forecaster made of one model per series, each from ``factory()``."""
 
@@ -35,6 +34,11 @@ class PerSeries:
         summary = getattr(self.models[sid], "hybrid_summary", None)
         return summary(sid) if summary else None
 
+    def release(self) -> None:
+        """Give each series' network back for later fits (LSTMForecaster.release); nothing for a baseline."""
+        for model in self.models.values():
+            release(model)
+
     def predict_origins(self, s: Series, price_origins: np.ndarray) -> np.ndarray:
         """Forecasts (n, horizon) from each origin of ``s``: batched where the model can, else one by one."""
         model = self.models[s.id]
@@ -46,6 +50,13 @@ class PerSeries:
 def fit_one(model, panel: Panel):
     """Fit a panel model on ``panel``, or a single-series model on its only series' prices."""
     return model.fit(panel) if getattr(model, "panel_model", False) else model.fit(panel.series[0].values)
+
+
+def release(model) -> None:
+    """Tell a fitted forecaster its caller is done with it: a network is given back for the next fit of the same
+    graph in this process (models/network.lend_networks); other models keep nothing to give."""
+    if hasattr(model, "release"):
+        model.release()
 
 
 def _forecast_one(model, panel: Panel, horizon: int) -> np.ndarray:

@@ -101,7 +101,9 @@ def fit_series(task: tuple[dict, Panel, int, int, dict | None]):
 
     cfg, panel, n_val, verbose, choices = task
     fc = LSTMForecaster(RunConfig.from_dict(cfg), panel.features, verbose, choices=choices).fit(panel, [n_val])
-    return Fitted(fc.model.get_weights(), fc.state(), fc.fit_result)
+    fitted = Fitted(fc.model.get_weights(), fc.state(), fc.fit_result)
+    fc.release()  # the network goes to the next series' fit in this process
+    return fitted
 
 
 @dataclass
