@@ -419,6 +419,23 @@ def test_a_forecast_asked_again_is_the_one_computed_without_a_second_run():
     assert not np.array_equal(part.paths(y, np.arange(150), 3), first)
 
 
+def test_a_part_handed_over_without_its_model_serves_what_was_computed_and_refits_for_the_rest():
+    """StatisticalPart.without_model (what a backtest's forked process hands over): no statsforecast object to
+    unpickle; the forecasts computed before are served as they are, and another origin refits the model on the same
+    training prices first, to the same parameters (the same forecast to the bit)."""
+    import pickle
+
+    y = _seasonal_ar(n=200).series[0].values
+    part = residual.StatisticalPart("arima", (12,)).fit(y[:150])
+    computed = part.paths(y, np.arange(160), 3)
+    light = pickle.loads(pickle.dumps(part.without_model()))
+    assert light.model_ is None and part.model_ is not None
+    np.testing.assert_array_equal(light.paths(y, np.arange(160), 3), computed)
+    assert light.model_ is None  # nothing was run
+    np.testing.assert_array_equal(light.paths(y, np.arange(160, 190), 3), part.paths(y, np.arange(160, 190), 3))
+    assert light.model_ is not None
+
+
 def test_autos_choice_brings_the_forecasts_of_every_origin_the_fit_reads():
     """auto_choices runs in a process forked before TensorFlow loads: the model it picks carries its forecasts from
     every origin of the training and validation rows, equal to a fresh fit's, so the fit runs none of them."""

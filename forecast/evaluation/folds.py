@@ -129,12 +129,20 @@ def parts_beforehand(task: FoldTask) -> bool:
 def fit_parts(task: FoldTask) -> dict:
     """The statistical parts ``task``'s network fit computes (``lstm.hybrid_parts`` on its fit rows, with the fit's
     validation rows), for ``FoldTask.choices``: computed before TensorFlow loads, in another process, they are the
-    same, and the fit does not compute them again."""
+    same, and the fit does not compute them again. Each comes with its forecasts from every row of the task's series
+    too (the one-step and calibration origins after the fit's end read them) and without its statsforecast model
+    (``StatisticalPart.without_model``), so the process that fits the network need not import statsforecast."""
     from forecast.models.lstm import default_n_val, hybrid_parts
 
     cfg = neural_variant(task.model, task.cfg)
-    panel = _cut(task.panel, task.fit_ranges)
-    return hybrid_parts(panel, [default_n_val(len(s), cfg) for s in panel], cfg.window.horizon, cfg.model.hybrid)
+    h, panel = cfg.window.horizon, _cut(task.panel, task.fit_ranges)
+    choices = hybrid_parts(panel, [default_n_val(len(s), cfg) for s in panel], h, cfg.model.hybrid)
+    for s in task.panel:
+        part, why = choices.get(s.id, (None, ""))
+        if part is not None:
+            part.paths(s.values, np.arange(len(s)), h)  # kept in part.computed
+            choices[s.id] = (part.without_model(), why)
+    return choices
 
 
 def _cut(panel: Panel, ranges: dict[str, tuple[int, int]]) -> Panel:
