@@ -235,6 +235,7 @@ def test_train_forks_the_statistical_part_and_gets_what_the_library_gets_in_proc
 TRAIN_BY_PROCESS = """
 import forecast.workflows.train as T
 from forecast.models import residual
+sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
 parts, fit_series, part_fit = T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit
 def hybrid_parts(panel, *args):
     note("parts:" + ",".join(panel.ids))
@@ -273,6 +274,7 @@ def test_per_series_train_forks_each_series_part_and_gets_what_the_library_gets_
                                    tmp_path / "pids.txt")
     assert seen["fit:A"] == seen["fit:B"] == [main]  # the networks fit here ...
     (forked,) = set(seen["parts:A"] + seen["parts:B"] + seen["part_fit"])  # ... their parts in one other process
+    assert main not in seen["statsforecast"]  # handed over without statsforecast's models, every forecast computed
     assert forked != main and len(seen["parts:A"]) == len(seen["parts:B"]) == 1 and len(seen["part_fit"]) == 2
     cfg = RunConfig(window=WindowConfig(window=8, horizon=3), model=ModelConfig(layers=(8,), hybrid="arima",
                                                                               fit="per_series"),

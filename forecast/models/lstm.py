@@ -306,23 +306,15 @@ class LSTMForecaster:
                 for sid in self.preps}
 
     def context_rows(self, sid: str) -> int:
-        """The most recent prices a forecast of series ``sid`` reads: the input window (and the row before it, for a
-        return), the changes its bands' volatility scale averages (evaluation/intervals.py), or the longer run of
-        prices its statistical model is run over (FIT_TAIL)."""
-        from forecast.evaluation.intervals import VOLATILITY_ROWS
-        from forecast.models.baselines import FIT_TAIL
-
-        rows = max(self.cfg.window.window + self.preps[sid].offset, VOLATILITY_ROWS + 1)
-        return max(rows, FIT_TAIL[self.stats[sid].name]) if sid in self.stats else rows
+        """The most recent prices a forecast of series ``sid`` reads (``context_rows`` of this module)."""
+        return context_rows(self.cfg, self.preps[sid].offset, self.stats.get(sid))
 
     def remember_context(self, s: Series) -> None:
         """Let series ``s``'s statistical part keep its forecasts from the origins a forecast after the end of
-        ``s`` reads (the last input window and the row before it), run over the rows a bundle stores
-        (``context_rows``): ``forecast predict`` from the bundle then needs no statistical fit."""
+        ``s`` reads (``context_origins``): ``forecast predict`` from the bundle then needs no statistical fit."""
         if s.id in self.stats:
-            prices = np.asarray(s.values, np.float64)[-self.context_rows(s.id):]
-            first = max(len(prices) - self.cfg.window.window - 1, 0)
-            self.stats[s.id].remember(prices, np.arange(first, len(prices)), self.horizon)
+            self.stats[s.id].remember(*context_origins(s.values, self.cfg, self.preps[s.id].offset, self.stats[s.id]),
+                                      self.horizon)
 
     def hybrid_summary(self, sid: str) -> dict | None:
         """What the hybrid does for series ``sid`` (the train summary and metrics.json): None without a hybrid."""
@@ -348,6 +340,25 @@ class LSTMForecaster:
             if "network_weight" in st:
                 fc.weights[sid] = float(st["network_weight"])
         return fc
+
+
+def context_rows(cfg: RunConfig, offset: int, part: residual.StatisticalPart | None = None) -> int:
+    """The most recent prices a forecast of a series reads, which a bundle stores: the input window (and ``offset``
+    rows before it, for a return), the changes its bands' volatility scale averages (evaluation/intervals.py), or
+    the longer run of prices its statistical ``part`` is run over (FIT_TAIL)."""
+    from forecast.evaluation.intervals import VOLATILITY_ROWS
+    from forecast.models.baselines import FIT_TAIL
+
+    rows = max(cfg.window.window + offset, VOLATILITY_ROWS + 1)
+    return max(rows, FIT_TAIL[part.name]) if part is not None else rows
+
+
+def context_origins(values: np.ndarray, cfg: RunConfig, offset: int,
+                    part: residual.StatisticalPart) -> tuple[np.ndarray, np.ndarray]:
+    """(the prices a bundle stores of a series of ``values``, the origins among them that a forecast after the
+    series' end reads its statistical ``part``'s forecasts from: the last input window and the row before it)."""
+    prices = np.asarray(values, np.float64)[-context_rows(cfg, offset, part):]
+    return prices, np.arange(max(len(prices) - cfg.window.window - 1, 0), len(prices))
 
 
 def parts_beforehand(cfg: RunConfig) -> bool:

@@ -28,7 +28,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for, shared_fits
-from forecast.models.lstm import hybrid_parts, network_panels, parts_beforehand
+from forecast.models.lstm import context_origins, hybrid_parts, network_panels, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -209,16 +209,18 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     series without their test parts: ``--hybrid auto``'s choices, or the named model's fits), one stage for the
     global network or one per series; then ``baseline_forecasts`` and the parts' ``scoring_paths``. Auto and the
     baselines fit AutoARIMA, AutoETS and AutoTheta on the same training rows: ``shared_fits`` fits each once (and is
-    open only while a stage computes)."""
+    open only while a stage computes). The parts are handed over without their statsforecast models
+    (``StatisticalPart.without_model``): with the forecasts of both stages, the process that fits the networks
+    asks for no other, so it need not import statsforecast."""
     fits, chosen = {}, {}
     for unit in parts_units(heads, cfg):
         with shared_fits(fits):
             choices = hybrid_parts(unit, [splits[s.id].n_val for s in unit], cfg.window.horizon, cfg.model.hybrid)
         chosen.update(choices)
-        yield choices
+        yield {sid: (part and part.without_model(), why) for sid, (part, why) in choices.items()}
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
-    yield found, scoring_paths(panel, chosen_parts(chosen), cfg.window.horizon)
+    yield found, scoring_paths(panel, chosen_parts(chosen), cfg)
 
 
 def parts_units(heads: Panel, cfg: RunConfig) -> list[Panel]:
@@ -232,16 +234,19 @@ def chosen_parts(choices: dict | None) -> dict:
     return {sid: part for sid, (part, _) in (choices or {}).items() if part is not None}
 
 
-def scoring_paths(panel: Panel, parts: dict, h: int) -> dict[str, dict]:
-    """Per series with a statistical part: its forecasts from the origins of the whole series that
-    ``hybrid_parts`` did not compute (those of the test part), as ``StatisticalPart.computed`` entries for the
-    scoring to reuse."""
-    known = {}
+def scoring_paths(panel: Panel, parts: dict, cfg: RunConfig) -> dict[str, dict]:
+    """Per series with a statistical part: its forecasts that ``hybrid_parts`` did not compute, as
+    ``StatisticalPart.computed`` entries for the scoring and the bundle to reuse: from the origins of the test
+    part, and from those a forecast after the series' end reads over the rows the bundle stores
+    (``lstm.context_origins``)."""
+    known, h, offset = {}, cfg.window.horizon, Preprocessor(cfg.window.transform).offset
     for s in panel:
         if s.id in parts:
-            before = set(parts[s.id].computed)
-            parts[s.id].paths(s.values, np.arange(len(s)), h)
-            known[s.id] = {k: v for k, v in parts[s.id].computed.items() if k not in before}
+            part = parts[s.id]
+            before = set(part.computed)
+            part.paths(s.values, np.arange(len(s)), h)
+            part.paths(*context_origins(s.values, cfg, offset, part), h)
+            known[s.id] = {k: v for k, v in part.computed.items() if k not in before}
     return known
 
 
