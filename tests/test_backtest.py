@@ -200,3 +200,30 @@ def test_backtest_reports_each_fits_network_weight_and_a_zero_weight_fit_forecas
         lstm, naive = (f[(f.model == m) & (f.origin == origin)]["forecast"].to_numpy() for m in ("lstm", "naive"))
         assert (np.max(np.abs(lstm / naive - 1)) < 1e-9) == (fit == 0.0), (fit, lstm, naive)
     assert w["message"].startswith("0 in all 2 fits" if kind == "random walk" else f"{min(w['per_fit']):.2f}")
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_warm_start_begins_each_fit_from_the_previous_fits_weights(tiny_cfg, monkeypatch, warm):
+    """--warm-start: each fold's fit starts from the weights the fold before ended with; without it every fit starts
+    from the seed's initial weights (networks lent from fold to fold are reset to them)."""
+    from forecast.models import fitting
+
+    fit, seen = fitting.fit_model, []
+
+    def recorded(model, *args, **kwargs):
+        start = model.get_weights()
+        result = fit(model, *args, **kwargs)
+        seen.append((start, model.get_weights()))
+        return result
+
+    monkeypatch.setattr(fitting, "fit_model", recorded)
+    panel = from_series(_series("random_walk", 160, 5))
+    backtest(panel, tiny_cfg, folds=3, step=3, models=["lstm"], warm_start=warm)
+    assert len(seen) == 3
+
+    def same(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    for (_, end), (start, _) in zip(seen, seen[1:]):
+        assert same(start, end) is warm
+        assert same(start, seen[0][0]) is not warm

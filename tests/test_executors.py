@@ -316,7 +316,8 @@ B.fit_parts, B.run_fold = fit_parts, run_fold
 """
 
 
-def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(case, tmp_path):
+@pytest.mark.parametrize("window", [{}, {"window_type": "rolling", "train_size": 120}])
+def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(case, tmp_path, window):
     """Run one at a time, `forecast backtest` computes the network fits' statistical parts and the baselines' folds
     in processes forked before TensorFlow loads; the report is the in-process run's (TensorFlow loaded here, so
     the library runs it all in this process), but for the seconds. The parts come with every forecast the fits
@@ -324,15 +325,16 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     from conftest import cli_by_process
 
     path, _ = case
-    proc, seen, main = cli_by_process(BACKTEST_BY_PROCESS, ["backtest", path, *FLAGS, "--hybrid", "arima", "--out",
-                                                            tmp_path / "bt", "--json"], tmp_path / "pids.txt")
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in window.items()]
+    proc, seen, main = cli_by_process(BACKTEST_BY_PROCESS, ["backtest", path, *FLAGS, *flags, "--hybrid", "arima",
+                                                            "--out", tmp_path / "bt", "--json"], tmp_path / "pids.txt")
     imported = seen.pop("statsforecast")
     assert sorted(seen) == ["drift", "lstm", "naive", "parts"] and all(len(p) == 2 for p in seen.values())
     assert set(seen["lstm"]) == {main}  # the networks fit here ...
     assert main not in seen["parts"] + seen["naive"] + seen["drift"]  # ... the statistical work elsewhere
     assert main not in imported and set(seen["parts"]) <= set(imported)  # where the parts are fitted, not here
     assert set(seen["parts"]).isdisjoint(seen["naive"])  # in two processes: the parts first, the baselines niced
-    ref = run_backtest(path, CFG.replace(model={"hybrid": "arima"}), **KWARGS)
+    ref = run_backtest(path, CFG.replace(model={"hybrid": "arima"}), **KWARGS, **window)
     report = json.loads(proc.stdout)
     assert report["verdict"]["lstm_is"] == "the LSTM (correcting AutoARIMA's forecasts)"
     assert _comparable(report) == _comparable(ref.report)
