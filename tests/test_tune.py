@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import pandas as pd
@@ -123,6 +124,7 @@ def test_trials_share_one_computation_of_the_statistical_parts(walk_csv, tiny_cf
     trials (in a forked process where TensorFlow is not loaded yet; here it is, so in this one): the same trials
     as when every trial computes its own."""
     pytest.importorskip("optuna")
+    importlib.import_module("tensorflow")  # loaded, so the parts are computed in this process, where they are counted
     from forecast.models import lstm
     from forecast.workflows.tune import SearchSpace, tune
 
@@ -142,3 +144,35 @@ def test_trials_share_one_computation_of_the_statistical_parts(walk_csv, tiny_cf
     assert calls == ["arima"] * 4
     pd.testing.assert_frame_equal(_trials(tmp_path / "shared"), _trials(tmp_path / "each"))
     assert shared.best == each.best and set(_trials(tmp_path / "shared")["state"]) == {"COMPLETE"}
+
+
+TUNE_BY_PROCESS = """
+sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
+import forecast.models.lstm as L
+parts = L.hybrid_parts
+def hybrid_parts(*args):
+    note("parts")
+    return parts(*args)
+L.hybrid_parts = hybrid_parts
+"""
+
+
+def test_tune_hands_the_trials_their_parts_without_statsforecasts_models(walk_csv, tiny_cfg, tmp_path):
+    """`forecast tune` computes the trials' statistical parts in a process forked before TensorFlow loads and hands
+    them over with their forecasts and without their models: the process that fits the trials never imports
+    statsforecast, and the trials are those of the in-process search."""
+    pytest.importorskip("optuna")
+    from conftest import cli_by_process
+    from forecast.workflows.tune import SearchSpace, tune
+
+    base = tiny_cfg.replace(train={"epochs": 2}, model={"hybrid": "arima"})
+    base.to_json(tmp_path / "base.json")
+    args = ["tune", walk_csv, "--trials", "2", "--config", tmp_path / "base.json", "--windows", "5,8", "--units", "4,6",
+            "--depths", "1", "--seed", "3", "--out", tmp_path / "cli"]
+    _, seen, main = cli_by_process(TUNE_BY_PROCESS, args, tmp_path / "pids.txt")
+    (forked,) = seen["parts"]
+    assert forked != main and forked in seen["statsforecast"] and main not in seen["statsforecast"]
+    tune(walk_csv, base, tmp_path / "lib", n_trials=2, seed=3, space=SearchSpace(windows=(5, 8), units=(4, 6),
+                                                                                 depths=(1,)))
+    columns = ["number", "depth", "units", "window", "dropout", "learning_rate", "value", "state"]
+    pd.testing.assert_frame_equal(_trials(tmp_path / "cli")[columns], _trials(tmp_path / "lib")[columns])

@@ -131,18 +131,17 @@ def fit_parts(task: FoldTask) -> dict:
     validation rows), for ``FoldTask.choices``: computed before TensorFlow loads, in another process, they are the
     same, and the fit does not compute them again. Each comes with its forecasts from every row of the task's series
     too (the one-step and calibration origins after the fit's end read them) and without its statsforecast model
-    (``StatisticalPart.without_model``), so the process that fits the network need not import statsforecast."""
-    from forecast.models.lstm import default_n_val, hybrid_parts
+    (``lstm.handed_over``), so the process that fits the network need not import statsforecast."""
+    from forecast.models.lstm import default_n_val, handed_over, hybrid_parts
 
     cfg = neural_variant(task.model, task.cfg)
     h, panel = cfg.window.horizon, _cut(task.panel, task.fit_ranges)
     choices = hybrid_parts(panel, [default_n_val(len(s), cfg) for s in panel], h, cfg.model.hybrid)
     for s in task.panel:
-        part, why = choices.get(s.id, (None, ""))
+        part = choices.get(s.id, (None, ""))[0]
         if part is not None:
             part.paths(s.values, np.arange(len(s)), h)  # kept in part.computed
-            choices[s.id] = (part.without_model(), why)
-    return choices
+    return handed_over(choices)
 
 
 def _cut(panel: Panel, ranges: dict[str, tuple[int, int]]) -> Panel:

@@ -393,6 +393,12 @@ def hybrid_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) ->
     return parts
 
 
+def handed_over(choices: dict[str, tuple]) -> dict[str, tuple]:
+    """``hybrid_parts``' choices as another process gets them: each part with the forecasts it has computed but not
+    its statsforecast model (``StatisticalPart.without_model``), so that process need not import statsforecast."""
+    return {sid: (part and part.without_model(), why) for sid, (part, why) in choices.items()}
+
+
 def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, tuple]:
     """``--hybrid auto``'s statistical model of each series, ``id -> (StatisticalPart or None, why)``
     (residual.choose on its training rows and the fit's validation rows after them); none beyond

@@ -28,7 +28,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.models.baselines import seasons_for, shared_fits
-from forecast.models.lstm import context_origins, hybrid_parts, network_panels, parts_beforehand
+from forecast.models.lstm import context_origins, handed_over, hybrid_parts, network_panels, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
 
 
@@ -210,14 +210,14 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     global network or one per series; then ``baseline_forecasts`` and the parts' ``scoring_paths``. Auto and the
     baselines fit AutoARIMA, AutoETS and AutoTheta on the same training rows: ``shared_fits`` fits each once (and is
     open only while a stage computes). The parts are handed over without their statsforecast models
-    (``StatisticalPart.without_model``): with the forecasts of both stages, the process that fits the networks
-    asks for no other, so it need not import statsforecast."""
+    (``lstm.handed_over``): with the forecasts of both stages, the process that fits the networks asks for no
+    other, so it need not import statsforecast."""
     fits, chosen = {}, {}
     for unit in parts_units(heads, cfg):
         with shared_fits(fits):
             choices = hybrid_parts(unit, [splits[s.id].n_val for s in unit], cfg.window.horizon, cfg.model.hybrid)
         chosen.update(choices)
-        yield {sid: (part and part.without_model(), why) for sid, (part, why) in choices.items()}
+        yield handed_over(choices)
     with shared_fits(fits):
         found = baseline_forecasts(panel, splits, cfg)
     yield found, scoring_paths(panel, chosen_parts(chosen), cfg)

@@ -57,6 +57,14 @@ def run_trial(task: TrialTask) -> tuple[list[float], float]:
     return fit.history.get("val_loss", [fit.best_val_loss]), fit.best_val_loss
 
 
+def shared_parts(seen: Panel, n_val: tuple[int, ...], horizon: int, mode: str) -> dict:
+    """Every trial's statistical parts (``lstm.hybrid_parts`` on the rows the search sees), handed over without their
+    statsforecast models (``lstm.handed_over``): the trials read only the forecasts computed here."""
+    from forecast.models.lstm import handed_over, hybrid_parts
+
+    return handed_over(hybrid_parts(seen, n_val, horizon, mode))
+
+
 def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...], n_trials: int,
                       timeout: float | None, executor, choices: dict | None = None) -> None:
     """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their values."""
@@ -143,7 +151,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     from forecast.io import write_csv, write_json
     from forecast.models.fitting import configure_device
     from forecast.executors import Background
-    from forecast.models.lstm import LSTMForecaster, hybrid_parts, parts_beforehand
+    from forecast.models.lstm import LSTMForecaster, parts_beforehand
 
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
@@ -161,7 +169,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     n_val = tuple(splits[s.id].n_val for s in panel)
     # the search leaves the hybrid and the horizon alone, so every trial's statistical parts are the same: computed
     # once, in a process forked before TensorFlow loads (executors.Background), not once per trial
-    parts = Background(hybrid_parts, seen, n_val, w.horizon, base.model.hybrid) if parts_beforehand(base) else None
+    parts = Background(shared_parts, seen, n_val, w.horizon, base.model.hybrid) if parts_beforehand(base) else None
     configure_device(base.train.device)
     choices = parts.result() if parts else None
 
