@@ -232,7 +232,8 @@ def test_backtest_folds_pass_the_network_on_and_forecast_as_fresh_networks_do(ti
 
 
 def test_spare_networks_are_kept_for_the_last_few_graphs_given_back(tiny_cfg, monkeypatch):
-    """A search tries many graphs: only those of the last SPARE_GRAPHS given back keep their networks."""
+    """Networks of many graphs given back in one process (other settings, a series with or without a statistical
+    channel): only those of the last SPARE_GRAPHS graphs are kept, each pair holding its traced steps."""
     from forecast.models import network
 
     monkeypatch.setattr(network, "_SPARE", {})
