@@ -78,6 +78,7 @@ log = sys.argv[1]
 def note(what):
     with open(log, "a") as f:
         f.write(f"{what} {os.getpid()}\\n")
+sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
 PATCHES
 assert "tensorflow" not in sys.modules  # so the statistical work is forked
 note("main")
@@ -89,7 +90,8 @@ main()
 
 def cli_by_process(patches: str, args, log: Path):
     """Run the CLI with ``args`` in a fresh interpreter after ``patches`` (Python source that may call
-    ``note(what)`` to log ``what`` with the pid of the process it runs in) and before TensorFlow loads.
+    ``note(what)`` to log ``what`` with the pid of the process it runs in) and before TensorFlow loads. Every
+    process that imports statsforecast notes ``statsforecast``.
     Returns the finished process (exit code 0 checked), what was noted, ``what -> [pids]``, and the pid of the
     main process."""
     import subprocess

@@ -304,7 +304,6 @@ def test_forked_map_workers_end_with_the_process_that_forked_them(tmp_path):
 
 BACKTEST_BY_PROCESS = """
 import forecast.evaluation.backtest as B
-sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
 parts, run = B.fit_parts, B.run_fold
 def fit_parts(task):
     note("parts")

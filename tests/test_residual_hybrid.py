@@ -235,7 +235,6 @@ def test_train_forks_the_statistical_part_and_gets_what_the_library_gets_in_proc
 TRAIN_BY_PROCESS = """
 import forecast.workflows.train as T
 from forecast.models import residual
-sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
 parts, fit_series, part_fit = T.hybrid_parts, T.fit_series, residual.StatisticalPart.fit
 def hybrid_parts(panel, *args):
     note("parts:" + ",".join(panel.ids))

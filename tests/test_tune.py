@@ -147,7 +147,6 @@ def test_trials_share_one_computation_of_the_statistical_parts(walk_csv, tiny_cf
 
 
 TUNE_BY_PROCESS = """
-sys.addaudithook(lambda event, args: event == "import" and args[0] == "statsforecast" and note("statsforecast"))
 import forecast.models.lstm as L
 parts = L.hybrid_parts
 def hybrid_parts(*args):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.data.calendar import infer_frequency
+from forecast.data.calendar import infer_frequency, stamp_text
 from forecast.data.read import (NA_TOKENS, check_file, parse_dates, parse_numbers, pick_date_column,
                                 pick_target_column, read_table, text_cells)
 from forecast.errors import ForecastError, InputError
@@ -106,7 +106,7 @@ def _dedupe(dates, values, rows, tkey, source):
     for i in np.flatnonzero(dup):
         a, b = values[i - 1], values[i]
         if not (a == b or (np.isnan(a) and np.isnan(b))):
-            when = str(dates[i]).removesuffix(" 00:00:00")
+            when = stamp_text(dates[i])
             lo, hi = sorted((rows[i - 1], rows[i]))
             raise InputError(f"{source}: date {when} appears in rows {lo} and {hi} with different "
                              f"'{tkey}' values ({a:g} and {b:g}); "

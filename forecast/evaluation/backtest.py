@@ -38,6 +38,7 @@ from forecast.evaluation import verdict as V
 from forecast.models.baselines import BASELINES, fit_tails, seasons_for
 from forecast import config
 from forecast.config import RunConfig
+from forecast.data.calendar import stamp_text
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL, Background
@@ -431,7 +432,7 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     N = np.repeat(O[:, None], h, axis=1)
     mase_season = season or 1  # seasonal naive scaling only when the user gives a season
     S = np.array([M.naive_scale(prices[f.train_start: f.origin + 1], mase_season) for f in fold_list])
-    dates = [str(d.date()) if d == d.normalize() else str(d) for d in s.dates[origins]]
+    dates = [stamp_text(d) for d in s.dates[origins]]
     F = {name: np.full((len(fold_list), h), np.nan) for name in models}
     B = {name: {lv: (np.full((len(fold_list), h), np.nan), np.full((len(fold_list), h), np.nan)) for lv in levels}
          for name in models}  # model -> level -> (lower, upper)
