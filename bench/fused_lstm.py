@@ -11,7 +11,7 @@ forward to 1e-7).
 
 Each child fits the default network of the S&P 500 peers job (``network.build_networks`` with window 30, 2 x 64
 units, dropout 0.2, horizon 10, batch 512, learning rate 6e-3) on 3,481 random training windows and 755 validation
-windows, for a fixed number of epochs, and prints the first training batch's seconds (tracing included), the
+windows, for a fixed number of epochs (the optimizer built first, as ``fitting.fit_model`` does), and prints the first training batch's seconds (tracing included), the
 first epoch's, the median of the later epochs' and the whole fit's. The sides alternate in fresh processes;
 the parent prints the medians and the ratios fused / keras.
 
@@ -111,7 +111,7 @@ def child(side: str, epochs: int) -> None:
 
     sys.path.insert(0, str(ROOT))
     from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
-    from forecast.models import network
+    from forecast.models import fitting, network
 
     if side == "fused":
         keras.layers.LSTM = fused_lstm_class(tf, keras)
@@ -119,6 +119,7 @@ def child(side: str, epochs: int) -> None:
                     train=TrainConfig(batch_size=512, learning_rate=6e-3, seed=1))
     keras.utils.set_random_seed(1)
     model = network.build_networks(cfg)[0]
+    fitting.build_optimizer(model)  # as forecast's fit does: the training step is then traced once
     rng = np.random.default_rng(0)
 
     def data(n, shuffle):
