@@ -22,9 +22,11 @@ def train_panel(path, cfg, *, features=(), id_col=None, targets=None, model_dir=
                  model_dir, verbose=verbose)
 
 
-def write_long_and_wide(tmp_path):
+def write_long_and_wide(tmp_path, same_end: bool = False):
+    """AAA from 2020-01-01, BBB from 2020-02-03, on business days; AAA ends 7 days after BBB, or on its last day."""
     frames = [synthetic_series("random_walk", n=n, seed=k, start=start).assign(symbol=sid)
-              for k, (sid, n, start) in enumerate([("AAA", 150, "2020-01-01"), ("BBB", 120, "2020-02-03")])]
+              for k, (sid, n, start) in enumerate([("AAA", 143 if same_end else 150, "2020-01-01"),
+                                                   ("BBB", 120, "2020-02-03")])]
     long = pd.concat(frames, ignore_index=True)[["symbol", "Date", "Close"]]
     long.to_csv(tmp_path / "long.csv", index=False)
     long.pivot(index="Date", columns="symbol", values="Close").reset_index().to_csv(tmp_path / "wide.csv", index=False)
@@ -315,7 +317,7 @@ def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
 
     from forecast.cli import app
 
-    long_csv, _ = write_long_and_wide(tmp_path)
+    long_csv, _ = write_long_and_wide(tmp_path, same_end=True)
     flags = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "--folds", "3",
              "--models", "lstm,naive,drift", "-q", "--out", "bt"] + (["--per-series"] if fit == "per_series" else [])
     res = CliRunner().invoke(app, ["backtest", str(long_csv), "--id-col", "symbol", *flags])
@@ -335,3 +337,46 @@ def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
     frame = pd.read_csv(tmp_path / "bt" / "forecasts.csv")
     assert list(frame.columns[:2]) == ["id", "origin"] and set(frame["id"]) == {"AAA", "BBB"}
     assert "LSTM vs naive per series" in res.output and "too few to tell" in res.output
+
+
+def test_a_global_backtest_leaves_out_a_series_that_ends_before_the_others(tmp_path, tiny_cfg):
+    """One network fitted on every series cuts them all at each fold's date: BBB, ending 7 days before AAA, has no
+    prices after the last fold's origin and is left out with the reason (its fold origins counted from its own end
+    would train the network on AAA's prices after them). Without a network, each series keeps its own folds."""
+    from forecast.data.panel import load_panel
+    from forecast.evaluation.backtest import backtest
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    panel = load_panel(long_csv, id_col="symbol")
+    cfg = tiny_cfg.replace(train={"epochs": 1})
+    with_network = backtest(panel, cfg, folds=2, models=("lstm", "naive"), levels=())
+    assert with_network.report["ids"] == ["AAA"] and list(with_network.report["skipped"]) == ["BBB"]
+    assert with_network.report["skipped"]["BBB"] == (
+        "0 of its rows lie after the last fold's origin (2020-07-23), fewer than --horizon 3: series fitted "
+        "together are cut at the same dates; backtest it alone or with --per-series")
+    assert set(with_network.forecasts["id"]) == {"AAA"}
+    statistical = backtest(panel, cfg, folds=2, models=("naive", "drift"), levels=())
+    assert statistical.report["ids"] == ["AAA", "BBB"] and statistical.report["skipped"] == {}
+    origins = {sid: r["origins"] for sid, r in statistical.report["series"].items()}
+    assert origins["AAA"][-1] == "2020-07-23" and origins["BBB"][-1] == "2020-07-14"  # each from its own end
+
+
+def test_predict_from_a_newer_file_names_what_the_model_reads_and_takes_id_alone(tmp_path, tiny_cfg):
+    """predict --data has no --id-col or --target: a file without the trained columns is told which columns the
+    model reads; with --id, a file needs only that series."""
+    from forecast.errors import InputError
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    bundle = load_bundle(train_panel(long_csv, tiny_cfg, id_col="symbol", model_dir=tmp_path / "m").bundle_dir)
+    frame = pd.read_csv(long_csv)
+    frame[frame["symbol"] == "AAA"].to_csv(tmp_path / "aaa.csv", index=False)
+    only = predict_panel(bundle, data_path=tmp_path / "aaa.csv", series_id="AAA").frame
+    assert set(only["id"]) == {"AAA"} and len(only) == 3
+    with pytest.raises(ForecastError, match="has no rows for series BBB of the model"):
+        predict_panel(bundle, data_path=tmp_path / "aaa.csv")
+    frame.drop(columns="symbol").drop_duplicates("Date").to_csv(tmp_path / "no_ids.csv", index=False)
+    with pytest.raises(InputError) as info:
+        predict_panel(bundle, data_path=tmp_path / "no_ids.csv")
+    assert str(info.value) == (f"{tmp_path / 'no_ids.csv'}: id column 'symbol' not found; columns are Date, Close; "
+                               "the model reads dates in 'Date', prices in 'Close', series ids in 'symbol' (as in its "
+                               "training file): pass a file with those columns")

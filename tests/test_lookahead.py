@@ -167,3 +167,34 @@ def test_one_epoch_weights_and_statistics_ignore_the_validation_part(tmp_path, t
     assert [s and s["model"] for s in stats] == (["ets", "ets"] if hybrid == "ets" else [None, None])
     assert ba.history["model.keras"]["history"]["loss"] == bb.history["model.keras"]["history"]["loss"]
     assert ba.history["model.keras"]["history"]["val_loss"] != bb.history["model.keras"]["history"]["val_loss"]
+
+
+def test_train_on_series_of_unequal_length_sees_no_series_past_the_test_start(tmp_path, tiny_cfg):
+    """LONG from day 0, SHORT from day 60, both to the end: every price dated after the last validation day
+    (the earliest any series' test part starts) changed in both series moves no weight, loss or statistic.
+    Split by their own lengths, SHORT's training and validation rows ran 40 days into LONG's test part."""
+    from forecast.bundle import load_bundle
+    from forecast.workflows.train import train
+
+    frames = [synthetic_series("random_walk", n=n, seed=k, start=start).assign(symbol=sid) for k, (sid, n, start)
+              in enumerate([("LONG", N, "2020-01-01"), ("SHORT", N - 60, str(pd.bdate_range("2020-01-01",
+                                                                                            periods=61)[-1].date()))])]
+    frame = pd.concat(frames, ignore_index=True)[["symbol", "Date", "Close"]]
+    frame.to_csv(tmp_path / "ragged.csv", index=False)
+    cfg = tiny_cfg.replace(data={"id_col": "symbol"})
+    a = train(tmp_path / "ragged.csv", cfg, tmp_path / "a", verbose=0)
+    splits = {sid: m["split"] for sid, m in a.metrics["test"]["series"].items()}
+    assert splits["LONG"]["val_end"] == splits["SHORT"]["val_end"]  # one cut for both
+    last_seen = min(pd.Timestamp(s["val_end"]) for s in splits.values())
+    changed = frame.copy()
+    later = pd.to_datetime(changed["Date"]) > last_seen
+    changed.loc[later, "Close"] *= np.random.default_rng(3).uniform(0.5, 1.5, later.sum())
+    changed.to_csv(tmp_path / "changed.csv", index=False)
+    b = train(tmp_path / "changed.csv", cfg, tmp_path / "b", verbose=0)
+    ba, bb = load_bundle(a.bundle_dir), load_bundle(b.bundle_dir)
+    for wa, wb in zip(ba.networks["model.keras"].get_weights(), bb.networks["model.keras"].get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    assert ba.history == bb.history
+    for ea, eb in zip(ba.series["series"], bb.series["series"]):
+        assert ea["preprocessor"] == eb["preprocessor"] and ea["intervals"] == eb["intervals"]
+    assert a.metrics["test"]["series"]["SHORT"]["lstm"]["mae"] != b.metrics["test"]["series"]["SHORT"]["lstm"]["mae"]

@@ -141,3 +141,44 @@ def test_up_to_20000_windows_of_up_to_16_mb_are_copied_and_more_are_gathered():
     assert gathers(1_000_000, 60, 1, 10)  # a million rows, window 60
     per_window = 4 * (250 * 4 + 10)  # long windows of several channels: the bytes decide
     assert not gathers(COPY_BYTES // per_window, 250, 4, 10) and gathers(COPY_BYTES // per_window + 1, 250, 4, 10)
+
+
+DAYS = np.arange(np.datetime64("2020-01-01"), np.datetime64("2020-01-01") + 300)  # 300 days
+
+
+@pytest.mark.parametrize("n", [68, 100, 201, 300])
+def test_a_panel_of_one_is_split_as_one_series(n):
+    from forecast.data.windows import panel_splits
+
+    splits, why = panel_splits({"only": DAYS[:n]}, 10, 3, 0.15, 0.15, 1)
+    assert why == {} and splits == {"only": chronological_split(n, 10, 3, 0.15, 0.15, 1)}
+
+
+def test_a_panel_is_split_at_the_same_dates_and_a_series_without_a_part_is_left_out():
+    """LONG has every day, LATE starts on day 150, GONE ends on day 220: the validation part begins on day 210 and
+    the test part on day 255 for every series (the panel's days split as one series' rows), so no series trains
+    past another's validation start; GONE has no test rows and is left out with the reason."""
+    from forecast.data.windows import panel_splits
+
+    splits, why = panel_splits({"LONG": DAYS, "LATE": DAYS[150:], "GONE": DAYS[:220]}, 10, 3, 0.15, 0.15, 1)
+    assert splits["LONG"] == Split(210, 45, 45, 1, 10, 3) and splits["LATE"] == Split(60, 45, 45, 1, 10, 3)
+    assert why == {"GONE": "210 rows before the validation part (2020-07-29), 10 in it and 0 in the test part (from "
+                           "2020-09-12) are too few for --window 10 and --horizon 3; the series of a file are split "
+                           "at the same dates, so train this one from a file of its own"}
+    for sid, start in (("LONG", 0), ("LATE", 150)):  # the same two dates begin each series' parts
+        assert DAYS[start + splits[sid].n_train] == DAYS[210] and DAYS[start + splits[sid].n_train
+                                                                      + splits[sid].n_val] == DAYS[255]
+
+
+def test_folds_of_series_fitted_together_cut_them_at_the_same_dates():
+    """For one series, date_folds are make_folds; for a panel, each fold's origin is the same date in every series
+    (LATE's index 150 lower), and a series that ends before the last fold's forecasts is left out."""
+    from forecast.evaluation.folds import date_folds, make_folds
+
+    alone, why = date_folds({"only": DAYS}, 3, 4, 5, "rolling", 100, 2)
+    assert why == {} and alone["only"] == make_folds(300, 3, 4, 5, "rolling", 100, 2)
+    folds, why = date_folds({"LONG": DAYS, "LATE": DAYS[150:], "GONE": DAYS[:290]}, 3, 4, 5, min_train={"LATE": 20})
+    assert [f.origin for f in folds["LONG"]] == [281, 286, 291, 296]
+    assert [f.origin - 150 for f in folds["LONG"]] == [f.origin for f in folds["LATE"]]
+    assert why == {"GONE": "0 of its rows lie after the last fold's origin (2020-10-23), fewer than --horizon 3: "
+                           "series fitted together are cut at the same dates; backtest it alone or with --per-series"}

@@ -96,6 +96,11 @@ def stamp_text(stamp) -> str:
     return str(stamp).removesuffix(" 00:00:00")
 
 
+def day(date) -> str:
+    """``stamp_text`` of a date of a numpy datetime64 array."""
+    return stamp_text(pd.Timestamp(date))
+
+
 def _naive(dates) -> pd.DatetimeIndex:
     dates = pd.DatetimeIndex(dates)
     if dates.tz is not None:

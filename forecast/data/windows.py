@@ -74,11 +74,54 @@ def chronological_split(
     split = _split(n, window, horizon, val_frac, test_frac, offset)
     if _usable(split, min_train):
         return split
+    raise _too_few(n, window, horizon, val_frac, test_frac, offset, min_train)
+
+
+def panel_splits(dates: dict[str, np.ndarray], window: int, horizon: int, val_frac: float, test_frac: float,
+                 offset: int, min_train: int = 8) -> tuple[dict[str, Split], dict[str, str]]:
+    """Every series' chronological split at the same two dates, so that no series' training or validation rows
+    lie after another series' validation or test part begins (a global network trains on all of them at once,
+    and the test scores of all cover one period). ``dates``: id -> the series' dates, chronological.
+
+    The cut dates split the panel's dates (every date any series has) as ``chronological_split`` splits one
+    series' rows: for one series, or series on one calendar, the splits are the same. A series left with too few
+    rows before a cut or after it (it starts late, or ends before the test part) is returned with the reason
+    instead, and the cuts are taken again from the series that remain. Returns (id -> Split, id -> reason)."""
+    from forecast.data.calendar import day
+
+    left, why = dict(dates), {}
+    while True:
+        calendar = np.unique(np.concatenate([np.asarray(d) for d in left.values()]))
+        n = len(calendar)
+        cut = _split(n, window, horizon, val_frac, test_frac, offset)
+        val_start, test_start = calendar[min(cut.n_train, n - 1)], calendar[min(cut.n_train + cut.n_val, n - 1)]
+        splits, dropped = {}, {}
+        for sid, d in left.items():
+            d = np.asarray(d)
+            n_train = int(np.searchsorted(d, val_start))
+            n_val = int(np.searchsorted(d, test_start)) - n_train
+            split = Split(n_train, n_val, len(d) - n_train - n_val, offset, window, horizon)
+            if _usable(split, min_train):
+                splits[sid] = split
+            elif len(d) == n:  # on the panel's whole calendar: too short as a series
+                dropped[sid] = str(_too_few(n, window, horizon, val_frac, test_frac, offset, min_train))
+            else:
+                dropped[sid] = (f"{split.n_train} rows before the validation part ({day(val_start)}), {split.n_val} "
+                                f"in it and {split.n_test} in the test part (from {day(test_start)}) are too few "
+                                f"for --window {window} and --horizon {horizon}; the series of a file are split at "
+                                "the same dates, so train this one from a file of its own")
+        if not dropped or not splits:
+            return splits, {**why, **dropped}
+        why.update(dropped)
+        left = {sid: left[sid] for sid in splits}
+
+
+def _too_few(n: int, window: int, horizon: int, val_frac: float, test_frac: float, offset: int,
+             min_train: int) -> ForecastError:
     needed = rows_needed(window, horizon, val_frac, test_frac, offset, min_train)
-    raise ForecastError(
+    return ForecastError(
         f"{n} rows are too few for --window {window} and --horizon {horizon} with validation and test parts: "
-        f"at least {needed} rows are needed; use a longer series or a smaller --window/--horizon"
-    )
+        f"at least {needed} rows are needed; use a longer series or a smaller --window/--horizon")
 
 
 def rows_needed(window: int, horizon: int, val_frac: float, test_frac: float, offset: int, min_train: int = 8) -> int:

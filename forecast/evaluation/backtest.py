@@ -44,8 +44,8 @@ from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL, Background
 from forecast.io import strict
 from forecast.data.windows import label_index
-from forecast.evaluation.folds import (CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, fit_parts, make_folds,
-                                      parts_beforehand, run_fold)
+from forecast.evaluation.folds import (CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, date_folds, fit_parts,
+                                      make_folds, parts_beforehand, run_fold)
 
 MODELS = ("lstm", *BASELINES)
 DEFAULT_MODELS = config.DEFAULT_MODELS
@@ -332,23 +332,31 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     ``cfg.model.fit``: one global LSTM refit per fold, or one per series) come from ``cfg``.
 
     Fold ``k`` of a series is its ``k``-th origin counted back from its own end, so series of unequal length are
-    fine; a series too short for the folds is skipped with the reason. One series: the report of that series;
+    fine; a series too short for the folds is skipped with the reason. Where one network is fitted on every series
+    (``fit`` global, a network among ``models``), the folds cut every series at the same dates instead
+    (``folds.date_folds``), so that no fit sees one series past the date it forecasts another from. One series: the report of that series;
     several: ``series`` (each series' report), ``pooled`` and one ``verdict``.
     """
     models = parse_models(models)
     levels = tuple(sorted(set(levels)))
     h = cfg.window.horizon
-    step = step or h
+    step = h if step is None else step
     if season is not None and season < 1:
         raise ForecastError(f"--season {season}: must be at least 1")
     # every cycle of each series' calendar, primary first (MSTL uses them all; --season gives one)
     cycles = {s.id: (season,) if season else seasons_for(s.freq) for s in panel}
     seasons = {sid: (c or (1,))[0] for sid, c in cycles.items()}  # the primary season
     folds_of, skipped = {}, dict(panel.skipped)
-    for s in panel:
-        min_train = max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, _min_rows(models, cfg))
+    min_train = {s.id: max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, _min_rows(models, cfg)) for s in panel}
+    together = len(panel) > 1 and cfg.model.fit == "global" and any(config.is_network(m) for m in models)
+    if together:  # one network fitted on every series: each fold cuts them all at the same date
+        folds_of, why = date_folds({s.id: s.dates.values for s in panel}, h, folds, step, window_type, train_size,
+                                   retrain_every, min_train)
+        skipped.update(why)
+    for s in panel if not together else ():
         try:
-            folds_of[s.id] = make_folds(len(s), h, folds, step, window_type, train_size, retrain_every, min_train)
+            folds_of[s.id] = make_folds(len(s), h, folds, step, window_type, train_size, retrain_every,
+                                        min_train[s.id])
         except ForecastError as e:
             if len(panel) == 1 or str(e).startswith("--"):  # a bad option, or the only series
                 raise
@@ -376,7 +384,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         rep, frame = score_series(s, folds_of[s.id], [r for r in results if s.id in r.ids], models, levels, cfg,
                                   season, seasons[s.id])
         reports[s.id] = rep
-        rows.append(frame.assign(id=s.id)[["id", *frame.columns]] if len(usable) > 1 else frame)
+        rows.append(frame.assign(id=s.id)[["id", *frame.columns]] if len(panel) > 1 else frame)
     settings = _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels,
                          folds_of, usable, data_info, skipped)
     if len(usable) == 1 and len(panel) == 1:

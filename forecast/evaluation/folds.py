@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -67,6 +67,40 @@ def make_folds(n: int, horizon: int, folds: int, step: int, window_type: str = "
     size = train_size or origins[0] + 1
     return [Fold(i, o, 0 if window_type == "expanding" else o - size + 1, i % retrain_every == 0)
             for i, o in enumerate(origins)]
+
+
+def date_folds(dates: dict[str, np.ndarray], horizon: int, folds: int, step: int, window_type: str = "expanding",
+               train_size: int | None = None, retrain_every: int = 1,
+               min_train: dict[str, int] | None = None) -> tuple[dict[str, list[Fold]], dict[str, str]]:
+    """The folds of series fitted together (a global network): ``make_folds`` on the panel's dates (every date
+    any series has), each origin then the last row of each series at or before that date, so that a fold's fit
+    sees no series past the date it forecasts any series from. For one series, or series on one calendar, these
+    are each series' ``make_folds``. A series with fewer than ``horizon`` rows after the last origin (it ends
+    early) or fewer than ``min_train[id]`` before the first is returned with the reason instead.
+    Returns (id -> folds, id -> reason)."""
+    from forecast.data.calendar import day
+
+    calendar = np.unique(np.concatenate([np.asarray(d) for d in dates.values()]))
+    on_calendar = make_folds(len(calendar), horizon, folds, step, window_type, train_size, retrain_every)
+    cuts = calendar[[f.origin for f in on_calendar]]
+    out, why = {}, {}
+    for sid, d in dates.items():
+        d = np.asarray(d)
+        origins = np.searchsorted(d, cuts, side="right") - 1
+        need = max((min_train or {}).get(sid, 1), train_size or 0)
+        if len(d) - 1 - origins[-1] < horizon:
+            why[sid] = (f"{len(d) - 1 - origins[-1]} of its rows lie after the last fold's origin ({day(cuts[-1])}), "
+                        f"fewer than --horizon {horizon}: series fitted together are cut at the same dates; backtest "
+                        "it alone or with --per-series")
+        elif origins[0] + 1 < need:
+            why[sid] = (f"{origins[0] + 1} rows up to the first fold's origin ({day(cuts[0])}), fewer than the {need} "
+                        "the models need: series fitted together are cut at the same dates; backtest it alone "
+                        "or with --per-series")
+        else:
+            size = train_size or int(origins[0]) + 1
+            out[sid] = [replace(f, origin=int(o), train_start=0 if window_type == "expanding" else int(o) - size + 1)
+                        for f, o in zip(on_calendar, origins)]
+    return out, why
 
 
 @dataclass

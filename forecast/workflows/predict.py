@@ -16,7 +16,7 @@ from forecast.data import features as feat
 from forecast.data.calendar import future_dates
 from forecast.data.panel import Panel, Series, load_configured
 from forecast.data.transforms import Preprocessor
-from forecast.errors import ForecastError
+from forecast.errors import ForecastError, InputError
 
 
 @dataclass
@@ -70,13 +70,25 @@ def stored_context(bundle: Bundle) -> Panel:
                  tuple(bundle.series["features"]))
 
 
-def newer_context(bundle: Bundle, data_path: Path) -> Panel:
+TRAINING_OPTIONS = ("--target", "--date-col", "--id-col", "--targets", "--features")  # what predict has not
+
+
+def newer_context(bundle: Bundle, data_path: Path, ids: Sequence[str] | None = None) -> Panel:
     """The panel of ``data_path`` read as the bundle's training file was; refuse one that is older, of another
-    frequency, or too short to forecast from."""
+    frequency, or too short to forecast from, or that lacks one of ``ids`` (default: every series of the bundle)."""
     d, w = bundle.config.data, bundle.config.window
     if d.targets is None:  # read the columns the training file's were found to be
         d = replace(d, target=bundle.data.get("target"), date_col=bundle.data.get("date_col"))
-    panel = load_configured(data_path, d)
+    try:
+        panel = load_configured(data_path, d)
+    except InputError as e:  # a fix naming a training option: predict reads the columns the model was trained on
+        if not any(option in str(e) for option in TRAINING_OPTIONS):
+            raise
+        columns = [f"dates in '{bundle.data.get('date_col')}'", f"prices in '{bundle.data.get('target')}'",
+                   *([f"series ids in '{d.id_col}'"] if d.id_col else []),
+                   *([f"covariates {', '.join(d.features)}"] if d.features else [])]
+        raise InputError(f"{str(e).rsplit('; ', 1)[0]}; the model reads {', '.join(columns)} "
+                         "(as in its training file): pass a file with those columns") from None
     need = w.window + Preprocessor(w.transform).offset
     entries = bundle.entries
     for s in panel:
@@ -95,7 +107,7 @@ def newer_context(bundle: Bundle, data_path: Path) -> Panel:
                                 f"{e['freq'].replace('_', ' ')} data; pass a file of the same frequency")
     if bundle.single and len(panel) == 1:  # one series: its id in the file may be named differently
         panel = panel.map(lambda s: replace(s, id=bundle.ids[0]))
-    missing = [sid for sid in bundle.ids if sid not in panel.ids]
+    missing = [sid for sid in (ids or bundle.ids) if sid not in panel.ids]
     if missing:
         raise ForecastError(f"{data_path}: has no rows for series {', '.join(missing[:5])} of the model; "
                             "pass a file with every series, or --id for one of those it has")
@@ -124,7 +136,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
         raise ForecastError(f"--horizon {h}: must be at least 1")
     levels = iv.resolve_levels(levels)
     ids = pick_ids(bundle.ids, series_id)
-    context = newer_context(bundle, data_path) if data_path is not None else stored_context(bundle)
+    context = newer_context(bundle, data_path, ids) if data_path is not None else stored_context(bundle)
     models, entries = forecasters(bundle), bundle.entries
     frames, history = [], {}
     for sid in ids:

@@ -1,4 +1,5 @@
-"""Train end to end, for one series or many: load a panel -> split each series chronologically -> fit -> score
+"""Train end to end, for one series or many: load a panel -> split each series chronologically (all at the same
+dates) -> fit -> score
 each series' test part -> calibrate its intervals -> save one bundle.
 
 ``cfg.model.fit`` decides the networks: ``global`` (default) trains one LSTM across the series, ``per_series``
@@ -9,7 +10,8 @@ bundle has the same files, and every series' statistics come from its own traini
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -20,10 +22,10 @@ from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import features as feat
 from forecast.data.calendar import session_of
-from forecast.data.panel import Panel, load_configured
+from forecast.data.panel import Panel, SkippedSeriesWarning, load_configured
 from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
-from forecast.data.windows import Split, chronological_split, rows_needed
+from forecast.data.windows import Split, panel_splits, rows_needed
 from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
@@ -51,20 +53,40 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     many = d.id_col is not None or d.targets is not None  # a series too short to split is skipped, not an error
     need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset) if many else 0
     panel = load_configured(data_path, d, min_rows=need)
+    splits, why = panel_splits_of(panel, w.window, cfg)
+    if why and not many:
+        raise InputError(f"{data_path}: {next(iter(why.values()))}")
+    if why:  # a series the panel's cut dates leave too few rows in a part: skipped, as a short one is
+        if not splits:
+            raise InputError(f"{data_path}: no series can be split at the same dates ("
+                             + "; ".join(f"{k}: {v}" for k, v in why.items()) + "); use --per-series files or "
+                             "a smaller --window/--horizon")
+        warnings.warn(f"{data_path}: skipped {len(why)} series: " + "; ".join(f"{k} ({v})" for k, v in why.items()),
+                      SkippedSeriesWarning, stacklevel=2)
+        panel = replace(panel, series=tuple(s for s in panel if s.id in splits), skipped={**panel.skipped, **why})
     for s in panel:
         where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
-        try:  # fail before any work, naming the file: too few rows, or e.g. a zero price under log_return
-            split = chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset)
-            Preprocessor(w.transform).fit(s.values[:split.n_train]).transform(s.values)
+        try:  # fail before any work, naming the file: e.g. a zero price under log_return
+            Preprocessor(w.transform).fit(s.values[:splits[s.id].n_train]).transform(s.values)
         except ForecastError as e:
             raise InputError(f"{where}: {e}") from None
     return panel
 
 
-def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
+def panel_splits_of(panel: Panel, window: int, cfg: RunConfig) -> tuple[dict[str, Split], dict[str, str]]:
+    """``windows.panel_splits`` of the panel's series under ``cfg`` with a ``window``: every series split at the
+    same dates (id -> Split), and the series that leaves too few rows in a part (id -> why)."""
     w = cfg.window
-    offset = Preprocessor(w.transform).offset
-    return {s.id: chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset) for s in panel}
+    return panel_splits({s.id: s.dates.values for s in panel}, window, w.horizon, w.val_frac, w.test_frac,
+                        Preprocessor(w.transform).offset)
+
+
+def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
+    """Each series' train | validation | test split, at the same dates for all (``windows.panel_splits``)."""
+    splits, why = panel_splits_of(panel, cfg.window.window, cfg)
+    if why:  # load_training_panel left out every series it cannot split
+        raise ForecastError(f"series {next(iter(why))}: {next(iter(why.values()))}")
+    return splits
 
 
 def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,

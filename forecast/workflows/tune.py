@@ -36,6 +36,12 @@ class SearchSpace:
     dropout: tuple[float, float] = (0.0, 0.5)
     learning_rate: tuple[float, float] = (1e-4, 1e-2)  # searched on a log scale
 
+    def __post_init__(self):
+        for option, values, least in (("--windows", self.windows, 2), ("--units", self.units, 1),
+                                      ("--depths", self.depths, 1)):
+            if not values or min(values) < least:
+                raise ForecastError(f"{option} {','.join(map(str, values))}: give values of at least {least}")
+
 
 @dataclass(frozen=True)
 class TrialTask:
@@ -146,13 +152,16 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     """
     optuna = require_optuna()
     from forecast.data.panel import load_configured
-    from forecast.data.transforms import Preprocessor
-    from forecast.data.windows import chronological_split
-    from forecast.io import write_csv, write_json
+    from forecast.workflows.train import panel_splits_of
+    from forecast.io import check_can_write, write_csv, write_json
     from forecast.models.fitting import configure_device
     from forecast.executors import Background
     from forecast.models.lstm import LSTMForecaster, parts_beforehand
 
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ForecastError(f"--out {out_dir}: exists and is not a folder; choose another --out folder")
+    check_can_write(out_dir, "--out")  # before any trial
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
     if jobs < 1:
@@ -161,10 +170,12 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
         raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
     w = base.window
     panel = load_configured(data_path, base.data)
-    offset = Preprocessor(w.transform).offset
-    # The longest window decides the split's feasibility; the split itself does not depend on the window.
-    splits = {s.id: chronological_split(len(s), max(space.windows), w.horizon, w.val_frac, w.test_frac, offset)
-              for s in panel}
+    # train's split, at the same dates for every series; the longest window decides whether a series can be split,
+    # the split itself does not depend on the window
+    splits, why = panel_splits_of(panel, max(space.windows), base)
+    if why:
+        sid, reason = next(iter(why.items()))
+        raise ForecastError(reason if panel.layout == "single" else f"series {sid}: {reason}")
     seen = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = tuple(splits[s.id].n_val for s in panel)
     # the search leaves the hybrid and the horizon alone, so every trial's statistical parts are the same: computed
@@ -196,7 +207,6 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
         raise ForecastError("no trial completed; raise --trials or --timeout, or check the data")
     best_trial = min(done, key=lambda t: t.value)
     best = suggest(optuna.trial.FixedTrial(best_trial.params), base, space)
-    out_dir = Path(out_dir)
     write_json(out_dir / "best.json", best.to_dict())
     write_csv(out_dir / "trials.csv", frame)
     return TuneResult(best, float(best_trial.value), frame, out_dir)
