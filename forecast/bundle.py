@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from forecast.config import RunConfig
-from forecast.errors import BundleError
+from forecast.errors import BundleError, ForecastError
 from forecast.io import atomic_write_text, check_can_write, umask, write_json
 
 FORMAT = "forecast-bundle"
@@ -98,6 +98,12 @@ def check_writable(path: Path, force: bool, replaceable: Callable[[Path], bool] 
     if path.is_dir() and not replaceable(path) and any(path.iterdir()):
         raise BundleError(f"{path} is a folder with files but not a {what}; refusing to replace it: "
                           "choose another folder or empty it yourself")
+    if replaceable is is_bundle:  # save_bundle also records the new bundle in models/LATEST of this folder
+        try:
+            check_can_write(LATEST, "the latest-bundle pointer")
+        except ForecastError as e:
+            raise BundleError(f"{str(e).split('; ')[0]}; `forecast train` records its bundle there (in the current "
+                              "folder): run it from a folder where it can") from None
 
 
 def remove_stale_temps(path: Path, older_than: float) -> list[Path]:
@@ -153,13 +159,28 @@ def default_dir(data_path: Path) -> Path:
 
 
 def slug(sid: str) -> str:
-    """A file-name-safe form of a series id."""
-    return re.sub(r"[^A-Za-z0-9._-]", "_", str(sid)) or "_"
+    """A file-name-safe form of a series id, one per id: an id of letters, digits, ``.``, ``_`` and ``-`` as it is,
+    any other with the rest replaced by ``_`` and a hash of the id appended (``BRK/B`` -> ``BRK_B-0f1e2d3c``, so it
+    cannot meet ``BRK B`` or ``BRK_B``); an id of dots only is hashed too (it would name a folder above)."""
+    text = str(sid)
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    if safe == text and safe.strip("."):
+        return safe
+    return f"{safe.strip('.') or '_'}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
 def network_file(key: str | None) -> str:
     """``model.keras`` for the global network, ``model_<slug>.keras`` for a series' own network."""
     return "model.keras" if key is None else f"model_{slug(key)}.keras"
+
+
+def _read_rows(path: Path, dates: list[str]) -> pd.DataFrame:
+    """A CSV the bundle wrote, numbers exactly as written; its ``id`` column as text, an id such as ``NA`` or
+    ``null`` included (pandas would read those as missing)."""
+    frame = pd.read_csv(path, parse_dates=dates, dtype={"id": str}, float_precision="round_trip")
+    if "id" in frame:
+        frame["id"] = pd.read_csv(path, usecols=["id"], dtype=str, keep_default_na=False)["id"]
+    return frame
 
 
 @dataclass
@@ -316,12 +337,10 @@ def load_bundle(path: Path | None = None, engine: str = "keras") -> Bundle:
         bundle = Bundle(
             path=path, config=config, networks=networks,
             series=_read_json(path, SERIES),
-            last_window=pd.read_csv(path / "last_window.csv", parse_dates=["date"], dtype={"id": str},
-                                    float_precision="round_trip"),  # the prices exactly as trained on
+            last_window=_read_rows(path / "last_window.csv", ["date"]),  # the prices exactly as trained on
             data=_read_json(path, "data.json"), metrics=_read_json(path, "metrics.json"),
             history=_read_json(path, "history.json"), manifest=manifest,
-            test_predictions=pd.read_csv(tp, parse_dates=["origin", "date"], dtype={"id": str},
-                                         float_precision="round_trip") if tp.is_file() else None,
+            test_predictions=_read_rows(tp, ["origin", "date"]) if tp.is_file() else None,
         )
         missing = [e["network"] for e in bundle.series["series"] if e["network"] not in networks]
     except (KeyError, TypeError, ValueError) as e:  # files match the manifest, but their content is foreign

@@ -106,3 +106,47 @@ def test_save_load_round_trip_predicts_identically(tmp_path, tiny_cfg, walk_csv)
     origins = np.arange(50, 290, 7)
     np.testing.assert_array_equal(restored.predict_origins(series, origins), lstm.predict_origins(series, origins))
     assert re.fullmatch(r".*/m", bundle_mod.LATEST.read_text().strip())  # LATEST points at the new bundle
+
+
+def test_series_ids_name_files_one_to_one():
+    """An id of safe characters names its files as it is; any other gets a hash of the id, so ids that differ
+    only in characters a file name cannot hold, or by them, never share a file; dots alone never name a folder."""
+    from forecast.bundle import network_file, slug
+
+    assert [slug(i) for i in ("AAPL", "BRK_B", "a.b-1")] == ["AAPL", "BRK_B", "a.b-1"]
+    ids = ["BRK/B", "BRK B", "BRK_B", "日経", "東証", ".", "..", ""]
+    names = [slug(i) for i in ids]
+    assert len(set(names)) == len(ids) and all(re.fullmatch(r"[A-Za-z0-9._-]+", n) for n in names)
+    assert names[0] == "BRK_B-" + hashlib.sha1(b"BRK/B").hexdigest()[:8] and names[5].startswith("_-")
+    assert network_file("日経") != network_file("東証") and network_file(None) == "model.keras"
+
+
+def test_a_series_id_pandas_reads_as_missing_comes_back_as_written(tmp_path, tiny_cfg):
+    """Ids NA (Namibia) and null are text: the bundle's CSVs give them back, and predict forecasts both."""
+    import pandas as pd
+
+    from forecast.data.load import synthetic_series
+    from forecast.workflows.predict import predict
+    from forecast.workflows.train import train
+
+    frames = [synthetic_series("random_walk", n=120, seed=k).assign(country=sid) for k, sid in enumerate(["NA", "null"])]
+    pd.concat(frames)[["country", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
+    out = train(tmp_path / "two.csv", tiny_cfg.replace(data={"id_col": "country"}), tmp_path / "m", verbose=0)
+    bundle = load_bundle(out.bundle_dir)
+    assert list(dict.fromkeys(bundle.last_window["id"])) == ["NA", "null"]
+    assert list(dict.fromkeys(bundle.test_predictions["id"])) == ["NA", "null"]
+    assert list(dict.fromkeys(predict(bundle).frame["id"])) == ["NA", "null"]
+
+
+def test_a_hybrid_bundle_of_a_long_series_predicts_what_the_whole_file_gives(tmp_path, tiny_cfg):
+    """The bundle stores enough prices for the statistical part to run over its full 1,000-price tail from every
+    origin of the last input window: its forecast equals the one from the training file itself (--data)."""
+    from forecast.workflows.predict import predict
+    from forecast.workflows.train import train
+
+    csv = write_synthetic(tmp_path / "long.csv", "random_walk", n=1100, seed=2)
+    cfg = tiny_cfg.replace(model={"hybrid": "ets", "shrink": False}, train={"epochs": 1})
+    bundle = load_bundle(train(csv, cfg, tmp_path / "m", verbose=0).bundle_dir)
+    assert len(bundle.last_window) == 1000 + cfg.window.window
+    stored, whole = predict(bundle, horizon=7).frame, predict(bundle, horizon=7, data_path=csv).frame
+    np.testing.assert_array_equal(stored["forecast"].to_numpy(), whole["forecast"].to_numpy())

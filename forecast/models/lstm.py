@@ -345,12 +345,13 @@ class LSTMForecaster:
 def context_rows(cfg: RunConfig, offset: int, part: residual.StatisticalPart | None = None) -> int:
     """The most recent prices a forecast of a series reads, which a bundle stores: the input window (and ``offset``
     rows before it, for a return), the changes its bands' volatility scale averages (evaluation/intervals.py), or
-    the longer run of prices its statistical ``part`` is run over (FIT_TAIL)."""
+    the run of prices its statistical ``part`` is run over (FIT_TAIL) from each origin of the last input window
+    (``context_origins``), the first of which lies ``window`` rows before the end."""
     from forecast.evaluation.intervals import VOLATILITY_ROWS
     from forecast.models.baselines import FIT_TAIL
 
     rows = max(cfg.window.window + offset, VOLATILITY_ROWS + 1)
-    return max(rows, FIT_TAIL[part.name]) if part is not None else rows
+    return max(rows, FIT_TAIL[part.name] + cfg.window.window) if part is not None else rows
 
 
 def context_origins(values: np.ndarray, cfg: RunConfig, offset: int,
