@@ -89,8 +89,8 @@ def test_gap_equal_to_max_fill_is_filled(tmp_path):
     ("2020-01\n2020-02", "2020-01-01", "2020-02-01"),
     ("2020-01-02 09:30:00\n2020-01-02 10:30:00", "2020-01-02 09:30", "2020-01-02 10:30"),
     ("2020-01-02T09:30:00\n2020-01-02T10:30:00", "2020-01-02 09:30", "2020-01-02 10:30"),
-    ("2020-01-02T09:30:00+05:00\n2020-01-02T10:30:00+05:00", "2020-01-02 04:30",
-     "2020-01-02 05:30"),
+    ("2020-01-02T09:30:00+05:00\n2020-01-02T10:30:00+05:00", "2020-01-02 09:30",
+     "2020-01-02 10:30"),
     ("2020-01-02T09:30:00Z\n2020-01-02T10:30:00Z", "2020-01-02 09:30", "2020-01-02 10:30"),
 ])
 def test_date_formats(tmp_path, text, first, second):
@@ -210,6 +210,10 @@ def test_csv_gz_and_parquet(tmp_path):
     df.set_index("Date").to_parquet(pq2)
     s2 = load_prices(pq2)
     assert s2.date_col == "Date" and np.array_equal(s2.values, df.Close.to_numpy())
+    from forecast.data.panel import load_panel  # what train, backtest and tune read: the same, the index a column
+
+    (s3,) = load_panel(pq2).series
+    assert list(s3.dates) == list(df.Date) and np.array_equal(s3.values, df.Close.to_numpy())
 
 
 def test_tail_and_min_rows(tmp_path):
@@ -459,7 +463,7 @@ def test_future_other_tz_and_edges():
     assert list(other) == list(dates("2020-01-31", "2020-02-10"))
     tz = pd.date_range("2020-01-01 09:00", periods=3, freq="h", tz="US/Eastern")
     out = future_dates(tz, "hourly", 1)
-    assert out.tz is None and out[0] == pd.Timestamp("2020-01-01 17:00")
+    assert out.tz is None and out[0] == pd.Timestamp("2020-01-01 12:00")  # after 11:00 New York time, as read
     assert len(future_dates(dates("2020-01-01"), "daily", 0)) == 0
     with pytest.raises(ValueError, match="unknown frequency"):
         future_dates(dates("2020-01-01"), "fortnightly", 1)

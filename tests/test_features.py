@@ -10,7 +10,7 @@ import pytest
 
 from forecast.data import features as feat
 from forecast.errors import InputError
-from forecast.data.panel import load_panel
+from forecast.data.panel import TrimmedRowsWarning, load_panel
 
 
 def test_parse_features_is_case_insensitive_ordered_and_unique():
@@ -52,9 +52,31 @@ def test_covariates_align_on_the_target_dates_by_case_insensitive_name(tmp_path)
     df = pd.DataFrame({"Date": pd.date_range("2024-01-01", periods=6, freq="D"),
                        "Close": [10, 11, 12, 13, 14, 15], "VOLUME": ["", 5, 6, "", 8, 9]})
     df.to_csv(tmp_path / "p.csv", index=False)
-    s = load_panel(tmp_path / "p.csv", features=("volume", "log_volume")).series[0]
-    np.testing.assert_array_equal(s.features[:, 0], [5, 5, 6, 6, 8, 9])  # back-filled start, forward-filled gap
-    np.testing.assert_allclose(s.features[:, 1], np.log1p([5, 5, 6, 6, 8, 9]))
+    with pytest.warns(TrimmedRowsWarning) as caught:
+        s = load_panel(tmp_path / "p.csv", features=("volume", "log_volume")).series[0]
+    # the first row, before the first volume, is left out (never filled from a later value); the gap carried forward
+    assert str(caught[0].message) == (f"{tmp_path / 'p.csv'}: the first 1 rows (to 2024-01-01) are left out: "
+                                      "covariate 'volume' starts on 2024-01-02, and a covariate is not filled from "
+                                      "later rows")
+    assert list(s.values) == [11, 12, 13, 14, 15] and s.dates[0] == pd.Timestamp("2024-01-02")
+    np.testing.assert_array_equal(s.features[:, 0], [5, 6, 6, 8, 9])
+    np.testing.assert_allclose(s.features[:, 1], np.log1p([5, 6, 6, 8, 9]))
+
+
+def test_a_covariate_starting_late_never_carries_a_later_value_back(tmp_path):
+    """Volume known from row 6 on: the first five rows are left out, so a changed later volume moves no earlier
+    input of the series."""
+    df = pd.DataFrame({"Date": pd.date_range("2024-01-01", periods=12, freq="D"), "Close": np.arange(12) + 10.0,
+                       "Volume": [None] * 5 + [7.0, 8, 9, 10, 11, 12, 13]})
+    df.to_csv(tmp_path / "a.csv", index=False)
+    df.assign(Volume=df["Volume"] * np.r_[[1] * 6, [5] * 6]).to_csv(tmp_path / "b.csv", index=False)
+    with pytest.warns(TrimmedRowsWarning):
+        a, b = (load_panel(tmp_path / f, features=("volume",)).series[0] for f in ("a.csv", "b.csv"))
+    assert len(a) == 7 and a.features[0, 0] == b.features[0, 0] == 7.0
+    late = df.assign(Volume=[None] * 10 + [5.0, 6.0], Close=list(df["Close"][:10]) + [None, None])  # after the prices
+    late.to_csv(tmp_path / "none.csv", index=False)
+    with pytest.raises(InputError, match="covariate 'volume' has no value on or before the last date of 'Close'"):
+        load_panel(tmp_path / "none.csv", features=("volume",))
 
 
 def test_feature_errors_name_the_choices(tmp_path):

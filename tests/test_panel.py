@@ -75,7 +75,8 @@ def test_short_series_and_long_gaps_are_skipped_with_a_warning_naming_them():
     gappy = df.index[df["symbol"] == "GAPPY"]
     df.loc[gappy[40:48], "Close"] = ""  # 8 missing in a row, more than --max-fill 5
     df.loc[df.index[df["symbol"] == "AAA"][50:52], "Close"] = ""  # 2 missing: forward-filled
-    with pytest.warns(UserWarning, match=r"skipped 2 series: TINY \(12 rows, fewer than the 60 needed\); GAPPY .*"
+    with pytest.warns(UserWarning, match=r"skipped 2 series: TINY \(12 rows, fewer than the 60 needed for the window, "
+                                         r"horizon and parts\); GAPPY .*"
                                          r"8 consecutive missing values"):
         p = load_panel_frame(df, min_rows=60)
     assert p.ids == ["AAA"]
@@ -92,8 +93,11 @@ def test_duplicate_id_date_rows_are_an_error_naming_them():
 
 
 def test_no_usable_series_is_an_error():
-    with pytest.warns(UserWarning), pytest.raises(InputError, match="no usable series"):
+    with pytest.warns(UserWarning), pytest.raises(InputError) as info:
         load_panel_frame(long_frame(), min_rows=500)
+    assert str(info.value).endswith("no usable series (AAA: 120 rows, fewer than the 500 needed for the window, "
+                                    "horizon and parts; BBB: 90 rows, fewer than the 500 needed for the window, "
+                                    "horizon and parts)")
 
 
 def _cli(args):
@@ -119,3 +123,28 @@ def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, make, args, message):
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_bad_value_is_named_by_its_line_in_the_file(tmp_path):
+    """In a long file, series B's rows come after A's; a blank line sits among A's rows: the message names the
+    line a text editor shows, not the row's place within its series."""
+    import warnings
+
+    from forecast.data.panel import SkippedSeriesWarning
+
+    days = pd.bdate_range("2020-01-01", periods=40)
+    lines = ["Date,Close,symbol", *(f"{d:%Y-%m-%d},{100 + i},A" for i, d in enumerate(days))]
+    lines.insert(11, "")  # a blank line 12
+    lines += [f"{d:%Y-%m-%d},{'abc' if i == 5 else 50 + i},B" for i, d in enumerate(days)]  # abc on line 48
+    (tmp_path / "long.csv").write_text("\n".join(lines) + "\n")
+    assert lines[47].split(",")[1] == "abc"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = load_panel(tmp_path / "long.csv", id_col="symbol")
+    assert panel.ids == ["A"]
+    (skipped,) = [str(w.message) for w in caught if issubclass(w.category, SkippedSeriesWarning)]
+    assert "column 'Close' row 48: 'abc' is not a number" in skipped
+    single = "\n".join(["Date,Close", "", *(f"{d:%Y-%m-%d},{'abc' if i == 7 else 100 + i}" for i, d in enumerate(days))])
+    (tmp_path / "one.csv").write_text(single + "\n")
+    with pytest.raises(InputError, match="column 'Close' row 10: 'abc' is not a number"):
+        load_panel(tmp_path / "one.csv")

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from conftest import bad, put
 from forecast.data.calendar import (ALL_FREQUENCIES, FREQUENCIES, MORE_FREQUENCIES, future_dates, infer_frequency,
-                                    trading_day)
+                                    session_of, trading_day)
 from forecast.data.load import load_prices, series_from_frame
 from forecast.data.read import (DateOrderWarning, parse_dates, read_dates, read_table,
                                 stack_tickers)
@@ -99,14 +99,36 @@ def test_quarters(tmp_path, cells):
     assert list(future_dates(s.dates, s.freq, 2)) == ts("2019-04-01", "2019-07-01")
 
 
-def test_iso_with_z_and_offsets_converted_to_utc(tmp_path):
+def test_iso_with_z_and_offsets_keep_the_local_time(tmp_path):
     cells = ["2009-08-04T13:30:00Z", "2009-08-04T10:31:00-04:00", "2009-08-04T15:32:00+01:00",
              "2009-08-04 13:33:00+00:00", "2009-08-04T13:34:00.500Z"]
     s = load_prices(put(tmp_path, table("timestamp,price", cells)))
-    assert list(s.dates) == ts("2009-08-04 13:30", "2009-08-04 13:33", "2009-08-04 13:34:00.5", "2009-08-04 14:31",
-                               "2009-08-04 14:32")
-    assert list(s.values) == [453.73, 457.10, 455.76, 451.14, 450.36]  # sorted by the UTC time
+    assert list(s.dates) == ts("2009-08-04 10:31", "2009-08-04 13:30", "2009-08-04 13:33", "2009-08-04 13:34:00.5",
+                               "2009-08-04 15:32")
+    assert list(s.values) == [451.14, 453.73, 457.10, 455.76, 450.36]  # sorted by the local time
     assert s.dates.tz is None
+
+
+def test_a_european_close_stamped_at_local_midnight_stays_on_its_day(tmp_path):
+    """yfinance writes a Frankfurt close as 2023-01-02 00:00:00+01:00: in UTC that is Sunday 23:00, which would
+    make the calendar daily and every forecast date a day early; the local day keeps business days."""
+    days = pd.bdate_range("2023-01-02", periods=60)
+    s = load_prices(put(tmp_path, "Date,Close\n" + "".join(f"{d:%Y-%m-%d} 00:00:00+01:00,{100 + i}\n"
+                                                            for i, d in enumerate(days))))
+    assert list(s.dates) == list(days) and s.freq == "business_days"
+    assert list(future_dates(s.dates, s.freq, 2)) == ts("2023-03-27", "2023-03-28")
+
+
+def test_a_new_york_session_keeps_its_hours_across_daylight_saving(tmp_path):
+    """Hourly bars 09:30-15:30 New York, -04:00 in summer and -05:00 in winter: the session stays 09:30-15:30 and
+    the next bars follow it (in UTC the winter bars would be an hour later than the summer ones)."""
+    days = pd.bdate_range("2023-10-23", "2023-11-17")
+    cells = [f"{d:%Y-%m-%d}T{h:02d}:30:00{'-04:00' if d < pd.Timestamp('2023-11-06') else '-05:00'}"
+             for d in days for h in range(9, 16)]
+    s = load_prices(put(tmp_path, "Datetime,Close\n" + "".join(f"{c},{100 + i}\n" for i, c in enumerate(cells))))
+    assert set(s.dates.strftime("%H:%M")) == {f"{h:02d}:30" for h in range(9, 16)}
+    assert [f"{d:%Y-%m-%d %H:%M}" for d in future_dates(s.dates, s.freq, 8, session=session_of(s.dates))] == [
+        *(f"2023-11-20 {h:02d}:30" for h in range(9, 16)), "2023-11-21 09:30"]
 
 
 # ------------------------------------------------------------------------------ day-first vs month-first

@@ -103,8 +103,8 @@ def day(date) -> str:
 
 def _naive(dates) -> pd.DatetimeIndex:
     dates = pd.DatetimeIndex(dates)
-    if dates.tz is not None:
-        dates = dates.tz_convert("UTC").tz_localize(None)
+    if dates.tz is not None:  # the local time of day, as the files are read (data/read.py)
+        dates = dates.tz_localize(None)
     return dates
 
 

@@ -52,11 +52,12 @@ class PriceSeries:
 def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: int = 5,
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None, date_format: str | None = None, first_line: int = 2,
-                      date_col_given: bool | None = None) -> PriceSeries:
+                      date_col_given: bool | None = None, lines: np.ndarray | None = None) -> PriceSeries:
     """Validate an in-memory table exactly like `load_prices` validates a file.
 
-    ``first_line``: the file's line number of the first row (for messages); ``date_col_given``: whether the
-    user named the date column (default: ``date_col`` is given), so a message does not suggest --date-col.
+    ``first_line``: the file's line number of the first row (for messages), or ``lines``: each row's line number
+    (a table of some of a file's rows); ``date_col_given``: whether the user named the date column (default:
+    ``date_col`` is given), so a message does not suggest --date-col.
     """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
@@ -64,7 +65,7 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     keep_index = isinstance(df.index, pd.DatetimeIndex) or df.index.name is not None
     df = df.reset_index(drop=not keep_index)
     df.columns = [str(c).strip() for c in df.columns]
-    rows_all = np.arange(first_line, first_line + len(df))  # a one-row header is line 1
+    rows_all = np.arange(first_line, first_line + len(df)) if lines is None else np.asarray(lines)  # header: line 1
     blank = np.ones(len(df), dtype=bool)
     for c in df.columns:
         blank &= text_cells(df[c]).str.lower().isin(NA_TOKENS).to_numpy()

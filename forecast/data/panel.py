@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from forecast.data import features as feat
+from forecast.data.calendar import stamp_text
 from forecast.data.load import series_from_frame
 from forecast.data.read import (check_file, find_column, parse_dates, parse_numbers, pick_date_column, pick_target_column,
                                 read_table, stack_tickers, text_cells)
@@ -32,6 +33,11 @@ TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features
 
 class SkippedSeriesWarning(UserWarning):
     """Some series were left out (too short or unusable); the run goes on with the others."""
+
+
+class TrimmedRowsWarning(UserWarning):
+    """A series' first rows were left out (a covariate starts later); the run goes on with the rest."""
+
 
 @dataclass(frozen=True)
 class Series:
@@ -145,6 +151,7 @@ def _check_features(features, df, numeric, exclude, source: str) -> None:
 
 def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_fill: int, source: str,
             parse: dict) -> Series:
+    """One series from its rows of the file (``parse["lines"]``: their line numbers, for messages)."""
     src = f"{source} [series {sid}]" if sid != str(tkey) else source
     ps = series_from_frame(sub[[date_key, tkey]], target=tkey, date_col=date_key, max_fill=max_fill, source=src,
                            **parse)
@@ -153,10 +160,38 @@ def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_
         key = find_column(list(sub.columns), name)
         cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src,
                                **parse)
-        # covariates on the target's dates: carried forward over gaps, leading missing values back-filled
-        cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().bfill().to_numpy()
-    x = feat.build(features, ps.values, ps.dates, cols, src)
-    return Series(sid, ps.values, ps.dates, x, ps.freq, ps.n_filled)
+        # covariates on the target's dates, carried forward over gaps; never back-filled from a later value
+        cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().to_numpy()
+    values, dates = ps.values, ps.dates
+    starts = {name: int(np.argmax(~np.isnan(v))) if (~np.isnan(v)).any() else len(v) for name, v in cols.items()}
+    late = max(starts, key=starts.get) if starts else None
+    if late is not None and starts[late] >= len(values):
+        raise InputError(f"{src}: covariate '{late}' has no value on or before the last date of '{tkey}'; "
+                         "give it values or leave it out of --features")
+    if late is not None and starts[late] > 0:  # the rows before every covariate is known are left out
+        first = starts[late]
+        warnings.warn(TrimmedRowsWarning(
+            f"{src}: the first {first} rows (to {stamp_text(dates[first - 1])}) are left out: covariate '{late}' "
+            f"starts on {stamp_text(dates[first])}, and a covariate is not filled from later rows"), stacklevel=2)
+        values, dates = values[first:], dates[first:]
+        cols = {name: v[first:] for name, v in cols.items()}
+    x = feat.build(features, values, dates, cols, src)
+    return Series(sid, values, dates, x, ps.freq, ps.n_filled)
+
+
+_TIME_OF_DAY = r"\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+
+
+def _no_separate_times(df: pd.DataFrame, date_key, date_name: str, source: str) -> None:
+    """Intraday rows whose time of day is in a column of its own (the dates repeat) are refused, saying how."""
+    head = df.head(200)
+    if text_cells(head[date_key]).is_unique:
+        return
+    for c in head.columns:
+        cells = text_cells(head[c])
+        if c != date_key and cells.nunique() > 1 and cells.str.fullmatch(_TIME_OF_DAY).all():
+            raise InputError(f"{source}: column '{c}' holds the times of day of the dates in '{date_name}'; "
+                             "combine the two into one column of date and time (e.g. 2020-01-02 09:30)")
 
 
 def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str, source: str) -> None:
@@ -195,6 +230,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
     date_key, date_name = pick_date_column(df, date_col, source, rows)
+    _no_separate_times(df, date_key, date_name, source)
     features = tuple(features)
     if id_col is not None:
         id_key = find_column(list(df.columns), id_col)
@@ -210,8 +246,8 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         _check_features(features, rest, numeric, (date_key,), source)
         feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
         rows_of = ids.groupby(ids, sort=False).indices  # id -> its row positions, in one pass
-        groups = [(str(i), rest.iloc[rows_of[i]]) for i in pd.unique(ids)]  # in order of first appearance
-        jobs = [(sid, sub, tkey, numeric) for sid, sub in groups]
+        jobs = [(str(i), rest.iloc[rows_of[i]], tkey, numeric, rows[rows_of[i]])  # in order of first appearance
+                for i in pd.unique(ids)]
         layout = "long"
     elif targets is not None:
         numeric = _numeric_columns(df, (date_key,))
@@ -233,18 +269,18 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         if extra:
             raise InputError(f"{source}: a wide file has no covariate columns per series, so --features "
                              f"{', '.join(extra)} is not available; use {', '.join(TARGET_ONLY)}")
-        jobs = [(str(k), df[[date_key, k]], k, []) for k in dict.fromkeys(keys)]
+        jobs = [(str(k), df[[date_key, k]], k, [], rows) for k in dict.fromkeys(keys)]
         tkey, layout = "value", "wide"
     else:
         tkey = pick_target_column(df, target, date_key, source)
         numeric = _numeric_columns(df, (date_key,))
         _check_features(features, df, numeric, (date_key,), source)
-        jobs = [(str(tkey), df, tkey, numeric)]
+        jobs = [(str(tkey), df, tkey, numeric, rows)]
         layout = "single"
     series, skipped = [], {}
-    for sid, sub, key, num in jobs:
+    for sid, sub, key, num, lines in jobs:
         try:
-            s = _series(sub, sid, key, date_key, features, num, max_fill, source, parse)
+            s = _series(sub, sid, key, date_key, features, num, max_fill, source, {**parse, "lines": lines})
         except InputError as e:
             if layout == "single":
                 raise
@@ -255,14 +291,15 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
                 raise InputError(f"{source}: {len(s)} rows are too few; at least {min_rows} are needed "
                                  "for the window, horizon, validation and test parts; use a longer series or "
                                  "a smaller --window/--horizon")
-            skipped[sid] = f"{len(s)} rows, fewer than the {min_rows} needed"
+            skipped[sid] = f"{len(s)} rows, fewer than the {min_rows} needed for the window, horizon and parts"
             continue
         series.append(s)
     if skipped:
         warnings.warn(f"{source}: skipped {len(skipped)} series: "
                       + "; ".join(f"{k} ({v})" for k, v in skipped.items()), SkippedSeriesWarning, stacklevel=2)
     if not series:
-        raise InputError(f"{source}: no usable series (skipped: {', '.join(skipped)}); "
-                         "use longer series or a smaller --window/--horizon")
+        shown = "; ".join(f"{k}: {v.removeprefix(f'{source} [series {k}]: ')}" for k, v in list(skipped.items())[:3])
+        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        raise InputError(f"{source}: no usable series ({shown}{more})")
     return Panel(tuple(series), layout, str(tkey), date_name, features, skipped, source)
 

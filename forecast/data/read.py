@@ -69,6 +69,8 @@ _COMMA_EVIDENCE = re.compile(r"^[+-]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\
 _DOT_EVIDENCE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+\.\d+|\d+\.(?:\d{1,2}|\d{4,})|\d{4,}\.\d+|0\.\d+)$")
 _QUARTER = re.compile(r"^(?:(?P<y1>\d{4})\s*[-/ ]?\s*[Qq](?P<q1>[1-4])|[Qq](?P<q2>[1-4])\s*[-/ ]?\s*(?P<y2>\d{4}))$")
 _NUMERIC = r"\d+(?:\.\d+)?"
+# a UTC offset after a time of day (``09:30-04:00``, ``00:00:00+0100``, ``12:00Z``): dropped, the local time kept
+_OFFSET = re.compile(r"(?<=\d{2}:\d{2})((?::\d{2})?(?:\.\d+)?)\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2})$")
 _DM_SWAP = re.compile(r"^%([md])(\W+)%([md])")
 
 
@@ -255,13 +257,16 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         raise InputError(f"{source}: cannot read the file ({one_line(e)})") from None
     if magic == b"PAR1" or p.suffix.lower() == ".parquet":
         try:
-            return pd.read_parquet(p)
+            frame = pd.read_parquet(p)
         except ImportError:
             raise InputError(f"{source}: reading Parquet needs pyarrow; "
                              "pip install pyarrow") from None
         except Exception as e:
             raise InputError(f"{source}: not a readable Parquet file ({one_line(e)}); "
                              "pass a valid Parquet or CSV file") from None
+        if isinstance(frame.index, pd.DatetimeIndex) or frame.index.name is not None:  # df.set_index("Date")
+            frame = frame.reset_index()
+        return frame
     if head[:4] == b"PK\x03\x04" or head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise InputError(f"{source}: looks like an Excel workbook (or another zip file), not a text table; "
                          "save the sheet as CSV and pass that")
@@ -461,8 +466,8 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
     hint = "" if date_col_given else " or pass --date-col"
     if pd.api.types.is_datetime64_any_dtype(col):
         dates = pd.DatetimeIndex(col)
-        if dates.tz is not None:
-            dates = dates.tz_convert("UTC").tz_localize(None)
+        if dates.tz is not None:  # the local time of day, in the column's zone
+            dates = dates.tz_localize(None)
         if dates.isna().any():
             _missing_date(source, name, rows[np.flatnonzero(dates.isna())[0]])
         info["format"] = "datetime"
@@ -475,6 +480,8 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
         _missing_date(source, name, rows[np.flatnonzero(empty)[0]])
     if len(s) == 0:
         return pd.DatetimeIndex([], dtype="datetime64[ns]")
+    if date_format is None or "%z" not in date_format:  # the times as the exchange's clock showed them
+        s = s.str.replace(_OFFSET, r"\1", regex=True)
     first = s.iloc[0]
     try:
         if date_format is not None:
@@ -753,8 +760,10 @@ def pick_target_column(df: pd.DataFrame, target, date_key, source: str) -> str:
         if hits:
             return hits[0]
     if not numeric:
-        raise InputError(f"{source}: no numeric column found (columns: "
-                         f"{', '.join(map(str, df.columns))}); add a price column such as 'Close'")
+        fix = "add a price column such as 'Close'"
+        if len(df.columns) <= 2 and any(sep in str(c) for c in df.columns for sep in SEPARATORS):
+            fix = "the header was read as one column with separators in it: pass the file's --sep"
+        raise InputError(f"{source}: no numeric column found (columns: {', '.join(map(str, df.columns))}); {fix}")
     raise InputError(f"{source}: several numeric columns ({listing}) and none is named Close or "
                      "Price; pass --target NAME")
 
