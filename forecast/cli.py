@@ -102,7 +102,7 @@ SepOpt = typer.Option(None, "--sep", help="CSV separator, e.g. ';' or tab \\[def
 DecimalOpt = typer.Option(None, "--decimal", help="Decimal mark, . or , \\[default: sniffed from the numbers].")
 DateFormatOpt = typer.Option(None, "--date-format", help="strftime format of the dates, e.g. %d/%m/%Y, for a file whose "
                              "format cannot be inferred \\[default: inferred].")
-HistoryOpt = typer.Option(None, "--history", help="Observations shown before the forecast on the charts \\[default: 250].")
+HistoryOpt = typer.Option(None, "--history", min=1, help="Observations shown before the forecast on the charts \\[default: 250].")
 FeaturesOpt = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
                            "log_return, log_volume, hl_range, volatility, dow, month.")
 IdColOpt = typer.Option(None, help="Long format: column naming the series; one global model over all (see --per-series).")
@@ -271,6 +271,9 @@ def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> st
     return "per_series" if per_series else None
 
 
+MAX_PREDICT_HORIZON = 10_000  # steps `predict` serves (past the trained horizon, each block from the last)
+
+
 def _data_options(target, date_col, max_fill, features=None, id_col=None, targets=None, sep=None, decimal=None,
                   date_format=None) -> dict:
     from forecast.data.features import parse_features
@@ -314,11 +317,18 @@ def predict(
     from forecast.workflows.predict import predict as run_predict
 
     with user_errors():
-        if horizon is not None and horizon < 1:
-            raise ForecastError(f"--horizon {horizon}: must be at least 1")
+        if horizon is not None and not 1 <= horizon <= MAX_PREDICT_HORIZON:
+            raise ForecastError(f"--horizon {horizon}: must be 1 to {MAX_PREDICT_HORIZON:,} steps")
+        plot = plot or (out.with_suffix(".png") if out else None)
+        if out is not None and plot is not None and out.resolve() == plot.resolve():
+            raise ForecastError(f"--out {out}: the chart (--plot, by default beside --out as .png) would be written "
+                                "over the forecast; name --out *.csv or pass another --plot")
         for option, path in (("--out", out), ("--plot", plot)):
-            if path is not None:
-                check_can_write(path, option)
+            if path is None:
+                continue
+            if data is not None and path.resolve() == data.resolve():
+                raise ForecastError(f"{option} {path}: is the input file --data; choose another file to write")
+            check_can_write(path, option)
         levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model, engine="numpy")  # no TensorFlow import for the LSTM and GRU
         with console.warnings_on_stderr():
@@ -329,7 +339,6 @@ def predict(
             typer.echo(dumps(fc.records()))
         else:
             console.print_forecast(fc, out)
-        plot = plot or (out.with_suffix(".png") if out else None)
         if plot:
             save_figure(console.forecast_charts(bundle, fc, history), plot)
             if not as_json:

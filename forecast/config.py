@@ -100,6 +100,10 @@ class RunConfig:
         if not isinstance(d, dict) or not all(isinstance(d.get(k, {}), dict) for k in ("data", "window", "model", "train")):
             raise ForecastError("config must be a JSON object with data, window, model and train objects; "
                                 "start from a bundle's config.json")
+        unknown = sorted(set(d) - {"data", "window", "model", "train"})
+        if unknown:
+            raise ForecastError(f"config has unknown section(s) {', '.join(map(repr, unknown))}; the sections are "
+                                "data, window, model and train (start from a bundle's config.json)")
         try:
             model, data = dict(d.get("model", {})), dict(d.get("data", {}))
             if "layers" in model:
@@ -126,6 +130,8 @@ class RunConfig:
     def from_json(cls, path: Path) -> RunConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
+        except ForecastError as e:
+            raise ForecastError(f"{path}: {e}") from None
         except FileNotFoundError:
             raise ForecastError(f"{path}: config file not found") from None
         except json.JSONDecodeError as e:
@@ -218,6 +224,19 @@ def check_types(cfg: RunConfig) -> None:
                 raise ForecastError(f"config {section}.{f.name} = {value!r}: must be {kind}; fix the config file")
 
 
+def _date_format_ok(fmt: str | None) -> bool:
+    """Whether ``fmt`` is a format the dates can be read with (None: inferred; "mixed": pandas' per-row guess)."""
+    import datetime
+
+    if fmt is None or fmt == "mixed":
+        return True
+    try:
+        datetime.datetime.strptime("", fmt)
+    except ValueError as e:
+        return "directive" not in str(e) and "stray %" not in str(e)
+    return True
+
+
 def validate(cfg: RunConfig) -> None:
     """Reject impossible settings with a message that names the option and the fix."""
     check_types(cfg)
@@ -239,6 +258,12 @@ def validate(cfg: RunConfig) -> None:
         (t.device in DEVICES, f"--device {t.device!r}: choose one of {', '.join(DEVICES)}"),
         (t.strategy in STRATEGIES, f"--strategy {t.strategy!r}: choose one of {', '.join(STRATEGIES)}"),
         (cfg.data.max_fill >= 0, f"--max-fill {cfg.data.max_fill}: must be 0 or more"),
+        (t.seed is None or 0 <= t.seed < 2**32, f"--seed {t.seed}: must be a whole number from 0 to {2**32 - 1}"),
+        (cfg.data.sep is None or len(cfg.data.sep) == 1,
+         f"--sep {cfg.data.sep!r}: give one character, e.g. ';' or tab"),
+        (cfg.data.decimal in (None, ".", ","), f"--decimal {cfg.data.decimal!r}: choose . or ,"),
+        (_date_format_ok(cfg.data.date_format),
+         f"--date-format {cfg.data.date_format!r}: not a strftime format; use codes such as %d/%m/%Y or %Y-%m-%d %H:%M"),
         (not (cfg.data.id_col and cfg.data.targets), "--id-col and --targets: give one of them (long or wide format)"),
         (m.fit in FITS, f"--fit {m.fit!r}: choose global or per_series"),
         (m.arch in ARCHS, f"--arch {m.arch!r}: choose one of {', '.join(ARCHS)}"),

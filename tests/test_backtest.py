@@ -149,8 +149,16 @@ def test_force_replaces_an_earlier_backtest_but_never_an_unrelated_folder(walk_c
     mine.mkdir()
     (mine / "thesis.txt").write_text("precious")
     res = CliRunner().invoke(app, [*args, "--out", str(mine), "--force"])
-    assert res.exit_code == 2 and "is a folder with files but not a backtest folder (no metrics.json)" in res.output
+    assert res.exit_code == 2 and ("is a folder with files but not a backtest folder (metrics.json and forecasts.csv, "
+                                   "no manifest.json)") in res.output
     assert (mine / "thesis.txt").read_text() == "precious"
+    bundle = tmp_path / "bundle"  # a trained model's folder has a metrics.json too: never replaced by a backtest
+    bundle.mkdir()
+    for name, text in (("metrics.json", "{}"), ("manifest.json", "{}"), ("forecasts.csv", "x\n")):
+        (bundle / name).write_text(text)
+    res = CliRunner().invoke(app, [*args, "--out", str(bundle), "--force"])
+    assert res.exit_code == 2 and "not a backtest folder" in res.output
+    assert sorted(p.name for p in bundle.iterdir()) == ["forecasts.csv", "manifest.json", "metrics.json"]
 
 
 def test_network_weight_sentence_counts_the_fits_where_the_network_adds_nothing():

@@ -94,6 +94,10 @@ TRAIN_BAD = [
     (["--test-frac", "0"], "--test-frac 0.0: must be between 0 and 0.5"),
     (["--max-fill", "-1"], "--max-fill -1: must be 0 or more"),
     (["--strategy", "ring"], "--strategy 'ring': choose one of none, mirrored"),
+    (["--seed", "-1"], "--seed -1: must be a whole number from 0 to 4294967295"),
+    (["--sep", "xx"], "--sep 'xx': give one character"),
+    (["--decimal", "x"], "--decimal 'x': choose . or ,"),
+    (["--date-format", "%Q"], "--date-format '%Q': not a strftime format"),
 ]
 
 
@@ -117,10 +121,12 @@ def test_window_larger_than_the_data_says_how_many_rows_are_needed(files):
     ('{"train": {"epochs": 2.5}}', "config train.epochs = 2.5: must be int"),
     ('{"model": {"units": 3}}', "config has an unknown or missing setting"),
     ("[1, 2]", "config must be a JSON object"),
+    ('{"windw": {"window": 5}, "modle": {}}', "config has unknown section(s) 'modle', 'windw'; the sections are data,"),
 ])
 def test_train_bad_config_file(files, tmp_path, content, message):
     (tmp_path / "config.json").write_text(content)
-    assert_user_error(invoke("train", files["walk"], "--config", tmp_path / "config.json"), message)
+    assert_user_error(invoke("train", files["walk"], "--config", tmp_path / "config.json"),
+                      f"{tmp_path / 'config.json'}: ", message)
 
 
 def test_train_refuses_to_replace_a_folder_that_is_not_a_bundle(files, tmp_path):
@@ -229,8 +235,8 @@ def test_constant_series_trains_and_forecasts_the_constant(constant):
 # ------------------------------------------------------------------------------------- predict options
 def test_predict_bad_options(constant, files, tmp_path):
     path, _ = constant
-    for h in ("0", "-2"):
-        assert_user_error(invoke("predict", "--model", path, "--horizon", h), f"--horizon {h}: must be at least 1")
+    for h in ("0", "-2", "80000"):
+        assert_user_error(invoke("predict", "--model", path, "--horizon", h), f"--horizon {h}: must be 1 to 10,000")
     assert_user_error(invoke("predict", "--model", path, "--data", files["short"]),
                       str(files["short"]), "has 5 rows but this model needs the last 11")
     assert_user_error(invoke("predict", "--model", path, "--interval", "1.5"), "--interval")
@@ -268,12 +274,15 @@ def test_no_bundle_at_all_or_a_stale_latest(tmp_path, command):
 def test_plot_and_info_usage_errors(files):
     assert_usage_error(invoke("plot", "--out", files["walk"]), "'--out'", "is a file")
     assert_usage_error(invoke("info", "--device", "cpu"), "No such option: --device")
+    for value in ("0", "-5"):
+        assert_usage_error(invoke("plot", "--history", value), "Invalid value for '--history'", "greater than or equal to 1")
 
 
 # ---------------------------------------------------------------------------- backtest, tune, report
 @pytest.mark.parametrize("args, message", [
     (["--horizon", "0"], "--horizon 0"),
     (["--folds", "0"], "--folds 0"),
+    (["--step", "0"], "--step 0: must be at least 1"),
     (["--window-type", "sliding"], "--window-type 'sliding'"),
     (["--layers", ""], "--layers ''"),
     (["--epochs", "0"], "--epochs 0"),
@@ -289,6 +298,8 @@ def test_backtest_bad_options(files, args, message):
 @pytest.mark.parametrize("args, message", [
     (["--trials", "0"], "--trials 0"),
     (["--windows", "a,b"], "--windows 'a,b'"),
+    (["--windows", "1,10"], "--windows 1,10: give values of at least 2"),
+    (["--depths", "0"], "--depths '0': give positive whole numbers"),
     (["--units", ""], "--units ''"),
     (["--epochs", "0"], "--epochs 0"),
     (["--jobs", "0"], "--jobs 0"),
@@ -301,6 +312,41 @@ def test_report_bad_backtest_folder_and_out(tmp_path, constant):
     assert_user_error(invoke("report", "--backtest", tmp_path / "nope", "--out", tmp_path / "r.html"),
                       str(tmp_path / "nope"))
     assert_user_error(invoke("report", "--model", constant[0], "--out", tmp_path), str(tmp_path))
+    keep = tmp_path / "keep.csv"
+    keep.write_text("Date,Close\n")
+    assert_user_error(invoke("report", "--model", constant[0], "--out", keep), f"--out {keep}: the report is an HTML",
+                      "name it *.html")
+    assert keep.read_text() == "Date,Close\n"
+
+
+def test_predict_never_writes_over_its_input_or_its_own_forecast(tmp_path, constant):
+    """--out or --plot naming the --data file, or a chart (by default beside --out as .png) over the CSV: refused
+    before any work, the files as they were."""
+    path, _ = constant
+    data = tmp_path / "newer.csv"
+    import pandas as pd
+
+    pd.DataFrame({"Date": pd.date_range("2020-01-01", periods=60, freq="B"), "Close": 50.0}).to_csv(data, index=False)
+    before = data.read_bytes()
+    for option in ("--out", "--plot"):
+        assert_user_error(invoke("predict", "--model", path, "--data", data, option, data),
+                          f"{option} {data}: is the input file --data")
+    assert_user_error(invoke("predict", "--model", path, "--out", tmp_path / "fc.png"),
+                      "the chart (--plot, by default beside --out as .png) would be written over the forecast")
+    assert_user_error(invoke("predict", "--model", path, "--out", tmp_path / "fc.csv", "--plot", tmp_path / "fc.csv"),
+                      "would be written over the forecast")
+    assert data.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["newer.csv"]
+
+
+def test_train_fails_before_any_work_where_it_cannot_record_the_latest_bundle(files, tmp_path, monkeypatch):
+    """models/LATEST, in the folder train runs from, is written with the bundle: a file named models there
+    stops the run at once, naming it, and no bundle is written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").write_text("my notes")
+    result = invoke("train", files["walk"], "--model", tmp_path / "m", *TINY)
+    assert_user_error(result, "the latest-bundle pointer models/LATEST: models is a file, not a folder",
+                      "run it from a folder where it can")
+    assert "Epoch" not in result.output and not (tmp_path / "m").exists()
 
 
 # --------------------------------------------------------------------------------- atomic outputs only
@@ -316,9 +362,23 @@ UNWRITABLE = "/proc/forecast-nowhere"  # /proc takes no new folders, not even fr
     (["backtest", "{walk}", "--out", f"{UNWRITABLE}/bt"], "--out"),
     (["predict", "--model", "{bundle}", "--out", f"{UNWRITABLE}/fc.csv"], "--out"),
     (["report", "--model", "{bundle}", "--out", f"{UNWRITABLE}/r.html"], "--out"),
+    (["tune", "{walk}", "--out", f"{UNWRITABLE}/tn", "--trials", "1", "--epochs", "1"], "--out"),
 ])
 def test_an_unwritable_output_fails_before_any_work_naming_the_path(files, constant, command, option):
     args = [a.format(walk=files["walk"], root=files["root"], bundle=constant[0]) for a in command]
     result = invoke(*args)
     line = assert_user_error(result, f"{option} {UNWRITABLE}/", "cannot write in /proc", "choose another path")
     assert "Epoch" not in result.output and not (files["root"] / "never").exists(), line
+
+
+def test_a_wrong_separator_is_named_as_the_fix(files):
+    """--sep ';' on a comma file reads each line as one column: the message says to pass the file's --sep."""
+    assert_user_error(invoke("train", files["walk"], "--sep", ";", "--model", files["root"] / "never"),
+                      str(files["walk"]), "no numeric column found", "pass the file's --sep")
+
+
+def test_times_of_day_in_a_column_of_their_own_are_refused_saying_how_to_fix_them(tmp_path):
+    path = tmp_path / "bars.csv"
+    path.write_text("Date,Time,Close\n" + "".join(f"2020-01-0{d},{h}:30,{d * 10 + h}\n" for d in (2, 3) for h in (9, 10)))
+    assert_user_error(invoke("train", path, "--window", "5", "--horizon", "2"), str(path),
+                      "column 'Time' holds the times of day of the dates in 'Date'; combine the two into one column")

@@ -111,3 +111,18 @@ def test_pooled_sentence_counts_the_series_with_too_few_origins_in_good_grammar(
     assert pooled_sentence(p) == ("the LSTM has a lower test MAE than the naive forecast on 2 of 3 series, "
                                   "significantly (Diebold-Mariano p < 0.05) on 1; mean relative MAE 0.900 (below 1: "
                                   f"lower error than naive){phrase}, too few to tell (run `forecast backtest`)")
+
+
+def test_mape_is_undefined_where_a_price_is_zero_and_the_tables_say_so():
+    """A zero actual (a spread or a diff-transformed series can have one) gives MAPE NaN, not inf or a warning,
+    and the console prints n/a for it."""
+    import warnings
+
+    from forecast.output.console import _fmt
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(M.mape([0.0, 2.0], [1.0, 2.0])) and np.isnan(M.mape([0.0, 2.0], [0.0, 2.0]))
+    assert M.smape([0.0, 2.0], [0.0, 2.0]) == 0.0
+    assert [_fmt(float("nan"), pct=True), _fmt(None), _fmt(1234.5, pct=True)] == ["n/a", "n/a", "1,234.50%"]
+    assert [_fmt(1234.5), _fmt(0.0), _fmt(0.5), _fmt(-0.000012345)] == ["1,234.50", "0.00", "0.5", "-1.234e-05"]

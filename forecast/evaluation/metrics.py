@@ -23,8 +23,10 @@ def rmse(actual, pred) -> float:
 
 
 def mape(actual, pred) -> float:
-    """Mean absolute percentage error, in percent."""
+    """Mean absolute percentage error, in percent; NaN (undefined) where an actual value is zero."""
     a, p = _pair(actual, pred)
+    if np.any(a == 0):
+        return float("nan")
     return float(100 * np.mean(np.abs((a - p) / a)))
 
 

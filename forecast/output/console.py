@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -28,8 +29,12 @@ def note(line: str) -> None:
     err.print(f"[dim]{line}[/dim]", highlight=False)
 
 
-def _fmt(v: float, pct: bool = False) -> str:
-    return f"{v:,.2f}%" if pct else f"{v:,.2f}"
+def _fmt(v: float | None, pct: bool = False) -> str:
+    if v is None or math.isnan(v):  # e.g. MAPE where an actual price is zero
+        return "n/a"
+    if pct:
+        return f"{v:,.2f}%"
+    return f"{v:.4g}" if 0 < abs(v) < 1 else f"{v:,.2f}"  # a price of 0.00001234 is not 0.00
 
 
 def print_train_summary(outcome) -> None:
@@ -158,7 +163,7 @@ def print_forecast(fc, written: Path | None = None) -> None:
     single = len(fc.ids) == 1
     start = next(iter(fc.history.values()))
     frame = fc.table()
-    title = (f"Forecast from {_when(start['date'].iloc[-1])} (last price {start['price'].iloc[-1]:,.2f})"
+    title = (f"Forecast from {_when(start['date'].iloc[-1])} (last price {_fmt(start['price'].iloc[-1])})"
              if single else f"Forecast of {len(fc.ids)} series")
     table = Table(title=title + (" — recursive beyond the trained horizon" if fc.recursive else ""))
     values = [c for c in frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
@@ -234,12 +239,12 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
 
 @contextlib.contextmanager
 def warnings_on_stderr() -> Iterator[None]:
-    """The tool's own warnings about the user's data (skipped series, a guessed day/month order) become one
+    """The tool's own warnings about the user's data (skipped series or rows, a guessed day/month order) become one
     ``warning:`` line each on stderr, repeats once; other warnings pass through unchanged."""
-    from forecast.data.panel import SkippedSeriesWarning
+    from forecast.data.panel import SkippedSeriesWarning, TrimmedRowsWarning
     from forecast.data.read import DateOrderWarning
 
-    ours = (SkippedSeriesWarning, DateOrderWarning)
+    ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning)
     with warnings.catch_warnings(record=True) as caught:
         for category in ours:
             warnings.simplefilter("always", category)

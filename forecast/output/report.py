@@ -516,5 +516,7 @@ def write_report(out: Path, model: Path | None = None, backtest: Path | None = N
     out = Path(out)
     if out.is_dir():
         raise ForecastError(f"--out {out}: is a folder; give a file name such as {out / 'report.html'}")
+    if out.suffix.lower() not in (".html", ".htm"):  # never HTML over a CSV or an image by a slip
+        raise ForecastError(f"--out {out}: the report is an HTML file; name it *.html, e.g. {out.with_suffix('.html')}")
     check_can_write(out, "--out")
     return atomic_write_text(out, render(gather(model, backtest)))

@@ -26,10 +26,14 @@ def default_out_dir(data_path: Path) -> Path:
 
 
 def is_backtest_dir(path: Path) -> bool:
-    return (Path(path) / "metrics.json").is_file()
+    """A folder ``write_outputs`` wrote: metrics.json and forecasts.csv, and no bundle's manifest.json (a bundle
+    has a metrics.json too)."""
+    path = Path(path)
+    return ((path / "metrics.json").is_file() and (path / "forecasts.csv").is_file()
+            and not (path / "manifest.json").exists())
 
 
-BACKTEST_DIR = "backtest folder (no metrics.json)"
+BACKTEST_DIR = "backtest folder (metrics.json and forecasts.csv, no manifest.json)"
 
 
 def check_out_dir(path: Path, force: bool) -> None:
