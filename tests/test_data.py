@@ -147,6 +147,7 @@ def test_target_case_insensitive_and_unknown(tmp_path):
     s = load_prices(p, target="high")
     assert s.target == "High" and list(s.values) == [2.0, 4.0]
     bad(p, "target column 'Low' not found", "Open, High", "--target", target="Low")
+    bad(p, "--target 'date' is the date column; numeric columns are Open, High", target="date")
     bad(p, "several numeric columns (Open, High)", "--target")
 
 

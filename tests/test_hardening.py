@@ -228,6 +228,9 @@ def test_constant_series_trains_and_forecasts_the_constant(constant):
     (m,) = json.loads((path / "metrics.json").read_text())["test"]["series"].values()
     assert m["lstm"]["mae"] == 0.0 and m["naive"]["mae"] == 0.0
     assert m["beats_naive"] is False
+    from forecast.output.console import train_verdict
+
+    assert train_verdict(m).startswith("skill vs naive n/a in MAE")  # not "+nan%"
     forecast = json.loads(invoke("predict", "--model", path, "--json", "--interval", "none").stdout)
     assert [row["forecast"] for row in forecast] == [50.0, 50.0, 50.0]
 

@@ -738,6 +738,9 @@ def pick_target_column(df: pd.DataFrame, target, date_key, source: str) -> str:
                 raise InputError(f"{source}: has {len(set(tickers.values()))} tickers "
                                  f"({', '.join(dict.fromkeys(tickers.values()))}); pass --target with one "
                                  f"column such as '{match[0]}'")
+        if found is None and find_column([date_key], target) is not None:
+            raise InputError(f"{source}: --target '{target}' is the date column; numeric columns are {listing}; "
+                             "pass one of them as --target")
         if found is None:
             raise InputError(f"{source}: target column '{target}' not found; numeric columns are "
                              f"{listing}; pass one of them as --target")

@@ -29,6 +29,11 @@ def note(line: str) -> None:
     err.print(f"[dim]{line}[/dim]", highlight=False)
 
 
+def _num(v: float | None, spec: str) -> str:
+    """``v`` in the format ``spec``; n/a where it is undefined (None or NaN: a constant series' MASE or skill)."""
+    return "n/a" if v is None or math.isnan(v) else format(v, spec)
+
+
 def _fmt(v: float | None, pct: bool = False) -> str:
     if v is None or math.isnan(v):  # e.g. MAPE where an actual price is zero
         return "n/a"
@@ -64,7 +69,7 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     for name, r in rows.items():
         label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
         table.add_row(label + (" *" if name == best else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
-                      _fmt(r["mape"], pct=True), f"{r['mase']:.3f}", f"{r['directional_accuracy']:.1%}")
+                      _fmt(r["mape"], pct=True), _num(r["mase"], ".3f"), _num(r["directional_accuracy"], ".1%"))
     table.caption = "* lowest MAE. Statistical models fitted on the training part; `forecast backtest` refits all"
     out.print(table)
     if m.get("transform"):
@@ -105,7 +110,7 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
     for sid, m in per.items():
         cov = next(iter(m.get("intervals", {}).get("levels", {}).values()), {}).get("coverage")
         table.add_row(sid, str(m["n_origins"]), f"{m['lstm']['mae']:,.4g}", f"{m['naive']['mae']:,.4g}",
-                      f"{m['skill_vs_naive']:+.1%}", f"{m['dm_test']['p_value']:.3g}",
+                      _num(m["skill_vs_naive"], "+.1%"), _num(m["dm_test"]["p_value"], ".3g"),
                       "n/a" if cov is None else f"{cov:.1%}")
     out.print(table)
     out.print(f"{pooled_sentence(metrics['test']['pooled'])}; device {device}")
@@ -117,7 +122,7 @@ def train_verdict(m: dict) -> str:
     p = (m.get("dm_test") or {}).get("p_value", float("nan"))
     sig = "" if p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
                              ("significant)" if p < 0.05 else "not significant, could be noise)"))
-    return f"skill vs naive {m['skill_vs_naive']:+.1%} in MAE{sig} -> " + test_judgement(m)
+    return f"skill vs naive {_num(m['skill_vs_naive'], '+.1%')} in MAE{sig} -> " + test_judgement(m)
 
 
 def test_judgement(m: dict) -> str:
