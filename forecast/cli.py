@@ -166,7 +166,10 @@ def _run_config(config: Path | None, layers: str | None = None, **sections: dict
 
     base = RunConfig.from_json(config) if config else RunConfig()
     sections["model"] = {**sections.get("model", {}), "layers": parse_layers(layers) if layers is not None else None}
-    return base.replace(**{name: _overrides(**values) for name, values in sections.items()})
+    cfg = base.replace(**{name: _overrides(**values) for name, values in sections.items()})
+    if cfg.model.fit == "per_series" and not (cfg.data.id_col or cfg.data.targets):  # from the flags or --config
+        raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
+    return cfg
 
 
 @app.command()
@@ -228,7 +231,7 @@ def train(
             config, layers,
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform, val_frac=val_frac, test_frac=test_frac),
-            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
+            model=dict(dropout=dropout, fit=_fit_option(per_series), arch=arch, hybrid=hybrid,
                        shrink=shrink, ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate,
                        loss=loss, seed=seed, device=device, strategy=strategy, save_on_interrupt=save_on_interrupt or None),
@@ -265,9 +268,9 @@ def train(
         typer.echo(f"plots: {shown}{later}")
 
 
-def _fit_option(per_series: bool, id_col: str | None, targets: str | None) -> str | None:
-    if per_series and not (id_col or targets):
-        raise ForecastError("--per-series needs several series: add --id-col COLUMN or --targets A,B")
+def _fit_option(per_series: bool) -> str | None:
+    """--per-series as the config's ``model.fit`` (``_run_config`` checks that --id-col, --targets or --config
+    names several series)."""
     return "per_series" if per_series else None
 
 
@@ -435,7 +438,7 @@ def tune(
                                 "use --workers")
         check_executor(executor, workers, address)
         out_dir = out or Path("tuning") / default_dir(data).name
-        with open_executor(executor, workers, address) as run_on:
+        with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
                               executor=run_on)
         console.print_trials(result.trials)
@@ -509,7 +512,7 @@ def backtest(
             config, layers,
             data=_data_options(target, date_col, max_fill, features, id_col, targets, sep, decimal, date_format),
             window=dict(window=window, horizon=horizon, transform=transform),
-            model=dict(dropout=dropout, fit=_fit_option(per_series, id_col, targets), arch=arch, hybrid=hybrid,
+            model=dict(dropout=dropout, fit=_fit_option(per_series), arch=arch, hybrid=hybrid,
                        shrink=shrink, ensemble=ensemble),
             train=dict(epochs=epochs, batch_size=batch_size, patience=patience, learning_rate=learning_rate, seed=seed),
         )

@@ -80,8 +80,11 @@ def thread_env(workers: int, cores: int | None = None) -> dict[str, str]:
 
 
 def _init_worker(env: dict[str, str]) -> None:
-    """Process-pool initializer: runs in each fresh worker before anything imports TensorFlow."""
+    """Process-pool initializer: runs in each fresh worker before anything imports TensorFlow. At Ctrl-C (SIGINT to
+    the process group) the worker ends at once: the caller gets it too and stops; a worker that went on to its next
+    item kept the caller waiting for that item's fit."""
     os.environ.update(env)
+    signal.signal(signal.SIGINT, lambda *_: os._exit(130))
 
 
 @contextlib.contextmanager
@@ -95,7 +98,11 @@ def open_executor(name: str = "sequential", workers: int | None = None,
         n = workers or os.cpu_count() or 1
         with ProcessPoolExecutor(n, mp_context=spawn_context(), initializer=_init_worker,
                                  initargs=(thread_env(n),)) as pool:
-            yield Executor(pool.map, n)
+            try:
+                yield Executor(pool.map, n)
+            except BaseException:  # Ctrl-C or an error: the items not started are not started
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     else:
         with _ray_session(workers, address) as ray:
             def ray_map(fn, items):

@@ -106,6 +106,8 @@ def test_cli_many_series_without_naive_among_the_models_compares_with_naive_all_
     naive forecast (it ended in a KeyError traceback)."""
     import pandas as pd
 
+    from forecast.evaluation.backtest import TIE
+
     frames = [synthetic_series("random_walk", n=200, seed=k).assign(id=f"s{k}") for k in range(2)]
     pd.concat(frames)[["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
     out = tmp_path / "bt"
@@ -122,7 +124,7 @@ def test_cli_many_series_without_naive_among_the_models_compares_with_naive_all_
         rows = fc[(fc["id"] == sid) & (fc["model"] == "lstm")]
         naive_mae = float(np.mean(np.abs(rows["actual"].to_numpy() - prices.loc[rows["origin"]].to_numpy())))
         assert report["series"][sid]["naive_mae"] == pytest.approx(naive_mae, rel=1e-12)
-        wins += report["series"][sid]["models"]["lstm"]["mae"] < naive_mae
+        wins += report["series"][sid]["models"]["lstm"]["mae"] < naive_mae * (1 - TIE)  # float noise is no win
     assert report["pooled"]["lstm_beats_naive"] == wins and report["pooled"]["n_compared"] == 2
 
 
@@ -235,3 +237,35 @@ def test_warm_start_begins_each_fit_from_the_previous_fits_weights(tiny_cfg, mon
     for (_, end), (start, _) in zip(seen, seen[1:]):
         assert same(start, end) is warm
         assert same(start, seen[0][0]) is not warm
+
+
+def _series_report(maes: dict, naive_mae: float, p: float, statistic: float, folds: int = 3) -> dict:
+    """A series' backtest report as `pooled` reads it; a model's MAE None: it failed at one fold."""
+    models = {}
+    for name, mae in maes.items():
+        per_fold = [{"mae": (None if mae is None and k == folds - 1 else (mae or 1.0))} for k in range(folds)]
+        models[name] = {"mae": mae or 1.0, "mase": (mae or 1.0) / naive_mae, "skill_vs_naive": 1 - (mae or 1.0) / naive_mae,
+                        "folds": per_fold}
+    return {"models": models, "naive_mae": naive_mae, "dm_test": {"p_value": p, "statistic": statistic},
+            "origins": list(range(folds)), "scaled_errors": {"lstm": np.ones((folds, 2))},
+            "naive_scaled_errors": np.ones((folds, 2)) * 1.1}
+
+
+def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():
+    """drift fails at a fold of the hard series: every model's mean MASE is then over the easy series alone (not
+    drift's over one, naive's over two); an LSTM that failed at a fold is not counted as beating naive there; a
+    significant test counts only where the LSTM's errors are the smaller; a tie is no win."""
+    from forecast.evaluation.backtest import pooled, pooled_verdict
+
+    reports = {"hard": _series_report({"lstm": None, "naive": 10.0, "drift": None}, 10.0, 0.01, +3.0),
+               "easy": _series_report({"lstm": 2.0, "naive": 4.0, "drift": 3.0}, 4.0, 0.01, -3.0),
+               "tie": _series_report({"lstm": 4.0 * (1 - 1e-12), "naive": 4.0, "drift": 5.0}, 4.0, 0.5, -0.1),
+               "worse": _series_report({"lstm": 1.0, "naive": 2.0, "drift": 3.0}, 2.0, 0.01, +2.5)}
+    p = pooled(reports)
+    assert p["series_left_out"] == ["hard"] and {m["n_series"] for m in p["models"].values()} == {3}
+    assert p["models"]["drift"]["mean_mase"] == pytest.approx((3 / 4 + 5 / 4 + 3 / 2) / 3)
+    assert p["n_compared"] == 3 and p["lstm_beats_naive"] == 2  # easy and worse; not the tie, not hard
+    assert p["lstm_beats_naive_significantly"] == 1  # easy: worse's test says naive's errors are the smaller
+    assert p["evidence"]["hard"]["lstm_beats_naive"] is None
+    assert pooled_verdict(p).endswith("over the 3 series where every model forecast every origin (left out: "
+                                      "hard).")

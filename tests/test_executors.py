@@ -371,3 +371,43 @@ def test_ctrl_c_ends_forked_map_and_its_workers_quietly(tmp_path):
     assert len(workers) == 2 and len(pids.read_text().split()) <= started + 2
     time.sleep(0.5)
     assert not _alive(workers)
+
+
+POOL_CTRL_C = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from slowitems import slow
+from forecast.executors import open_executor
+try:
+    with open_executor("process", 2) as run:
+        list(run(slow, range(6)))
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a process group's SIGINT, as a terminal sends it")
+def test_ctrl_c_ends_a_process_pool_without_starting_another_item(tmp_path):
+    """--executor process: at Ctrl-C the two workers end with their items, and no third item starts (a worker that
+    took the next item kept the caller waiting for a whole fit)."""
+    import signal
+    import subprocess
+    import time
+
+    pids = tmp_path / "pids.txt"
+    pids.touch()
+    (tmp_path / "slowitems.py").write_text(f"""import os, time
+def slow(x):
+    with open({str(pids)!r}, "a") as f:
+        f.write(f"{{x}}\\n")
+    time.sleep(20)
+    return x
+""")
+    proc = subprocess.Popen([sys.executable, "-c", POOL_CTRL_C, str(pids), str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(pids.read_text().split()) < 2:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=90)
+    assert out == "interrupted\n" and sorted(pids.read_text().split()) == ["0", "1"], err

@@ -329,6 +329,7 @@ def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
         assert len(r["origins"]) == 3 and r["dm_test"]["models"] == ["lstm", "naive"]
         assert set(r["models"]["lstm"]["coverage"]) == {"0.8"} and r["lag_diagnostic"]["best_lag"] in range(6)
         assert (tmp_path / "bt" / sid / "forecasts_by_fold.png").is_file()
+        assert len(r["network_weight"]["per_fit"]) == 3  # each fit's weight, one network per series or one for all
     pooled = report["pooled"]
     assert pooled["n_compared"] == 2 and set(pooled["evidence"]) == {"AAA", "BBB"}
     assert pooled["evidence"]["AAA"]["origins"] == 3 and pooled["evidence"]["AAA"]["forecasts"] == 9

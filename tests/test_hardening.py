@@ -95,6 +95,7 @@ TRAIN_BAD = [
     (["--max-fill", "-1"], "--max-fill -1: must be 0 or more"),
     (["--strategy", "ring"], "--strategy 'ring': choose one of none, mirrored"),
     (["--seed", "-1"], "--seed -1: must be a whole number from 0 to 4294967295"),
+    (["--per-series"], "--per-series needs several series: add --id-col COLUMN or --targets A,B"),
     (["--sep", "xx"], "--sep 'xx': give one character"),
     (["--decimal", "x"], "--decimal 'x': choose . or ,"),
     (["--date-format", "%Q"], "--date-format '%Q': not a strftime format"),
@@ -385,3 +386,19 @@ def test_times_of_day_in_a_column_of_their_own_are_refused_saying_how_to_fix_the
     path.write_text("Date,Time,Close\n" + "".join(f"2020-01-0{d},{h}:30,{d * 10 + h}\n" for d in (2, 3) for h in (9, 10)))
     assert_user_error(invoke("train", path, "--window", "5", "--horizon", "2"), str(path),
                       "column 'Time' holds the times of day of the dates in 'Date'; combine the two into one column")
+
+
+def test_per_series_takes_the_series_named_in_the_config(tmp_path):
+    """--per-series with the id column given by --config (not --id-col) trains one network per series."""
+    import pandas as pd
+
+    from forecast.config import RunConfig
+    from forecast.data.load import synthetic_series
+
+    pd.concat([synthetic_series("random_walk", n=120, seed=k).assign(id=sid) for k, sid in enumerate("AB")])[
+        ["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
+    RunConfig().replace(data={"id_col": "id"}).to_json(tmp_path / "cfg.json")
+    result = invoke("train", tmp_path / "two.csv", "--config", tmp_path / "cfg.json", "--per-series", "-q",
+                    "--model", tmp_path / "m", *TINY)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "m").glob("model_*.keras")) == ["model_A.keras", "model_B.keras"]

@@ -236,7 +236,7 @@ def test_the_test_part_sentence_names_a_more_accurate_baseline_and_calls_no_nois
     assert "but not by more than noise" in text and "beats" not in text and good is False
     assert ("; arima is more accurate on the same test part (MAE 14.06 against the LSTM's 25.81, "
             "Diebold-Mariano p = 0.0421: significant).") in text
-    m.update(dm_test={"p_value": 0.001, "significant": True})
+    m.update(dm_test={"p_value": 0.001, "significant": True, "statistic": -3.3})
     text, good = _test_sentence(m)
     assert "the LSTM beats the naive last-value forecast on the test part; arima is more accurate" in text
     assert good is False  # a baseline is better: not a sentence in the LSTM's favour
@@ -244,3 +244,20 @@ def test_the_test_part_sentence_names_a_more_accurate_baseline_and_calls_no_nois
     assert "(MAE 25.805 against the LSTM's 25.81, Diebold-Mariano" in _test_sentence(m)[0]
     m["baselines"]["models"].pop("arima")
     assert _test_sentence(m)[1] is True
+    m["dm_test"]["statistic"] = +3.3  # significant, but the naive forecast's errors are the smaller on the test
+    text, good = _test_sentence(m)
+    assert "beats" not in text and "but not by more than noise" in text and good is False
+
+
+def test_the_report_says_an_untested_difference_without_a_p_value(tmp_path):
+    """One independent test origin: metrics.json holds the p-values as null; the sentence still reads, untested."""
+    from forecast.output.report import _test_sentence
+
+    m = {"first_origin": "2020-01-01", "last_date": "2020-02-01", "n_origins": 3, "horizon": 10,
+         "lstm": {"mae": 1.0}, "naive": {"mae": 2.0}, "skill_vs_naive": 0.5, "beats_naive": True,
+         "dm_test": {"p_value": None, "statistic": None, "significant": False},
+         "baselines": {"models": {"arima": {"mae": 0.5, "p_value_vs_lstm": None}}}}
+    text, good = _test_sentence(m)
+    assert "but not by more than noise" in text and good is False
+    assert "arima is more accurate on the same test part (MAE 0.5 against the LSTM's 1, Diebold-Mariano not tested: " \
+           "too few origins)." in text

@@ -175,3 +175,30 @@ def test_tune_hands_the_trials_their_parts_without_statsforecasts_models(walk_cs
                                                                                  depths=(1,)))
     columns = ["number", "depth", "units", "window", "dropout", "learning_rate", "value", "state"]
     pd.testing.assert_frame_equal(_trials(tmp_path / "cli")[columns], _trials(tmp_path / "lib")[columns])
+
+
+def test_tune_searches_on_the_series_train_keeps(tmp_path, tiny_cfg):
+    """A panel whose series B is too short to split at the panel's dates: train skips it with a warning, and so
+    does tune (it refused the file), searching on A alone."""
+    pytest.importorskip("optuna")
+    from forecast.data.load import synthetic_series
+
+    long = pd.concat([synthetic_series("random_walk", n=300, seed=1).assign(id="A"),
+                      synthetic_series("random_walk", n=60, seed=2).assign(id="B")])
+    long[["id", "Date", "Close"]].to_csv(tmp_path / "panel.csv", index=False)
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(data={"id_col": "id"}, train={"epochs": 1}).to_json(base)
+    result = runner.invoke(app, ["tune", str(tmp_path / "panel.csv"), "--trials", "1", "--out",
+                                 "tuned", "--config", str(base), "--windows", "5", "--units", "4", "--depths", "1"])
+    assert result.exit_code == 0, result.output
+    assert "warning:" in result.stderr and "skipped 1 series: B" in result.stderr
+    assert len(pd.read_csv(tmp_path / "tuned" / "trials.csv")) == 1
+
+
+def test_tune_refuses_a_per_series_config_it_would_not_tune(walk_csv, tiny_cfg, tmp_path):
+    """A trial scores one network; train --config best.json with fit per_series would fit one per series."""
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(data={"id_col": "id"}, model={"fit": "per_series"}).to_json(base)
+    result = runner.invoke(app, ["tune", str(walk_csv), "--config", str(base), "--out", "never"])
+    assert result.exit_code == 2 and "the config's model.fit is per_series" in result.stderr
+    assert not (tmp_path / "never").exists()

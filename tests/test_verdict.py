@@ -133,3 +133,15 @@ def test_a_gap_too_small_to_print_is_said_in_words():
     from forecast.evaluation.verdict import _pct
 
     assert [_pct(x) for x in (0.00004, -0.0003, 0.004, 0.05)] == ["under 0.1%", "under 0.1%", "0.4%", "5%"]
+
+
+def test_naive_ranks_first_even_when_not_asked_for():
+    """--models lstm,arima: the LSTM beats AutoARIMA, but the naive forecast (scored for every backtest) is better
+    still and significantly so: the verdict says to use naive, never the LSTM."""
+    models, F, A, N = _case({"lstm": 2.0, "arima": 6.0, "naive": 0.3}, folds=40)
+    del models["naive"], F["naive"]
+    v = verdict(models, F, A, N)
+    assert v["best"] == "lstm" and v["lstm_skill_vs_naive"] < 0 and v["p_value_vs_naive"] < SIGNIFICANCE
+    assert v["text"].startswith("The LSTM has the lowest MAE of the models asked for, but the naive forecast (not "
+                                "among them, scored anyway) has a lower one still")
+    assert v["text"].endswith("use the naive forecast.") and "use the LSTM" not in v["text"]

@@ -478,28 +478,40 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     return report, frame
 
 
+TIE = 1e-9  # relative MAE difference below which the LSTM does not "beat" naive (float noise of equal forecasts)
+
+
+def _scored(m: dict, mase: bool = True) -> bool:
+    """Whether a model's report of a series has a forecast at every fold (and, with ``mase``, a finite MASE)."""
+    folds_ok = all(f["mae"] is not None and math.isfinite(f["mae"]) for f in m["folds"])
+    return folds_ok and (not mase or (m["mase"] is not None and math.isfinite(m["mase"])))
+
+
 def pooled(reports: dict[str, dict]) -> dict:
     """Across series: per model the mean MASE and skill; the LSTM's wins against naive, how many are significant,
     the evidence each rests on, and one Diebold-Mariano test on the errors scaled by each series' MASE scale."""
     names = list(next(iter(reports.values()))["models"])
+    # the means are over the same series for every model: those where each has a forecast at every origin and a
+    # finite MASE (a model failing on the hard series must not be averaged over the easy ones only)
+    common = [sid for sid, r in reports.items() if all(_scored(r["models"][n]) for n in names)]
     out = {}
     for name in names:
-        rows = [r["models"][name] for r in reports.values()]
-        mase = [x["mase"] for x in rows if x["mase"] is not None and math.isfinite(x["mase"])]
+        rows = [reports[sid]["models"][name] for sid in common]
         sk = [x["skill_vs_naive"] for x in rows if x["skill_vs_naive"] is not None]
-        out[name] = {"mean_mase": float(np.mean(mase)) if mase else float("nan"),
+        out[name] = {"mean_mase": float(np.mean([x["mase"] for x in rows])) if rows else float("nan"),
                      "mean_skill_vs_naive": float(np.mean(sk)) if sk else float("nan"), "n_series": len(rows)}
-    result = {"models": out, "evidence": {}}
+    result = {"models": out, "evidence": {}, "series_left_out": sorted(set(reports) - set(common))}
     if "lstm" in names:
-        wins = {sid: r["models"]["lstm"]["mae"] is not None and r["models"]["lstm"]["mae"] < r["naive_mae"]
-                for sid, r in reports.items()}  # (NaN: False)
+        compared = {sid: r for sid, r in reports.items() if _scored(r["models"]["lstm"], mase=False)}
+        wins = {sid: r["models"]["lstm"]["mae"] < r["naive_mae"] * (1 - TIE) for sid, r in compared.items()}
         p = {sid: (r["dm_test"] or {}).get("p_value") for sid, r in reports.items()}
+        better = {sid: (r["dm_test"] or {}).get("statistic") for sid, r in reports.items()}  # < 0: the LSTM's
         result["lstm_beats_naive"] = int(sum(wins.values()))
         result["lstm_beats_naive_significantly"] = sum(1 for sid in wins if wins[sid] and p[sid] is not None
-                                                       and p[sid] < SIGNIFICANCE)
+                                                       and p[sid] < SIGNIFICANCE and (better[sid] or 0) < 0)
         result["n_compared"] = len(wins)
         result["evidence"] = {sid: {"origins": len(r["origins"]), "forecasts": len(r["origins"]) * len(
-            r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins[sid]}
+            r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins.get(sid)}
             for sid, r in reports.items()}
         e1 = np.concatenate([np.asarray(r["scaled_errors"]["lstm"], float).ravel() for r in reports.values()])
         e2 = np.concatenate([np.asarray(r["naive_scaled_errors"], float).ravel() for r in reports.values()])
@@ -521,18 +533,21 @@ def pooled_verdict(p: dict) -> str:
     finite = {n: m["mean_mase"] for n, m in p["models"].items() if m["mean_mase"] is not None
               and math.isfinite(m["mean_mase"])}
     if not finite:
-        return "No model produced forecasts."
+        return "No series has a forecast of every model at every origin; see each series' verdict."
     best = min(finite, key=finite.get)
+    left = p.get("series_left_out") or []
+    over = (f" over the {next(iter(p['models'].values()))['n_series']} series where every model forecast every "
+            f"origin (left out: {', '.join(left[:5])}{' ...' if len(left) > 5 else ''})") if left else ""
     if "lstm_beats_naive" not in p:
-        return f"{best} has the lowest mean MASE over the series ({finite[best]:.3f})."
+        return f"{best} has the lowest mean MASE over the series ({finite[best]:.3f}){over}."
     lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
     if best == "lstm":
-        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f})"
+        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f}){over}"
     else:
         rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
-                + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"): use {best}")
+                + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"){over}: use {best}")
     n_origins = sum(e["origins"] for e in p["evidence"].values())
     if n_origins < MIN_POOLED_ORIGINS:
         return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."

@@ -222,7 +222,11 @@ def run_fold(task: FoldTask) -> FoldResult:
     if task.one_step_until is not None and hasattr(model, "predict_origins"):
         for s in panel:
             idx = np.arange(task.fit_ranges[s.id][1], task.one_step_until[s.id] + 1)
-            result.one_step[s.id] = (idx, model.predict_origins(s.head(task.one_step_until[s.id] + 1), idx)[:, 0])
+            try:
+                result.one_step[s.id] = (idx, model.predict_origins(s.head(task.one_step_until[s.id] + 1), idx)[:, 0])
+            except Exception as e:  # noqa: BLE001 - no lag diagnostic from this fit, forecasts still count
+                fold, note = _failure(task.model, task.origins[0][0], e)
+                result.notes.append((fold, f"{note}; no one-step forecasts for the lag diagnostic from this fit"))
     if task.calibrate:
         for s in panel:
             try:

@@ -19,6 +19,15 @@ from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_d
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 SIGNIFICANCE = 0.05
+TIE = 1e-9  # relative MAE difference below which a model does not "beat" naive (float noise of equal forecasts)
+
+
+def beats_significantly(m: dict) -> bool:
+    """Whether a test part's metrics ``m`` (``evaluate_test``; from metrics.json, NaN as None) show the LSTM
+    beating naive significantly: a lower MAE, and a Diebold-Mariano test significant in the LSTM's favour."""
+    dm = m.get("dm_test") or {}
+    p, stat = dm.get("p_value"), dm.get("statistic")
+    return bool(m.get("beats_naive")) and p is not None and p < SIGNIFICANCE and stat is not None and stat < 0
 MIN_DM_ORIGINS = 10  # fewer independent origins than this: too little evidence to test
 
 
@@ -38,7 +47,8 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
     lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
-        "beats_naive": bool(lstm_m["mae"] < naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
+        "beats_naive": bool(lstm_m["mae"] < naive_m["mae"] * (1 - TIE)), "n_origins": int(len(test_origins)),
+        "horizon": h,
         "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
         "dm_test": {**dm, "loss": "mean absolute error per origin, origins h steps apart",
                     "n_independent": int(dm["n"]),  # origins h steps apart, as tested
@@ -81,7 +91,7 @@ def pooled(per_series: dict[str, dict]) -> dict:
     much evidence each comparison rests on."""
     rel = [m["lstm"]["mae"] / m["naive"]["mae"] for m in per_series.values() if m["naive"]["mae"] > 0]
     p = {sid: m["dm_test"]["p_value"] for sid, m in per_series.items()}
-    significant = [sid for sid, m in per_series.items() if m["beats_naive"] and p[sid] < SIGNIFICANCE]
+    significant = [sid for sid, m in per_series.items() if beats_significantly(m)]
     return {"n_series": len(per_series), "n_beats_naive": sum(m["beats_naive"] for m in per_series.values()),
             "n_beats_naive_significantly": len(significant),
             "mean_skill_vs_naive": float(np.mean([m["skill_vs_naive"] for m in per_series.values()])),
@@ -95,7 +105,8 @@ def pooled_sentence(p: dict) -> str:
     few = [sid for sid, e in p["evidence"].items() if e["independent_origins"] < MIN_DM_ORIGINS]
     text = (f"the LSTM has a lower test MAE than the naive forecast on {p['n_beats_naive']} of {p['n_series']} "
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}; "
-            f"mean relative MAE {p['mean_relative_mae']:.3f} (below 1: lower error than naive)")
+            "mean relative MAE " + ("n/a" if p["mean_relative_mae"] is None or p["mean_relative_mae"] != p[
+                "mean_relative_mae"] else f"{p['mean_relative_mae']:.3f}") + " (below 1: lower error than naive)")
     if few:
         text += (f"; {len(few)} series {'has' if len(few) == 1 else 'have'} fewer than {MIN_DM_ORIGINS} independent "
                  "test origins, too few to tell (run `forecast backtest`)")

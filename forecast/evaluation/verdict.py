@@ -127,6 +127,13 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
     out.update(lstm_skill_vs_naive=M.skill(score["lstm"], naive_score),
                lstm_rmse_vs_naive=M.skill(_num(models["lstm"].get("rmse")), naive_rmse),
                p_value_vs_naive=vs_naive["p_value"], tests={"vs_naive": vs_naive})
+    if best == "lstm" and "naive" not in models and math.isfinite(naive_score) and naive_score < score["lstm"]:
+        a, b = apart(naive_score, score["lstm"])  # naive is scored whether asked for or not: it ranks first
+        out["text"] = _capital(f"{lstm_is} has the lowest {rank_by.upper()} of the models asked for, but the naive "
+                               f"forecast (not among them, scored anyway) has a lower one still ({a} against {b}; "
+                               f"{_p(vs_naive['p_value']) if math.isfinite(vs_naive['p_value']) else 'not tested'}): "
+                               "use the naive forecast.")
+        return out
     if rival is None:
         out["text"] = _capital(_lstm_alone(out, vs_naive, lstm_is))
         return out

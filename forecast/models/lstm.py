@@ -242,6 +242,8 @@ class LSTMForecaster:
         ``origin_prices`` (n,), shrunk toward the anchor (``base``, the statistical forecast, else the naive
         forecast) by the series' fitted weight."""
         prep, weight = self.preps[sid], self.weights.get(sid, 1.0)
+        if weight == 0.0 and base is None:  # the naive forecast itself, not its encoding decoded (1e-10 off)
+            return np.repeat(np.asarray(origin_prices, np.float64)[:, None], scaled.shape[1], axis=1)
         if weight != 1.0:
             anchor = base if base is not None else naive_z(prep, origin_prices, scaled.shape[1])
             scaled = anchor + weight * (scaled - anchor)

@@ -34,6 +34,11 @@ class PerSeries:
         summary = getattr(self.models[sid], "hybrid_summary", None)
         return summary(sid) if summary else None
 
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each series' network weight against its anchor (LSTMForecaster.weights), as one network's are read."""
+        return {sid: w for model in self.models.values() for sid, w in (getattr(model, "weights", None) or {}).items()}
+
     def release(self) -> None:
         """Give each series' network back for later fits (LSTMForecaster.release); nothing for a baseline."""
         for model in self.models.values():

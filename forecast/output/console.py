@@ -119,9 +119,9 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
 def train_verdict(m: dict) -> str:
     """One sentence: does the LSTM beat naive on the test part, by how much, is it more than noise, and is a
     statistical baseline better still. "Not significant" is never followed by "beats"."""
-    p = (m.get("dm_test") or {}).get("p_value", float("nan"))
-    sig = "" if p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
-                             ("significant)" if p < 0.05 else "not significant, could be noise)"))
+    p = (m.get("dm_test") or {}).get("p_value")
+    sig = "" if p is None or p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
+                                          ("significant)" if p < 0.05 else "not significant, could be noise)"))
     return f"skill vs naive {_num(m['skill_vs_naive'], '+.1%')} in MAE{sig} -> " + test_judgement(m)
 
 
@@ -129,9 +129,9 @@ def test_judgement(m: dict) -> str:
     """What a test part's metrics ``m`` say about the LSTM: against naive (a win only when the Diebold-Mariano
     test finds it significant) and, where a statistical baseline is more accurate, that one with its p-value.
     The train summary and the report both say it in these words."""
-    p = (m.get("dm_test") or {}).get("p_value", float("nan"))
-    significant = p == p and p < 0.05
-    if m["beats_naive"] and significant:
+    from forecast.evaluation.scoring import beats_significantly
+
+    if beats_significantly(m):
         text = "the LSTM beats the naive last-value forecast on the test part"
     elif m["beats_naive"]:
         text = ("the LSTM's error is lower than the naive forecast's, but not by more than noise; run "
@@ -144,11 +144,11 @@ def test_judgement(m: dict) -> str:
         from forecast.evaluation.verdict import apart
 
         r = m["baselines"]["models"][name]
-        p_b = r.get("p_value_vs_lstm", float("nan"))
+        p_b = r.get("p_value_vs_lstm")
         theirs, lstm = apart(r["mae"], m["lstm"]["mae"])
-        text += (f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, "
-                 f"Diebold-Mariano p = {p_b:.3g}"
-                 + (": significant)" if p_b < 0.05 else ")"))
+        tested = ("Diebold-Mariano not tested: too few origins" if p_b is None or p_b != p_b  # null in metrics.json
+                  else f"Diebold-Mariano p = {p_b:.3g}" + (": significant" if p_b < 0.05 else ""))
+        text += f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, {tested})"
     return text
 
 
@@ -374,7 +374,8 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
             r = report["series"][sid]
             ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(r["models"]["lstm"]["mae"] or float("nan")),
                        _fmt(r["naive_mae"]),
-                       "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}", "LSTM" if e["lstm_beats_naive"] else "naive")
+                       "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}",
+                       {True: "LSTM", False: "naive", None: "n/a (a fold failed)"}[e["lstm_beats_naive"]])
         out.print(ev)
     out.print(f"[bold]verdict:[/bold] {report['verdict']}", highlight=False)
     for sid, why in report.get("skipped", {}).items():

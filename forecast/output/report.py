@@ -214,11 +214,11 @@ def _one(bundle) -> dict | None:
 def _test_sentence(test: dict) -> tuple[str, bool]:
     """The test part in words (the train summary's judgement, console.test_judgement) and whether it favours the
     LSTM: better than naive significantly, and no statistical baseline more accurate."""
+    from forecast.evaluation.scoring import beats_significantly
     from forecast.output.console import better_baseline, test_judgement
 
     judgement = test_judgement(test)
-    good = (bool(test.get("beats_naive")) and bool((test.get("dm_test") or {}).get("significant"))
-            and better_baseline(test) is None)
+    good = beats_significantly(test) and better_baseline(test) is None
     return (f"On the held-out test part ({test.get('first_origin')} .. {test.get('last_date')}, "
             f"{test.get('n_origins')} forecast origins x {test.get('horizon')} steps) the LSTM's mean absolute "
             f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
@@ -230,7 +230,7 @@ def _evidence(test: dict) -> str:
     """Whether the test-part difference is more than noise, and what the one-step forecasts follow."""
     dm, lag = test.get("dm_test") or {}, test.get("lag_diagnostic") or {}
     text = ""
-    if "p_value" in dm:
+    if dm.get("p_value") is not None and dm["p_value"] == dm["p_value"]:  # None in metrics.json: not tested
         text += (f" Diebold-Mariano p = {dm['p_value']:.3g}: "
                  + ("significant." if dm["p_value"] < 0.05 else "not significant, the difference may be noise."))
     if lag.get("message"):

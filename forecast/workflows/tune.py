@@ -151,13 +151,15 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     """
     optuna = require_optuna()
-    from forecast.data.panel import load_configured
-    from forecast.workflows.train import panel_splits_of
+    from forecast.workflows.train import load_training_panel, splits_of
     from forecast.io import check_can_write, write_csv, write_json
     from forecast.models.fitting import configure_device
     from forecast.executors import Background
     from forecast.models.lstm import LSTMForecaster, parts_beforehand
 
+    if base.model.fit == "per_series":  # each trial would score one network, and train fit one per series
+        raise ForecastError("tune scores one network over all the series, but the config's model.fit is per_series "
+                            "(one network per series): set it to global, or tune each series from a file of its own")
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ForecastError(f"--out {out_dir}: exists and is not a folder; choose another --out folder")
@@ -169,13 +171,11 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     if timeout is not None and timeout <= 0:
         raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
     w = base.window
-    panel = load_configured(data_path, base.data)
-    # train's split, at the same dates for every series; the longest window decides whether a series can be split,
-    # the split itself does not depend on the window
-    splits, why = panel_splits_of(panel, max(space.windows), base)
-    if why:
-        sid, reason = next(iter(why.items()))
-        raise ForecastError(reason if panel.layout == "single" else f"series {sid}: {reason}")
+    # train's panel and split (every series at the same dates; one it cannot split skipped with the reason), for
+    # the longest window tried: it decides which series can be split, the split itself does not depend on it
+    widest = base.replace(window={"window": max(space.windows)})
+    panel = load_training_panel(data_path, widest)
+    splits = splits_of(panel, widest)
     seen = panel.map(lambda s: s.head(splits[s.id].n_train + splits[s.id].n_val))  # the test parts stay unseen
     n_val = tuple(splits[s.id].n_val for s in panel)
     # the search leaves the hybrid and the horizon alone, so every trial's statistical parts are the same: computed
