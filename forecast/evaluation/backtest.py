@@ -35,6 +35,7 @@ import pandas as pd
 from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
 from forecast.evaluation import verdict as V
+from forecast.evaluation.scoring import TIE
 from forecast.models.baselines import BASELINES, fit_tails, seasons_for
 from forecast import config
 from forecast.config import RunConfig
@@ -476,9 +477,6 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
                                      **{col: B[name][lv][j].ravel() for lv, *cols in IV.column_names(levels)
                                         for j, col in enumerate(cols)}}) for name in models], ignore_index=True)
     return report, frame
-
-
-TIE = 1e-9  # relative MAE difference below which the LSTM does not "beat" naive (float noise of equal forecasts)
 
 
 def _scored(m: dict, mase: bool = True) -> bool:
