@@ -113,3 +113,12 @@ class SeasonalProfile:
     @classmethod
     def from_dict(cls, d: dict) -> SeasonalProfile:
         return cls(freq=d["freq"], used=bool(d["used"]), why=d.get("why", ""), profile=tuple(d["profile"]))
+
+
+def season_shown(train_prices: np.ndarray, dates: pd.DatetimeIndex, freq: str) -> bool:
+    """Whether a series' training prices change differently by calendar position: the F test ``SeasonalProfile``
+    takes the profile on under ``--hybrid auto``, on their log returns (differences where a price is not positive;
+    the test does not depend on the scale). ``dates``: the training prices' dates."""
+    p = np.asarray(train_prices, np.float64)
+    z = np.diff(np.log(p)) if (p > 0).all() else np.diff(p)
+    return SeasonalProfile(freq).fit(z, pd.DatetimeIndex(dates)[1:], "auto").used

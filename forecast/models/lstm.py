@@ -408,13 +408,16 @@ def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, 
     MAX_SERIES_AUTO_STATISTICAL series. Each model chosen comes with its forecasts from every origin of the
     series, which the fit's windows read (``stat_arrays``). Needs no TensorFlow: train runs it in a process forked
     before it loads, so those forecasts (14 s of a 33 s train on weekly CO2 with MSTL) are computed meanwhile."""
+    from forecast.data.seasonal import season_shown
     from forecast.models.baselines import seasons_for
 
     if len(panel) > MAX_SERIES_AUTO_STATISTICAL:
         return {}
     choices = {}
     for s, nv in zip(panel, n_val):
-        part, why = residual.choose(s.values[:len(s) - nv], s.values[len(s) - nv:], seasons_for(s.freq), horizon)
+        n = len(s) - nv  # the training rows
+        part, why = residual.choose(s.values[:n], s.values[n:], seasons_for(s.freq), horizon,
+                                    season_shown=season_shown(s.values[:n], s.dates[:n], s.freq))
         if part is not None:
             part.paths(s.values, np.arange(len(s)), horizon)  # kept in part.computed
         choices[s.id] = (part, why)

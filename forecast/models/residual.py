@@ -15,11 +15,12 @@ The network's input gains one channel, the statistical model's one-step error at
 ``--hybrid auto`` asks ``choose`` on each series: the candidates (``AUTO_CANDIDATES``, with the calendar's primary
 season) are fitted on the training rows and forecast the fit's validation rows from at most ``AUTO_ORIGINS``
 origins; the most accurate is used when its MAE there is at most ``AUTO_MARGIN`` times the naive forecast's and the
-validation rows confirm it: a one-sided Diebold-Mariano test of its absolute errors against naive's with p below
-``AUTO_CONFIRM_P`` (``lead_p_value``, a looser test than its nominal 5% on short validation parts; a statistical model that cannot beat the last price has
-nothing to hand the network; one that beat it by chance on a calm stretch hands it a wrong anchor, as the
-network's own weight is the lower confidence bound of what those rows show). Otherwise auto falls back to the
-seasonal profile (data/seasonal.py). The decision and its figures are stored with the model.
+validation rows confirm it: a one-sided Diebold-Mariano test of its errors against naive's with p below
+``AUTO_CONFIRM_P`` (``lead_p_value``), or, where those rows hold too few origins to test, a calendar season the
+training rows show (``seasonal.season_shown``). A statistical model that cannot beat the last price has nothing to
+hand the network; one that beat it by chance on a calm stretch hands it a wrong anchor, as the network's own
+weight is the lower confidence bound of what those rows show. Otherwise auto falls back to the seasonal profile
+(data/seasonal.py). The decision and its figures are stored with the model.
 
 The bundle keeps the prices the model was fitted on and refits it when first asked for a forecast it has not
 seen: the searches are deterministic, so the parameters are the same, and nothing is pickled. It also keeps the
@@ -30,6 +31,7 @@ import alone took 2.2-2.7 s); a newer file, or a horizon served recursively, ask
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -154,23 +156,26 @@ def encode_paths(prep: Preprocessor, origin_prices: np.ndarray, paths: np.ndarra
     return prep.encode(full)[:, -paths.shape[1]:]
 
 
-def lead_p_value(errors: np.ndarray, naive_errors: np.ndarray, h: int) -> float:
-    """The one-sided p-value ``choose`` confirms a candidate's lead with: the Diebold-Mariano test of its absolute
-    errors (origins x steps) against the naive forecast's, taken as one series in origin order with autocovariances
-    to lag h - 1. Consecutive origins share targets, so it passes a candidate no better than naive more often than
-    5%: in 22% of random walks with 30 validation rows, 20% with 60, 7% with 150, 6% with 300
-    (``bench/auto_gate.py``); the tests that allow for the overlap cost the hybrid its accuracy on short seasonal
-    series (bench/README.md). The verdict's test is another: origins a horizon apart (``scoring.dm_per_origin``)."""
+def lead_p_value(errors: np.ndarray, naive_errors: np.ndarray, origins: np.ndarray, h: int) -> float:
+    """The one-sided p-value ``choose`` confirms a candidate's lead with: the Diebold-Mariano test of each origin's
+    mean absolute error (errors: origins x steps) against the naive forecast's, with autocovariances as far as
+    the origins' targets overlap (origins one row apart share h - 1 of them). On random walks it passes a
+    candidate no better than naive in 15% of draws with 30 validation rows (21 origins, too few for the overlap's
+    variance), 10% with 60 and 6% with 150 or 300 (``bench/auto_gate.py``). The verdict's test is another:
+    origins a horizon apart (``scoring.dm_per_origin``)."""
     from forecast.evaluation.metrics import diebold_mariano
 
-    test = diebold_mariano(errors, naive_errors, horizon=h, loss="absolute")
+    spacing = int(np.min(np.diff(origins))) if len(origins) > 1 else h
+    test = diebold_mariano(np.abs(errors).mean(axis=1), np.abs(naive_errors).mean(axis=1),
+                           horizon=math.ceil(h / spacing), loss="absolute")
     return test["p_value"] / 2 if test["statistic"] < 0 else 1.0  # one-sided: the candidate's errors are smaller
 
 
 def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int, ...], h: int,
-           candidates=AUTO_CANDIDATES) -> tuple[StatisticalPart | None, str]:
+           candidates=AUTO_CANDIDATES, season_shown: bool = False) -> tuple[StatisticalPart | None, str]:
     """The fitted candidate most accurate on the validation rows if it beats the naive forecast there by the
-    margin and significantly (module doc), else None; and why, with the figures."""
+    margin, and significantly or (``season_shown``) on a series whose training rows show a calendar season
+    (module doc), else None; and why, with the figures."""
     y = np.concatenate([train_prices, val_prices]).astype(np.float64)
     n_train = len(train_prices)
     last = len(y) - 1 - h
@@ -197,11 +202,13 @@ def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int,
     if ratio > AUTO_MARGIN:
         return None, (f"auto: no statistical model beats the naive forecast by {1 - AUTO_MARGIN:.0%} on the "
                       f"validation rows (MAE relative to naive: {figures})")
-    p = lead_p_value(errors[best], y[origins][:, None] - actual, h)
+    p = lead_p_value(errors[best], y[origins][:, None] - actual, origins, h)
     shown = f"one-sided Diebold-Mariano p={p:.2g} over {len(origins)} origins"
-    if not p < AUTO_CONFIRM_P:  # too few origins to test (a NaN statistic, p 1) confirm nothing either
+    if not p < AUTO_CONFIRM_P and not season_shown:  # too few origins to test (p 1) confirm nothing either
         return None, (f"auto: {best} beats the naive forecast on the validation rows, but not significantly "
                       f"({shown}; MAE relative to naive: {figures})")
+    if not p < AUTO_CONFIRM_P:
+        shown += ", not significant, but the training rows show a calendar season"
     parts[best].why = (f"auto: {best} is the most accurate statistical model on the validation rows "
                        f"(MAE relative to naive: {figures}; {shown})")
     return parts[best], parts[best].why
