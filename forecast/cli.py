@@ -413,7 +413,7 @@ def tune(
     address: Optional[str] = AddressOpt,
     config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
                                           help="Base config.json; the search replaces window, layers, dropout and learning rate."),
-    epochs: Optional[int] = typer.Option(None, help="Most epochs per trial \\[default: the base config's]."),
+    epochs: Optional[int] = typer.Option(None, help="Most epochs per trial (best.json keeps the base config's, for train) \\[default: the base config's]."),
     windows: Optional[str] = typer.Option(None, help="Windows to try, comma-separated \\[default: 10,20,30,60]."),
     units: Optional[str] = typer.Option(None, help="Units per LSTM layer to try \\[default: 16,32,64,128]."),
     depths: Optional[str] = typer.Option(None, help="Numbers of stacked LSTM layers to try \\[default: 1,2,3]."),
@@ -427,7 +427,9 @@ def tune(
     from forecast.workflows.tune import SearchSpace, tune as run_tune
 
     with user_errors():
-        base = _run_config(config, train=dict(epochs=epochs))
+        base = _run_config(config)  # best.json is this with the best trial's settings: --epochs is the trials' only
+        if epochs is not None and epochs < 1:
+            raise ForecastError(f"--epochs {epochs}: must be at least 1")
         choices = {"windows": windows, "units": units, "depths": depths}
         space = SearchSpace(**{k: parse_ints(v, f"--{k}", "whole numbers", "10,30") for k, v in choices.items()
                                if v is not None})
@@ -440,7 +442,7 @@ def tune(
         out_dir = out or Path("tuning") / default_dir(data).name
         with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
-                              executor=run_on)
+                              executor=run_on, trial_epochs=epochs)
         console.print_trials(result.trials)
         best = shell_path(out_dir / "best.json")
         typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {best}, {shell_path(out_dir / 'trials.csv')}"

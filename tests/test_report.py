@@ -100,12 +100,14 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     assert [m for m in re.findall(r"<tr(?: class=\"hl\")?><td>(\w+)</td>", board)] == ["drift", "naive", "lstm", "arima"]
     assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board and "<td>-10.0%</td><td>2.5 s</td></tr>" in board
     assert "<th>direction right</th><th>skill vs naive</th><th>seconds</th>" in board  # labels, not raw keys
+    assert "<td>&lt; 0.1 s</td>" in board and "<td>< 0.1 s</td>" not in board  # naive's 0.01 s, as valid HTML
     assert "<td>longest gap forward-filled</td>" in full_html and "<td>best validation loss</td>" in full_html
     assert "<td>max_fill</td>" not in full_html and "<td>best_val_loss</td>" not in full_html
     assert "MAE per forecast step: errors grow with the step" in full_html  # a caption saying what to look for
     assert "<td>arima</td><td>—</td>" in board
     assert "<td>+5.0%</td>" in board and "<td>52.0%</td>" in board  # skill and directional accuracy as percents
-    coverage = full_html.split("<h3>Backtest (nominal level in the header)</h3>")[1].split("</table>")[0]
+    coverage = full_html.split("<h3>Backtest (nominal level in the header; width and Winkler score at 0.8)</h3>")[1].split(
+        "</table>")[0]
     assert "<td>naive</td><td>78.5%</td><td>12.50</td><td>40.25</td>" in coverage
     assert "<td>drift</td>" not in coverage  # no intervals, no row
     assert ("<p>80% coverage from 3 origins x 3 steps: a calibrated 80% band shows 58.0%-97.0% in 90% of such backtests "
@@ -261,3 +263,28 @@ def test_the_report_says_an_untested_difference_without_a_p_value(tmp_path):
     assert "but not by more than noise" in text and good is False
     assert "arima is more accurate on the same test part (MAE 0.5 against the LSTM's 1, Diebold-Mariano not tested: " \
            "too few origins)." in text
+
+
+def test_a_panel_backtest_report_has_each_series_coverage_lag_diagnostic_and_charts(tmp_path):
+    """forecast report --backtest of a panel's backtest: each series' coverage table, lag diagnostic and charts
+    (from its sub-folder), not the 'run forecast backtest' hint the report gives without a backtest."""
+    import pandas as pd
+
+    from forecast.data.load import synthetic_series
+    from forecast.data.panel import load_panel
+    from forecast.evaluation.backtest import backtest
+    from forecast.output.report import gather, render
+    from forecast.workflows.backtest import write_outputs
+
+    frames = [synthetic_series("random_walk", n=160, seed=k).assign(id=sid) for k, sid in enumerate(["AB/C", "D"])]
+    pd.concat(frames)[["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "hybrid": "none"},
+                              train={"epochs": 1, "batch_size": 32, "seed": 7, "device": "cpu"})
+    bt = backtest(load_panel(tmp_path / "two.csv", id_col="id"), cfg, folds=3, models=("lstm", "naive"))
+    write_outputs(bt, tmp_path / "bt")
+    html = render(gather(None, tmp_path / "bt"))
+    assert "run forecast backtest" not in html.lower()
+    for sid in ("AB/C", "D"):
+        assert f"<h3>Backtest, {sid} (nominal level in the header" in html and f"<h3>{sid}</h3>" in html
+    charts = len(list((tmp_path / "bt").rglob("*.png")))
+    assert charts >= 4 and html.count("data:image/png;base64,") == charts

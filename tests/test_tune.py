@@ -202,3 +202,15 @@ def test_tune_refuses_a_per_series_config_it_would_not_tune(walk_csv, tiny_cfg, 
     result = runner.invoke(app, ["tune", str(walk_csv), "--config", str(base), "--out", "never"])
     assert result.exit_code == 2 and "the config's model.fit is per_series" in result.stderr
     assert not (tmp_path / "never").exists()
+
+
+def test_tune_epochs_bound_the_trials_not_the_model_best_json_trains(walk_csv, tiny_cfg, tmp_path):
+    """--epochs 1 makes the search quick; best.json keeps the base config's epochs, so `forecast train --config
+    best.json` trains the final model as long as the base config says (it trained 1 epoch)."""
+    pytest.importorskip("optuna")
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(train={"epochs": 7}).to_json(base)
+    result = runner.invoke(app, ["tune", str(walk_csv), "--trials", "1", "--epochs", "1", "--out", "tuned",
+                                 "--config", str(base), "--windows", "5", "--units", "4", "--depths", "1"])
+    assert result.exit_code == 0, result.output
+    assert RunConfig.from_json(tmp_path / "tuned" / "best.json").train.epochs == 7

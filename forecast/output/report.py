@@ -92,7 +92,7 @@ def fmt(value: Any, key: str = "") -> str:
             return f"{value:,}"
         words = set(re.split(r"[. ]", key))
         if words & {"seconds", "seconds_total"}:
-            return f"{value:,.1f} s" if value >= 0.05 else "< 0.1 s"
+            return f"{value:,.1f} s" if value >= 0.05 else "&lt; 0.1 s"  # an HTML cell
         if words & PERCENT_KEYS:
             return f"{value:,.2f}%"
         if words & SHARE_KEYS:
@@ -387,6 +387,27 @@ def _same_data(src: Sources) -> str:
     return ""
 
 
+def _backtests(bt: dict | None) -> list[tuple[str, dict]]:
+    """(series id, report) of each series of a backtest: ("", the report) for one series; for a panel each
+    series' own report (its models, coverage and lag diagnostic), the first SERIES_CHARTS_MAX."""
+    from forecast.config import SERIES_CHARTS_MAX
+
+    if not bt:
+        return []
+    if "series" not in bt:
+        return [("", bt)]
+    return list(bt["series"].items())[:SERIES_CHARTS_MAX]
+
+
+def _charts(src: Sources, sid: str) -> list[str]:
+    """The backtest's charts of series ``sid`` (its sub-folder for a panel), embedded."""
+    from forecast.bundle import slug
+
+    folder = src.backtest_dir / slug(sid) if sid else src.backtest_dir
+    return [image(png.read_bytes(), CAPTIONS.get(png.stem, png.stem.replace("_", " ")) + (f" ({sid})" if sid else ""))
+            for png in sorted(folder.glob("*.png"))] if folder.is_dir() else []
+
+
 def backtest_section(src: Sources) -> str:
     bt = src.backtest
     if not bt:
@@ -397,11 +418,13 @@ def backtest_section(src: Sources) -> str:
                 sorted(p["models"].items(), key=lambda kv: _rank({"mase": kv[1].get("mean_mase")}))]
         verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(text_of(r.get('verdict')))}</li>"
                            for sid, r in bt["series"].items())
+        charts = [c for sid, _ in _backtests(bt) for c in _charts(src, sid)]
         return section("Backtest against baselines", f'<p class="meta">Folder {esc(src.backtest_dir)}; '
                        f"{len(bt['series'])} series, pooled.</p>", _same_data(src),
                        f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>',
                        table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
-                             ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>")
+                             ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>",
+                       *charts)
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
              f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
@@ -418,8 +441,7 @@ def backtest_section(src: Sources) -> str:
     if notes:
         items = notes if isinstance(notes, list) else [notes]
         parts.append("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>")
-    for png in sorted(src.backtest_dir.glob("*.png")):
-        parts.append(image(png.read_bytes(), CAPTIONS.get(png.stem, png.stem.replace("_", " "))))
+    parts += _charts(src, "")
     return section("Backtest against baselines", *parts)
 
 
@@ -452,29 +474,33 @@ def intervals_section(src: Sources) -> str:
     for sid, m in (src.bundle.metrics["test"]["series"].items() if src.bundle is not None else ()):
         name = "" if src.bundle.single else f", {sid}"
         parts.append(f"<h3>Test part (bundle{esc(name)})</h3>" + _bundle_coverage(m["intervals"]))
-    if src.backtest and "models" in src.backtest:
-        levels, rows = _coverage_rows(src.backtest["models"])
+    for sid, bt in _backtests(src.backtest):
+        levels, rows = _coverage_rows(bt.get("models") or {})
         if rows:
             cols = [f"coverage {lvl}" for lvl in levels]
-            parts.append("<h3>Backtest (nominal level in the header)</h3>"
+            parts.append(f"<h3>Backtest{esc(f', {sid}' if sid else '')} (nominal level in the header; width and "
+                         f"Winkler score at {esc(levels[0])})</h3>"
                          + table(["model", *cols, "width", "winkler"], rows, ["", *cols, "width", "winkler"]))
             parts += [f"<p>{esc(range_sentence(float(lvl), entry, {r[0]: r[1 + levels.index(lvl)] for r in rows}))}</p>"
-                      for lvl, entry in (src.backtest.get("coverage_range") or {}).items() if lvl in levels]
+                      for lvl, entry in (bt.get("coverage_range") or {}).items() if lvl in levels]
     return section("Prediction intervals", *(parts or [missing("Interval coverage", BACKTEST_HINT)]))
 
 
 def lag_section(src: Sources) -> str:
-    lag = (src.backtest or {}).get("lag_diagnostic")
-    if not lag:
-        return section("Lag diagnostic", missing("The lag diagnostic", BACKTEST_HINT))
-    parts = [f"<p>{esc(lag.get('message', ''))}</p>", f"<p>Best-matching lag: <b>{fmt(lag.get('best_lag'))}</b>"
-             + (f" ({esc(lag['method'])})" if lag.get("method") else "") + "</p>"]
-    scores = lag.get("scores")
-    if isinstance(scores, dict):
-        parts.append(table(["lag", lag.get("score", "score")], scores.items()))
-    elif isinstance(scores, list):
-        parts.append(table(["lag", lag.get("score", "score")], enumerate(scores)))
-    return section("Lag diagnostic", *parts)
+    parts = []
+    for sid, bt in _backtests(src.backtest):
+        lag = bt.get("lag_diagnostic")
+        if not lag:
+            continue
+        parts += [f"<h3>{esc(sid)}</h3>" if sid else "", f"<p>{esc(lag.get('message', ''))}</p>",
+                  f"<p>Best-matching lag: <b>{fmt(lag.get('best_lag'))}</b>"
+                  + (f" ({esc(lag['method'])})" if lag.get("method") else "") + "</p>"]
+        scores = lag.get("scores")
+        if isinstance(scores, dict):
+            parts.append(table(["lag", lag.get("score", "score")], scores.items()))
+        elif isinstance(scores, list):
+            parts.append(table(["lag", lag.get("score", "score")], enumerate(scores)))
+    return section("Lag diagnostic", *(parts or [missing("The lag diagnostic", BACKTEST_HINT)]))
 
 
 def environment_section(src: Sources) -> str:

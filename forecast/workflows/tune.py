@@ -145,10 +145,12 @@ def trials_frame(study) -> pd.DataFrame:
 
 
 def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
-         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=SEQUENTIAL) -> TuneResult:
+         seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=SEQUENTIAL,
+         trial_epochs: int | None = None) -> TuneResult:
     """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``.
 
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
+    ``trial_epochs``: the most epochs a trial trains (default: the base config's); best.json keeps the base's.
     """
     optuna = require_optuna()
     from forecast.workflows.train import load_training_panel, splits_of
@@ -170,6 +172,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
         raise ForecastError(f"--jobs {jobs}: must be at least 1")
     if timeout is not None and timeout <= 0:
         raise ForecastError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    trial_base = base if trial_epochs is None else base.replace(train={"epochs": trial_epochs})
     w = base.window
     # train's panel and split (every series at the same dates; one it cannot split skipped with the reason), for
     # the longest window tried: it decides which series can be split, the split itself does not depend on it
@@ -185,7 +188,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     choices = parts.result() if parts else None
 
     def objective(trial) -> float:
-        cfg = suggest(trial, base, space)
+        cfg = suggest(trial, trial_base, space)
         report = _pruning_callback(trial)
         fit = LSTMForecaster(cfg, seen.features, callbacks=[report], choices=choices).fit(seen, n_val).fit_result
         if report.pruned:
@@ -198,7 +201,8 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed),
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if executor.width > 1:
-        _search_in_rounds(study, lambda t: suggest(t, base, space), seen, n_val, n_trials, timeout, executor, choices)
+        _search_in_rounds(study, lambda t: suggest(t, trial_base, space), seen, n_val, n_trials, timeout, executor,
+                          choices)
     else:
         study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
     frame = trials_frame(study)
