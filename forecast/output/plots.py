@@ -284,6 +284,10 @@ def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (l
         fig.legend(loc="outside lower center", fontsize="small")
     ax.set_ylabel("MASE (MAE / in-sample one-step naive MAE)")
     ax.set_title(title)
+    if len(ranked) > 6:  # nine models' names side by side ran into each other
+        ax.tick_params(axis="x", labelrotation=30)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     ax.grid(alpha=0.3, axis="y")
     return fig
 
