@@ -79,6 +79,17 @@ def thread_env(workers: int, cores: int | None = None) -> dict[str, str]:
             os.environ.get("CUDA_VISIBLE_DEVICES", "")}
 
 
+def _interrupted(results: Iterator, workers: dict) -> Iterator:
+    """``results`` of a process pool's map; where the pool broke because a worker ended at Ctrl-C (exit code 130,
+    ``_init_worker``), KeyboardInterrupt, as the caller gets when the signal reaches it first."""
+    try:
+        yield from results
+    except BrokenProcessPool:
+        if any(p.exitcode == 130 for p in list(workers.values())):
+            raise KeyboardInterrupt from None
+        raise
+
+
 def _init_worker(env: dict[str, str]) -> None:
     """Process-pool initializer: runs in each fresh worker before anything imports TensorFlow. At Ctrl-C (SIGINT to
     the process group) the worker ends at once: the caller gets it too and stops; a worker that went on to its next
@@ -98,8 +109,9 @@ def open_executor(name: str = "sequential", workers: int | None = None,
         n = workers or os.cpu_count() or 1
         with ProcessPoolExecutor(n, mp_context=spawn_context(), initializer=_init_worker,
                                  initargs=(thread_env(n),)) as pool:
+            workers = pool._processes  # the pool's own pid -> process dict, filled as the workers start
             try:
-                yield Executor(pool.map, n)
+                yield Executor(lambda fn, items: _interrupted(pool.map(fn, items), workers), n)
             except BaseException:  # Ctrl-C or an error: the items not started are not started
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

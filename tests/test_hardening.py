@@ -279,7 +279,8 @@ def test_plot_and_info_usage_errors(files):
     assert_usage_error(invoke("plot", "--out", files["walk"]), "'--out'", "is a file")
     assert_usage_error(invoke("info", "--device", "cpu"), "No such option: --device")
     for value in ("0", "-5"):
-        assert_usage_error(invoke("plot", "--history", value), "Invalid value for '--history'", "greater than or equal to 1")
+        assert_usage_error(invoke("plot", "--history", value), "Invalid value for '--history'",
+                           f"{value}: show at least 1 observation")
 
 
 # ---------------------------------------------------------------------------- backtest, tune, report

@@ -177,7 +177,7 @@ def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp
     tuned = _forecast("tune", str(csv), *space, "--out", "tuned", "--executor", "ray", "--address", address,
                       cwd=tmp_path, env=env)
     assert tuned.returncode == 0, tuned.stderr
-    here = tune(csv, RunConfig().replace(train={"epochs": 1}), tmp_path / "here", n_trials=2, seed=0,
+    here = tune(csv, RunConfig(), tmp_path / "here", n_trials=2, seed=0, trial_epochs=1,  # what the flags say
                 space=SearchSpace(windows=(5, 10), units=(4, 8), depths=(1,)), executor=Executor(map, 2))
     on_cluster = pd.read_csv(tmp_path / "tuned" / "trials.csv").drop(columns=["duration_s"])
     pd.testing.assert_frame_equal(on_cluster, pd.read_csv(tmp_path / "here" / "trials.csv").drop(columns=["duration_s"]))
