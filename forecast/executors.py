@@ -85,7 +85,10 @@ def _interrupted(results: Iterator, workers: dict) -> Iterator:
     try:
         yield from results
     except BrokenProcessPool:
-        if any(p.exitcode == 130 for p in list(workers.values())):
+        ended = list(workers.values())
+        for p in ended:  # their exit codes, once the pool's own SIGTERM to the others has taken effect
+            p.join(timeout=5)
+        if any(p.exitcode == 130 for p in ended):
             raise KeyboardInterrupt from None
         raise
 

@@ -14,6 +14,14 @@ import pytest  # noqa: E402
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def default_sigint() -> None:
+    """For ``preexec_fn``: a child started from a background shell (``make test &``, nohup, some CI runners)
+    inherits SIGINT ignored, and Python then never raises KeyboardInterrupt; a test's Ctrl-C must reach it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 NASDAQ = REPO / "data" / "nasdaq_composite_daily_1999_2018.csv"
 
 

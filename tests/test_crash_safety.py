@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_synthetic
+from conftest import default_sigint, write_synthetic
 from forecast import bundle as bundle_io
 from forecast.config import ModelConfig, RunConfig, TrainConfig, WindowConfig
 
@@ -45,11 +45,6 @@ def child_env() -> dict:
     return dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def _default_sigint() -> None:
-    """A child started from a background shell inherits SIGINT ignored; Ctrl-C must reach it."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @dataclass
 class Run:
     rc: int | None = None
@@ -62,7 +57,7 @@ def run_and_signal(args: list[str], cwd: Path, sig: int | None = None, after_epo
                    delay: float = 0.0, timeout: float = 300) -> Run:
     """Run ``args``; send ``sig`` ``delay`` s after the 'Epoch N' line with N = after_epoch + 1 (or after start)."""
     p = subprocess.Popen(args, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, preexec_fn=_default_sigint)
+                         text=True, preexec_fn=default_sigint)
     run, lines = Run(), []
     if sig is not None and after_epoch is None:
         time.sleep(delay)

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from conftest import default_sigint
+
 from forecast.workflows.backtest import run_backtest
 from forecast.cli import app
 from forecast.config import RunConfig
@@ -358,7 +360,8 @@ def test_ctrl_c_ends_forked_map_and_its_workers_quietly(tmp_path):
     pids = tmp_path / "pids.txt"
     pids.touch()
     proc = subprocess.Popen([sys.executable, "-c", FORKED_CTRL_C, str(pids)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and len(set(pids.read_text().split())) < 2:
         time.sleep(0.05)
@@ -404,7 +407,8 @@ def slow(x):
     return x
 """)
     proc = subprocess.Popen([sys.executable, "-c", POOL_CTRL_C, str(pids), str(tmp_path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=default_sigint)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(pids.read_text().split()) < 2:
         time.sleep(0.05)
