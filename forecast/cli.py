@@ -410,6 +410,7 @@ def tune(
     data: Path = ExistingFile,
     trials: int = typer.Option(20, "--trials", "-n", help="Trials to run (fewer if --timeout ends the search)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for best.json and trials.csv. Default: tuning/<file stem>/."),
+    force: bool = typer.Option(False, "--force", help="Replace an earlier search's best.json and trials.csv at --out."),
     timeout: Optional[float] = typer.Option(None, help="Stop starting new trials after this many seconds."),
     seed: int = typer.Option(0, help="Seed of the TPE sampler (each trial trains with the config's seed)."),
     jobs: int = typer.Option(1, help="Trials run at once in threads (sequential executor); above 1 the search is no "
@@ -448,7 +449,7 @@ def tune(
         out_dir = out or Path("tuning") / default_dir(data).name
         with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
-                              executor=run_on, trial_epochs=epochs)
+                              executor=run_on, trial_epochs=epochs, force=force)
         console.print_trials(result.trials)
         best = shell_path(out_dir / "best.json")
         typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {best}, {shell_path(out_dir / 'trials.csv')}"

@@ -214,3 +214,22 @@ def test_tune_epochs_bound_the_trials_not_the_model_best_json_trains(walk_csv, t
                                  "--config", str(base), "--windows", "5", "--units", "4", "--depths", "1"])
     assert result.exit_code == 0, result.output
     assert RunConfig.from_json(tmp_path / "tuned" / "best.json").train.epochs == 7
+
+
+def test_tune_replaces_an_earlier_search_only_with_force_and_never_another_folder(walk_csv, tiny_cfg, tmp_path):
+    """As backtest: a second search into the same --out needs --force, and --force replaces only a folder holding
+    an earlier search's best.json and trials.csv."""
+    pytest.importorskip("optuna")
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(train={"epochs": 1}).to_json(base)
+    args = ["tune", str(walk_csv), "--trials", "1", "--config", str(base), "--windows", "5", "--units", "4",
+            "--depths", "1"]
+    assert runner.invoke(app, [*args, "--out", "tuned"]).exit_code == 0
+    again = runner.invoke(app, [*args, "--out", "tuned"])
+    assert again.exit_code == 2 and "folder exists and is not empty; pass --force" in again.stderr
+    assert runner.invoke(app, [*args, "--out", "tuned", "--force"]).exit_code == 0
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "thesis.txt").write_text("precious")
+    refused = runner.invoke(app, [*args, "--out", "notes", "--force"])
+    assert refused.exit_code == 2 and "not a tune folder (best.json and trials.csv only)" in refused.stderr
+    assert (tmp_path / "notes" / "thesis.txt").read_text() == "precious"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -36,8 +37,10 @@ def is_backtest_dir(path: Path) -> bool:
 BACKTEST_DIR = "backtest folder (metrics.json and forecasts.csv, no manifest.json)"
 
 
-def check_out_dir(path: Path, force: bool) -> None:
-    """Fail before any work unless ``path`` is new, empty, or (with ``force``) an earlier backtest's folder."""
+def check_out_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] = is_backtest_dir,
+                  what: str = BACKTEST_DIR) -> None:
+    """Fail before any work unless ``path`` is new, empty, or (with ``force``) a folder ``replaceable`` recognises
+    as an earlier run's (a backtest's, or tune's)."""
     from forecast.bundle import check_writable
 
     path = Path(path)
@@ -48,7 +51,7 @@ def check_out_dir(path: Path, force: bool) -> None:
         raise ForecastError(f"--out {path}: folder exists and is not empty; pass --force to replace it "
                             "or choose another --out folder")
     if path.is_dir() and any(path.iterdir()):
-        check_writable(path, force, is_backtest_dir, BACKTEST_DIR)
+        check_writable(path, force, replaceable, what)
 
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False, workers: int = 1) -> list[Path]:

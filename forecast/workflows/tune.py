@@ -91,6 +91,15 @@ def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...]
         done += len(trials)
 
 
+TUNE_FILES = {"best.json", "trials.csv"}
+TUNE_DIR = "tune folder (best.json and trials.csv only)"
+
+
+def is_tune_dir(path: Path) -> bool:
+    """A folder ``tune`` wrote: best.json and trials.csv, nothing else."""
+    return {p.name for p in Path(path).iterdir()} == TUNE_FILES
+
+
 @dataclass
 class TuneResult:
     best: RunConfig
@@ -146,15 +155,17 @@ def trials_frame(study) -> pd.DataFrame:
 
 def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
          seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=SEQUENTIAL,
-         trial_epochs: int | None = None) -> TuneResult:
+         trial_epochs: int | None = None, force: bool = False) -> TuneResult:
     """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``.
 
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     ``trial_epochs``: the most epochs a trial trains (default: the base config's); best.json keeps the base's.
+    ``out_dir`` must be new or empty, or with ``force`` an earlier search's (``is_tune_dir``).
     """
     optuna = require_optuna()
     from forecast.workflows.train import load_training_panel, splits_of
-    from forecast.io import check_can_write, write_csv, write_json
+    from forecast.io import write_csv, write_json
+    from forecast.workflows.backtest import check_out_dir
     from forecast.models.fitting import configure_device
     from forecast.executors import Background
     from forecast.models.lstm import LSTMForecaster, parts_beforehand
@@ -163,9 +174,7 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
         raise ForecastError("tune scores one network over all the series, but the config's model.fit is per_series "
                             "(one network per series): set it to global, or tune each series from a file of its own")
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ForecastError(f"--out {out_dir}: exists and is not a folder; choose another --out folder")
-    check_can_write(out_dir, "--out")  # before any trial
+    check_out_dir(out_dir, force, is_tune_dir, TUNE_DIR)  # before any trial
     if n_trials < 1:
         raise ForecastError(f"--trials {n_trials}: must be at least 1")
     if jobs < 1:
