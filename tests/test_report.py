@@ -244,6 +244,8 @@ def test_the_test_part_sentence_names_a_more_accurate_baseline_and_calls_no_nois
     assert good is False  # a baseline is better: not a sentence in the LSTM's favour
     m["baselines"]["models"]["arima"]["mae"] = 25.8051  # 4 digits would print 25.81 against 25.81
     assert "(MAE 25.805 against the LSTM's 25.81, Diebold-Mariano" in _test_sentence(m)[0]
+    m["baselines"]["models"]["arima"]["p_value_vs_lstm"] = 0.175  # a lower MAE the test does not confirm says so
+    assert "(MAE 25.805 against the LSTM's 25.81, Diebold-Mariano p = 0.175: not significant)." in _test_sentence(m)[0]
     m["baselines"]["models"].pop("arima")
     assert _test_sentence(m)[1] is True
     m["dm_test"]["statistic"] = +3.3  # significant, but the naive forecast's errors are the smaller on the test

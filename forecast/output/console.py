@@ -147,7 +147,7 @@ def test_judgement(m: dict) -> str:
         p_b = r.get("p_value_vs_lstm")
         theirs, lstm = apart(r["mae"], m["lstm"]["mae"])
         tested = ("Diebold-Mariano not tested: too few origins" if p_b is None or p_b != p_b  # null in metrics.json
-                  else f"Diebold-Mariano p = {p_b:.3g}" + (": significant" if p_b < 0.05 else ""))
+                  else f"Diebold-Mariano p = {p_b:.3g}" + (": significant" if p_b < 0.05 else ": not significant"))
         text += f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, {tested})"
     return text
 
