@@ -366,6 +366,7 @@ def plot(
     from forecast.output import console
 
     with user_errors():
+        check_can_write(out / "forecast.png", "--out")  # the folder itself, where the charts go: before any work
         written = console.write_bundle_plots(load_bundle(model, engine="numpy"), out, history, workers=figure_workers())
         typer.echo("\n".join(map(shell_path, written)))
 

@@ -368,6 +368,7 @@ UNWRITABLE = "/proc/forecast-nowhere"  # /proc takes no new folders, not even fr
     (["predict", "--model", "{bundle}", "--out", f"{UNWRITABLE}/fc.csv"], "--out"),
     (["report", "--model", "{bundle}", "--out", f"{UNWRITABLE}/r.html"], "--out"),
     (["tune", "{walk}", "--out", f"{UNWRITABLE}/tn", "--trials", "1", "--epochs", "1"], "--out"),
+    (["plot", "--model", "{bundle}", "--out", f"{UNWRITABLE}/plots"], "--out"),
 ])
 def test_an_unwritable_output_fails_before_any_work_naming_the_path(files, constant, command, option):
     args = [a.format(walk=files["walk"], root=files["root"], bundle=constant[0]) for a in command]
