@@ -102,13 +102,17 @@ SepOpt = typer.Option(None, "--sep", help="CSV separator, e.g. ';' or tab \\[def
 DecimalOpt = typer.Option(None, "--decimal", help="Decimal mark, . or , \\[default: sniffed from the numbers].")
 DateFormatOpt = typer.Option(None, "--date-format", help="strftime format of the dates, e.g. %d/%m/%Y, for a file whose "
                              "format cannot be inferred \\[default: inferred].")
+
+
 def _at_least_one(value: Optional[int]) -> Optional[int]:
+    """--history's check: a usage error below 1 (Typer's min= would widen every help table's type column)."""
     if value is not None and value < 1:
         raise typer.BadParameter(f"{value}: show at least 1 observation")
     return value
 
 
-HistoryOpt = typer.Option(None, "--history", callback=_at_least_one, help="Observations shown before the forecast on the charts \\[default: 250].")
+HistoryOpt = typer.Option(None, "--history", callback=_at_least_one,
+                          help="Observations shown before the forecast on the charts \\[default: 250].")
 FeaturesOpt = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
                            "log_return, log_volume, hl_range, volatility, dow, month.")
 IdColOpt = typer.Option(None, help="Long format: column naming the series; one global model over all (see --per-series).")

@@ -48,6 +48,11 @@ def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def known(value: Any) -> bool:
+    """Whether a score is a number to show: not None (how metrics.json keeps NaN, ``strict``) and not NaN."""
+    return value is not None and value == value
+
+
 def strict(obj: Any) -> Any:
     """``obj`` with every NaN or infinity (also in numpy scalars and arrays) replaced by None."""
     if isinstance(obj, dict):

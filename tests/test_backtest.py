@@ -106,7 +106,7 @@ def test_cli_many_series_without_naive_among_the_models_compares_with_naive_all_
     naive forecast (it ended in a KeyError traceback)."""
     import pandas as pd
 
-    from forecast.evaluation.backtest import TIE
+    from forecast.evaluation.scoring import TIE
 
     frames = [synthetic_series("random_walk", n=200, seed=k).assign(id=f"s{k}") for k in range(2)]
     pd.concat(frames)[["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)

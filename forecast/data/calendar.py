@@ -92,13 +92,11 @@ def _holidays_of_years(first: int, last: int) -> pd.DatetimeIndex:
 
 
 def stamp_text(stamp) -> str:
-    """A date or timestamp as text: the day alone at midnight (daily and coarser data), else day and time."""
+    """A date or timestamp as text: the day alone at midnight (daily and coarser data), else day and time. A numpy
+    datetime64 (an element of a dates array) reads as the Timestamp it stands for."""
+    if isinstance(stamp, np.datetime64):
+        stamp = pd.Timestamp(stamp)
     return str(stamp).removesuffix(" 00:00:00")
-
-
-def day(date) -> str:
-    """``stamp_text`` of a date of a numpy datetime64 array."""
-    return stamp_text(pd.Timestamp(date))
 
 
 def _naive(dates) -> pd.DatetimeIndex:

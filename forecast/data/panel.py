@@ -194,6 +194,19 @@ def _no_separate_times(df: pd.DataFrame, date_key, date_name: str, source: str) 
                              "combine the two into one column of date and time (e.g. 2020-01-02 09:30)")
 
 
+def warn_skipped(source, skipped: dict[str, str]) -> None:
+    """One SkippedSeriesWarning naming each series left out of the file's panel, and why (for the caller's caller)."""
+    warnings.warn(f"{source}: skipped {len(skipped)} series: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()),
+                  SkippedSeriesWarning, stacklevel=3)
+
+
+def no_usable_series(source, skipped: dict[str, str]) -> InputError:
+    """The error for a file none of whose series can be used: the first three reasons, each with its fix."""
+    shown = "; ".join(f"{k}: {v.removeprefix(f'{source} [series {k}]: ')}" for k, v in list(skipped.items())[:3])
+    more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return InputError(f"{source}: no usable series ({shown}{more})")
+
+
 def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str, source: str) -> None:
     key = pd.DataFrame({"id": ids.to_numpy(), "date": dates})
     dup = key.duplicated(keep=False).to_numpy()
@@ -295,11 +308,8 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
             continue
         series.append(s)
     if skipped:
-        warnings.warn(f"{source}: skipped {len(skipped)} series: "
-                      + "; ".join(f"{k} ({v})" for k, v in skipped.items()), SkippedSeriesWarning, stacklevel=2)
+        warn_skipped(source, skipped)
     if not series:
-        shown = "; ".join(f"{k}: {v.removeprefix(f'{source} [series {k}]: ')}" for k, v in list(skipped.items())[:3])
-        more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
-        raise InputError(f"{source}: no usable series ({shown}{more})")
+        raise no_usable_series(source, skipped)
     return Panel(tuple(series), layout, str(tkey), date_name, features, skipped, source)
 

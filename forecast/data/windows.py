@@ -87,7 +87,7 @@ def panel_splits(dates: dict[str, np.ndarray], window: int, horizon: int, val_fr
     series' rows: for one series, or series on one calendar, the splits are the same. A series left with too few
     rows before a cut or after it (it starts late, or ends before the test part) is returned with the reason
     instead, and the cuts are taken again from the series that remain. Returns (id -> Split, id -> reason)."""
-    from forecast.data.calendar import day
+    from forecast.data.calendar import stamp_text
 
     left, why = dict(dates), {}
     while True:
@@ -106,10 +106,11 @@ def panel_splits(dates: dict[str, np.ndarray], window: int, horizon: int, val_fr
             elif len(d) == n:  # on the panel's whole calendar: too short as a series
                 dropped[sid] = str(_too_few(n, window, horizon, val_frac, test_frac, offset, min_train))
             else:
-                dropped[sid] = (f"{split.n_train} rows before the validation part ({day(val_start)}), {split.n_val} "
-                                f"in it and {split.n_test} in the test part (from {day(test_start)}) are too few "
-                                f"for --window {window} and --horizon {horizon}; the series of a file are split at "
-                                "the same dates, so train this one from a file of its own")
+                dropped[sid] = (f"{split.n_train} rows before the validation part ({stamp_text(val_start)}), "
+                                f"{split.n_val} in it and {split.n_test} in the test part (from "
+                                f"{stamp_text(test_start)}) are too few for --window {window} and --horizon {horizon}; "
+                                "the series of a file are split at the same dates, so train this one from a file of "
+                                "its own")
         if not dropped or not splits:
             return splits, {**why, **dropped}
         why.update(dropped)

@@ -35,7 +35,7 @@ import pandas as pd
 from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
 from forecast.evaluation import verdict as V
-from forecast.evaluation.scoring import TIE
+from forecast.evaluation.scoring import beats, beats_significantly
 from forecast.models.baselines import BASELINES, fit_tails, seasons_for
 from forecast import config
 from forecast.config import RunConfig
@@ -501,12 +501,11 @@ def pooled(reports: dict[str, dict]) -> dict:
     result = {"models": out, "evidence": {}, "series_left_out": sorted(set(reports) - set(common))}
     if "lstm" in names:
         compared = {sid: r for sid, r in reports.items() if _scored(r["models"]["lstm"], mase=False)}
-        wins = {sid: r["models"]["lstm"]["mae"] < r["naive_mae"] * (1 - TIE) for sid, r in compared.items()}
+        wins = {sid: beats(r["models"]["lstm"]["mae"], r["naive_mae"]) for sid, r in compared.items()}
         p = {sid: (r["dm_test"] or {}).get("p_value") for sid, r in reports.items()}
-        better = {sid: (r["dm_test"] or {}).get("statistic") for sid, r in reports.items()}  # < 0: the LSTM's
         result["lstm_beats_naive"] = int(sum(wins.values()))
-        result["lstm_beats_naive_significantly"] = sum(1 for sid in wins if wins[sid] and p[sid] is not None
-                                                       and p[sid] < SIGNIFICANCE and (better[sid] or 0) < 0)
+        result["lstm_beats_naive_significantly"] = sum(
+            beats_significantly({"beats_naive": won, "dm_test": reports[sid]["dm_test"]}) for sid, won in wins.items())
         result["n_compared"] = len(wins)
         result["evidence"] = {sid: {"origins": len(r["origins"]), "forecasts": len(r["origins"]) * len(
             r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins.get(sid)}

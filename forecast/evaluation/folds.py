@@ -78,7 +78,7 @@ def date_folds(dates: dict[str, np.ndarray], horizon: int, folds: int, step: int
     are each series' ``make_folds``. A series with fewer than ``horizon`` rows after the last origin (it ends
     early) or fewer than ``min_train[id]`` before the first is returned with the reason instead.
     Returns (id -> folds, id -> reason)."""
-    from forecast.data.calendar import day
+    from forecast.data.calendar import stamp_text
 
     calendar = np.unique(np.concatenate([np.asarray(d) for d in dates.values()]))
     on_calendar = make_folds(len(calendar), horizon, folds, step, window_type, train_size, retrain_every)
@@ -89,13 +89,13 @@ def date_folds(dates: dict[str, np.ndarray], horizon: int, folds: int, step: int
         origins = np.searchsorted(d, cuts, side="right") - 1
         need = max((min_train or {}).get(sid, 1), train_size or 0)
         if len(d) - 1 - origins[-1] < horizon:
-            why[sid] = (f"{len(d) - 1 - origins[-1]} of its rows lie after the last fold's origin ({day(cuts[-1])}), "
-                        f"fewer than --horizon {horizon}: series fitted together are cut at the same dates; backtest "
-                        "it alone or with --per-series")
+            why[sid] = (f"{len(d) - 1 - origins[-1]} of its rows lie after the last fold's origin "
+                        f"({stamp_text(cuts[-1])}), fewer than --horizon {horizon}: series fitted together are cut at "
+                        "the same dates; backtest it alone or with --per-series")
         elif origins[0] + 1 < need:
-            why[sid] = (f"{origins[0] + 1} rows up to the first fold's origin ({day(cuts[0])}), fewer than the {need} "
-                        "the models need: series fitted together are cut at the same dates; backtest it alone "
-                        "or with --per-series")
+            why[sid] = (f"{origins[0] + 1} rows up to the first fold's origin ({stamp_text(cuts[0])}), fewer than "
+                        f"the {need} the models need: series fitted together are cut at the same dates; backtest it "
+                        "alone or with --per-series")
         else:
             size = train_size or int(origins[0]) + 1
             out[sid] = [replace(f, origin=int(o), train_start=0 if window_type == "expanding" else int(o) - size + 1)

@@ -16,19 +16,26 @@ import pandas as pd
 from forecast.data.panel import Series
 from forecast.data.windows import label_index
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
+from forecast.io import known
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 SIGNIFICANCE = 0.05
 TIE = 1e-9  # relative MAE difference below which a model does not "beat" naive (float noise of equal forecasts)
+MIN_DM_ORIGINS = 10  # fewer independent origins than this: too little evidence to test
+
+
+def beats(mae: float, naive_mae: float) -> bool:
+    """Whether an MAE beats naive's: lower by more than float noise (``TIE``)."""
+    return bool(mae < naive_mae * (1 - TIE))
 
 
 def beats_significantly(m: dict) -> bool:
-    """Whether a test part's metrics ``m`` (``evaluate_test``; from metrics.json, NaN as None) show the LSTM
-    beating naive significantly: a lower MAE, and a Diebold-Mariano test significant in the LSTM's favour."""
+    """Whether a series' scores ``m`` (a test part's, ``evaluate_test``, or a backtest's; from metrics.json, NaN as
+    None) show the LSTM beating naive significantly: ``beats_naive``, and a Diebold-Mariano test significant in the
+    LSTM's favour."""
     dm = m.get("dm_test") or {}
     p, stat = dm.get("p_value"), dm.get("statistic")
     return bool(m.get("beats_naive")) and p is not None and p < SIGNIFICANCE and stat is not None and stat < 0
-MIN_DM_ORIGINS = 10  # fewer independent origins than this: too little evidence to test
 
 
 def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_train: int) -> tuple[dict, pd.DataFrame]:
@@ -47,8 +54,7 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
     lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
-        "beats_naive": bool(lstm_m["mae"] < naive_m["mae"] * (1 - TIE)), "n_origins": int(len(test_origins)),
-        "horizon": h,
+        "beats_naive": beats(lstm_m["mae"], naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
         "first_origin": str(dates[test_origins[0]].date()), "last_date": str(dates[steps[-1, -1]].date()),
         "dm_test": {**dm, "loss": "mean absolute error per origin, origins h steps apart",
                     "n_independent": int(dm["n"]),  # origins h steps apart, as tested
@@ -105,8 +111,8 @@ def pooled_sentence(p: dict) -> str:
     few = [sid for sid, e in p["evidence"].items() if e["independent_origins"] < MIN_DM_ORIGINS]
     text = (f"the LSTM has a lower test MAE than the naive forecast on {p['n_beats_naive']} of {p['n_series']} "
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}; "
-            "mean relative MAE " + ("n/a" if p["mean_relative_mae"] is None or p["mean_relative_mae"] != p[
-                "mean_relative_mae"] else f"{p['mean_relative_mae']:.3f}") + " (below 1: lower error than naive)")
+            "mean relative MAE " + (f"{p['mean_relative_mae']:.3f}" if known(p["mean_relative_mae"]) else "n/a")
+            + " (below 1: lower error than naive)")
     if few:
         text += (f"; {len(few)} series {'has' if len(few) == 1 else 'have'} fewer than {MIN_DM_ORIGINS} independent "
                  "test origins, too few to tell (run `forecast backtest`)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from forecast.config import SERIES_CHARTS_MAX, WEIGHT_CONFIDENCE
-from forecast.io import shell_path
+from forecast.io import known, shell_path
 
 HISTORY_POINTS = 250  # observations shown before the forecast origin: about a year of trading days
 
@@ -31,11 +30,11 @@ def note(line: str) -> None:
 
 def _num(v: float | None, spec: str) -> str:
     """``v`` in the format ``spec``; n/a where it is undefined (None or NaN: a constant series' MASE or skill)."""
-    return "n/a" if v is None or math.isnan(v) else format(v, spec)
+    return format(v, spec) if known(v) else "n/a"
 
 
 def _fmt(v: float | None, pct: bool = False) -> str:
-    if v is None or math.isnan(v):  # e.g. MAPE where an actual price is zero
+    if not known(v):  # e.g. MAPE where an actual price is zero
         return "n/a"
     if pct:
         return f"{v:,.2f}%"
@@ -120,8 +119,8 @@ def train_verdict(m: dict) -> str:
     """One sentence: does the LSTM beat naive on the test part, by how much, is it more than noise, and is a
     statistical baseline better still. "Not significant" is never followed by "beats"."""
     p = (m.get("dm_test") or {}).get("p_value")
-    sig = "" if p is None or p != p else (f" (Diebold-Mariano p = {p:.3f}: " +
-                                          ("significant)" if p < 0.05 else "not significant, could be noise)"))
+    sig = "" if not known(p) else (f" (Diebold-Mariano p = {p:.3f}: " +
+                                   ("significant)" if p < 0.05 else "not significant, could be noise)"))
     return f"skill vs naive {_num(m['skill_vs_naive'], '+.1%')} in MAE{sig} -> " + test_judgement(m)
 
 
@@ -146,7 +145,7 @@ def test_judgement(m: dict) -> str:
         r = m["baselines"]["models"][name]
         p_b = r.get("p_value_vs_lstm")
         theirs, lstm = apart(r["mae"], m["lstm"]["mae"])
-        tested = ("Diebold-Mariano not tested: too few origins" if p_b is None or p_b != p_b  # null in metrics.json
+        tested = ("Diebold-Mariano not tested: too few origins" if not known(p_b)
                   else f"Diebold-Mariano p = {p_b:.3g}" + (": significant" if p_b < 0.05 else ": not significant"))
         text += f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, {tested})"
     return text

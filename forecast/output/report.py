@@ -24,7 +24,7 @@ from forecast.data.calendar import stamp_text
 from forecast.errors import ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
 from forecast.evaluation.verdict import text_of
-from forecast.io import atomic_write_text, check_can_write, figure_png
+from forecast.io import atomic_write_text, check_can_write, figure_png, known
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
 PERCENT_KEYS = {"mape", "smape"}  # already in percent
@@ -230,7 +230,7 @@ def _evidence(test: dict) -> str:
     """Whether the test-part difference is more than noise, and what the one-step forecasts follow."""
     dm, lag = test.get("dm_test") or {}, test.get("lag_diagnostic") or {}
     text = ""
-    if dm.get("p_value") is not None and dm["p_value"] == dm["p_value"]:  # None in metrics.json: not tested
+    if known(dm.get("p_value")):  # not tested: too few origins
         text += (f" Diebold-Mariano p = {dm['p_value']:.3g}: "
                  + ("significant." if dm["p_value"] < 0.05 else "not significant, the difference may be noise."))
     if lag.get("message"):

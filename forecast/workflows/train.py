@@ -10,7 +10,6 @@ bundle has the same files, and every series' statistics come from its own traini
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,7 +21,7 @@ from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import features as feat
 from forecast.data.calendar import session_of
-from forecast.data.panel import Panel, SkippedSeriesWarning, load_configured
+from forecast.data.panel import Panel, load_configured, no_usable_series, warn_skipped
 from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
 from forecast.data.windows import Split, panel_splits, rows_needed
@@ -53,16 +52,13 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     many = d.id_col is not None or d.targets is not None  # a series too short to split is skipped, not an error
     need = rows_needed(w.window, w.horizon, w.val_frac, w.test_frac, offset) if many else 0
     panel = load_configured(data_path, d, min_rows=need)
-    splits, why = panel_splits_of(panel, w.window, cfg)
+    splits, why = panel_splits_of(panel, cfg)
     if why and not many:
         raise InputError(f"{data_path}: {next(iter(why.values()))}")
     if why:  # a series the panel's cut dates leave too few rows in a part: skipped, as a short one is
         if not splits:
-            raise InputError(f"{data_path}: no series can be split at the same dates ("
-                             + "; ".join(f"{k}: {v}" for k, v in why.items()) + "); use --per-series files or "
-                             "a smaller --window/--horizon")
-        warnings.warn(f"{data_path}: skipped {len(why)} series: " + "; ".join(f"{k} ({v})" for k, v in why.items()),
-                      SkippedSeriesWarning, stacklevel=2)
+            raise no_usable_series(data_path, why)
+        warn_skipped(data_path, why)
         panel = replace(panel, series=tuple(s for s in panel if s.id in splits), skipped={**panel.skipped, **why})
     for s in panel:
         where = f"{data_path}" + ("" if panel.layout == "single" else f" [series {s.id}]")
@@ -73,17 +69,17 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
     return panel
 
 
-def panel_splits_of(panel: Panel, window: int, cfg: RunConfig) -> tuple[dict[str, Split], dict[str, str]]:
-    """``windows.panel_splits`` of the panel's series under ``cfg`` with a ``window``: every series split at the
-    same dates (id -> Split), and the series that leaves too few rows in a part (id -> why)."""
+def panel_splits_of(panel: Panel, cfg: RunConfig) -> tuple[dict[str, Split], dict[str, str]]:
+    """``windows.panel_splits`` of the panel's series under ``cfg``: every series split at the same dates
+    (id -> Split), and the series that leaves too few rows in a part (id -> why)."""
     w = cfg.window
-    return panel_splits({s.id: s.dates.values for s in panel}, window, w.horizon, w.val_frac, w.test_frac,
+    return panel_splits({s.id: s.dates.values for s in panel}, w.window, w.horizon, w.val_frac, w.test_frac,
                         Preprocessor(w.transform).offset)
 
 
 def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
     """Each series' train | validation | test split, at the same dates for all (``windows.panel_splits``)."""
-    splits, why = panel_splits_of(panel, cfg.window.window, cfg)
+    splits, why = panel_splits_of(panel, cfg)
     if why:  # load_training_panel left out every series it cannot split
         raise ForecastError(f"series {next(iter(why))}: {next(iter(why.values()))}")
     return splits
