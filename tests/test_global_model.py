@@ -334,7 +334,12 @@ def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
     assert pooled["n_compared"] == 2 and set(pooled["evidence"]) == {"AAA", "BBB"}
     assert pooled["evidence"]["AAA"]["origins"] == 3 and pooled["evidence"]["AAA"]["forecasts"] == 9
     assert pooled["models"]["naive"]["mean_skill_vs_naive"] == 0.0
-    assert "6 origins in all are too few to tell; use more --folds" in report["verdict"]
+    assert "6 origins in all are too few to tell; use more --folds" in report["verdict"]["text"]
+    # the keys a single series' verdict has for the ranking and the test against naive, read the same way
+    mase = {n: m["mean_mase"] for n, m in pooled["models"].items()}
+    assert report["verdict"]["ranking"] == sorted(mase, key=mase.get) and report["verdict"]["rank_by"] == "mean_mase"
+    assert report["verdict"]["best"] == min(mase, key=mase.get)
+    assert report["verdict"]["p_value_vs_naive"] == pooled["dm_test"]["p_value"]
     frame = pd.read_csv(tmp_path / "bt" / "forecasts.csv")
     assert list(frame.columns[:2]) == ["id", "origin"] and set(frame["id"]) == {"AAA", "BBB"}
     assert "LSTM vs naive per series" in res.output and "too few to tell" in res.output

@@ -359,9 +359,9 @@ def test_pooled_verdict_over_many_series_names_the_statistical_model_too():
     rep = backtest(Panel(series, target="price"), _cfg("ets", epochs=2), folds=2,
                    models=("lstm", "naive")).report
     assert rep["pooled"]["lstm_is"] == "the LSTM (correcting AutoETS's forecasts)"
-    assert rep["verdict"].startswith("The LSTM (correcting AutoETS's forecasts) has a lower MAE than the naive "
-                                     "forecast on "), rep["verdict"]
-    assert [rep["series"][sid]["verdict"]["lstm_is"] for sid in ("a", "b")] == [rep["pooled"]["lstm_is"]] * 2
+    assert rep["verdict"]["text"].startswith("The LSTM (correcting AutoETS's forecasts) has a lower MAE than the "
+                                             "naive forecast on "), rep["verdict"]
+    assert [rep["series"][sid]["verdict"]["lstm_is"] for sid in ("a", "b")] == [rep["verdict"]["lstm_is"]] * 2
 
 
 def test_pooled_verdict_names_the_statistical_part_once():

@@ -43,7 +43,7 @@ from forecast.data.calendar import stamp_text
 from forecast.data.panel import Panel, Series
 from forecast.errors import ForecastError, InputError
 from forecast.executors import SEQUENTIAL, Background
-from forecast.io import strict
+from forecast.io import known, strict
 from forecast.data.windows import label_index
 from forecast.evaluation.folds import (CALIBRATION_ORIGINS, Fold, FoldResult, FoldTask, date_folds, fit_parts,
                                       make_folds, parts_beforehand, run_fold)
@@ -399,7 +399,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         if "lstm" in models:  # the statistical parts the LSTM corrected, over every series' fits
             report["pooled"]["lstm_is"] = V.lstm_label((r.parts.get(sid) for r in results if r.model == "lstm"
                                                         for sid in r.ids), unit="fits of a series")
-        report["verdict"] = pooled_verdict(report["pooled"])
+        report["verdict"] = pooled_verdict_object(report["pooled"])
         report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
         report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
     return Backtest(strict(report), pd.concat(rows, ignore_index=True), usable)  # JSON-ready: NaN -> None
@@ -525,10 +525,27 @@ def pooled(reports: dict[str, dict]) -> dict:
 MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little to tell
 
 
+def _mean_mase(p: dict) -> dict[str, float]:
+    """Each model's mean MASE over the pooled series, where it is a number."""
+    return {n: m["mean_mase"] for n, m in p["models"].items()
+            if known(m["mean_mase"]) and math.isfinite(m["mean_mase"])}
+
+
+def pooled_verdict_object(p: dict) -> dict:
+    """The pooled verdict as an object with the keys a single series' verdict has for the ranking and the test
+    against naive (``verdict.verdict``), so one reader serves both: ``text`` (``pooled_verdict``), ``best``,
+    ``ranking`` and ``rank_by`` (mean MASE over the series every model forecast), ``p_value_vs_naive`` (the pooled
+    Diebold-Mariano test, None without the LSTM), ``lstm_is`` and ``significance``."""
+    finite = _mean_mase(p)
+    ranking = sorted(finite, key=finite.get)
+    return {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": "mean_mase",
+            "p_value_vs_naive": (p.get("dm_test") or {}).get("p_value"), "lstm_is": p.get("lstm_is", "the LSTM"),
+            "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
+
+
 def pooled_verdict(p: dict) -> str:
     """One sentence over many series that never claims more than the evidence shows, naming the best model."""
-    finite = {n: m["mean_mase"] for n, m in p["models"].items() if m["mean_mase"] is not None
-              and math.isfinite(m["mean_mase"])}
+    finite = _mean_mase(p)
     if not finite:
         return "No series has a forecast of every model at every origin; see each series' verdict."
     best = min(finite, key=finite.get)

@@ -352,6 +352,8 @@ def print_backtest(report: dict, written: list | None = None) -> None:
 
 def print_panel_backtest(report: dict, written: list | None = None) -> None:
     """Many series: mean MASE and skill per model, each series' LSTM-vs-naive evidence, the pooled verdict."""
+    from forecast.evaluation.verdict import text_of
+
     p, s = report["pooled"], report["settings"]
     table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no LSTM'} fit, {s['folds']} folds x "
                         f"{s['horizon']} steps): mean MASE per model")
@@ -376,7 +378,7 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
                        "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}",
                        {True: "LSTM", False: "naive", None: "n/a (a fold failed)"}[e["lstm_beats_naive"]])
         out.print(ev)
-    out.print(f"[bold]verdict:[/bold] {report['verdict']}", highlight=False)
+    out.print(f"[bold]verdict:[/bold] {text_of(report['verdict'])}", highlight=False)
     for sid, why in report.get("skipped", {}).items():
         out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
     for note in report.get("notes", []):
