@@ -227,3 +227,29 @@ def test_the_cli_model_names_are_the_registry_names():
 
     assert config.BASELINE_NAMES == tuple(BASELINES)
     assert set(config.DEFAULT_MODELS) <= {"lstm", *BASELINES}
+
+
+def test_train_summary_candidates_include_mstl_where_the_calendar_has_one_season():
+    """`forecast train` shows beside the LSTM the statistical model best on the validation part; MSTL is among the
+    candidates on a one-season calendar (as it is among --hybrid auto's and the backtest's baselines), and the one
+    shown is the lowest of the validation MAEs. On a two-season calendar (daily: 7, 365) it is left out."""
+    import pandas as pd
+
+    from forecast.data.panel import Series
+    from forecast.evaluation.scoring import baseline_paths, candidates_for
+
+    assert candidates_for((12,)) == ("arima", "ets", "theta", "mstl")
+    assert candidates_for((7, 365)) == ("arima", "ets", "theta") and "mstl" not in candidates_for(())
+    y = _monthly(n=120)
+    s = Series("m", y, pd.date_range("2010-01-01", periods=len(y), freq="MS"), np.zeros((len(y), 0)), "monthly")
+    found = baseline_paths(s, 84, np.arange(83, 101), np.arange(101, 114), H, seasons_for("monthly"))
+    val = found["info"]["validation_mae"]
+    assert set(val) == {"arima", "ets", "theta", "mstl"}
+    assert found["info"]["chosen"] == min(val, key=val.get)
+    assert set(found["paths"]) == {"seasonal_naive", found["info"]["chosen"]}
+    # the MSTL candidate's validation MAE is that of statsforecast's MSTL fitted on the training part
+    mstl = BASELINES["mstl"](seasons_for("monthly")).fit(y[:84])
+    chosen_on = np.arange(83, 101)[::H]
+    f = np.stack([mstl.forecast(H, history=y[:o + 1]) for o in chosen_on])
+    actual = y[chosen_on[:, None] + np.arange(1, H + 1)]
+    assert val["mstl"] == pytest.approx(float(np.mean(np.abs(f - actual))), rel=1e-12)
