@@ -1,6 +1,6 @@
 """What the residual hybrid's statistical part gives up by being fitted on the training rows alone (issue 14).
 
-    .venv/bin/python bench/hybrid_part.py [--series air,elec,...] [--models ets,arima,theta] [--folds 5]
+    .venv/bin/python bench/hybrid_part.py [--series air,elec,...|held-out] [--models ets,arima,theta,mstl] [--folds 5]
                                           [--val-frac F] [--work DIR]
 
 On the folds of the default backtest (5 origins, 10 steps apart, 10-step forecasts), each statistical model is
@@ -14,7 +14,9 @@ fitted up to the origin. With a network weight of 0 the hybrid forecasts exactly
 ratio is what its network has to win back to reach parity. Last, where auto takes a model, the anchor other
 rules would give (``RULES``): the median, mean, or mean of the two best on the validation rows of the candidates'
 paths; auto's pick fitted on every row before the origin (validation rows included, which this project does not
-do); the candidate best on the validation rows and on as many rows before them, inside the training part. Series
+do); the candidate best on the validation rows and on as many rows before them, inside the training part (these
+rankings score every validation origin with the series' seasons, where auto scores at most 50 with the primary
+one: the same on monthly and quarterly series). Series
 from bench/evidence.py (``write_series``; ``held-out`` for its held-out set). Not a test.
 """
 
@@ -40,12 +42,15 @@ def _relative_mae(model: str, y, first: int, end: int, h: int, seasons) -> float
     from forecast.models import residual
 
     origins = np.arange(first - 1, end - 1 - h + 1)
-    if len(origins) == 0:
+    if first < 2 or len(origins) == 0:
         return np.inf
-    part = residual.StatisticalPart(model, seasons).fit(y[:first])
+    try:
+        part = residual.StatisticalPart(model, seasons).fit(y[:first])
+    except ValueError:  # e.g. mstl without two seasons of rows: no score
+        return np.inf
     actual = y[origins[:, None] + np.arange(1, h + 1)]
     naive = np.mean(np.abs(y[origins][:, None] - actual))
-    return float(np.mean(np.abs(part.paths(y[:end], origins, h) - actual)) / naive)
+    return float(np.mean(np.abs(part.paths(y[:end], origins, h) - actual)) / naive) if naive > 0 else np.inf
 
 
 def _validation_mae(model: str):
@@ -78,7 +83,7 @@ RULES = {  # the anchor each rule gives in a fold where auto takes a model; ``c`
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--series", default=",".join(SEASONAL))
-    ap.add_argument("--models", default="ets,arima,theta")
+    ap.add_argument("--models", default="ets,arima,theta,mstl", help="auto's candidates (residual.AUTO_CANDIDATES)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--val-frac", type=float, default=None, help="the network's validation share [default: train's]")
     ap.add_argument("--work", type=Path, help="folder for the series files [default: a temporary one]")

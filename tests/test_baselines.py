@@ -229,27 +229,33 @@ def test_the_cli_model_names_are_the_registry_names():
     assert set(config.DEFAULT_MODELS) <= {"lstm", *BASELINES}
 
 
-def test_train_summary_candidates_include_mstl_where_the_calendar_has_one_season():
+def test_train_summary_candidates_include_mstl_on_the_primary_season():
     """`forecast train` shows beside the LSTM the statistical model best on the validation part; MSTL is among the
-    candidates on a one-season calendar (as it is among --hybrid auto's and the backtest's baselines), and the one
-    shown is the lowest of the validation MAEs. On a two-season calendar (daily: 7, 365) it is left out."""
+    candidates (as it is among --hybrid auto's), fitted on the primary season as auto fits it: on a daily calendar
+    (7, 365) its validation MAE is that of MSTL with season 7 alone. The one shown is the lowest of them."""
     import pandas as pd
 
     from forecast.data.panel import Series
-    from forecast.evaluation.scoring import baseline_paths, candidates_for
+    from forecast.evaluation.scoring import baseline_paths
 
-    assert candidates_for((12,)) == ("arima", "ets", "theta", "mstl")
-    assert candidates_for((7, 365)) == ("arima", "ets", "theta") and "mstl" not in candidates_for(())
-    y = _monthly(n=120)
-    s = Series("m", y, pd.date_range("2010-01-01", periods=len(y), freq="MS"), np.zeros((len(y), 0)), "monthly")
-    found = baseline_paths(s, 84, np.arange(83, 101), np.arange(101, 114), H, seasons_for("monthly"))
-    val = found["info"]["validation_mae"]
-    assert set(val) == {"arima", "ets", "theta", "mstl"}
-    assert found["info"]["chosen"] == min(val, key=val.get)
-    assert set(found["paths"]) == {"seasonal_naive", found["info"]["chosen"]}
-    # the MSTL candidate's validation MAE is that of statsforecast's MSTL fitted on the training part
-    mstl = BASELINES["mstl"](seasons_for("monthly")).fit(y[:84])
-    chosen_on = np.arange(83, 101)[::H]
-    f = np.stack([mstl.forecast(H, history=y[:o + 1]) for o in chosen_on])
-    actual = y[chosen_on[:, None] + np.arange(1, H + 1)]
-    assert val["mstl"] == pytest.approx(float(np.mean(np.abs(f - actual))), rel=1e-12)
+    rng = np.random.default_rng(3)
+    t = np.arange(800)
+    daily = 100 + 0.02 * t + 3 * np.sin(2 * np.pi * t / 7) + 5 * np.sin(2 * np.pi * t / 365) + rng.normal(0, 1, 800)
+    for y, freq, n_train, m in ((_monthly(n=120), "monthly", 84, 12), (daily, "daily", 760, 7)):
+        s = Series("x", y, pd.date_range("2010-01-01", periods=len(y), freq="MS" if m == 12 else "D"),
+                   np.zeros((len(y), 0)), freq)
+        val_o, test_o = np.arange(n_train - 1, n_train + 17), np.arange(n_train + 17, n_train + 30)
+        found = baseline_paths(s, n_train, val_o, test_o, H, seasons_for(freq))
+        val = found["info"]["validation_mae"]
+        assert set(val) == {"arima", "ets", "theta", "mstl"}, freq
+        assert found["info"]["chosen"] == min(val, key=val.get)
+        assert set(found["paths"]) == {"seasonal_naive", found["info"]["chosen"]}
+        mstl = BASELINES["mstl"]((m,)).fit(y[:n_train])  # statsforecast's MSTL on the primary season only
+        chosen_on = val_o[::H]
+        f = np.stack([mstl.forecast(H, history=y[:o + 1]) for o in chosen_on])
+        actual = y[chosen_on[:, None] + np.arange(1, H + 1)]
+        assert val["mstl"] == pytest.approx(float(np.mean(np.abs(f - actual))), rel=1e-12), freq
+    # the chosen model's forecasts from the test origins, when it is MSTL
+    found = baseline_paths(s, 760, val_o, test_o, H, seasons_for("daily"), candidates=("mstl",))
+    np.testing.assert_allclose(found["paths"]["mstl"], np.stack([mstl.forecast(H, history=daily[:o + 1])
+                                                                 for o in test_o]), rtol=1e-12)

@@ -11,6 +11,7 @@ import stat
 import struct
 import subprocess
 import tempfile
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,10 @@ def test_a_panel_backtest_report_has_each_series_coverage_lag_diagnostic_and_cha
         assert f"<h3>Backtest, {sid} (nominal level in the header" in html and f"<h3>{sid}</h3>" in html
     charts = len(list((tmp_path / "bt").rglob("*.png")))
     assert charts >= 4 and html.count("data:image/png;base64,") == charts
+    # the pooled verdict is an object now (its sentence shown, not the dict); a panel backtest folder written before,
+    # with the sentence as a bare string, reports the same sentence
+    metrics = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    sentence = metrics["verdict"]["text"]
+    assert f'<p class="verdict">{html_escape(sentence)}</p>' in html and "&#x27;ranking&#x27;" not in html
+    (tmp_path / "bt" / "metrics.json").write_text(json.dumps({**metrics, "verdict": sentence}))
+    assert f'<p class="verdict">{html_escape(sentence)}</p>' in render(gather(None, tmp_path / "bt"))

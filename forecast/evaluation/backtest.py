@@ -535,12 +535,14 @@ def pooled_verdict_object(p: dict) -> dict:
     """The pooled verdict as an object with the keys a single series' verdict has for the ranking and the test
     against naive (``verdict.verdict``), so one reader serves both: ``text`` (``pooled_verdict``), ``best``,
     ``ranking`` and ``rank_by`` (mean MASE over the series every model forecast), ``p_value_vs_naive`` (the pooled
-    Diebold-Mariano test, None without the LSTM), ``lstm_is`` and ``significance``."""
+    Diebold-Mariano test; None without the LSTM, or over fewer than MIN_POOLED_ORIGINS origins, where the sentence
+    says they are too few to tell), ``lstm_is`` and ``significance``."""
     finite = _mean_mase(p)
     ranking = sorted(finite, key=finite.get)
+    enough = sum(e["origins"] for e in p.get("evidence", {}).values()) >= MIN_POOLED_ORIGINS
     return {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": "mean_mase",
-            "p_value_vs_naive": (p.get("dm_test") or {}).get("p_value"), "lstm_is": p.get("lstm_is", "the LSTM"),
-            "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
+            "p_value_vs_naive": (p.get("dm_test") or {}).get("p_value") if enough else None,
+            "lstm_is": p.get("lstm_is", "the LSTM"), "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
 
 
 def pooled_verdict(p: dict) -> str:

@@ -137,19 +137,15 @@ def dm_per_origin(a: np.ndarray, b: np.ndarray, actual: np.ndarray, h: int) -> d
                            horizon=1, loss="absolute")
 
 
-def candidates_for(seasons: tuple[int, ...], candidates=CANDIDATES) -> tuple[str, ...]:
-    """The ``candidates`` for a calendar with ``seasons``: MSTL only with one season (with two, e.g. daily (7, 365),
-    it took about 0.5 s a forecast, and the test part of a daily file has hundreds of origins; with one season
-    3-4 ms)."""
-    return tuple(c for c in candidates if c != "mstl" or len(seasons) == 1)
-
-
 def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
                    seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
     """The baselines' forecasts at the test origins: seasonal naive, and the statistical model of ``candidates``
-    (``candidates_for`` the seasons) with the lowest validation MAE, fitted on the training part only (forecasts
-    at later origins reuse the fit through statsforecast's forward: same parameters, updated states; spread over
-    the cores by ``forked_map``). Needs no LSTM: it can run while the network trains (workflows/train.py)."""
+    with the lowest validation MAE, fitted on the training part only (forecasts at later origins reuse the fit
+    through statsforecast's forward: same parameters, updated states; spread over the cores by ``forked_map``).
+    Each candidate models the primary season only, as ``--hybrid auto`` fits them (the same fits, ``shared_fits``):
+    ARIMA, ETS and Theta take no other, and MSTL with a daily calendar's two (7, 365) took about 0.5 s a forecast
+    against 3-4 ms with one (the backtest's ``mstl`` row takes every season). Needs no LSTM: it can run while the
+    network trains (workflows/train.py)."""
     from forecast.executors import forked_map
     from forecast.models.baselines import BASELINES
 
@@ -158,9 +154,9 @@ def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origin
     paths = {"seasonal_naive": seasonal_naive_paths(prices, test_origins, h, m)}
     val, fitted = {}, {}
     chosen_on = val_origins[::h]  # origins h apart: no shared targets
-    for name in candidates_for(seasons, candidates):
+    for name in candidates:
         try:
-            model = BASELINES[name](seasons).fit(prices[:n_train])
+            model = BASELINES[name](seasons[:1]).fit(prices[:n_train])
             f = np.stack([model.forecast(h, history=prices[:o + 1]) for o in chosen_on])
             val[name], fitted[name] = float(np.mean(np.abs(f - prices[label_index(chosen_on, h)]))), model
         except Exception:  # noqa: BLE001 - a model that cannot fit this series is simply not a candidate
