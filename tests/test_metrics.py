@@ -110,7 +110,8 @@ def test_pooled_sentence_counts_the_series_with_too_few_origins_in_good_grammar(
          "mean_relative_mae": 0.9}
     assert pooled_sentence(p) == ("the LSTM has a lower test MAE than the naive forecast on 2 of 3 series, "
                                   "significantly (Diebold-Mariano p < 0.05) on 1; mean relative MAE 0.900 (below 1: "
-                                  f"lower error than naive){phrase}, too few to tell (run `forecast backtest`)")
+                                  f"lower error than naive){phrase}: a test there can miss a real difference, and a "
+                                  "significant one rests on few forecasts (run `forecast backtest`)")
 
 
 def test_mape_is_undefined_where_a_price_is_zero_and_the_tables_say_so():
@@ -126,3 +127,29 @@ def test_mape_is_undefined_where_a_price_is_zero_and_the_tables_say_so():
     assert M.smape([0.0, 2.0], [0.0, 2.0]) == 0.0
     assert [_fmt(float("nan"), pct=True), _fmt(None), _fmt(1234.5, pct=True)] == ["n/a", "n/a", "1,234.50%"]
     assert [_fmt(1234.5), _fmt(0.0), _fmt(0.5), _fmt(-0.000012345)] == ["1,234.50", "0.00", "0.5", "-1.234e-05"]
+
+
+def test_pooled_summary_says_on_how_many_series_the_forecasts_are_a_statistical_models_or_naives():
+    """Over many series the train summary counts the series whose network corrects a statistical model and those
+    whose network weight is 0 (forecasts that model's or naive's unchanged): a win there is not the network's."""
+    from forecast.evaluation.scoring import pooled, pooled_sentence
+
+    def series(hybrid, weight, lstm_mae):
+        return {"lstm": {"mae": lstm_mae}, "naive": {"mae": 10.0}, "skill_vs_naive": 1 - lstm_mae / 10,
+                "beats_naive": lstm_mae < 10, "dm_test": {"p_value": 0.5, "n_independent": 20, "statistic": -0.5},
+                "n_origins": 200, "hybrid": hybrid, "network_weight": weight}
+
+    arima, none = {"used": True, "part": "arima", "why": ""}, {"used": False, "part": "none", "why": ""}
+    per = {"a": series(arima, 0.0, 6.0), "b": series(arima, 0.4, 7.0), "c": series(none, 0.0, 10.0),
+           "d": series(none, 0.2, 9.0)}
+    p = pooled(per)
+    assert (p["n_statistical_part"], p["n_weight_zero"], p["n_beats_naive"]) == (2, 2, 3)
+    assert pooled_sentence(p).startswith(
+        "the LSTM has a lower test MAE than the naive forecast on 3 of 4 series, significantly (Diebold-Mariano "
+        "p < 0.05) on 0 (on 2 it corrects a statistical model's forecasts; on 2 the network's weight is 0: those "
+        "forecasts are the statistical model's or the naive forecast's unchanged); mean relative MAE 0.800")
+    from forecast.output.console import _shipped_short
+
+    assert [_shipped_short(m["hybrid"], m["network_weight"]) for m in per.values()] == [
+        "AutoARIMA (weight 0)", "AutoARIMA + network x0.4", "naive (weight 0)", "network x0.2"]
+    assert _shipped_short({"used": True, "part": "season"}, 0.0) == "naive (weight 0)"  # shrunk toward naive

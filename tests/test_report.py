@@ -123,17 +123,21 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
 
 
 def test_bundle_test_scores_and_interval_coverage(full_html, folders):
+    from forecast.evaluation.verdict import shipped_label
+
     metrics = json.loads((folders["bundle"] / "metrics.json").read_text())
     (test,) = metrics["test"]["series"].values()
     scores = full_html.split("<h2>Test part: LSTM vs naive</h2>")[1].split("</section>")[0]
     assert f"<td>lstm</td><td>{test['lstm']['mae']:,.2f}</td>" in scores  # the walk's prices are around 100
     assert f"<b>{test['skill_vs_naive']:+.1%}</b>" in scores
+    subject = html_escape(shipped_label(test.get("hybrid"), test.get("network_weight")))  # what forecast
     if test["beats_naive"] and test["dm_test"]["significant"]:
-        verdict = "the LSTM beats the naive last-value forecast on the test part"
+        verdict = f"{subject} beats the naive last-value forecast on the test part"
     elif test["beats_naive"]:  # lower, but not significantly: never called a win
-        verdict = "the LSTM&#x27;s error is lower than the naive forecast&#x27;s, but not by more than noise"
+        error = f"the error of {subject}" if subject.endswith(")") else f"{subject}&#x27;s error"
+        verdict = f"{error} is lower than the naive forecast&#x27;s, but not by more than noise"
     else:
-        verdict = "the LSTM does NOT beat the naive last-value forecast"
+        verdict = f"{subject} does NOT beat the naive last-value forecast"
     plain = full_html.split("<h2>In plain words</h2>")[1].split("</section>")[0]
     assert verdict in plain
     assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain

@@ -145,3 +145,28 @@ def test_naive_ranks_first_even_when_not_asked_for():
     assert v["text"].startswith("The LSTM has the lowest MAE of the models asked for, but the naive forecast (not "
                                 "among them, scored anyway) has a lower one still")
     assert v["text"].endswith("use the naive forecast.") and "use the LSTM" not in v["text"]
+
+
+def test_the_test_judgement_names_the_model_that_forecast_not_the_network_alone():
+    """With a statistical part the train summary's judgement names it; with a network weight of 0 it says the
+    forecasts are that model's (or naive's) unchanged, so a statistical model's win is never the network's."""
+    from forecast.output.console import test_judgement
+
+    m = {"lstm": {"mae": 9.5}, "naive": {"mae": 30.0}, "skill_vs_naive": 0.68, "beats_naive": True,
+         "dm_test": {"p_value": 0.001, "significant": True, "statistic": -3.4}, "baselines": {"models": {}}}
+    assert test_judgement(m).startswith("the LSTM beats the naive last-value forecast on the test part")
+    m.update(hybrid={"used": True, "part": "arima", "why": "auto: ..."}, network_weight=0.4)
+    assert test_judgement(m).startswith("the LSTM (correcting AutoARIMA's forecasts) beats the naive")
+    m["network_weight"] = 0.0
+    assert test_judgement(m).startswith("the shipped model (AutoARIMA's forecasts unchanged: the network's weight "
+                                        "is 0) beats the naive last-value forecast")
+    m["dm_test"].update(p_value=0.3, significant=False)
+    assert test_judgement(m).startswith("the error of the shipped model (AutoARIMA's forecasts unchanged: the "
+                                        "network's weight is 0) is lower than the naive forecast's, but not by more")
+    m.update(hybrid={"used": False, "part": "none", "why": "auto: ..."}, beats_naive=False, skill_vs_naive=0.0)
+    assert test_judgement(m).startswith("the shipped model (the naive forecast itself: the network's weight is 0) "
+                                        "does NOT beat")
+    m.update(hybrid={"used": True, "part": "season", "why": "auto: ..."}, network_weight=0.0)  # shrunk to naive too
+    assert test_judgement(m).startswith("the shipped model (the naive forecast itself: the network's weight is 0)")
+    m["network_weight"] = 0.3
+    assert test_judgement(m).startswith("the LSTM does NOT beat")

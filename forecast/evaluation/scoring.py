@@ -98,8 +98,12 @@ def pooled(per_series: dict[str, dict]) -> dict:
     rel = [m["lstm"]["mae"] / m["naive"]["mae"] for m in per_series.values() if m["naive"]["mae"] > 0]
     p = {sid: m["dm_test"]["p_value"] for sid, m in per_series.items()}
     significant = [sid for sid, m in per_series.items() if beats_significantly(m)]
+    parts = [m for m in per_series.values() if (m.get("hybrid") or {}).get("used")
+             and m["hybrid"].get("part") not in ("season", "none")]
     return {"n_series": len(per_series), "n_beats_naive": sum(m["beats_naive"] for m in per_series.values()),
             "n_beats_naive_significantly": len(significant),
+            "n_statistical_part": len(parts),  # series whose network corrects a statistical model's forecasts
+            "n_weight_zero": sum(m.get("network_weight") == 0 for m in per_series.values()),  # forecasts unchanged
             "mean_skill_vs_naive": float(np.mean([m["skill_vs_naive"] for m in per_series.values()])),
             "mean_relative_mae": float(np.mean(rel)) if rel else float("nan"),
             "evidence": {sid: {"test_origins": m["n_origins"], "independent_origins": m["dm_test"]["n_independent"],
@@ -109,13 +113,18 @@ def pooled(per_series: dict[str, dict]) -> dict:
 def pooled_sentence(p: dict) -> str:
     """One line for many series: wins, significant wins, and whether there is enough evidence at all."""
     few = [sid for sid, e in p["evidence"].items() if e["independent_origins"] < MIN_DM_ORIGINS]
+    shipped = [f"on {p[k]} it corrects a statistical model's forecasts" if k == "n_statistical_part" else
+               f"on {p[k]} the network's weight is 0: those forecasts are the statistical model's or the naive "
+               "forecast's unchanged" for k in ("n_statistical_part", "n_weight_zero") if p.get(k)]
     text = (f"the LSTM has a lower test MAE than the naive forecast on {p['n_beats_naive']} of {p['n_series']} "
-            f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}; "
+            f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}"
+            + (f" ({'; '.join(shipped)})" if shipped else "") + "; "
             "mean relative MAE " + (f"{p['mean_relative_mae']:.3f}" if known(p["mean_relative_mae"]) else "n/a")
             + " (below 1: lower error than naive)")
     if few:
         text += (f"; {len(few)} series {'has' if len(few) == 1 else 'have'} fewer than {MIN_DM_ORIGINS} independent "
-                 "test origins, too few to tell (run `forecast backtest`)")
+                 "test origins: a test there can miss a real difference, and a significant one rests on few "
+                 "forecasts (run `forecast backtest`)")
     return text
 
 

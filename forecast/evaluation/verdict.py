@@ -96,6 +96,22 @@ def lstm_label(parts, unit: str = "fits") -> str:
     return f"the LSTM (correcting the forecasts of {', '.join(names[:-1])} or {names[-1]}{where})"
 
 
+def shipped_label(hybrid: dict | None, weight: float | None) -> str:
+    """How a test part's judgement names the model ``train`` ships, from its metrics' ``hybrid`` and
+    ``network_weight``: with a statistical part "the LSTM (correcting AutoARIMA's forecasts)", or, where the
+    network's weight is 0, that model's forecasts themselves; without one and a weight of 0, the naive forecast
+    itself (a seasonal profile's too: the weight shrinks toward the naive forecast). A statistical model's win, or
+    naive's, is then never credited to the network."""
+    part = (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
+    if part not in (None, "season", "none"):
+        name = display_name(part)
+        return (f"the shipped model ({name}'s forecasts unchanged: the network's weight is 0)" if weight == 0
+                else f"the LSTM (correcting {name}'s forecasts)")
+    if weight == 0:
+        return "the shipped model (the naive forecast itself: the network's weight is 0)"
+    return "the LSTM"
+
+
 def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae", lstm_is: str = "the LSTM") -> dict:
     """The verdict object (see the module docstring).
 

@@ -104,15 +104,30 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
 
     per, fit = metrics["test"]["series"], metrics.get("fit", "global")
     table = Table(title=f"Test part per series ({layout} format, {fit.replace('_', ' ')} model), price units")
-    for col in ("series", "test origins", "LSTM MAE", "naive MAE", "skill", "DM p", "80% coverage"):
-        table.add_column(col, justify="left" if col == "series" else "right")
+    for col in ("series", "forecasts", "test origins", "LSTM MAE", "naive MAE", "skill", "DM p", "80% coverage"):
+        table.add_column(col, justify="left" if col in ("series", "forecasts") else "right")
     for sid, m in per.items():
         cov = next(iter(m.get("intervals", {}).get("levels", {}).values()), {}).get("coverage")
-        table.add_row(sid, str(m["n_origins"]), f"{m['lstm']['mae']:,.4g}", f"{m['naive']['mae']:,.4g}",
+        table.add_row(sid, _shipped_short(m.get("hybrid"), m.get("network_weight")), str(m["n_origins"]),
+                      f"{m['lstm']['mae']:,.4g}", f"{m['naive']['mae']:,.4g}",
                       _num(m["skill_vs_naive"], "+.1%"), _num(m["dm_test"]["p_value"], ".3g"),
                       "n/a" if cov is None else f"{cov:.1%}")
     out.print(table)
     out.print(f"{pooled_sentence(metrics['test']['pooled'])}; device {device}")
+
+
+def _shipped_short(hybrid: dict | None, weight: float | None) -> str:
+    """A table cell for what a series' forecasts are: "AutoARIMA + network x0.43", "AutoARIMA (weight 0)",
+    "naive (weight 0)", "season + network x0.2", "network" (``verdict.shipped_label`` in a sentence)."""
+    from forecast.evaluation.verdict import display_name
+
+    part = (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
+    anchor = display_name(part) if part not in (None, "none") else "naive"
+    if weight == 0:
+        return f"{'naive' if part == 'season' else anchor} (weight 0)"
+    if weight is None:
+        return "network" if anchor == "naive" else f"{anchor} + network"
+    return f"{anchor} + network x{weight:.2g}" if anchor != "naive" else f"network x{weight:.2g}"
 
 
 def train_verdict(m: dict) -> str:
@@ -129,14 +144,17 @@ def test_judgement(m: dict) -> str:
     test finds it significant) and, where a statistical baseline is more accurate, that one with its p-value.
     The train summary and the report both say it in these words."""
     from forecast.evaluation.scoring import beats_significantly
+    from forecast.evaluation.verdict import shipped_label
 
+    subject = shipped_label(m.get("hybrid"), m.get("network_weight"))
     if beats_significantly(m):
-        text = "the LSTM beats the naive last-value forecast on the test part"
+        text = f"{subject} beats the naive last-value forecast on the test part"
     elif m["beats_naive"]:
-        text = ("the LSTM's error is lower than the naive forecast's, but not by more than noise; run "
+        error = f"the error of {subject}" if subject.endswith(")") else f"{subject}'s error"
+        text = (f"{error} is lower than the naive forecast's, but not by more than noise; run "
                 "`forecast backtest` before trusting it")
     else:
-        text = ("the LSTM does NOT beat the naive last-value forecast; use the naive forecast, or run "
+        text = (f"{subject} does NOT beat the naive last-value forecast; use the naive forecast, or run "
                 "`forecast backtest` before trusting the LSTM")
     name = better_baseline(m)
     if name is not None:
