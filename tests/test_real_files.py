@@ -579,3 +579,22 @@ def test_cli_sep_decimal_and_date_format_reach_the_loader(tmp_path):
     bad = put(tmp_path, "when;close\n" + body.replace("15/01/2024", "2024-01-15"), "bad.csv")
     res = CliRunner().invoke(app, ["train", str(bad), *flags[:6], "--date-col", "when", "-m", str(tmp_path / "n")])
     assert res.exit_code == 2 and "row 11" in res.stderr and "pass --date-col" not in res.stderr, res.stderr
+
+
+def test_monthly_dates_with_no_day_over_12_are_read_the_way_that_gives_regular_months(tmp_path):
+    """01/07/1991, 01/08/1991, ...: only day-first gives one date a month (month-first: seven January days, then
+    a year's jump), so it is read day-first without a guess; 07/01/1991, 08/01/1991, ... month-first, also without
+    one. Where both readings are regular, the separator's guess stands, with its warning (test above)."""
+    months = pd.date_range("1991-07-01", periods=30, freq="MS")
+    rows = "".join(f"{d:%d/%m/%Y},{100 + i}\n" for i, d in enumerate(months))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DateOrderWarning)
+        s = load_prices(put(tmp_path, "date,value\n" + rows, "dmy.csv"))
+        assert list(s.dates) == list(months) and s.freq == "monthly"
+        rows = "".join(f"{d:%m/%d/%Y},{100 + i}\n" for i, d in enumerate(months))
+        s = load_prices(put(tmp_path, "date,value\n" + rows, "mdy.csv"))
+        assert list(s.dates) == list(months) and s.freq == "monthly"
+    info = {}
+    parse_dates(pd.Series([f"{d:%d/%m/%Y}" for d in months]), "date", "f.csv", np.arange(2, 32), info=info)
+    assert (info["format"], info["dayfirst"], info["order_guessed"], info["alternative"]) == (
+        "%d/%m/%Y", True, False, "%m/%d/%Y")

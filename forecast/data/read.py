@@ -455,7 +455,8 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
     '04-Aug-2009', 'Tue, 04 Aug 2009', ...), or numeric (bare years, YYYYMM, YYYYMMDD, Unix epoch seconds /
     ms / us / ns), or quarters ('2018Q1' -> 2018-01-01); ``date_format`` (a strftime format, 'ISO8601' or
     'mixed') overrides. Day-first vs month-first: ``dayfirst`` if given, else a day over 12 decides, else the
-    separator ('.' day-first, others month-first); that last case is a guess and emits a DateOrderWarning
+    reading whose dates fall far more regularly (``_irregularity``: 01/07/1991, 01/08/1991, ... is monthly
+    day-first), else the separator ('.' day-first, others month-first); that last case is a guess and emits a DateOrderWarning
     (``warn=False``: silent). ``info`` (a dict) receives format, dayfirst and order_guessed. The error names
     the first row that is not in the column's format; "or pass --date-col" is left out when
     ``date_col_given``.
@@ -605,6 +606,13 @@ def _text_dates(s: pd.Series, dayfirst, info: dict):
         if i < 0:
             if swap:
                 ambiguous = not (pd.DatetimeIndex(parsed).day > 12).any()
+                if ambiguous and k == 0 and dayfirst is None:  # both readings may parse: a far more regular one wins
+                    other = _with_format(s, candidates[1])
+                    if _first_bad(other) < 0:
+                        mine, theirs = _irregularity(parsed), _irregularity(other)
+                        if theirs * REGULAR_BY < mine:
+                            parsed, c, k = other, candidates[1], 1
+                        ambiguous = not (theirs * REGULAR_BY < mine or mine * REGULAR_BY < theirs)
                 info["dayfirst"] = c.startswith("%d")
                 info["alternative"] = candidates[1 - k]
                 info["order_guessed"] = bool(ambiguous and k == 0 and dayfirst is None and "." not in swap[2])
@@ -613,6 +621,17 @@ def _text_dates(s: pd.Series, dayfirst, info: dict):
             best = (i, c)
     info["tried"] = best[1]
     raise _DateError(best[0])
+
+
+REGULAR_BY = 3  # a day/month reading whose gaps are this much more regular than the other's is taken without a guess
+
+
+def _irregularity(parsed: pd.Series) -> float:
+    """The longest gap between the distinct dates over the median one: about 1.1 for monthly dates read the right
+    way round, 5 for trading days with a holiday weekend, over 300 for monthly dates 01/07/1991, 01/08/1991, ...
+    read month-first (seven January days in a row, then a year's jump)."""
+    gaps = np.diff(np.unique(pd.DatetimeIndex(parsed.dropna()).asi8))
+    return float(gaps.max() / np.median(gaps)) if len(gaps) and np.median(gaps) > 0 else 1.0
 
 
 def _mixed_dates(s: pd.Series, dayfirst, info: dict):
