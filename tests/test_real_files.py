@@ -598,3 +598,43 @@ def test_monthly_dates_with_no_day_over_12_are_read_the_way_that_gives_regular_m
     parse_dates(pd.Series([f"{d:%d/%m/%Y}" for d in months]), "date", "f.csv", np.arange(2, 32), info=info)
     assert (info["format"], info["dayfirst"], info["order_guessed"], info["alternative"]) == (
         "%d/%m/%Y", True, False, "%m/%d/%Y")
+
+
+# ------------------------------------------------------------------------------ missing weeks, months, quarters
+def test_a_month_with_no_row_is_a_missing_value_filled_with_a_warning_not_skipped(tmp_path):
+    """Monthly prices with three months left out: each gets a row one month after the last (month-end dates stay
+    month-ends), filled with the last price and counted in n_filled, and a warning names them; the next month's
+    price stays in its own month, so the season does not slip. More than --max-fill in a row is an error naming
+    the months and rows; a panel's series are filled the same way; trading days keep their own dates."""
+    from forecast.data.load import MissingPeriodsWarning
+    from forecast.data.panel import load_panel
+
+    ends = pd.date_range("2019-01-31", periods=24, freq="ME")
+    keep = [d for d in ends if d not in ends[5:8]]  # June, July and August 2019 missing
+    text = "date,value\n" + "".join(f"{d:%Y-%m-%d},{100 + d.month}\n" for d in keep)
+    with pytest.warns(MissingPeriodsWarning) as record:
+        s = load_prices(put(tmp_path, text, "gap.csv"))
+    assert list(s.dates) == list(ends) and s.freq == "monthly" and s.n_filled == 3
+    assert list(s.values[4:9]) == [105, 105, 105, 105, 109]  # May's price carried over June-August
+    assert str(record[0].message) == (f"{tmp_path / 'gap.csv'}: 3 months had no row (2019-06-30, 2019-07-31, "
+                                      "2019-08-31); each was filled with the last price before it. If the months are "
+                                      "not missing, fix the dates")
+    bad(put(tmp_path, text, "gap.csv"), "no row for the 3 months between 2019-05-31 (row 6) and 2019-09-30 (row 7)",
+        "raise --max-fill to at least 3", max_fill=2)
+    weeks = pd.date_range("2020-01-03", periods=30, freq="W-FRI")
+    quarters = pd.date_range("2000-01-01", periods=30, freq="QS")
+    for dates, unit in ((weeks, "week"), (quarters, "quarter")):
+        rows = "".join(f"{d:%Y-%m-%d},{i + 1}\n" for i, d in enumerate(dates) if i != 10)
+        with pytest.warns(MissingPeriodsWarning, match=f"1 {unit} had no row"):
+            s = load_prices(put(tmp_path, "date,value\n" + rows))
+        assert list(s.dates) == list(dates) and s.values[10] == 10 and s.n_filled == 1
+    long = "id,date,value\n" + "".join(f"a,{d:%Y-%m-%d},{100 + d.month}\n" for d in keep) + "".join(
+        f"b,{d:%Y-%m-%d},{200 + d.month}\n" for d in ends)
+    with pytest.warns(MissingPeriodsWarning, match="3 months had no row"):
+        panel = load_panel(put(tmp_path, long, "long.csv"), id_col="id")
+    assert [list(x.dates) for x in panel.series] == [list(ends)] * 2 and panel.series[0].n_filled == 3
+    days = pd.bdate_range("2021-01-04", periods=40).delete([5, 6, 7])  # weekdays left out: the series' own dates
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MissingPeriodsWarning)
+        s = load_prices(put(tmp_path, "date,value\n" + "".join(f"{d:%Y-%m-%d},{i + 1}\n" for i, d in enumerate(days))))
+    assert list(s.dates) == list(days) and s.n_filled == 0

@@ -18,12 +18,16 @@ Missing values (empty, NaN, nan, null, NA, N/A, None, "." and "-"):
     in `PriceSeries.n_filled`; a longer gap is an error (fix the file or raise --max-fill);
   * a target column with no values at all is an error.
 Rows are sorted by date; duplicate dates with identical values are collapsed, otherwise an error.
-Non-trading days are never inserted: the series keeps its own dates. Infinite values are errors;
+Non-trading days are never inserted: the series keeps its own dates. On a weekly, monthly or quarterly
+calendar, though, a period with no row is a missing value (``_missing_periods``): it gets a row, one period
+after the last, and is filled like a blank (at most `max_fill` in a row), with a MissingPeriodsWarning; a
+model that skipped it would take the next month for this one and its season would slip. Infinite values are errors;
 zero and negative prices are allowed here (the log transform checks them). Files are only read.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +92,7 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     order = np.argsort(dates.asi8, kind="stable")
     dates, values, rows = dates[order], values[order], rows[order]
     dates, values, rows = _dedupe(dates, values, rows, tkey, source)
+    dates, values, rows = _missing_periods(dates, values, rows, max_fill, source)
     values, keep, n_filled = _fill(values, rows, tkey, max_fill, source)
     dates, values = dates[keep], values[keep]
     freq = infer_frequency(dates)
@@ -113,6 +118,47 @@ def _dedupe(dates, values, rows, tkey, source):
                              f"'{tkey}' values ({a:g} and {b:g}); "
                              "remove or aggregate the duplicates")
     return dates[~dup], values[~dup], rows[~dup]
+
+
+class MissingPeriodsWarning(UserWarning):
+    """Weeks, months or quarters with no row were given one, filled with the last price (``_missing_periods``)."""
+
+
+REGULAR_SHARE = 0.75  # the share of a file's steps that must be one period for a skipped one to count as missing
+PERIODS = {"weekly": ("W", "week", pd.DateOffset(weeks=1)), "monthly": ("M", "month", pd.DateOffset(months=1)),
+           "quarterly": ("Q", "quarter", pd.DateOffset(months=3))}
+
+
+def _missing_periods(dates, values, rows, max_fill, source):
+    """On a weekly, monthly or quarterly calendar (one row a period, REGULAR_SHARE of the steps one period): a row
+    (NaN, one period after the row before, its line number) for each period between the first and last date that
+    has none; more than ``max_fill`` in a row is an error naming them; any is said in a MissingPeriodsWarning.
+    Other calendars: unchanged."""
+    if len(dates) < 3 or np.median(np.diff(dates.asi8)) < pd.Timedelta(days=6) / pd.Timedelta(1, unit=dates.unit):
+        return dates, values, rows  # daily and finer: its own dates (and no exchange calendar to look up here)
+    freq = infer_frequency(dates)
+    if freq not in PERIODS:
+        return dates, values, rows
+    code, unit, step = PERIODS[freq]
+    gaps = np.diff(dates.to_period(code).asi8) - 1
+    where = np.flatnonzero(gaps > 0)
+    if len(where) == 0 or (gaps < 0).any() or np.mean(gaps == 0) < REGULAR_SHARE:
+        return dates, values, rows  # none missing, or not one row a period: irregular dates keep their own
+    for i in where:
+        if gaps[i] > max_fill:
+            raise InputError(f"{source}: no row for the {gaps[i]} {unit}s between {stamp_text(dates[i])} (row "
+                             f"{rows[i]}) and {stamp_text(dates[i + 1])} (row {rows[i + 1]}); add them to the file, "
+                             f"or raise --max-fill to at least {gaps[i]} to fill them with the last price")
+    new_dates = [dates[i] + step * k for i in where for k in range(1, gaps[i] + 1)]
+    at = np.repeat(where + 1, gaps[where])  # insert before the row after each gap
+    warnings.warn(MissingPeriodsWarning(
+        f"{source}: {len(new_dates)} {unit}{'s' if len(new_dates) > 1 else ''} had no row ("
+        + ", ".join(stamp_text(d) for d in new_dates[:5]) + (" ..." if len(new_dates) > 5 else "")
+        + f"); each was filled with the last price before it. If the {unit}s are not missing, fix the dates"),
+        stacklevel=3)
+    dates = pd.DatetimeIndex(np.insert(dates.asi8, at, pd.DatetimeIndex(new_dates).as_unit(dates.unit).asi8),
+                             dtype=dates.dtype)
+    return dates, np.insert(values, at, np.nan), np.insert(rows, at, rows[at - 1])
 
 
 def _fill(values, rows, tkey, max_fill, source):
