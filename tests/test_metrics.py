@@ -153,3 +153,17 @@ def test_pooled_summary_says_on_how_many_series_the_forecasts_are_a_statistical_
     assert [_shipped_short(m["hybrid"], m["network_weight"]) for m in per.values()] == [
         "AutoARIMA (weight 0)", "AutoARIMA + network x0.4", "naive (weight 0)", "network x0.2"]
     assert _shipped_short({"used": True, "part": "season"}, 0.0) == "naive (weight 0)"  # shrunk toward naive
+
+
+def test_a_seasonal_forecast_that_matches_last_season_is_not_said_to_trail():
+    """One-step forecasts of a quarterly season that sit near the value four steps back (seasonal-naive-like) and
+    far below naive's error are no delayed copy; a forecast that only repeats the value three steps back is."""
+    t = np.arange(80)
+    y = 100 + 20 * np.array([0, 1, 0, -1])[t % 4] + 0.01 * t
+    seasonal = M.lag_diagnostic(y[1:76], y, max_lag=5)  # f_t = y_{t-4}: seasonal naive, lag 4 is best
+    assert seasonal["best_lag"] == 4 and seasonal["one_step_gain_vs_naive"] > 0.9
+    assert "not a delayed copy (on a series with a season of 4 steps" in seasonal["message"]
+    rng = np.random.default_rng(0)
+    walk = 100 + np.cumsum(rng.normal(0, 1, 80))
+    late = M.lag_diagnostic(walk[2:-3], walk, max_lag=5)  # f_t = y_{t-3}
+    assert late["best_lag"] == 3 and late["message"].endswith("3 steps earlier best: they trail it")

@@ -144,8 +144,9 @@ def lag_diagnostic(one_step, actual, max_lag: int = 5, who: str = "the LSTM") ->
     """Which lag of the actual series the one-step forecasts follow best, in plain words (see lag_scores).
 
     Best at lag 1 alone does not make a copy: a good forecast of a smooth series also sits close to
-    the previous value. So the message compares the lag-0 error with the naive one-step error over the
-    same span, and calls it a copy only when the forecast is not clearly (10%) better than naive.
+    the previous value, and a good forecast of a seasonal one to the value a season earlier. So the message
+    compares the lag-0 error with the naive one-step error over the same span, and calls it a copy (or says it
+    trails) only when the forecast is not clearly (10%) better than naive.
     """
     scores = lag_scores(one_step, actual, max_lag)
     a = np.asarray(actual, dtype=np.float64)
@@ -161,6 +162,10 @@ def lag_diagnostic(one_step, actual, max_lag: int = 5, who: str = "the LSTM") ->
                    "in the right direction, not a plain copy")
     elif best == 0:
         message = f"{who}'s one-step forecasts match the actual value best at lag 0: they are not a delayed copy"
+    elif gain > 0.1:  # e.g. last season's value on a seasonal series, where naive's last value is far off
+        message = (f"{who}'s one-step forecasts match the actual series {best} steps earlier best, yet their error "
+                   f"is {gain:.0%} below the naive forecast's: not a delayed copy (on a series with a season of "
+                   f"{best} steps, the value a season earlier)")
     else:
         message = f"{who}'s one-step forecasts match the actual series {best} steps earlier best: they trail it"
     return {"best_lag": best, "scores": {str(k): v for k, v in enumerate(scores)}, "score": "mae",
