@@ -105,7 +105,7 @@ def test_interval_none_writes_no_intervals(walk_csv, tmp_path):
     assert "lower" not in pd.read_csv(tmp_path / "off" / "forecasts.csv").columns
 
 
-def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, capsys):
+def test_terminal_table_has_coverage_and_width_of_every_level(monkeypatch, capsys):
     from rich.console import Console
 
     from forecast.models.baselines import fit_tails
@@ -116,10 +116,13 @@ def test_terminal_table_has_coverage_and_width_of_the_first_level(monkeypatch, c
     monkeypatch.setattr(console, "out", Console(width=220))
     console.print_backtest(report)
     text = capsys.readouterr().out
-    assert "50% coverage" in text and "50% width" in text and "80% coverage" not in text
+    assert all(f"{pct}% {what}" in text for pct in (50, 80) for what in ("coverage", "width"))
     row = text.split("│ naive")[1].splitlines()[0]
     m = report["models"]["naive"]
-    assert f"{m['coverage']['0.5']:.1%}" in row and f"{m['width']['0.5']:,.2f}" in row
+    cells = [c.strip() for c in row.split("│")]
+    assert cells[-5:-1] == [f"{m['coverage']['0.5']:.1%}", f"{m['width']['0.5']:,.2f}", f"{m['coverage']['0.8']:.1%}",
+                            f"{m['width']['0.8']:,.2f}"]
+    assert "80% coverage from 12 origins x 3 steps" in " ".join(text.split())
     assert "fitted on at most" not in text  # naive fits nothing
     rng = report["coverage_range"]["0.5"]
     assert (rng["origins"], rng["steps"], rng["mass"]) == (12, 3, 0.9) and rng["low"] < 0.5 < rng["high"]

@@ -318,18 +318,19 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
                         f"({s['window_type']} window, step {s['step']}); lowest MAE first",
                   caption=caption)
-    cols = [("model", None), ("MAE", "mae"), ("MASE", "mase"), ("RMSE", "rmse"), ("MAPE", "mape"),
-            ("sMAPE", "smape"), ("direction", "directional_accuracy"), ("skill vs naive", "skill_vs_naive")]
+    cols = [("model", None, None), ("MAE", "mae", None), ("MASE", "mase", None), ("RMSE", "rmse", None),
+            ("MAPE", "mape", None), ("sMAPE", "smape", None), ("direction", "directional_accuracy", None),
+            ("skill vs naive", "skill_vs_naive", None)]
     models = report["models"]
-    level = next((lv for m in models.values() for lv in m.get("coverage") or {}), None)  # the first level
-    if level is not None:
+    levels = list(dict.fromkeys(lv for m in models.values() for lv in m.get("coverage") or {}))  # --interval's
+    for level in levels:
         pct = f"{level_label(float(level))}%"
-        cols += [(f"{pct} coverage", "coverage"), (f"{pct} width", "width")]
-    for label, _ in cols:
+        cols += [(f"{pct} coverage", "coverage", level), (f"{pct} width", "width", level)]
+    for label, _, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
     ranked = sorted(models, key=lambda n: float("inf") if models[n]["mae"] is None else models[n]["mae"])
 
-    def cell(key, v):
+    def cell(key, v, level):
         if isinstance(v, dict):  # interval scores by level
             v = v.get(level)
         if key == "coverage" and v is not None:
@@ -342,9 +343,9 @@ def print_backtest(report: dict, written: list | None = None) -> None:
 
     for name in ranked:
         label = f"{name} (best)" if name == best else name
-        table.add_row(label, *(cell(key, models[name].get(key)) for _, key in cols[1:]))
+        table.add_row(label, *(cell(key, models[name].get(key), level) for _, key, level in cols[1:]))
     out.print(table)
-    if level is not None and level in (report.get("coverage_range") or {}):
+    for level in (lv for lv in levels if lv in (report.get("coverage_range") or {})):
         out.print(range_sentence(float(level), report["coverage_range"][level],
                                  {n: (models[n].get("coverage") or {}).get(level) for n in ranked}), highlight=False)
     out.print(f"[bold]verdict:[/bold] {text_of(verdict)}")
