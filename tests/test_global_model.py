@@ -388,3 +388,30 @@ def test_predict_from_a_newer_file_names_what_the_model_reads_and_takes_id_alone
     assert str(info.value) == (f"{tmp_path / 'no_ids.csv'}: id column 'symbol' not found; columns are Date, Close; "
                                "the model reads dates in 'Date', prices in 'Close', series ids in 'symbol' (as in its "
                                "training file): pass a file with those columns")
+
+
+def test_per_series_networks_split_each_series_on_its_own_dates():
+    """A global network cuts every series at the same two dates; with --per-series (nothing shared) each series
+    is split on its own rows, as a file of its own would be, and a short series is not left out."""
+    import dataclasses
+
+    from forecast.config import RunConfig
+    from forecast.data.load import synthetic_series
+    from forecast.data.panel import panel_of
+    from forecast.data.windows import chronological_split
+    from forecast.workflows.train import panel_splits_of
+
+    long, short = (synthetic_series("random_walk", n=n, seed=k) for n, k in ((300, 1), (120, 2)))
+    panel = panel_of(long.Close, long.Date, sid="long")  # the short series: the long one's last 120 dates
+    panel = dataclasses.replace(panel, series=(*panel.series,
+                                               panel_of(short.Close, long.Date[-120:], sid="short").series[0]))
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 5})
+    w = cfg.window
+    own = {s.id: chronological_split(len(s), w.window, w.horizon, w.val_frac, w.test_frac, offset=1) for s in panel}
+    splits, why = panel_splits_of(panel, cfg.replace(model={"fit": "per_series"}))
+    assert why == {} and {sid: (sp.n_train, sp.n_val, sp.n_test) for sid, sp in splits.items()} == {
+        sid: (sp.n_train, sp.n_val, sp.n_test) for sid, sp in own.items()}
+    together, _ = panel_splits_of(panel, cfg)  # global: the short series' parts end at the long one's cut dates
+    test_start = panel.series[0].dates[together["long"].n_train + together["long"].n_val]
+    assert panel.series[1].dates[together["short"].n_train + together["short"].n_val] == test_start
+    assert together["short"].n_test != own["short"].n_test

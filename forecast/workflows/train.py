@@ -70,11 +70,18 @@ def load_training_panel(data_path: Path, cfg: RunConfig) -> Panel:
 
 
 def panel_splits_of(panel: Panel, cfg: RunConfig) -> tuple[dict[str, Split], dict[str, str]]:
-    """``windows.panel_splits`` of the panel's series under ``cfg``: every series split at the same dates
-    (id -> Split), and the series that leaves too few rows in a part (id -> why)."""
+    """``windows.panel_splits`` of the panel's series under ``cfg``: for a global network every series split at the
+    same dates (id -> Split), for a network per series each on its own dates (nothing of one series reaches
+    another's fit, as in ``backtest --per-series``); and the series that leave too few rows in a part (id -> why)."""
     w = cfg.window
-    return panel_splits({s.id: s.dates.values for s in panel}, w.window, w.horizon, w.val_frac, w.test_frac,
-                        Preprocessor(w.transform).offset)
+    groups = [panel] if cfg.model.fit == "global" else [[s] for s in panel]
+    splits, why = {}, {}
+    for group in groups:
+        got, left_out = panel_splits({s.id: s.dates.values for s in group}, w.window, w.horizon, w.val_frac,
+                                     w.test_frac, Preprocessor(w.transform).offset)
+        splits.update(got)
+        why.update(left_out)
+    return splits, why
 
 
 def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
