@@ -269,3 +269,23 @@ def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():
     assert p["evidence"]["hard"]["lstm_beats_naive"] is None
     assert pooled_verdict(p).endswith("over the 3 series where every model forecast every origin (left out: "
                                       "hard).")
+
+
+def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_the_ranking_covers(tmp_path):
+    """--models lstm-plain,naive over two series: the settings name the fit (a variant is a network too, not
+    'no LSTM'), and a pooled ranking without the LSTM row says over how many series it was made."""
+    import pandas as pd
+
+    from forecast.data.panel import load_panel
+    from forecast.evaluation.backtest import pooled_verdict
+
+    frames = [synthetic_series("random_walk", n=160, seed=k).assign(id=sid) for k, sid in enumerate("ab")]
+    pd.concat(frames)[["id", "Date", "Close"]].to_csv(tmp_path / "two.csv", index=False)
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "hybrid": "none"},
+                              train={"epochs": 1, "batch_size": 32, "seed": 7, "device": "cpu"})
+    rep = backtest(load_panel(tmp_path / "two.csv", id_col="id"), cfg, folds=2, models=("lstm-plain", "naive")).report
+    assert rep["settings"]["fit"] == "global"
+    assert rep["settings"]["fit_meaning"] == "one network across all series, refit at each fold"
+    assert " over the 2 series (" in rep["verdict"]["text"]
+    one = {"models": {"ets": {"mean_mase": 0.8, "n_series": 1}, "naive": {"mean_mase": 1.0, "n_series": 1}}}
+    assert pooled_verdict(one) == "ets has the lowest mean MASE on the one series backtested (0.800)."

@@ -300,8 +300,8 @@ def test_per_series_train_forks_each_series_part_and_gets_what_the_library_gets_
     assert cli == lib and [cli["series"][k]["hybrid"]["part"] for k in "AB"] == ["arima", "arima"]
     specs = [json.loads((tmp_path / d / "series.json").read_text())["series"] for d in ("cli", "lib")]
     assert [e["statistical"] for e in specs[0]] == [e["statistical"] for e in specs[1]]
-    # training rows: both series' before the same date (B, 20 rows shorter at the end, has 10 test rows)
-    assert [len(e["statistical"]["prices"]) for e in specs[0]] == [200 - 30 - 30, 200 - 30 - 30]
+    # training rows: each series split on its own rows (B is 20 rows shorter: 180 - 27 - 27), a network per series
+    assert [len(e["statistical"]["prices"]) for e in specs[0]] == [200 - 30 - 30, 180 - 27 - 27]
 
 
 def test_per_series_fits_draw_each_series_parts_when_its_fit_starts(tmp_path, monkeypatch):

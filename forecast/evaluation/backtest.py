@@ -407,6 +407,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
 
 def _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels, folds_of, panel,
               data_info, skipped) -> dict:
+    networks = any(config.is_network(m) for m in models)  # lstm or a variant (gru, lstm-plain, ...)
     retraining = ("models refit at every fold" if retrain_every == 1 else
                   f"models refit every {retrain_every} folds; in the other folds they forecast from the new "
                   "origin with their last fit")
@@ -417,9 +418,9 @@ def _settings(cfg, models, folds, step, window_type, train_size, retrain_every, 
         "horizon": cfg.window.horizon, "folds": folds, "step": step, "window_type": window_type,
         "train_size": train_size or (first[0].origin + 1), "retrain_every": retrain_every,
         "warm_start": warm_start, "retraining": retraining, "models": list(models), "fit_tail": fit_tails(models),
-        "fit": cfg.model.fit if "lstm" in models else None,
-        "fit_meaning": ("one LSTM across all series, refit at each fold" if cfg.model.fit == "global"
-                        else "one LSTM per series, refit at each fold") if "lstm" in models else None,
+        "fit": cfg.model.fit if networks else None,
+        "fit_meaning": ("one network across all series, refit at each fold" if cfg.model.fit == "global"
+                        else "one network per series, refit at each fold") if networks else None,
         "mase_scaling": "in-sample naive one-step MAE of each fold's training data (seasonal with --season)",
         "seed": cfg.train.seed, "lstm_config": cfg.to_dict() if "lstm" in models else None,
         "data": {**(data_info or {}), "layout": panel.layout, "n_series": len(panel), "target": panel.target},
@@ -552,10 +553,12 @@ def pooled_verdict(p: dict) -> str:
         return "No series has a forecast of every model at every origin; see each series' verdict."
     best = min(finite, key=finite.get)
     left = p.get("series_left_out") or []
-    over = (f" over the {next(iter(p['models'].values()))['n_series']} series where every model forecast every "
-            f"origin (left out: {', '.join(left[:5])}{' ...' if len(left) > 5 else ''})") if left else ""
+    n = next(iter(p["models"].values())).get("n_series", 0)
+    over = (f" over the {n} series where every model forecast every origin (left out: {', '.join(left[:5])}"
+            f"{' ...' if len(left) > 5 else ''})") if left else ""
     if "lstm_beats_naive" not in p:
-        return f"{best} has the lowest mean MASE over the series ({finite[best]:.3f}){over}."
+        where = "on the one series backtested" if n == 1 else f"over the {n} series" if n else "over the series"
+        return f"{best} has the lowest mean MASE {where} ({finite[best]:.3f}){over}."
     lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
