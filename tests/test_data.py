@@ -476,3 +476,21 @@ def test_future_dates_strictly_after(freq):
     out = future_dates(base, freq, 15)
     assert len(out) == 15 and out[0] > base[-1] and out.is_monotonic_increasing and out.is_unique
     assert out.tz is None
+
+
+def test_repeated_dates_of_a_file_of_several_series_read_as_one_name_its_id_column(tmp_path):
+    """A long file (ticker, date, close) read without --id-col: its dates repeat with other prices, and the error
+    says to pass --id-col with the column that looks like the series' names; a file without one does not."""
+    from forecast.data.panel import load_panel
+
+    rows = "".join(f"{t},2020-01-0{d},{p + d}\n" for t, p in (("AAA", 10), ("BBB", 50)) for d in range(1, 5))
+    p = put(tmp_path, "ticker,date,close\n" + rows, "long.csv")
+    for load in (load_prices, lambda q: load_panel(q)):
+        with pytest.raises(InputError) as e:
+            load(p)
+        assert str(e.value) == (f"{p}: date 2020-01-01 appears in rows 2 and 6 with different 'close' values (11 and "
+                                "51); if the file holds several series, pass --id-col ticker; else remove or "
+                                "aggregate the duplicates")
+    single = put(tmp_path, "date,close\n2020-01-01,1\n2020-01-02,2\n2020-01-01,3\n", "one.csv")
+    with pytest.raises(InputError, match=r"\(1 and 3\); remove or aggregate the duplicates$"):
+        load_panel(single)

@@ -56,12 +56,14 @@ class PriceSeries:
 def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: int = 5,
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None, date_format: str | None = None, first_line: int = 2,
-                      date_col_given: bool | None = None, lines: np.ndarray | None = None) -> PriceSeries:
+                      date_col_given: bool | None = None, lines: np.ndarray | None = None,
+                      id_hint: str | None = None) -> PriceSeries:
     """Validate an in-memory table exactly like `load_prices` validates a file.
 
     ``first_line``: the file's line number of the first row (for messages), or ``lines``: each row's line number
     (a table of some of a file's rows); ``date_col_given``: whether the user named the date column (default:
-    ``date_col`` is given), so a message does not suggest --date-col.
+    ``date_col`` is given), so a message does not suggest --date-col; ``id_hint``: a column of the whole file that
+    looks like a series id (``id_like``), named in the message for duplicate dates (default: looked for in ``df``).
     """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
@@ -91,7 +93,7 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                          "fix or delete that value")
     order = np.argsort(dates.asi8, kind="stable")
     dates, values, rows = dates[order], values[order], rows[order]
-    dates, values, rows = _dedupe(dates, values, rows, tkey, source)
+    dates, values, rows = _dedupe(dates, values, rows, tkey, source, id_hint or id_like(df, (date_key, tkey)))
     dates, values, rows = _missing_periods(dates, values, rows, max_fill, source)
     values, keep, n_filled = _fill(values, rows, tkey, max_fill, source)
     dates, values = dates[keep], values[keep]
@@ -106,7 +108,19 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                        date_col=date_name, freq=freq, source=source, n_filled=n_filled)
 
 
-def _dedupe(dates, values, rows, tkey, source):
+def id_like(df: pd.DataFrame, taken) -> str | None:
+    """A text column other than ``taken`` that repeats a few values (a ticker or series name): the likely id column
+    of a file of several series read as one."""
+    for c in df.columns:
+        if c in taken or pd.api.types.is_numeric_dtype(df[c]):
+            continue
+        cells = text_cells(df[c])
+        if 1 < cells.nunique() <= len(cells) // 2 and pd.to_numeric(cells, errors="coerce").isna().all():
+            return str(c)
+    return None
+
+
+def _dedupe(dates, values, rows, tkey, source, id_like: str | None = None):
     dup = np.zeros(len(dates), dtype=bool)
     dup[1:] = dates.asi8[1:] == dates.asi8[:-1]
     for i in np.flatnonzero(dup):
@@ -116,7 +130,8 @@ def _dedupe(dates, values, rows, tkey, source):
             lo, hi = sorted((rows[i - 1], rows[i]))
             raise InputError(f"{source}: date {when} appears in rows {lo} and {hi} with different "
                              f"'{tkey}' values ({a:g} and {b:g}); "
-                             "remove or aggregate the duplicates")
+                             + (f"if the file holds several series, pass --id-col {id_like}; else " if id_like else "")
+                             + "remove or aggregate the duplicates")
     return dates[~dup], values[~dup], rows[~dup]
 
 
