@@ -200,3 +200,7 @@ def test_the_test_parts_range_reads_as_its_coverage_does_and_older_bundles_print
     assert calibrated_text([0.7656, 0.8431, 0.9]) == ("; a calibrated band would show 76.6%-84.3% from these origins in "
                                                       "90% of simulated random walks")
     assert calibrated_text(None) == ""  # metrics.json of a bundle trained before the range existed
+    assert calibrated_text([0.582, 0.959, 0.9], 0.491).endswith(
+        "simulated random walks; below that range: the bands are too narrow here")
+    assert calibrated_text([0.582, 0.959, 0.9], 0.97).endswith("; above that range: the bands are wider than needed here")
+    assert calibrated_text([0.582, 0.959, 0.9], 0.8).endswith("simulated random walks")

@@ -162,14 +162,17 @@ def simulated_coverages(level: float, origins, horizon: int, draws: int, seed: i
     return np.concatenate(cov)
 
 
-def calibrated_text(entry: Sequence[float] | None) -> str:
+def calibrated_text(entry: Sequence[float] | None, coverage: float | None = None) -> str:
     """'; a calibrated band would show 76.6%-84.3% from these origins ...' for a ``[low, high, mass]`` range, or ''
-    without one."""
+    without one; with the ``coverage`` measured, whether it falls below (bands too narrow) or above (too wide)."""
     if not entry:
         return ""
     low, high, mass = entry
+    side = ("" if coverage is None or low <= coverage <= high else
+            "; below that range: the bands are too narrow here" if coverage < low else
+            "; above that range: the bands are wider than needed here")
     return (f"; a calibrated band would show {low:.1%}-{high:.1%} from these origins in {mass:.0%} of simulated "
-            "random walks")
+            f"random walks{side}")
 
 
 def range_sentence(level: float, entry: dict, coverages: dict[str, float | None]) -> str:

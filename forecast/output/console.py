@@ -90,7 +90,7 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     ivs = m.get("intervals", {})
     for label, iv in ivs.get("levels", {}).items():
         scaled = f", scaled by the volatility of the last {ivs['scale_rows']} rows" if ivs.get("scale_rows") else ""
-        calibrated = calibrated_text(iv.get("calibrated_range"))  # '' for bundles from before the range
+        calibrated = calibrated_text(iv.get("calibrated_range"), iv["coverage"])  # '' for bundles before the range
         out.print(f"{label}% interval ({ivs['method']} conformal, {ivs['n_calibration']} validation windows{scaled}): "
                   f"covers {iv['coverage']:.1%} of test actuals (nominal {iv['nominal']:.0%}{calibrated}), "
                   f"mean width {_fmt(iv['mean_width'])}")

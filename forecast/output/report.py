@@ -459,7 +459,7 @@ def _bundle_coverage(calib: dict) -> str:
     rows = [[f"{label}%", *(v.get(c) for c in cols)] for label, v in levels.items()]
     parts = [head, table(["level", *cols], rows, ["", "coverage", "coverage", "mean_width", "winkler"])]
     parts += [f"<p>{label}%: {esc(text[2:])}.</p>" for label, v in levels.items()
-              if (text := calibrated_text(v.get("calibrated_range")))]
+              if (text := calibrated_text(v.get("calibrated_range"), v.get("coverage")))]
     per_step = {label: v["coverage_per_step"] for label, v in levels.items() if v.get("coverage_per_step")}
     if per_step:
         steps = max(map(len, per_step.values()))
