@@ -476,7 +476,8 @@ def backtest(
                                "statsforecast), and network variants: an architecture (" + ", ".join(ARCHS) + ") with "
                                "any of -season, -auto, -plain, -ets, -arima, -theta, -mstl (hybrid), -ens<K>, -w<N>, e.g. gru,lstm-ets."),
     season: Optional[int] = typer.Option(None, help="Season length \\[default: from the frequency, e.g. 5 for trading days]; "
-                                         "also scales MASE by the seasonal naive."),
+                                         "given, it also scales MASE by the seasonal naive's in-sample error (by "
+                                         "default MASE is scaled by the naive forecast's)."),
     interval: str = typer.Option("0.8", "--interval", help="Prediction interval levels, comma-separated (e.g. 0.5,0.8), "
                                  "or none: empirical coverage and width per model, conformal on each fit's validation part, "
                                  "and the range a calibrated band's coverage shows on these folds."),

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -289,3 +290,18 @@ def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_t
     assert " over the 2 series (" in rep["verdict"]["text"]
     one = {"models": {"ets": {"mean_mase": 0.8, "n_series": 1}, "naive": {"mean_mase": 1.0, "n_series": 1}}}
     assert pooled_verdict(one) == "ets has the lowest mean MASE on the one series backtested (0.800)."
+
+
+def test_the_report_says_what_mase_is_scaled_by():
+    """MASE divides by the naive forecast's in-sample MAE, or with --season given by the seasonal naive's; the
+    settings say which, since both runs record the calendar's season."""
+    t = np.arange(150)
+    y = 100 + 10 * np.sin(2 * np.pi * t / 12) + 0.1 * t
+    panel = panel_of(y, pd.date_range("2000-01-01", periods=150, freq="MS"))
+    cfg = RunConfig(window=WindowConfig(window=12, horizon=6))
+    plain, seasonal = (backtest(panel, cfg, folds=3, models=["naive"], season=m).report for m in (None, 12))
+    assert plain["settings"]["season"] == seasonal["settings"]["season"] == 12
+    assert plain["settings"]["mase_scaled_by"] == "the naive forecast's in-sample MAE (lag 1; --season N: lag N)"
+    assert seasonal["settings"]["mase_scaled_by"] == "the seasonal naive forecast's in-sample MAE (lag 12, --season)"
+    assert plain["models"]["naive"]["mae"] == seasonal["models"]["naive"]["mae"]
+    assert plain["models"]["naive"]["mase"] != seasonal["models"]["naive"]["mase"]

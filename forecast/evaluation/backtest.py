@@ -391,7 +391,8 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     if len(usable) == 1 and len(panel) == 1:
         (rep,) = reports.values()
         rep.pop("scaled_errors"), rep.pop("naive_scaled_errors")
-        report = {"settings": {**settings, "season": rep.pop("season"), "data": {**settings["data"], **rep.pop("data")},
+        report = {"settings": {**settings, "season": rep.pop("season"), "mase_scaled_by": rep.pop("mase_scaled_by"),
+                               "data": {**settings["data"], **rep.pop("data")},
                                "train_end_indices": rep.pop("train_end_indices")}, **rep}
     else:
         report = {"settings": settings, "ids": list(reports), "pooled": pooled(reports), "series": reports,
@@ -468,7 +469,10 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
               "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
-              "season": m, "train_end_indices": [int(f.origin) for f in fold_list],
+              "season": m, "mase_scaled_by": (f"the seasonal naive forecast's in-sample MAE (lag {mase_season}, "
+                                              "--season)" if mase_season > 1 else
+                                              "the naive forecast's in-sample MAE (lag 1; --season N: lag N)"),
+              "train_end_indices": [int(f.origin) for f in fold_list],
               "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},
               "scaled_errors": {name: ((F[name] - A) / S[:, None]).tolist() for name in models},
               "naive_scaled_errors": ((N - A) / S[:, None]).tolist()}
