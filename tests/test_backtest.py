@@ -275,8 +275,6 @@ def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():
 def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_the_ranking_covers(tmp_path):
     """--models lstm-plain,naive over two series: the settings name the fit (a variant is a network too, not
     'no LSTM'), and a pooled ranking without the LSTM row says over how many series it was made."""
-    import pandas as pd
-
     from forecast.data.panel import load_panel
     from forecast.evaluation.backtest import pooled_verdict
 
