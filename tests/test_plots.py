@@ -65,7 +65,7 @@ def test_training_curve_has_integer_epoch_ticks_the_best_epoch_and_the_dropout_n
     fig.canvas.draw()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks)
-    assert "early stopping: best epoch 4, its weights kept" in _legend(ax)
+    assert "best epoch 4 (lowest validation loss): its weights kept" in _legend(ax)
     stars = [line for line in ax.get_lines() if line.get_marker() == "*"]
     assert len(stars) == 1 and list(stars[0].get_xdata()) == [4] and list(stars[0].get_ydata()) == [0.28]
     notes = [t.get_text() for t in ax.texts]

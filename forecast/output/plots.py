@@ -119,7 +119,7 @@ def training_curve_figure(history: dict, best_epoch: int | None = None, title: s
             ax.plot(range(1, len(values) + 1), values, ms=4, label=label, **line_style(i))
     if best_epoch:
         ax.axvline(best_epoch, color="tab:red", ls="--", lw=1,
-                   label=f"early stopping: best epoch {best_epoch}, its weights kept")
+                   label=f"best epoch {best_epoch} (lowest validation loss): its weights kept")
         val = history.get("val_loss") or []
         if 0 < best_epoch <= len(val):
             ax.plot([best_epoch], [val[best_epoch - 1]], marker="*", ms=14, color="tab:red", ls="none")
