@@ -122,6 +122,12 @@ def test_train_names_a_more_accurate_statistical_baseline_with_its_p_value(tmp_p
                     "--seed", "7", "-q", "--model", str(tmp_path / "m"))
     assert result.exit_code == 0, result.output
     (m,) = json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]["series"].values()
+    # the test part's first price is the one after its first origin (the validation part's last price)
+    tp = pd.read_csv(tmp_path / "m" / "test_predictions.csv", parse_dates=["origin", "date"])
+    assert (str(tp.date.min().date()), str(tp.origin.min().date()), str(tp.date.max().date())) == (
+        m["first_date"], m["first_origin"], m["last_date"]) and m["first_date"] > m["first_origin"]
+    assert (f"Test part {m['first_date']} .. {m['last_date']} ({m['n_origins']} origins from {m['first_origin']} x 3 "
+            "steps)") in result.stdout
     base = m["baselines"]
     chosen = base["chosen"]
     assert chosen in ("arima", "ets", "theta", "mstl") and base["validation_mae"][chosen] == min(base["validation_mae"].values())

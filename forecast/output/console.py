@@ -58,8 +58,8 @@ def print_series_summary(m: dict, t: dict, device: str) -> None:
     from forecast.evaluation.intervals import calibrated_text
     from forecast.evaluation.verdict import display_name
 
-    out.print(f"Test part {m['first_origin']} .. {m['last_date']}: {m['n_origins']} origins x {m['horizon']} "
-              "steps, errors in price units")
+    out.print(f"Test part {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
+              f"from {m['first_origin']} x {m['horizon']} steps), errors in price units")
     table = Table()
     for col in ("model", "MAE", "RMSE", "MAPE", "MASE", "direction"):
         table.add_column(col, justify="right" if col != "model" else "left")

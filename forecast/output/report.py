@@ -219,8 +219,9 @@ def _test_sentence(test: dict) -> tuple[str, bool]:
 
     judgement = test_judgement(test)
     good = beats_significantly(test) and better_baseline(test) is None
-    return (f"On the held-out test part ({test.get('first_origin')} .. {test.get('last_date')}, "
-            f"{test.get('n_origins')} forecast origins x {test.get('horizon')} steps) the LSTM's mean absolute "
+    return (f"On the held-out test part ({test.get('first_date', test.get('first_origin'))} .. "
+            f"{test.get('last_date')}, {test.get('n_origins')} forecast origins from {test.get('first_origin')} x "
+            f"{test.get('horizon')} steps) the LSTM's mean absolute "
             f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
             f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): {judgement}."
             + _evidence(test), good)
