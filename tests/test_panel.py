@@ -85,11 +85,18 @@ def test_short_series_and_long_gaps_are_skipped_with_a_warning_naming_them():
     assert len(aaa) == 120 and aaa[50] == aaa[49] == aaa[51]
 
 
-def test_duplicate_id_date_rows_are_an_error_naming_them():
+def test_duplicate_id_date_rows_differing_are_an_error_naming_them_and_repeats_are_dropped():
+    """As in a file of one series: a row repeated cell for cell is kept once; the same (id, date) with another
+    price is an error naming both rows."""
     df = long_frame()
-    df = pd.concat([df, df.iloc[[3]]], ignore_index=True)  # AAA on its 4th date twice
-    with pytest.raises(InputError, match=r"duplicate \(symbol, date\) rows: AAA 2020-01-06 \(rows 5, 212\)"):
-        load_panel_frame(df)
+    again = pd.concat([df, df.iloc[[3]]], ignore_index=True)  # AAA's 4th row twice, the same
+    assert [list(s.values) for s in load_panel_frame(again).series] == [
+        list(s.values) for s in load_panel_frame(df).series]
+    other = again.copy()
+    other.loc[len(other) - 1, "Close"] = 1e6
+    with pytest.raises(InputError, match=r"duplicate \(symbol, date\) rows with different values: AAA 2020-01-06 "
+                                         r"\(rows 5, 212\)"):
+        load_panel_frame(other)
 
 
 def test_no_usable_series_is_an_error():

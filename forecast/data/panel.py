@@ -207,16 +207,25 @@ def no_usable_series(source, skipped: dict[str, str]) -> InputError:
     return InputError(f"{source}: no usable series ({shown}{more})")
 
 
-def _duplicates(ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str, source: str) -> None:
+def _duplicates(df: pd.DataFrame, ids: pd.Series, dates: pd.DatetimeIndex, rows: np.ndarray, id_name: str,
+                source: str) -> np.ndarray:
+    """Which rows to keep: a row repeating an earlier one cell for cell is dropped (as in a file of one series);
+    rows of one (id, date) that differ anywhere are an error listing them."""
     key = pd.DataFrame({"id": ids.to_numpy(), "date": dates})
-    dup = key.duplicated(keep=False).to_numpy()
+    repeated = key.duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return np.ones(len(key), dtype=bool)
+    row_text = df.astype(str).agg("\x1f".join, axis=1).to_numpy()  # a row's cells, to tell repeats apart
+    dup = repeated & key.assign(text=row_text).groupby(["id", "date"], sort=False)["text"].transform(
+        "nunique").gt(1).to_numpy()  # an (id, date) whose rows differ somewhere
     if dup.any():
         shown = key[dup].assign(row=rows[dup]).groupby(["id", "date"], sort=False)["row"].apply(list)
         listing = "; ".join(f"{i} {str(d).removesuffix(' 00:00:00')} (rows {', '.join(map(str, r))})"
                             for (i, d), r in list(shown.items())[:5])
         more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
-        raise InputError(f"{source}: duplicate ({id_name}, date) rows: {listing}{more}; "
+        raise InputError(f"{source}: duplicate ({id_name}, date) rows with different values: {listing}{more}; "
                          "remove or aggregate the duplicates")
+    return ~key.duplicated(keep="first").to_numpy()
 
 
 def load_panel(path, *, target: str | None = None, date_col: str | None = None, max_fill: int = 5,
@@ -251,8 +260,9 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
             raise InputError(f"{source}: id column '{id_col}' not found; columns are "
                              f"{', '.join(map(str, df.columns))}; pass one of them as --id-col")
         ids = text_cells(df[id_key])
-        _duplicates(ids, parse_dates(df[date_key], date_name, source, rows, warn=False, **parse), rows, str(id_key),
-                    source)
+        keep = _duplicates(df, ids, parse_dates(df[date_key], date_name, source, rows, warn=False, **parse), rows,
+                           str(id_key), source)
+        df, ids, rows = df[keep], ids[keep], rows[keep]
         rest = df.drop(columns=[id_key])
         tkey = pick_target_column(rest, target, date_key, source)
         numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
