@@ -288,6 +288,9 @@ def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_t
     assert " over the 2 series (" in rep["verdict"]["text"]
     one = {"models": {"ets": {"mean_mase": 0.8, "n_series": 1}, "naive": {"mean_mase": 1.0, "n_series": 1}}}
     assert pooled_verdict(one) == "ets has the lowest mean MASE on the one series backtested (0.800)."
+    left = {**one, "series_left_out": ["b"]}
+    assert pooled_verdict(left) == ("ets has the lowest mean MASE (0.800) over the 1 series where every model forecast "
+                                    "every origin (left out: b).")
 
 
 def test_the_report_says_what_mase_is_scaled_by():

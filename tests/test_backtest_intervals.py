@@ -189,7 +189,7 @@ def test_the_range_sentence_names_each_model_outside_it():
     text = range_sentence(0.8, entry, {"lstm": 0.52, "naive": 0.8, "ets": 0.98, "drift": None})
     assert text.startswith("80% coverage from 5 origins x 10 steps: a calibrated 80% band shows 60.0%-96.0% in 90% of "
                            "such backtests")
-    assert text.endswith("; outside it: lstm 52.0%, ets 98.0%.")
+    assert text.endswith("; outside it: lstm 52.0% (too narrow), ets 98.0% (wider than needed).")
     assert range_sentence(0.8, entry, {"naive": 0.6, "ets": 0.96}).endswith(
         "; every model is inside it, so these folds cannot tell its bands from calibrated ones.")
 

@@ -494,3 +494,9 @@ def test_repeated_dates_of_a_file_of_several_series_read_as_one_name_its_id_colu
     single = put(tmp_path, "date,close\n2020-01-01,1\n2020-01-02,2\n2020-01-01,3\n", "one.csv")
     with pytest.raises(InputError, match=r"\(1 and 3\); remove or aggregate the duplicates$"):
         load_panel(single)
+    # a note (mostly blank) or a flag equal on both rows is no series name
+    other = put(tmp_path, "date,close,note,flag\n2020-01-01,1,,up\n2020-01-02,2,holiday,up\n2020-01-03,2,,down\n"
+                          "2020-01-04,2,,down\n2020-01-01,3,,up\n", "other.csv")
+    for load in (load_prices, lambda q: load_panel(q)):
+        with pytest.raises(InputError, match=r"\(1 and 3\); remove or aggregate the duplicates$"):
+            load(other)

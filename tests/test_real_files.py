@@ -620,7 +620,21 @@ def test_a_month_with_no_row_is_a_missing_value_filled_with_a_warning_not_skippe
                                       "2019-08-31); each was filled with the last price before it. If the months are "
                                       "not missing, fix the dates")
     bad(put(tmp_path, text, "gap.csv"), "no row for the 3 months between 2019-05-31 (row 6) and 2019-09-30 (row 7)",
-        "raise --max-fill to at least 3", max_fill=2)
+        "add them to the file, or keep only the rows after the gap, or raise --max-fill to 3", max_fill=2)
+    hole = "date,value\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(ends) if not 3 <= i <= 20)
+    msg = bad(put(tmp_path, hole, "hole.csv"), "no row for the 18 months", "keep only the rows after the gap")
+    assert "--max-fill" not in msg  # 18 flat months would be no fix
+    # a blank price next to a missing month: the run counts both, and says one is no row of the file
+    blank = text.replace("2019-05-31,105", "2019-05-31,")
+    bad(put(tmp_path, blank, "blank.csv"), "rows 6-6: 4 consecutive missing values, 3 of them a period with no row",
+        max_fill=3)
+    # filled dates follow the file's own pattern: quarter-ends stay quarter-ends, last business days stay so
+    q_ends = pd.date_range("2019-03-31", periods=12, freq="QE")
+    bdays = pd.date_range("2020-01-31", periods=24, freq="BME")
+    for dates, skip in ((q_ends, (5, 6)), (bdays, (20,))):
+        rows = "".join(f"{d:%Y-%m-%d},{i + 1}\n" for i, d in enumerate(dates) if i not in skip)
+        with pytest.warns(MissingPeriodsWarning):
+            assert list(load_prices(put(tmp_path, "date,value\n" + rows)).dates) == list(dates)
     weeks = pd.date_range("2020-01-03", periods=30, freq="W-FRI")
     quarters = pd.date_range("2000-01-01", periods=30, freq="QS")
     for dates, unit in ((weeks, "week"), (quarters, "quarter")):

@@ -160,6 +160,13 @@ def test_the_test_judgement_names_the_model_that_forecast_not_the_network_alone(
     m["network_weight"] = 0.0
     assert test_judgement(m).startswith("the shipped model (AutoARIMA's forecasts unchanged: the network's weight "
                                         "is 0) beats the naive last-value forecast")
+    m["baselines"] = {"models": {"arima": {"mae": 9.5 * (1 - 1e-12), "p_value_vs_lstm": 0.02},  # itself: a tie
+                                 "ets": {"mae": 9.6, "p_value_vs_lstm": 0.5}}}
+    assert "more accurate" not in test_judgement(m)
+    m["baselines"]["models"]["ets"]["mae"] = 9.0
+    assert test_judgement(m).endswith("ets is more accurate on the same test part (MAE 9 against the shipped model's "
+                                      "9.5, Diebold-Mariano p = 0.5: not significant)")
+    m["baselines"] = {"models": {}}
     m["dm_test"].update(p_value=0.3, significant=False)
     assert test_judgement(m).startswith("the error of the shipped model (AutoARIMA's forecasts unchanged: the "
                                         "network's weight is 0) is lower than the naive forecast's, but not by more")

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from forecast.data.calendar import infer_frequency, stamp_text
+from forecast.data.calendar import future_dates, infer_frequency, stamp_text
 from forecast.data.read import (NA_TOKENS, check_file, parse_dates, parse_numbers, pick_date_column,
                                 pick_target_column, read_table, text_cells)
 from forecast.errors import ForecastError, InputError
@@ -57,13 +57,14 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None, date_format: str | None = None, first_line: int = 2,
                       date_col_given: bool | None = None, lines: np.ndarray | None = None,
-                      id_hint: str | None = None) -> PriceSeries:
+                      id_frame: pd.DataFrame | None = None) -> PriceSeries:
     """Validate an in-memory table exactly like `load_prices` validates a file.
 
     ``first_line``: the file's line number of the first row (for messages), or ``lines``: each row's line number
     (a table of some of a file's rows); ``date_col_given``: whether the user named the date column (default:
-    ``date_col`` is given), so a message does not suggest --date-col; ``id_hint``: a column of the whole file that
-    looks like a series id (``id_like``), named in the message for duplicate dates (default: looked for in ``df``).
+    ``date_col`` is given), so a message does not suggest --date-col; ``id_frame``: the whole file's table (with
+    ``attrs["lines"]``), where a column that tells rows of one date apart is looked for (``id_like``) when dates
+    repeat with other prices (default: ``df``).
     """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
@@ -93,9 +94,12 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                          "fix or delete that value")
     order = np.argsort(dates.asi8, kind="stable")
     dates, values, rows = dates[order], values[order], rows[order]
-    dates, values, rows = _dedupe(dates, values, rows, tkey, source, id_hint or id_like(df, (date_key, tkey)))
-    dates, values, rows = _missing_periods(dates, values, rows, max_fill, source)
-    values, keep, n_filled = _fill(values, rows, tkey, max_fill, source)
+    frame = id_frame if id_frame is not None else df.assign(**{LINES: rows_all[~blank]})
+    dates, values, rows = _dedupe(dates, values, rows, tkey, source,
+                                  lambda lo, hi: id_like(frame, (date_key, tkey, LINES), lo, hi))
+    dates, values, rows, added, unit = _missing_periods(dates, values, rows, max_fill, source)
+    values, keep, n_filled = _fill(values, rows, tkey, max_fill, source, added)
+    _warn_filled_periods(dates, added, keep, unit, source)
     dates, values = dates[keep], values[keep]
     freq = infer_frequency(dates)
     if tail is not None:
@@ -108,19 +112,32 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                        date_col=date_name, freq=freq, source=source, n_filled=n_filled)
 
 
-def id_like(df: pd.DataFrame, taken) -> str | None:
-    """A text column other than ``taken`` that repeats a few values (a ticker or series name): the likely id column
-    of a file of several series read as one."""
-    for c in df.columns:
-        if c in taken or pd.api.types.is_numeric_dtype(df[c]):
+LINES = "\x00line"  # a column holding each row's line number in the file (``id_like``'s table)
+
+
+def id_like(frame: pd.DataFrame, taken, lo: int, hi: int) -> str | None:
+    """A text column of ``frame`` other than ``taken`` whose cells on lines ``lo`` and ``hi`` (rows of one date with
+    different prices) differ and whose values repeat a few times (a ticker or series name): the likely id column
+    of a file of several series read as one. Blank cells are no value."""
+    lines = frame[LINES].to_numpy()
+    a, b = (np.flatnonzero(lines == n) for n in (lo, hi))
+    if not len(a) or not len(b):
+        return None
+    for c in frame.columns:
+        if c in taken or pd.api.types.is_numeric_dtype(frame[c]):
             continue
-        cells = text_cells(df[c])
-        if 1 < cells.nunique() <= len(cells) // 2 and pd.to_numeric(cells, errors="coerce").isna().all():
+        cells = text_cells(frame[c])
+        cells = cells[~cells.str.lower().isin(NA_TOKENS)]
+        pair = text_cells(frame[c]).iloc[[a[0], b[0]]]
+        if (pair.index.isin(cells.index).all() and pair.iloc[0] != pair.iloc[1]
+                and 1 < cells.nunique() <= len(cells) // 2 and pd.to_numeric(cells, errors="coerce").isna().all()):
             return str(c)
     return None
 
 
-def _dedupe(dates, values, rows, tkey, source, id_like: str | None = None):
+def _dedupe(dates, values, rows, tkey, source, id_hint=None):
+    """Dates without their repeats; a date repeated with another price is an error (``id_hint(lo, hi)``: a column
+    to pass as --id-col, asked of the two lines)."""
     dup = np.zeros(len(dates), dtype=bool)
     dup[1:] = dates.asi8[1:] == dates.asi8[:-1]
     for i in np.flatnonzero(dup):
@@ -128,9 +145,10 @@ def _dedupe(dates, values, rows, tkey, source, id_like: str | None = None):
         if not (a == b or (np.isnan(a) and np.isnan(b))):
             when = stamp_text(dates[i])
             lo, hi = sorted((rows[i - 1], rows[i]))
+            column = id_hint(lo, hi) if id_hint is not None else None
             raise InputError(f"{source}: date {when} appears in rows {lo} and {hi} with different "
                              f"'{tkey}' values ({a:g} and {b:g}); "
-                             + (f"if the file holds several series, pass --id-col {id_like}; else " if id_like else "")
+                             + (f"if the file holds several series, pass --id-col {column}; else " if column else "")
                              + "remove or aggregate the duplicates")
     return dates[~dup], values[~dup], rows[~dup]
 
@@ -140,44 +158,56 @@ class MissingPeriodsWarning(UserWarning):
 
 
 REGULAR_SHARE = 0.75  # the share of a file's steps that must be one period for a skipped one to count as missing
-PERIODS = {"weekly": ("W", "week", pd.DateOffset(weeks=1)), "monthly": ("M", "month", pd.DateOffset(months=1)),
-           "quarterly": ("Q", "quarter", pd.DateOffset(months=3))}
+PERIODS = {"weekly": ("W", "week"), "monthly": ("M", "month"), "quarterly": ("Q", "quarter")}
 
 
 def _missing_periods(dates, values, rows, max_fill, source):
     """On a weekly, monthly or quarterly calendar (one row a period, REGULAR_SHARE of the steps one period): a row
-    (NaN, one period after the row before, its line number) for each period between the first and last date that
-    has none; more than ``max_fill`` in a row is an error naming them; any is said in a MissingPeriodsWarning.
-    Other calendars: unchanged."""
+    (NaN, dated as the calendar continues from the row before: ``future_dates``, so month-ends stay month-ends,
+    and the line number of the row before) for each period between the first and last date that has none; more
+    than ``max_fill`` in a row is an error naming them. Returns dates, values, rows, which rows were added, and the
+    period's name. Other calendars: unchanged."""
+    unchanged = dates, values, rows, np.zeros(len(dates), dtype=bool), ""
     if len(dates) < 3 or np.median(np.diff(dates.asi8)) < pd.Timedelta(days=6) / pd.Timedelta(1, unit=dates.unit):
-        return dates, values, rows  # daily and finer: its own dates (and no exchange calendar to look up here)
+        return unchanged  # daily and finer: its own dates (and no exchange calendar to look up here)
     freq = infer_frequency(dates)
     if freq not in PERIODS:
-        return dates, values, rows
-    code, unit, step = PERIODS[freq]
+        return unchanged
+    code, unit = PERIODS[freq]
     gaps = np.diff(dates.to_period(code).asi8) - 1
     where = np.flatnonzero(gaps > 0)
     if len(where) == 0 or (gaps < 0).any() or np.mean(gaps == 0) < REGULAR_SHARE:
-        return dates, values, rows  # none missing, or not one row a period: irregular dates keep their own
+        return unchanged  # none missing, or not one row a period: irregular dates keep their own
     for i in where:
         if gaps[i] > max_fill:
+            fill = (f", or raise --max-fill to {gaps[i]} to fill them with the last price" if gaps[i] <= 3 * max_fill
+                    else "")
             raise InputError(f"{source}: no row for the {gaps[i]} {unit}s between {stamp_text(dates[i])} (row "
                              f"{rows[i]}) and {stamp_text(dates[i + 1])} (row {rows[i + 1]}); add them to the file, "
-                             f"or raise --max-fill to at least {gaps[i]} to fill them with the last price")
-    new_dates = [dates[i] + step * k for i in where for k in range(1, gaps[i] + 1)]
+                             f"or keep only the rows after the gap{fill}")
+    new_dates = np.concatenate([future_dates(dates[:i + 1], freq, int(gaps[i])).as_unit(dates.unit).asi8
+                                for i in where])
     at = np.repeat(where + 1, gaps[where])  # insert before the row after each gap
+    added = np.insert(np.zeros(len(dates), dtype=bool), at, True)
+    return (pd.DatetimeIndex(np.insert(dates.asi8, at, new_dates), dtype=dates.dtype), np.insert(values, at, np.nan),
+            np.insert(rows, at, rows[at - 1]), added, unit)
+
+
+def _warn_filled_periods(dates, added, keep, unit, source) -> None:
+    """A MissingPeriodsWarning naming the weeks, months or quarters ``_missing_periods`` added and ``_fill`` kept."""
+    filled = dates[added & keep]
+    if len(filled) == 0:
+        return
     warnings.warn(MissingPeriodsWarning(
-        f"{source}: {len(new_dates)} {unit}{'s' if len(new_dates) > 1 else ''} had no row ("
-        + ", ".join(stamp_text(d) for d in new_dates[:5]) + (" ..." if len(new_dates) > 5 else "")
+        f"{source}: {len(filled)} {unit}{'s' if len(filled) > 1 else ''} had no row ("
+        + ", ".join(stamp_text(d) for d in filled[:5]) + (" ..." if len(filled) > 5 else "")
         + f"); each was filled with the last price before it. If the {unit}s are not missing, fix the dates"),
-        stacklevel=3)
-    dates = pd.DatetimeIndex(np.insert(dates.asi8, at, pd.DatetimeIndex(new_dates).as_unit(dates.unit).asi8),
-                             dtype=dates.dtype)
-    return dates, np.insert(values, at, np.nan), np.insert(rows, at, rows[at - 1])
+        stacklevel=4)
 
 
-def _fill(values, rows, tkey, max_fill, source):
-    """(forward-filled values, mask of rows kept, number filled) per the module's policy."""
+def _fill(values, rows, tkey, max_fill, source, added=None):
+    """(forward-filled values, mask of rows kept, number filled) per the module's policy; ``added``: rows
+    ``_missing_periods`` added (no line of the file: the message counts them apart)."""
     present = ~np.isnan(values)
     if not present.any():
         raise InputError(f"{source}: column '{tkey}' has no values (all missing); "
@@ -189,8 +219,10 @@ def _fill(values, rows, tkey, max_fill, source):
     starts, ends = np.flatnonzero(edges == 1) + first, np.flatnonzero(edges == -1) + first
     for a, b in zip(starts, ends):
         if b - a > max_fill:
+            n_added = 0 if added is None else int(added[a:b].sum())
+            of_them = f", {n_added} of them a period with no row" if n_added else ""
             raise InputError(f"{source}: column '{tkey}' rows {rows[a]}-{rows[b - 1]}: {b - a} "
-                             f"consecutive missing values (more than --max-fill {max_fill}); "
+                             f"consecutive missing values{of_them} (more than --max-fill {max_fill}); "
                              "fill them in the file or raise --max-fill")
     return pd.Series(values).ffill().to_numpy(), keep, int((ends - starts).sum())
 

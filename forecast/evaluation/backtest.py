@@ -561,8 +561,9 @@ def pooled_verdict(p: dict) -> str:
     over = (f" over the {n} series where every model forecast every origin (left out: {', '.join(left[:5])}"
             f"{' ...' if len(left) > 5 else ''})") if left else ""
     if "lstm_beats_naive" not in p:
-        where = "on the one series backtested" if n == 1 else f"over the {n} series" if n else "over the series"
-        return f"{best} has the lowest mean MASE {where} ({finite[best]:.3f}){over}."
+        where = ("" if over else " on the one series backtested" if n == 1 else f" over the {n} series" if n
+                 else " over the series")  # ``over`` says it when series were left out
+        return f"{best} has the lowest mean MASE{where} ({finite[best]:.3f}){over}."
     lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")

@@ -180,7 +180,8 @@ def range_sentence(level: float, entry: dict, coverages: dict[str, float | None]
     and which models fall outside it."""
     pct = f"{level_label(level)}%"
     low, high = entry["low"], entry["high"]
-    outside = [f"{name} {v:.1%}" for name, v in coverages.items() if v is not None and not low <= v <= high]
+    outside = [f"{name} {v:.1%} ({'too narrow' if v < low else 'wider than needed'})"
+               for name, v in coverages.items() if v is not None and not low <= v <= high]
     head = (f"{pct} coverage from {entry['origins']} origins x {entry['steps']} steps: a calibrated {pct} band "
             f"shows {low:.1%}-{high:.1%} in {entry['mass']:.0%} of such backtests (simulated on a random walk; "
             "more folds narrow the range)")

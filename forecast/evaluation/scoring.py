@@ -100,10 +100,10 @@ def pooled(per_series: dict[str, dict]) -> dict:
     p = {sid: m["dm_test"]["p_value"] for sid, m in per_series.items()}
     significant = [sid for sid, m in per_series.items() if beats_significantly(m)]
     parts = [m for m in per_series.values() if (m.get("hybrid") or {}).get("used")
-             and m["hybrid"].get("part") not in ("season", "none")]
+             and m["hybrid"].get("part") not in ("season", "none") and m.get("network_weight") != 0]
     return {"n_series": len(per_series), "n_beats_naive": sum(m["beats_naive"] for m in per_series.values()),
             "n_beats_naive_significantly": len(significant),
-            "n_statistical_part": len(parts),  # series whose network corrects a statistical model's forecasts
+            "n_statistical_part": len(parts),  # series whose network corrects a statistical model's (weight > 0)
             "n_weight_zero": sum(m.get("network_weight") == 0 for m in per_series.values()),  # forecasts unchanged
             "mean_skill_vs_naive": float(np.mean([m["skill_vs_naive"] for m in per_series.values()])),
             "mean_relative_mae": float(np.mean(rel)) if rel else float("nan"),

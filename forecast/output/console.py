@@ -147,6 +147,7 @@ def test_judgement(m: dict) -> str:
     from forecast.evaluation.verdict import shipped_label
 
     subject = shipped_label(m.get("hybrid"), m.get("network_weight"))
+    short = "the LSTM" if subject.startswith("the LSTM") else "the shipped model"  # said again after the subject
     if beats_significantly(m):
         text = f"{subject} beats the naive last-value forecast on the test part"
     elif m["beats_naive"]:
@@ -155,7 +156,7 @@ def test_judgement(m: dict) -> str:
                 "`forecast backtest` before trusting it")
     else:
         text = (f"{subject} does NOT beat the naive last-value forecast; use the naive forecast, or run "
-                "`forecast backtest` before trusting the LSTM")
+                f"`forecast backtest` before trusting {short}")
     name = better_baseline(m)
     if name is not None:
         from forecast.evaluation.verdict import apart
@@ -165,14 +166,17 @@ def test_judgement(m: dict) -> str:
         theirs, lstm = apart(r["mae"], m["lstm"]["mae"])
         tested = ("Diebold-Mariano not tested: too few origins" if not known(p_b)
                   else f"Diebold-Mariano p = {p_b:.3g}" + (": significant" if p_b < 0.05 else ": not significant"))
-        text += f"; {name} is more accurate on the same test part (MAE {theirs} against the LSTM's {lstm}, {tested})"
+        text += f"; {name} is more accurate on the same test part (MAE {theirs} against {short}'s {lstm}, {tested})"
     return text
 
 
 def better_baseline(m: dict) -> str | None:
-    """The test part's baseline with the lowest MAE, if that is below the LSTM's."""
+    """The test part's baseline with the lowest MAE, if that is below the LSTM's by more than float noise (with a
+    network weight of 0 the shipped model's forecasts are its statistical part's, the same model)."""
+    from forecast.evaluation.scoring import beats
+
     better = {n: r["mae"] for n, r in (m.get("baselines") or {}).get("models", {}).items()
-              if r["mae"] < m["lstm"]["mae"]}
+              if beats(r["mae"], m["lstm"]["mae"])}
     return min(better, key=better.get) if better else None
 
 

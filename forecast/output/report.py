@@ -215,13 +215,16 @@ def _test_sentence(test: dict) -> tuple[str, bool]:
     """The test part in words (the train summary's judgement, console.test_judgement) and whether it favours the
     LSTM: better than naive significantly, and no statistical baseline more accurate."""
     from forecast.evaluation.scoring import beats_significantly
+    from forecast.evaluation.verdict import shipped_label
     from forecast.output.console import better_baseline, test_judgement
 
     judgement = test_judgement(test)
     good = beats_significantly(test) and better_baseline(test) is None
+    subject = "the LSTM" if shipped_label(test.get("hybrid"), test.get("network_weight")).startswith("the LSTM") \
+        else "the shipped model"  # the judgement says what it forecasts
     return (f"On the held-out test part ({test.get('first_date', test.get('first_origin'))} .. "
             f"{test.get('last_date')}, {test.get('n_origins')} forecast origins from {test.get('first_origin')} x "
-            f"{test.get('horizon')} steps) the LSTM's mean absolute "
+            f"{test.get('horizon')} steps) {subject}'s mean absolute "
             f"error is {fmt(test['lstm']['mae'])} against {fmt(test['naive']['mae'])} for the naive "
             f"last-value forecast (skill {fmt(test.get('skill_vs_naive'), 'skill_vs_naive')}): {judgement}."
             + _evidence(test), good)
