@@ -19,8 +19,8 @@ Missing values (empty, NaN, nan, null, NA, N/A, None, "." and "-"):
   * a target column with no values at all is an error.
 Rows are sorted by date; duplicate dates with identical values are collapsed, otherwise an error.
 Non-trading days are never inserted: the series keeps its own dates. On a weekly, monthly or quarterly
-calendar, though, a period with no row is a missing value (``_missing_periods``): it gets a row, one period
-after the last, and is filled like a blank (at most `max_fill` in a row), with a MissingPeriodsWarning; a
+calendar, though, a period with no row is a missing value (``_missing_periods``): it gets a row, dated as the
+calendar continues, and is filled like a blank (at most `max_fill` in a row), with a MissingPeriodsWarning; a
 model that skipped it would take the next month for this one and its season would slip. Infinite values are errors;
 zero and negative prices are allowed here (the log transform checks them). Files are only read.
 """
@@ -57,14 +57,14 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None, date_format: str | None = None, first_line: int = 2,
                       date_col_given: bool | None = None, lines: np.ndarray | None = None,
-                      id_frame: pd.DataFrame | None = None) -> PriceSeries:
+                      id_frame: pd.DataFrame | None = None, id_lines: np.ndarray | None = None) -> PriceSeries:
     """Validate an in-memory table exactly like `load_prices` validates a file.
 
     ``first_line``: the file's line number of the first row (for messages), or ``lines``: each row's line number
     (a table of some of a file's rows); ``date_col_given``: whether the user named the date column (default:
-    ``date_col`` is given), so a message does not suggest --date-col; ``id_frame``: the whole file's table (with
-    ``attrs["lines"]``), where a column that tells rows of one date apart is looked for (``id_like``) when dates
-    repeat with other prices (default: ``df``).
+    ``date_col`` is given), so a message does not suggest --date-col; ``id_frame`` and ``id_lines``: the whole
+    file's table and its rows' line numbers, where a column that tells rows of one date apart is looked for
+    (``id_like``) when dates repeat with other prices (default: ``df``).
     """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
@@ -94,9 +94,9 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                          "fix or delete that value")
     order = np.argsort(dates.asi8, kind="stable")
     dates, values, rows = dates[order], values[order], rows[order]
-    frame = id_frame if id_frame is not None else df.assign(**{LINES: rows_all[~blank]})
+    frame, frame_lines = (df, rows_all[~blank]) if id_frame is None else (id_frame, id_lines)
     dates, values, rows = _dedupe(dates, values, rows, tkey, source,
-                                  lambda lo, hi: id_like(frame, (date_key, tkey, LINES), lo, hi))
+                                  lambda lo, hi: id_like(frame, frame_lines, (date_key, tkey), lo, hi))
     dates, values, rows, added, unit = _missing_periods(dates, values, rows, max_fill, source)
     values, keep, n_filled = _fill(values, rows, tkey, max_fill, source, added)
     _warn_filled_periods(dates, added, keep, unit, source)
@@ -112,15 +112,11 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                        date_col=date_name, freq=freq, source=source, n_filled=n_filled)
 
 
-LINES = "\x00line"  # a column holding each row's line number in the file (``id_like``'s table)
-
-
-def id_like(frame: pd.DataFrame, taken, lo: int, hi: int) -> str | None:
-    """A text column of ``frame`` other than ``taken`` whose cells on lines ``lo`` and ``hi`` (rows of one date with
-    different prices) differ and whose values repeat a few times (a ticker or series name): the likely id column
-    of a file of several series read as one. Blank cells are no value."""
-    lines = frame[LINES].to_numpy()
-    a, b = (np.flatnonzero(lines == n) for n in (lo, hi))
+def id_like(frame: pd.DataFrame, lines: np.ndarray, taken, lo: int, hi: int) -> str | None:
+    """A text column of ``frame`` (its rows on file ``lines``) other than ``taken`` whose cells on lines ``lo`` and
+    ``hi`` (rows of one date with different prices) differ and whose values repeat a few times (a ticker or series
+    name): the likely id column of a file of several series read as one. Blank cells are no value."""
+    a, b = (np.flatnonzero(np.asarray(lines) == n) for n in (lo, hi))
     if not len(a) or not len(b):
         return None
     for c in frame.columns:

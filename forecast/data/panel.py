@@ -22,7 +22,7 @@ import pandas as pd
 
 from forecast.data import features as feat
 from forecast.data.calendar import stamp_text
-from forecast.data.load import LINES, series_from_frame
+from forecast.data.load import series_from_frame
 from forecast.data.read import (check_file, find_column, parse_dates, parse_numbers, pick_date_column, pick_target_column,
                                 read_table, stack_tickers, text_cells)
 from forecast.errors import InputError
@@ -300,7 +300,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         _check_features(features, df, numeric, (date_key,), source)
         jobs = [(str(tkey), df, tkey, numeric, rows)]
         layout = "single"
-        parse = {**parse, "id_frame": df.assign(**{LINES: rows})}  # a column to name if dates repeat: several series?
+        parse = {**parse, "id_frame": df, "id_lines": rows}  # a column to name if dates repeat: several series?
     series, skipped = [], {}
     for sid, sub, key, num, lines in jobs:
         try:

@@ -456,9 +456,9 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
     ms / us / ns), or quarters ('2018Q1' -> 2018-01-01); ``date_format`` (a strftime format, 'ISO8601' or
     'mixed') overrides. Day-first vs month-first: ``dayfirst`` if given, else a day over 12 decides, else the
     reading whose dates fall far more regularly (``_irregularity``: 01/07/1991, 01/08/1991, ... is monthly
-    day-first), else the separator ('.' day-first, others month-first); that last case is a guess and emits a DateOrderWarning
-    (``warn=False``: silent). ``info`` (a dict) receives format, dayfirst and order_guessed. The error names
-    the first row that is not in the column's format; "or pass --date-col" is left out when
+    day-first), else the separator ('.' day-first, others month-first); that last case is a guess and emits a
+    DateOrderWarning (``warn=False``: silent). ``info`` (a dict) receives format, dayfirst and order_guessed. The
+    error names the first row that is not in the column's format; "or pass --date-col" is left out when
     ``date_col_given``.
     """
     if info is None:

@@ -380,8 +380,8 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
     from forecast.evaluation.verdict import text_of
 
     p, s = report["pooled"], report["settings"]
-    table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no network'} fit, {s['folds']} folds x "
-                        f"{s['horizon']} steps): mean MASE per model")
+    table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no network'} fit, "
+                        f"{s['folds']} folds x {s['horizon']} steps): mean MASE per model")
     for col in ("model", "mean MASE", "mean skill vs naive", "series"):
         table.add_column(col, justify="left" if col == "model" else "right")
     ranked = sorted(p["models"], key=lambda n: p["models"][n]["mean_mase"] if p["models"][n]["mean_mase"] is not None
