@@ -96,13 +96,18 @@ def lstm_label(parts, unit: str = "fits") -> str:
     return f"the LSTM (correcting the forecasts of {', '.join(names[:-1])} or {names[-1]}{where})"
 
 
+def used_part(hybrid: dict | None) -> str | None:
+    """The hybrid part a test part's metrics say was used ("arima", "season", ...), or None."""
+    return (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
+
+
 def shipped_label(hybrid: dict | None, weight: float | None) -> str:
     """How a test part's judgement names the model ``train`` ships, from its metrics' ``hybrid`` and
     ``network_weight``: with a statistical part "the LSTM (correcting AutoARIMA's forecasts)", or, where the
     network's weight is 0, that model's forecasts themselves; without one and a weight of 0, the naive forecast
     itself (a seasonal profile's too: the weight shrinks toward the naive forecast). A statistical model's win, or
     naive's, is then never credited to the network."""
-    part = (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
+    part = used_part(hybrid)
     if part not in (None, "season", "none"):
         name = display_name(part)
         return (f"the shipped model ({name}'s forecasts unchanged: the network's weight is 0)" if weight == 0

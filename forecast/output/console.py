@@ -119,9 +119,9 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
 def _shipped_short(hybrid: dict | None, weight: float | None) -> str:
     """A table cell for what a series' forecasts are: "AutoARIMA + network x0.43", "AutoARIMA (weight 0)",
     "naive (weight 0)", "season + network x0.2", "network" (``verdict.shipped_label`` in a sentence)."""
-    from forecast.evaluation.verdict import display_name
+    from forecast.evaluation.verdict import display_name, used_part
 
-    part = (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
+    part = used_part(hybrid)
     anchor = display_name(part) if part not in (None, "none") else "naive"
     if weight == 0:
         return f"{'naive' if part == 'season' else anchor} (weight 0)"
