@@ -10,6 +10,7 @@ import pytest
 
 from forecast.data import features as feat
 from forecast.errors import InputError
+from forecast.data.load import FilledValuesWarning
 from forecast.data.panel import TrimmedRowsWarning, load_panel
 
 
@@ -55,9 +56,11 @@ def test_covariates_align_on_the_target_dates_by_case_insensitive_name(tmp_path)
     with pytest.warns(TrimmedRowsWarning) as caught:
         s = load_panel(tmp_path / "p.csv", features=("volume", "log_volume")).series[0]
     # the first row, before the first volume, is left out (never filled from a later value); the gap carried forward
-    assert str(caught[0].message) == (f"{tmp_path / 'p.csv'}: the first 1 rows (to 2024-01-01) are left out: "
-                                      "covariate 'volume' starts on 2024-01-02, and a covariate is not filled from "
-                                      "later rows")
+    trimmed, filled = ([str(w.message) for w in caught if w.category is c] for c in (TrimmedRowsWarning,
+                                                                                     FilledValuesWarning))
+    assert trimmed == [f"{tmp_path / 'p.csv'}: the first 1 rows (to 2024-01-01) are left out: covariate 'volume' "
+                       "starts on 2024-01-02, and a covariate is not filled from later rows"]
+    assert filled == [f"{tmp_path / 'p.csv'}: 1 missing value in 'VOLUME' (row 5) filled with the value before it"]
     assert list(s.values) == [11, 12, 13, 14, 15] and s.dates[0] == pd.Timestamp("2024-01-02")
     np.testing.assert_array_equal(s.features[:, 0], [5, 6, 6, 8, 9])
     np.testing.assert_allclose(s.features[:, 1], np.log1p([5, 6, 6, 8, 9]))

@@ -652,3 +652,16 @@ def test_a_month_with_no_row_is_a_missing_value_filled_with_a_warning_not_skippe
         warnings.simplefilter("error", MissingPeriodsWarning)
         s = load_prices(put(tmp_path, "date,value\n" + "".join(f"{d:%Y-%m-%d},{i + 1}\n" for i, d in enumerate(days))))
     assert list(s.dates) == list(days) and s.n_filled == 0
+
+
+def test_blank_prices_filled_are_named_in_a_warning(tmp_path):
+    """Blank prices inside the series are forward-filled and counted; a warning names their lines, so the user can
+    check them (leading blanks are dropped, not filled, and not named)."""
+    from forecast.data.load import FilledValuesWarning
+
+    p = put(tmp_path, "date,value\n2020-01-01,\n2020-01-02,1\n2020-01-03,\n2020-01-06,3\n2020-01-07,NA\n2020-01-08,6\n")
+    with pytest.warns(FilledValuesWarning) as record:
+        s = load_prices(p)
+    assert list(s.values) == [1, 1, 3, 3, 6] and s.n_filled == 2
+    assert [str(w.message) for w in record if w.category is FilledValuesWarning] == [
+        f"{p}: 2 missing values in 'value' (rows 4, 6) filled with the value before each"]

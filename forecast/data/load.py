@@ -14,8 +14,9 @@ ignored.
 
 Missing values (empty, NaN, nan, null, NA, N/A, None, "." and "-"):
   * leading and trailing missing target values are dropped (there is nothing to fill them from);
-  * interior gaps of at most `max_fill` consecutive missing values are forward-filled and counted
-    in `PriceSeries.n_filled`; a longer gap is an error (fix the file or raise --max-fill);
+  * interior gaps of at most `max_fill` consecutive missing values are forward-filled, counted
+    in `PriceSeries.n_filled` and named in a FilledValuesWarning; a longer gap is an error (fix the file or
+    raise --max-fill);
   * a target column with no values at all is an error.
 Rows are sorted by date; duplicate dates with identical values are collapsed, otherwise an error.
 Non-trading days are never inserted: the series keeps its own dates. On a weekly, monthly or quarterly
@@ -98,8 +99,10 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     dates, values, rows = _dedupe(dates, values, rows, tkey, source,
                                   lambda lo, hi: id_like(frame, frame_lines, (date_key, tkey), lo, hi))
     dates, values, rows, added, unit = _missing_periods(dates, values, rows, max_fill, source)
+    blanks = np.isnan(values) & ~added  # the file's own missing values (before filling)
     values, keep, n_filled = _fill(values, rows, tkey, max_fill, source, added)
     _warn_filled_periods(dates, added, keep, unit, source)
+    _warn_filled_values(rows[blanks & keep], tkey, source)
     dates, values = dates[keep], values[keep]
     freq = infer_frequency(dates)
     if tail is not None:
@@ -199,6 +202,21 @@ def _warn_filled_periods(dates, added, keep, unit, source) -> None:
         + ", ".join(stamp_text(d) for d in filled[:5]) + (" ..." if len(filled) > 5 else "")
         + f"); each was filled with the last price before it. If the {unit}s are not missing, fix the dates"),
         stacklevel=4)
+
+
+class FilledValuesWarning(UserWarning):
+    """Missing values inside a series were forward-filled (``_fill``): which rows, so the user can check them."""
+
+
+def _warn_filled_values(lines: np.ndarray, tkey, source) -> None:
+    """A FilledValuesWarning naming the file's lines whose missing value was forward-filled."""
+    if len(lines) == 0:
+        return
+    many = len(lines) > 1
+    shown = ", ".join(map(str, lines[:8])) + (" ..." if len(lines) > 8 else "")
+    warnings.warn(FilledValuesWarning(
+        f"{source}: {len(lines)} missing value{'s' * many} in '{tkey}' (row{'s' * many} {shown}) filled with the "
+        f"value before {'each' if many else 'it'}"), stacklevel=4)
 
 
 def _fill(values, rows, tkey, max_fill, source, added=None):

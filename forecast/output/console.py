@@ -266,13 +266,13 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
 @contextlib.contextmanager
 def warnings_on_stderr() -> Iterator[None]:
     """The tool's own warnings about the user's data (skipped series or rows, a guessed day/month order, missing
-    weeks, months or quarters filled) become one ``warning:`` line each on stderr, repeats once; other warnings
-    pass through unchanged."""
-    from forecast.data.load import MissingPeriodsWarning
+    values, weeks, months or quarters filled) become one ``warning:`` line each on stderr, repeats once; other
+    warnings pass through unchanged."""
+    from forecast.data.load import FilledValuesWarning, MissingPeriodsWarning
     from forecast.data.panel import SkippedSeriesWarning, TrimmedRowsWarning
     from forecast.data.read import DateOrderWarning
 
-    ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning)
+    ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning, FilledValuesWarning)
     with warnings.catch_warnings(record=True) as caught:
         for category in ours:
             warnings.simplefilter("always", category)
