@@ -93,9 +93,9 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
         i = int(np.flatnonzero(np.isinf(values))[0])
         raise InputError(f"{source}: column '{tkey}' row {rows[i]}: value is infinite; "
                          "fix or delete that value")
+    frame, frame_lines = (df, rows) if id_frame is None else (id_frame, id_lines)  # rows: df's lines, as read
     order = np.argsort(dates.asi8, kind="stable")
     dates, values, rows = dates[order], values[order], rows[order]
-    frame, frame_lines = (df, rows_all[~blank]) if id_frame is None else (id_frame, id_lines)
     dates, values, rows = _dedupe(dates, values, rows, tkey, source,
                                   lambda lo, hi: id_like(frame, frame_lines, (date_key, tkey), lo, hi))
     dates, values, rows, added, unit = _missing_periods(dates, values, rows, max_fill, source)

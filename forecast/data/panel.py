@@ -215,8 +215,9 @@ def _duplicates(df: pd.DataFrame, ids: pd.Series, dates: pd.DatetimeIndex, rows:
     repeated = key.duplicated(keep=False).to_numpy()
     if not repeated.any():
         return np.ones(len(key), dtype=bool)
-    row_text = df.astype(str).agg("\x1f".join, axis=1).to_numpy()  # a row's cells, to tell repeats apart
-    dup = repeated & key.assign(text=row_text).groupby(["id", "date"], sort=False)["text"].transform(
+    row_text = df[repeated].astype(str).agg("\x1f".join, axis=1).to_numpy()  # the cells of the rows that repeat
+    dup = repeated.copy()
+    dup[repeated] = key[repeated].assign(text=row_text).groupby(["id", "date"], sort=False)["text"].transform(
         "nunique").gt(1).to_numpy()  # an (id, date) whose rows differ somewhere
     if dup.any():
         shown = key[dup].assign(row=rows[dup]).groupby(["id", "date"], sort=False)["row"].apply(list)

@@ -530,6 +530,11 @@ def pooled(reports: dict[str, dict]) -> dict:
 MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little to tell
 
 
+def _pooled_origins(p: dict) -> int:
+    """The forecast origins the pooled LSTM-vs-naive evidence rests on, over every series."""
+    return sum(e["origins"] for e in p.get("evidence", {}).values())
+
+
 def _mean_mase(p: dict) -> dict[str, float]:
     """Each model's mean MASE over the pooled series, where it is a number."""
     return {n: m["mean_mase"] for n, m in p["models"].items()
@@ -544,7 +549,7 @@ def pooled_verdict_object(p: dict) -> dict:
     says they are too few to tell), ``lstm_is`` and ``significance``."""
     finite = _mean_mase(p)
     ranking = sorted(finite, key=finite.get)
-    enough = sum(e["origins"] for e in p.get("evidence", {}).values()) >= MIN_POOLED_ORIGINS
+    enough = _pooled_origins(p) >= MIN_POOLED_ORIGINS
     return {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": "mean_mase",
             "p_value_vs_naive": (p.get("dm_test") or {}).get("p_value") if enough else None,
             "lstm_is": p.get("lstm_is", "the LSTM"), "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
@@ -572,7 +577,7 @@ def pooled_verdict(p: dict) -> str:
     else:
         rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
                 + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"){over}: use {best}")
-    n_origins = sum(e["origins"] for e in p["evidence"].values())
+    n_origins = _pooled_origins(p)
     if n_origins < MIN_POOLED_ORIGINS:
         return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."
     dm = p["dm_test"]

@@ -16,7 +16,7 @@ import pandas as pd
 from forecast.data.panel import Series
 from forecast.data.windows import label_index
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.evaluation.verdict import used_part
+from forecast.evaluation.verdict import statistical_part
 from forecast.io import known
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
@@ -101,7 +101,7 @@ def pooled(per_series: dict[str, dict]) -> dict:
     p = {sid: m["dm_test"]["p_value"] for sid, m in per_series.items()}
     significant = [sid for sid, m in per_series.items() if beats_significantly(m)]
     parts = [m for m in per_series.values()
-             if used_part(m.get("hybrid")) not in (None, "season", "none") and m.get("network_weight") != 0]
+             if statistical_part(m.get("hybrid")) is not None and m.get("network_weight") != 0]
     return {"n_series": len(per_series), "n_beats_naive": sum(m["beats_naive"] for m in per_series.values()),
             "n_beats_naive_significantly": len(significant),
             "n_statistical_part": len(parts),  # series whose network corrects a statistical model's (weight > 0)

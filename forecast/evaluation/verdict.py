@@ -101,20 +101,31 @@ def used_part(hybrid: dict | None) -> str | None:
     return (hybrid or {}).get("part") if (hybrid or {}).get("used") else None
 
 
+def statistical_part(hybrid: dict | None) -> str | None:
+    """The statistical model ("arima", "ets", ...) a test part's metrics say the network corrected, or None."""
+    part = used_part(hybrid)
+    return part if part not in ("season", "none") else None
+
+
 def shipped_label(hybrid: dict | None, weight: float | None) -> str:
     """How a test part's judgement names the model ``train`` ships, from its metrics' ``hybrid`` and
     ``network_weight``: with a statistical part "the LSTM (correcting AutoARIMA's forecasts)", or, where the
     network's weight is 0, that model's forecasts themselves; without one and a weight of 0, the naive forecast
     itself (a seasonal profile's too: the weight shrinks toward the naive forecast). A statistical model's win, or
     naive's, is then never credited to the network."""
-    part = used_part(hybrid)
-    if part not in (None, "season", "none"):
+    part = statistical_part(hybrid)
+    if part is not None:
         name = display_name(part)
         return (f"the shipped model ({name}'s forecasts unchanged: the network's weight is 0)" if weight == 0
                 else f"the LSTM (correcting {name}'s forecasts)")
     if weight == 0:
         return "the shipped model (the naive forecast itself: the network's weight is 0)"
     return "the LSTM"
+
+
+def shipped_name(hybrid: dict | None, weight: float | None) -> str:
+    """``shipped_label`` said again, short: "the LSTM", or "the shipped model" where the network's weight is 0."""
+    return "the LSTM" if shipped_label(hybrid, weight).startswith("the LSTM") else "the shipped model"
 
 
 def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae", lstm_is: str = "the LSTM") -> dict:

@@ -144,10 +144,10 @@ def test_judgement(m: dict) -> str:
     test finds it significant) and, where a statistical baseline is more accurate, that one with its p-value.
     The train summary and the report both say it in these words."""
     from forecast.evaluation.scoring import beats_significantly
-    from forecast.evaluation.verdict import shipped_label
+    from forecast.evaluation.verdict import shipped_label, shipped_name
 
     subject = shipped_label(m.get("hybrid"), m.get("network_weight"))
-    short = "the LSTM" if subject.startswith("the LSTM") else "the shipped model"  # said again after the subject
+    short = shipped_name(m.get("hybrid"), m.get("network_weight"))  # said again after the subject
     if beats_significantly(m):
         text = f"{subject} beats the naive last-value forecast on the test part"
     elif m["beats_naive"]:

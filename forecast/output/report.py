@@ -215,13 +215,12 @@ def _test_sentence(test: dict) -> tuple[str, bool]:
     """The test part in words (the train summary's judgement, console.test_judgement) and whether it favours the
     LSTM: better than naive significantly, and no statistical baseline more accurate."""
     from forecast.evaluation.scoring import beats_significantly
-    from forecast.evaluation.verdict import shipped_label
+    from forecast.evaluation.verdict import shipped_name
     from forecast.output.console import better_baseline, test_judgement
 
     judgement = test_judgement(test)
     good = beats_significantly(test) and better_baseline(test) is None
-    subject = "the LSTM" if shipped_label(test.get("hybrid"), test.get("network_weight")).startswith("the LSTM") \
-        else "the shipped model"  # the judgement says what it forecasts
+    subject = shipped_name(test.get("hybrid"), test.get("network_weight"))  # the judgement says what it forecasts
     return (f"On the held-out test part ({test.get('first_date', test.get('first_origin'))} .. "
             f"{test.get('last_date')}, {test.get('n_origins')} forecast origins from {test.get('first_origin')} x "
             f"{test.get('horizon')} steps) {subject}'s mean absolute "

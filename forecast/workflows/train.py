@@ -1,5 +1,5 @@
-"""Train end to end, for one series or many: load a panel -> split each series chronologically (all at the same
-dates) -> fit -> score
+"""Train end to end, for one series or many: load a panel -> split each series chronologically (for a global
+network all at the same dates) -> fit -> score
 each series' test part -> calibrate its intervals -> save one bundle.
 
 ``cfg.model.fit`` decides the networks: ``global`` (default) trains one LSTM across the series, ``per_series``
@@ -85,7 +85,7 @@ def panel_splits_of(panel: Panel, cfg: RunConfig) -> tuple[dict[str, Split], dic
 
 
 def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
-    """Each series' train | validation | test split, at the same dates for all (``windows.panel_splits``)."""
+    """Each series' train | validation | test split (``panel_splits_of``: at the same dates for a global network)."""
     splits, why = panel_splits_of(panel, cfg)
     if why:  # load_training_panel left out every series it cannot split
         raise ForecastError(f"series {next(iter(why))}: {next(iter(why.values()))}")
