@@ -91,6 +91,7 @@ def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path
     assert report["settings"]["retraining"].startswith("models refit every 8 folds")
     assert {"statistic", "p_value", "loss", "verdict"} <= set(report["dm_test"])
     assert report["dm_test"]["p_value"] >= 0.05  # a random walk: no significant skill
+    assert report["dm_test"]["n"] == 8 and report["dm_test"]["overlap"] == 1  # one loss per origin; step = horizon
     v = report["verdict"]
     assert not (v["best"] == "lstm" and v["p_value_vs_best"] < 0.05)  # never a significant LSTM win here
     assert report["dm_test"]["vs_best"]["models"] == ["lstm", v["compared_with"]]

@@ -339,10 +339,18 @@ def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
     in every fold's fit; with --hybrid none it is plain 'the LSTM'."""
     from forecast.evaluation.backtest import backtest
 
+    import dataclasses
+
     panel = _seasonal_ar(n=240, phi=0.0)
-    for hybrid, label in (("ets", "the LSTM (correcting AutoETS's forecasts)"), ("none", "the LSTM")):
-        rep = backtest(panel, _cfg(hybrid, epochs=2), folds=2, models=("lstm", "naive", "theta")).report
+    zero = "the lstm row (AutoETS's forecasts unchanged: the network's weight is 0 in every fit)"
+    for hybrid, shrink, label in (("ets", False, "the LSTM (correcting AutoETS's forecasts)"),
+                                  ("none", False, "the LSTM"), ("ets", True, zero)):
+        cfg = _cfg(hybrid, epochs=2)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, shrink=shrink))
+        rep = backtest(panel, cfg, folds=2, models=("lstm", "naive", "theta")).report
         v = rep["verdict"]
+        if shrink:  # white-noise residuals: validation confirms nothing the network learned, in either fit
+            assert rep["network_weight"]["per_fit"] == [0.0, 0.0]
         assert v["lstm_is"] == label
         assert (label in v["text"]) or (label[0].upper() + label[1:]) in v["text"]
 

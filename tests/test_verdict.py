@@ -129,6 +129,56 @@ def test_lstm_label_names_the_statistical_parts_of_the_fits():
     assert text.startswith("The LSTM (correcting AutoETS's forecasts) is best here")
 
 
+def test_a_row_whose_network_weight_is_0_in_every_fit_is_named_by_what_it_forecast():
+    from forecast.evaluation.verdict import lstm_label
+
+    zero = "unchanged: the network's weight is 0 in every fit)"
+    assert lstm_label(["mstl", "ets", "ets"], weights=[0, 0, 0]) == f"the lstm row (the forecasts of MSTL or AutoETS {zero}"
+    assert lstm_label(["ets", "ets"], weights=[0.0, 0.0]) == f"the lstm row (AutoETS's forecasts {zero}"
+    assert lstm_label([None, None], weights=[0, 0]) == f"the lstm row (the naive forecast itself {zero}"
+    assert lstm_label(["ets", None], weights=[0, 0]) == f"the lstm row (the naive forecast or AutoETS's forecasts {zero}"
+    # one fit where the network took a part: the LSTM did forecast, and is named as before
+    assert lstm_label(["ets", "ets"], weights=[0, 0.4]) == "the LSTM (correcting AutoETS's forecasts)"
+    assert lstm_label([None], weights=[0.3]) == "the LSTM"
+    models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
+    text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"], weights=[0]))["text"]
+    assert text.startswith(f"The lstm row (AutoETS's forecasts {zero} is best here")
+
+
+def test_the_tests_take_one_loss_per_origin_not_one_per_forecast():
+    """The h errors of one origin share its starting level: the test is the t-test of the origins' MAE
+    differences (Diebold-Mariano with h = 1 is exactly that), not a test on h times as many forecasts."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    actual = 100 + rng.normal(0, 1, (3, 8)).cumsum(axis=1)
+    level = np.array([[1.0], [2.0], [1.5]])  # each origin's forecasts miss by its own level, at every step
+    F = {"lstm": actual + level + rng.normal(0, 0.01, (3, 8)), "naive": actual + 1.4 * level,
+         "ets": actual + np.array([[1.9], [1.8], [1.6]])}
+    models = {name: {"mae": M.mae(actual, f), "rmse": M.rmse(actual, f)} for name, f in F.items()}
+    v = verdict(models, F, actual, F["naive"])
+    per_origin = {name: np.abs(f - actual).mean(axis=1) for name, f in F.items()}
+    for key, other in (("p_value_vs_naive", "naive"), ("p_value_vs_best", v["compared_with"])):
+        t = stats.ttest_1samp(per_origin["lstm"] - per_origin[other], 0.0)
+        assert v[key] == pytest.approx(t.pvalue, rel=1e-9)
+    assert v["tests"]["vs_naive"]["n"] == 3 and v["tests"]["vs_naive"]["unit"] == "origin"
+    assert v["p_value_vs_best"] > 0.2  # 24 forecasts taken one by one made this look significant
+
+
+def test_origins_that_share_targets_are_tested_with_their_overlap():
+    from forecast.evaluation.verdict import dm_test, overlap_of
+
+    assert [overlap_of(8, step) for step in (1, 3, 4, 8, 16)] == [8, 3, 2, 1, 1]
+    rng = np.random.default_rng(0)
+    actual = rng.normal(0, 1, (30, 4))
+    fa, fb = actual + rng.normal(0, 1, (30, 4)), actual + rng.normal(0, 1.3, (30, 4))
+    apart, shared = dm_test(fa, fb, actual, ("a", "b")), dm_test(fa, fb, actual, ("a", "b"), overlap=4)
+    losses = [np.abs(f - actual).mean(axis=1) for f in (fa, fb)]
+    assert apart["p_value"] == pytest.approx(M.diebold_mariano(*losses, horizon=1, loss="absolute")["p_value"])
+    assert shared["p_value"] == pytest.approx(M.diebold_mariano(*losses, horizon=4, loss="absolute")["p_value"])
+    assert shared["p_value"] != pytest.approx(apart["p_value"]) and shared["overlap"] == 4 and shared["n"] == 30
+
+
 def test_a_gap_too_small_to_print_is_said_in_words():
     from forecast.evaluation.verdict import _pct
 

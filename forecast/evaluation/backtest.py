@@ -255,10 +255,10 @@ def coverage_ranges(levels, origins, horizon: int) -> dict:
     return out
 
 
-def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
-    """LSTM vs naive (Diebold-Mariano, absolute errors), with ``vs_best``: the LSTM vs the verdict's
-    ``compared_with`` model (the best other model), when there is one."""
-    test = M.diebold_mariano((F_lstm - A).ravel(), (N - A).ravel(), horizon=horizon, loss=DM_LOSS)
+def _dm(F_lstm, A, N, overlap: int, verdict: dict | None = None) -> dict:
+    """LSTM vs naive (Diebold-Mariano on each origin's mean absolute error, ``verdict.dm_test``), with ``vs_best``:
+    the LSTM vs the verdict's ``compared_with`` model (the best other model), when there is one."""
+    test = V.dm_test(F_lstm, N, A, ("lstm", "naive"), overlap)
     p, stat = test["p_value"], test["statistic"]
     if not math.isfinite(p):
         verdict_text = "not enough forecasts to test"
@@ -268,7 +268,7 @@ def _dm(F_lstm, A, N, horizon, verdict: dict | None = None) -> dict:
     else:
         verdict_text = (f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); "
                         "the gap may be noise")
-    out = {**test, "loss": DM_LOSS, "models": ["lstm", "naive"], "verdict": verdict_text}
+    out = {**test, "verdict": verdict_text}
     vs_best = (verdict or {}).get("tests", {}).get("vs_best")
     if vs_best is not None:
         out["vs_best"] = vs_best
@@ -398,8 +398,10 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         report = {"settings": settings, "ids": list(reports), "pooled": pooled(reports), "series": reports,
                   "skipped": skipped}
         if "lstm" in models:  # the statistical parts the LSTM corrected, over every series' fits
-            report["pooled"]["lstm_is"] = V.lstm_label((r.parts.get(sid) for r in results if r.model == "lstm"
-                                                        for sid in r.ids), unit="fits of a series")
+            fits = [(r, sid) for r in results if r.model == "lstm" for sid in r.ids]
+            report["pooled"]["lstm_is"] = V.lstm_label(
+                (r.parts.get(sid) for r, sid in fits), unit="fits of a series",
+                weights=[r.network_weights[sid] for r, sid in fits if sid in r.network_weights])
         report["verdict"] = pooled_verdict_object(report["pooled"])
         report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
         report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
@@ -459,11 +461,13 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
         notes += [f"{text} at origin {dates[fold]}; its forecasts there are NaN" for fold, text in r.notes]
     per_model = {name: _add_interval_scores(_model_metrics(A, F[name], O, S, N, dates), A, B[name])
                  for name in models}
-    lstm_is = V.lstm_label(r.parts.get(s.id) for r in results if r.model == "lstm")
-    verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is)  # the LSTM against the best model (lowest MAE) and naive
-    dm = _dm(F["lstm"], A, N, h, verdict) if "lstm" in models else None
+    overlap = V.overlap_of(h, int(np.min(np.diff(origins))) if len(origins) > 1 else h)  # origins sharing targets
     fits = [r for r in sorted(results, key=lambda r: r.folds[0]) if r.model == "lstm" and s.id in r.network_weights]
     weight = network_weight([r.network_weights[s.id] for r in fits], [r.parts.get(s.id) for r in fits])
+    lstm_is = V.lstm_label((r.parts.get(s.id) for r in results if r.model == "lstm"),
+                           weights=[r.network_weights[s.id] for r in fits])
+    verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is, overlap=overlap)  # the LSTM vs the best model and naive
+    dm = _dm(F["lstm"], A, N, overlap, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
               "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
               "network_weight": weight,
@@ -515,11 +519,12 @@ def pooled(reports: dict[str, dict]) -> dict:
         result["evidence"] = {sid: {"origins": len(r["origins"]), "forecasts": len(r["origins"]) * len(
             r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins.get(sid)}
             for sid, r in reports.items()}
-        e1 = np.concatenate([np.asarray(r["scaled_errors"]["lstm"], float).ravel() for r in reports.values()])
-        e2 = np.concatenate([np.asarray(r["naive_scaled_errors"], float).ravel() for r in reports.values()])
-        ok = np.isfinite(e1) & np.isfinite(e2)
-        h = len(next(iter(reports.values()))["scaled_errors"]["lstm"][0])
-        result["dm_test"] = {**M.diebold_mariano(e1[ok], e2[ok], horizon=h, loss=DM_LOSS), "loss": DM_LOSS,
+        # one loss per origin of each series (its mean absolute scaled error), as each series' own test has them
+        e1 = np.concatenate([V.origin_losses(r["scaled_errors"]["lstm"]) for r in reports.values()])
+        e2 = np.concatenate([V.origin_losses(r["naive_scaled_errors"]) for r in reports.values()])
+        overlap = max((r["dm_test"] or {}).get("overlap", 1) for r in reports.values())
+        result["dm_test"] = {**M.diebold_mariano(e1, e2, horizon=overlap, loss=DM_LOSS), "loss": DM_LOSS,
+                             "unit": "origin of a series", "overlap": overlap,
                              "errors": "scaled by each series' in-sample naive MAE, all series pooled"}
     for r in reports.values():  # per-series working arrays, not for the report
         r.pop("scaled_errors", None)

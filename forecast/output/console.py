@@ -363,7 +363,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
             p = test["p_value"]
             text = text or ("not tested: too few forecast origins" if p is None else
                             f"{'significant' if p < 0.05 else 'not significant'} (p = {p:.3g})")
-            out.print(f"Diebold-Mariano (LSTM vs {other}, {test['loss']} errors, n = {test['n']}): "
+            out.print(f"Diebold-Mariano (LSTM vs {other}, {test['loss']} errors, {test['n']} origins): "
                       f"statistic {stat}: {text}")
     if report.get("network_weight"):
         out.print(f"network weight: {report['network_weight']['message']}", highlight=False)

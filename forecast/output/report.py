@@ -63,7 +63,7 @@ LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "smape": "sMAPE", "mase"
           "train_end": "training part ends", "val_end": "validation part ends", "val_frac": "validation share",
           "test_frac": "test share", "max_fill": "longest gap forward-filled", "date_col": "date column",
           "id_col": "id column", "lstm_config": "LSTM settings", "n_filled": "missing values filled",
-          "sha256": "SHA-256", "dm_test": "Diebold-Mariano test", "p_value": "p-value", "n": "forecasts compared",
+          "sha256": "SHA-256", "dm_test": "Diebold-Mariano test", "p_value": "p-value", "n": "origins compared",
           "save_on_interrupt": "save on Ctrl-C", "fit": "fit", "layers": "units per layer"}
 CAPTIONS = {  # what to look for in each backtest chart
     "forecasts_by_fold": "Each fold's forecasts against the actual prices: a model that only lags the turns is "
