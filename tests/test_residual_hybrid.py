@@ -351,6 +351,9 @@ def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
         v = rep["verdict"]
         if shrink:  # white-noise residuals: validation confirms nothing the network learned, in either fit
             assert rep["network_weight"]["per_fit"] == [0.0, 0.0]
+            assert rep["lag_diagnostic"]["message"].startswith("the lstm row's one-step forecasts")
+        else:
+            assert rep["lag_diagnostic"]["message"].startswith("the LSTM's one-step forecasts")
         assert v["lstm_is"] == label
         assert (label in v["text"]) or (label[0].upper() + label[1:]) in v["text"]
 

@@ -302,7 +302,7 @@ def network_weight(weights, parts=()) -> dict | None:
     return {"per_fit": w, "zero_in": zero, "fits": n, "message": text}
 
 
-def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
+def _lag_diagnostic(results: list[FoldResult], s: Series, who: str = "the LSTM") -> dict | None:
     parts = [r.one_step[s.id] for r in results if r.model == "lstm" and s.id in r.one_step]
     if not parts:
         return None
@@ -315,7 +315,7 @@ def _lag_diagnostic(results: list[FoldResult], s: Series) -> dict | None:
     if ok.sum() < 2 or not np.array_equal(idx[ok], np.arange(idx[ok][0], idx[ok][-1] + 1)):
         return None
     idx, pred = idx[ok], pred[ok]
-    diagnostic = M.lag_diagnostic(pred, prices[idx[0] + 1 - MAX_LAG: idx[-1] + 2], MAX_LAG)
+    diagnostic = M.lag_diagnostic(pred, prices[idx[0] + 1 - MAX_LAG: idx[-1] + 2], MAX_LAG, who)
     return {**diagnostic,
             "method": "step-1 forecast at every origin from the first fold's origin to the end, each made by "
                       "the most recent fit (out of sample); MAE against actual_{t-k}, k = 0..5"}
@@ -469,7 +469,7 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is, overlap=overlap)  # the LSTM vs the best model and naive
     dm = _dm(F["lstm"], A, N, overlap, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
-              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s),
+              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s, lstm_is.split(" (")[0]),
               "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},

@@ -39,9 +39,11 @@ def beats_significantly(m: dict) -> bool:
     return bool(m.get("beats_naive")) and p is not None and p < SIGNIFICANCE and stat is not None and stat < 0
 
 
-def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_train: int) -> tuple[dict, pd.DataFrame]:
+def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_train: int,
+                  who: str = "the LSTM") -> tuple[dict, pd.DataFrame]:
     """Metrics of ``forecast`` (n, h), made at ``test_origins`` of ``s``, and of the naive forecast; the frame
-    origin, date, step, actual, forecast, naive."""
+    origin, date, step, actual, forecast, naive. ``who`` is what the lag diagnostic calls the forecaster
+    (``verdict.shipped_name``)."""
     prices, dates = s.values, s.dates
     h = forecast.shape[1]
     steps = label_index(test_origins, h)  # (n, h) price indices of the labels
@@ -52,7 +54,7 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
     lstm_m, naive_m = (forecast_metrics(actual, f, origin, scale) for f in (forecast, naive))
     dm = dm_per_origin(forecast, naive, actual, h)  # origins h steps apart share no target: independent-ish
     max_lag = min(LAG_MAX, int(test_origins[0]) + 1)
-    lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag)
+    lag = lag_diagnostic(forecast[:, 0], prices[test_origins[0] + 1 - max_lag: test_origins[-1] + 2], max_lag, who)
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
         "beats_naive": beats(lstm_m["mae"], naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,

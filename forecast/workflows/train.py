@@ -28,6 +28,7 @@ from forecast.data.windows import Split, panel_splits, rows_needed
 from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
+from forecast.evaluation.verdict import shipped_name
 from forecast.models.baselines import seasons_for, shared_fits
 from forecast.models.lstm import context_origins, handed_over, hybrid_parts, network_panels, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
@@ -295,13 +296,13 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
         fc, sp = fitted[key], splits[s.id]
         test_o, val_o = sp.test_origins + offset, sp.val_origins + offset
         test_f = fc.predict_origins(s, test_o)  # (n, h)
-        m, frame = evaluate_test(test_f, s, test_o, sp.n_train)
+        hybrid, weight = fc.hybrid_summary(s.id), fc.weights.get(s.id)
+        m, frame = evaluate_test(test_f, s, test_o, sp.n_train, who=shipped_name(hybrid, weight))
         m["transform"] = {"used": fc.preps[s.id].kind, "why": fc.preps[s.id].chosen_because_}
-        hybrid = fc.hybrid_summary(s.id)
         if hybrid:
             m["hybrid"] = hybrid
-        if s.id in fc.weights:
-            m["network_weight"] = fc.weights[s.id]
+        if weight is not None:
+            m["network_weight"] = weight
         fc.remember_context(s)  # the bundle serves forecasts from its stored rows without a statistical fit
         cal, m["intervals"] = calibrate_intervals(fc.predict_origins(s, val_o), s, val_o, fc.preps[s.id].kind, frame,
                                                   test_o)
