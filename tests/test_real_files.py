@@ -163,6 +163,15 @@ def test_a_day_over_12_decides_and_dots_mean_day_first(tmp_path):
         assert list(s.dates) == ts("2020-02-01", "2020-02-02", "2020-02-03")
 
 
+def test_dates_that_read_the_same_either_way_round_are_not_called_a_guess(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DateOrderWarning)
+        s = load_prices(put(tmp_path, "Date,GDP\n01/01/1990,1\n01/01/1991,2\n01/01/1992,3\n01/01/1993,4\n"))
+    assert list(s.dates) == ts("1990-01-01", "1991-01-01", "1992-01-01", "1993-01-01")
+    with pytest.warns(DateOrderWarning, match="month-first"):  # one date that reads two ways is still a guess
+        load_prices(put(tmp_path, "Date,GDP\n01/01/1990,1\n01/01/1991,2\n01/01/1992,3\n02/01/1993,4\n"))
+
+
 def test_inconsistent_day_order_names_the_row_that_disagrees(tmp_path):
     p = put(tmp_path, "Date,Close\n01/02/2020,1\n13/02/2020,2\n14/02/2020,3\n02/15/2020,4\n")
     bad(p, "column 'Date' row 5", "cannot parse date '02/15/2020'", "one format", "%d/%m/%Y", "row 2 '01/02/2020'")

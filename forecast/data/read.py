@@ -612,7 +612,8 @@ def _text_dates(s: pd.Series, dayfirst, info: dict):
                         mine, theirs = _irregularity(parsed), _irregularity(other)
                         if theirs * REGULAR_BY < mine:
                             parsed, c, k = other, candidates[1], 1
-                        ambiguous = not (theirs * REGULAR_BY < mine or mine * REGULAR_BY < theirs)
+                        same = bool((parsed == other).all())  # 01/01/1990, 01/01/1991, ...: both readings agree
+                        ambiguous = not (same or theirs * REGULAR_BY < mine or mine * REGULAR_BY < theirs)
                 info["dayfirst"] = c.startswith("%d")
                 info["alternative"] = candidates[1 - k]
                 info["order_guessed"] = bool(ambiguous and k == 0 and dayfirst is None and "." not in swap[2])
