@@ -469,7 +469,7 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is, overlap=overlap)  # the LSTM vs the best model and naive
     dm = _dm(F["lstm"], A, N, overlap, verdict) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
-              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s, lstm_is.split(" (")[0]),
+              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s, lstm_is.split(" (")[0]),  # the label's name
               "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},

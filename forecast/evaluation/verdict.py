@@ -2,7 +2,7 @@
 
 ``verdict(models, forecasts, actual, naive)`` ranks the models by MAE (``rank_by``), the LSTM included,
 and compares the LSTM with the best other model and with the naive forecast by the Diebold-Mariano test
-(absolute errors, the loss of MAE; metrics.diebold_mariano). It returns a JSON-ready dict::
+(absolute errors, the loss of MAE, one loss per origin: ``dm_test``). It returns a JSON-ready dict::
 
     best                   the model with the lowest MAE among those with a forecast at every origin
     ranking                those models, lowest MAE first
