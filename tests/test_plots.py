@@ -58,6 +58,26 @@ def test_forecast_chart_fills_a_short_history_from_the_test_actuals():
     assert "forecast origin" in texts and "interval" in texts
 
 
+@pytest.mark.parametrize("test, label", [
+    ({"hybrid": {"used": True, "part": "arima"}, "network_weight": 0.0}, "shipped model 1-step forecast (test part)"),
+    ({"network_weight": 0.0}, "shipped model 1-step forecast (test part)"),
+    ({"hybrid": {"used": True, "part": "arima"}, "network_weight": 0.4}, "LSTM 1-step forecast (test part)"),
+    ({}, "LSTM 1-step forecast (test part)")])
+def test_a_bundles_chart_names_its_test_forecasts_as_the_verdict_names_the_model(test, label):
+    """With a network weight of 0 the test part's forecasts are a statistical model's or naive's: the legend does
+    not call them the LSTM's."""
+    from types import SimpleNamespace
+
+    from forecast.output.console import forecast_chart
+
+    h = _history()
+    tp = _test_predictions(h).assign(id="s")
+    bundle = SimpleNamespace(data={"target": "Close", "path": "f.csv"}, single=True, test_predictions=tp,
+                             metrics={"test": {"series": {"s": test}}})
+    fc = SimpleNamespace(of=lambda sid: _forecast(h), history={"s": h}, levels=(0.8,))
+    assert _legend(forecast_chart(bundle, fc, "s").axes[0])[1] == label
+
+
 def test_training_curve_has_integer_epoch_ticks_the_best_epoch_and_the_dropout_note():
     hist = {"loss": [1.0, 0.7, 0.5, 0.45, 0.44], "val_loss": [0.6, 0.4, 0.3, 0.28, 0.29]}
     fig = plots.training_curve_figure(hist, best_epoch=4)

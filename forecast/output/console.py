@@ -203,7 +203,9 @@ def print_forecast(fc, written: Path | None = None) -> None:
 
 
 def forecast_chart(bundle, fc, sid: str, history: int | None = None):
-    """One series' forecast chart: its history, its test-part 1-step forecasts, the forecast and its bands."""
+    """One series' forecast chart: its history, its test-part 1-step forecasts (named as the verdict names the
+    model: "shipped model" where the network's weight is 0), the forecast and its bands."""
+    from forecast.evaluation.verdict import shipped_name
     from forecast.output.plots import forecast_figure
 
     target = bundle.data.get("target", "price")
@@ -211,7 +213,9 @@ def forecast_chart(bundle, fc, sid: str, history: int | None = None):
     tp = bundle.test_predictions
     tests = None if tp is None else tp[tp["id"] == sid].drop(columns="id")
     frame = fc.of(sid)
-    return forecast_figure(fc.history[sid], frame, tests,
+    test = ((bundle.metrics or {}).get("test") or {}).get("series", {}).get(sid) or {}
+    model = shipped_name(test.get("hybrid"), test.get("network_weight")).removeprefix("the ")
+    return forecast_figure(fc.history[sid], frame, tests, model=model,
                            title=f"{name}: {target} forecast ({len(frame)} steps from "
                                  f"{_when(fc.history[sid]['date'].iloc[-1])})",
                            units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None,

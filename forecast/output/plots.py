@@ -64,7 +64,8 @@ def _band_label(suffix: str, plain_level: float | None) -> str:
 
 def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predictions: pd.DataFrame | None = None,
                     title: str = "Forecast", units: str = "price", plain_level: float | None = None, *,
-                    history_points: int | None = HISTORY_POINTS, ylabel: str | None = None) -> Figure:
+                    history_points: int | None = HISTORY_POINTS, ylabel: str | None = None,
+                    model: str = "LSTM") -> Figure:
     """Recent history, 1-step test predictions against actuals, and the forecast with its interval fan.
 
     ``history``: date, price. ``forecast``: date, forecast [, lower_XX, upper_XX | lower, upper].
@@ -72,7 +73,8 @@ def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predicti
     are observations too and fill in the history where ``history`` is short (e.g. only the last window).
     ``plain_level``: the level (e.g. 0.8) of unsuffixed lower/upper columns, for the legend.
     ``history_points``: observations shown before the forecast origin (None: all given); ``ylabel``:
-    the y-axis label (default ``units``, e.g. the target column's name).
+    the y-axis label (default ``units``, e.g. the target column's name); ``model``: what the test predictions'
+    legend calls the forecaster ("shipped model" where the network's weight is 0: ``verdict.shipped_name``).
     """
     fig = Figure(figsize=(11, 5.5), layout="constrained")
     ax = fig.add_subplot()
@@ -84,7 +86,7 @@ def forecast_figure(history: pd.DataFrame, forecast: pd.DataFrame, test_predicti
     ax.plot(observed["date"], observed["price"], color="black", lw=1.2, label="actual")
     if one is not None and start is not None and len(one := one[one["date"] >= start]):
         ax.plot(one["date"], one["forecast"], color="tab:orange", lw=1, alpha=0.85,
-                label="LSTM 1-step forecast (test part)")
+                label=f"{model} 1-step forecast (test part)")
     alphas = np.linspace(0.15, 0.35, max(1, len(_interval_levels(forecast.columns))))
     for level, alpha in zip(_interval_levels(forecast.columns), alphas):
         sfx = f"_{level}" if level else ""
