@@ -253,6 +253,35 @@ def _series_report(maes: dict, naive_mae: float, p: float, statistic: float, fol
             "naive_scaled_errors": np.ones((folds, 2)) * 1.1}
 
 
+def _losses_report(dates, lstm_losses, naive_losses, overlap=1) -> dict:
+    """The working arrays `_pooled_test` reads: one scaled error per step, constant over 2 steps per origin."""
+    return {"origins": list(dates), "dm_test": {"overlap": overlap},
+            "scaled_errors": {"lstm": np.repeat(np.asarray(lstm_losses, float)[:, None], 2, axis=1)},
+            "naive_scaled_errors": np.repeat(np.asarray(naive_losses, float)[:, None], 2, axis=1)}
+
+
+def test_the_pooled_test_takes_one_loss_per_origin_date_so_copies_of_a_series_add_no_evidence():
+    from forecast.evaluation.backtest import _pooled_test
+    from forecast.evaluation.verdict import loss_test
+
+    rng = np.random.default_rng(4)
+    dates = [f"2020-0{k}-01" for k in range(1, 9)]
+    la, lb = rng.uniform(0.5, 1.5, 8), rng.uniform(0.6, 1.6, 8)
+    one = _pooled_test({"a": _losses_report(dates, la, lb)})
+    two = _pooled_test({"a": _losses_report(dates, la, lb), "b": _losses_report(dates, la, lb)})
+    alone = loss_test(la, lb)
+    assert one["p_value"] == two["p_value"] == pytest.approx(alone["p_value"], rel=1e-12)
+    assert two["n"] == two["origins"] == 8 and two["unit"] == "origin date"
+    # two series on the same dates: each date's mean loss is the unit
+    lc = rng.uniform(0.5, 1.5, 8)
+    both = _pooled_test({"a": _losses_report(dates, la, lb), "c": _losses_report(dates, lc, lb)})
+    assert both["p_value"] == pytest.approx(loss_test((la + lc) / 2, lb)["p_value"], rel=1e-12)
+    # origins that interleave (each series' own folds): consecutive dates are closer, the overlap grows with them
+    later = [f"2020-0{k}-15" for k in range(1, 9)]
+    mixed = _pooled_test({"a": _losses_report(dates, la, lb, 2), "c": _losses_report(later, lc, lb, 2)})
+    assert mixed["n"] == 16 and mixed["overlap"] == 4
+
+
 def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():
     """drift fails at a fold of the hard series: every model's mean MASE is then over the easy series alone (not
     drift's over one, naive's over two); an LSTM that failed at a fold is not counted as beating naive there; a
@@ -292,6 +321,23 @@ def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_t
     left = {**one, "series_left_out": ["b"]}
     assert pooled_verdict(left) == ("ets has the lowest mean MASE (0.800) over the 1 series where every model forecast "
                                     "every origin (left out: b).")
+
+
+@pytest.mark.parametrize("step, overlap", [(3, 1), (1, 3), (2, 2)])
+def test_origins_closer_than_a_horizon_are_tested_with_their_overlap(step, overlap):
+    """Folds --step 1 apart with a horizon of 3 share two targets with each neighbour: the tests say so and
+    the verdict's p-value is the test on the origins' losses with that overlap."""
+    from forecast.evaluation.verdict import loss_test
+
+    panel = from_series(series_from_frame(synthetic_series("random_walk", n=160, seed=3)))
+    cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "hybrid": "none"},
+                              train={"epochs": 1, "batch_size": 32, "seed": 7, "device": "cpu"})
+    bt = backtest(panel, cfg, folds=8, step=step, models=("lstm", "naive"))
+    dm = bt.report["dm_test"]
+    assert (dm["overlap"], dm["n"], dm["unit"]) == (overlap, 8, "origin")
+    f = bt.forecasts
+    losses = [np.abs(g.forecast - g.actual).to_numpy().reshape(8, 3).mean(axis=1) for _, g in f.groupby("model")]
+    assert dm["p_value"] == pytest.approx(loss_test(losses[0], losses[1], overlap)["p_value"], rel=1e-9)
 
 
 def test_the_report_says_what_mase_is_scaled_by():

@@ -340,7 +340,7 @@ def test_backtest_of_a_panel_measures_the_model_train_ships(tmp_path, fit):
     assert report["verdict"]["ranking"] == sorted(mase, key=mase.get) and report["verdict"]["rank_by"] == "mean_mase"
     assert report["verdict"]["best"] == min(mase, key=mase.get)
     assert report["verdict"]["p_value_vs_naive"] is None  # 6 origins: too few to tell, as the sentence says
-    assert pooled["dm_test"]["n"] == 6 and pooled["dm_test"]["unit"] == "origin of a series"  # not 18 forecasts
+    assert pooled["dm_test"]["n"] == 3 and pooled["dm_test"]["unit"] == "origin date"  # not 18 forecasts, nor 6
     assert f"verdict: {report['verdict']['text'][:40]}" in res.output  # the sentence, not the object
     assert "'ranking'" not in res.output
     frame = pd.read_csv(tmp_path / "bt" / "forecasts.csv")

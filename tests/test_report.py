@@ -123,7 +123,7 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
 
 
 def test_bundle_test_scores_and_interval_coverage(full_html, folders):
-    from forecast.evaluation.verdict import shipped_label
+    from forecast.evaluation.verdict import shipped_label, shipped_name
 
     metrics = json.loads((folders["bundle"] / "metrics.json").read_text())
     (test,) = metrics["test"]["series"].values()
@@ -141,7 +141,8 @@ def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     plain = full_html.split("<h2>In plain words</h2>")[1].split("</section>")[0]
     assert verdict in plain
     assert f"Diebold-Mariano p = {test['dm_test']['p_value']:.3g}" in plain
-    assert "Lag diagnostic: the LSTM&#x27;s one-step forecasts" in plain
+    who = html_escape(shipped_name(test.get("hybrid"), test.get("network_weight")))  # the shipped model at weight 0
+    assert f"Lag diagnostic: {who}&#x27;s one-step forecasts" in plain
     # one verdict: the backtest's first, the test part only as context, and why
     assert plain.index("The verdict: The LSTM does not beat the naive forecast") < plain.index(verdict)
     assert "It is the backtest's, not the test part's, because the backtest refits every model" in plain

@@ -382,11 +382,12 @@ def test_pooled_verdict_names_the_statistical_part_once():
     label = "the LSTM (correcting the forecasts of AutoETS or AutoTheta in 3 of 4 fits)"
     p = {"models": {"lstm": {"mean_mase": 0.8}, "naive": {"mean_mase": 1.0}}, "lstm_beats_naive": 2,
          "n_compared": 2, "lstm_beats_naive_significantly": 1, "evidence": {"a": {"origins": 10}, "b": {"origins": 10}},
-         "dm_test": {"p_value": 0.01, "statistic": -2.5}, "lstm_is": label}
+         "dm_test": {"p_value": 0.01, "statistic": -2.5, "origins": 10}, "lstm_is": label}
     assert pooled_verdict(p) == (
         "The LSTM (correcting the forecasts of AutoETS or AutoTheta in 3 of 4 fits) has a lower MAE than the naive "
         "forecast on 2 of 2 series (1 significantly); pooled over the series the LSTM is significantly more accurate "
-        "(pooled Diebold-Mariano p = 0.01); the LSTM has the lowest mean MASE of all models (0.800).")
+        "(pooled Diebold-Mariano p = 0.01 over 10 origin dates); the LSTM has the lowest mean MASE of all models "
+        "(0.800).")
 
 
 def test_predict_from_the_stored_rows_fits_no_statistical_model(tmp_path):

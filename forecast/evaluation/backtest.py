@@ -255,18 +255,19 @@ def coverage_ranges(levels, origins, horizon: int) -> dict:
     return out
 
 
-def _dm(F_lstm, A, N, overlap: int, verdict: dict | None = None) -> dict:
+def _dm(F_lstm, A, N, overlap: int, verdict: dict | None = None, name: str = "the LSTM") -> dict:
     """LSTM vs naive (Diebold-Mariano on each origin's mean absolute error, ``verdict.dm_test``), with ``vs_best``:
-    the LSTM vs the verdict's ``compared_with`` model (the best other model), when there is one."""
+    the LSTM vs the verdict's ``compared_with`` model (the best other model), when there is one. ``name``: what
+    the sentence calls the lstm row (``verdict.short_name``)."""
     test = V.dm_test(F_lstm, N, A, ("lstm", "naive"), overlap)
     p, stat = test["p_value"], test["statistic"]
     if not math.isfinite(p):
-        verdict_text = "not enough forecasts to test"
+        verdict_text = f"not tested: {test['origins']} origins, at least {test['needed']} needed"
     elif p < SIGNIFICANCE:
-        better = "the LSTM" if stat < 0 else "the naive forecast"
+        better = name if stat < 0 else "the naive forecast"
         verdict_text = f"{better} is significantly more accurate (p = {p:.3g} < {SIGNIFICANCE})"
     else:
-        verdict_text = (f"no significant difference between the LSTM and the naive forecast (p = {p:.3g}); "
+        verdict_text = (f"no significant difference between {name} and the naive forecast (p = {p:.3g}); "
                         "the gap may be noise")
     out = {**test, "verdict": verdict_text}
     vs_best = (verdict or {}).get("tests", {}).get("vs_best")
@@ -467,9 +468,9 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
     lstm_is = V.lstm_label((r.parts.get(s.id) for r in results if r.model == "lstm"),
                            weights=[r.network_weights[s.id] for r in fits])
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is, overlap=overlap)  # the LSTM vs the best model and naive
-    dm = _dm(F["lstm"], A, N, overlap, verdict) if "lstm" in models else None
+    dm = _dm(F["lstm"], A, N, overlap, verdict, V.short_name(lstm_is)) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
-              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s, lstm_is.split(" (")[0]),  # the label's name
+              "dm_test": dm, "lag_diagnostic": _lag_diagnostic(results, s, V.short_name(lstm_is)),
               "network_weight": weight,
               "verdict": verdict, "notes": notes, "coverage_range": coverage_ranges(levels, origins, h),
               "seconds": {name: sum(r.seconds for r in results if r.model == name) for name in models},
@@ -519,17 +520,31 @@ def pooled(reports: dict[str, dict]) -> dict:
         result["evidence"] = {sid: {"origins": len(r["origins"]), "forecasts": len(r["origins"]) * len(
             r["scaled_errors"]["lstm"][0]), "p_value": p[sid], "lstm_beats_naive": wins.get(sid)}
             for sid, r in reports.items()}
-        # one loss per origin of each series (its mean absolute scaled error), as each series' own test has them
-        e1 = np.concatenate([V.origin_losses(r["scaled_errors"]["lstm"]) for r in reports.values()])
-        e2 = np.concatenate([V.origin_losses(r["naive_scaled_errors"]) for r in reports.values()])
-        overlap = max((r["dm_test"] or {}).get("overlap", 1) for r in reports.values())
-        result["dm_test"] = {**M.diebold_mariano(e1, e2, horizon=overlap, loss=DM_LOSS), "loss": DM_LOSS,
-                             "unit": "origin of a series", "overlap": overlap,
-                             "errors": "scaled by each series' in-sample naive MAE, all series pooled"}
+        result["dm_test"] = _pooled_test(reports)
     for r in reports.values():  # per-series working arrays, not for the report
         r.pop("scaled_errors", None)
         r.pop("naive_scaled_errors", None)
     return result
+
+
+def _pooled_test(reports: dict[str, dict]) -> dict:
+    """The pooled LSTM-vs-naive test: its unit is the origin date, each date's mean over the series of their
+    origin losses (mean absolute error scaled by the series' MASE scale). Series forecast from one date share that
+    date's news, so their errors are not independent: two copies of a series must not double the evidence. Where
+    the series' origins interleave (their own folds), consecutive dates share more targets than one series'
+    origins do, and the overlap grows with them."""
+    by_date: dict[str, list[tuple[float, float]]] = {}
+    for r in reports.values():
+        lstm, naive = V.origin_losses(r["scaled_errors"]["lstm"]), V.origin_losses(r["naive_scaled_errors"])
+        for date, a, b in zip(r["origins"], lstm, naive):
+            if np.isfinite(a) and np.isfinite(b):
+                by_date.setdefault(date, []).append((a, b))
+    dates = sorted(by_date)
+    losses = np.array([np.mean(by_date[d], axis=0) for d in dates]).reshape(-1, 2)
+    per_series = max(len(r["origins"]) for r in reports.values())
+    overlap = max((r["dm_test"] or {}).get("overlap", 1) for r in reports.values()) * -(-len(dates) // per_series)
+    return {**V.loss_test(losses[:, 0], losses[:, 1], overlap), "models": ["lstm", "naive"], "unit": "origin date",
+            "errors": "scaled by each series' in-sample naive MAE, averaged over the series at each origin date"}
 
 
 MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little to tell
@@ -587,8 +602,11 @@ def pooled_verdict(p: dict) -> str:
         return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."
     dm = p["dm_test"]
     pv = dm["p_value"]
-    ptxt = "not tested" if pv is None or not math.isfinite(pv) else f"pooled Diebold-Mariano p = {pv:.3g}"
-    if pv is not None and math.isfinite(pv) and pv < SIGNIFICANCE:
+    if pv is None or not math.isfinite(pv):
+        return (f"{head}, but the series' origins fall on {dm.get('origins', 0)} dates, too few for the pooled test "
+                f"(at least {dm.get('needed', MIN_POOLED_ORIGINS)}); use more --folds. Meanwhile {rank}.")
+    ptxt = f"pooled Diebold-Mariano p = {pv:.3g} over {dm.get('origins')} origin dates"
+    if pv < SIGNIFICANCE:
         better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
         return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
     return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."

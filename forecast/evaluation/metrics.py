@@ -97,6 +97,8 @@ def diebold_mariano(errors_a, errors_b, horizon: int = 1, loss: str = "squared")
     autocovariances up to lag ``horizon - 1`` (rectangular window; Bartlett weights if that is not
     positive). The statistic is scaled by sqrt((n + 1 - 2h + h(h-1)/n) / n) and compared with Student's
     t with n - 1 degrees of freedom. Negative statistic: model a has the smaller loss. Two-sided p-value.
+    Not tested (NaN) where the variance cannot be estimated: fewer than two values, or no more than ``horizon``
+    (every autocovariance of a centred series sums to zero, so what is left is rounding).
     """
     from scipy.special import stdtr  # Student's t as scipy.stats.t.sf computes it, without scipy.stats' import
 
@@ -109,18 +111,21 @@ def diebold_mariano(errors_a, errors_b, horizon: int = 1, loss: str = "squared")
     fn = np.square if loss == "squared" else np.abs
     d = fn(ea) - fn(eb)
     n, h = len(d), max(1, int(horizon))
-    if n < 2:
+    if n < 2 or (h > 1 and n <= h):
         return {"statistic": float("nan"), "p_value": float("nan"), "n": n, "mean_loss_diff": float("nan")}
     dbar = float(np.mean(d))
     dc = d - dbar
     gammas = [float(np.dot(dc[k:], dc[: n - k]) / n) for k in range(min(h, n))]
     var = gammas[0] + 2 * sum(gammas[1:])
-    if var <= 0:
+    if var <= 1e-12 * gammas[0]:  # not positive, or rounding of a sum that cancels
         var = gammas[0] + 2 * sum((1 - k / len(gammas)) * g for k, g in enumerate(gammas) if k)
     if var <= 0:  # identical losses: no evidence of any difference
         return {"statistic": 0.0, "p_value": 1.0, "n": n, "mean_loss_diff": dbar}
+    factor = (n + 1 - 2 * h + h * (h - 1) / n) / n
+    if factor <= 0:  # the small-sample correction has no meaning this close to n = h
+        return {"statistic": float("nan"), "p_value": float("nan"), "n": n, "mean_loss_diff": dbar}
     dm = dbar / np.sqrt(var / n)
-    hln = np.sqrt(max((n + 1 - 2 * h + h * (h - 1) / n) / n, 1e-12))
+    hln = np.sqrt(factor)
     stat = float(dm * hln)
     return {"statistic": stat, "p_value": float(2 * stdtr(n - 1, -abs(stat))), "n": n,
             "mean_loss_diff": dbar}
