@@ -237,6 +237,7 @@ def test_train_summary_candidates_include_mstl_on_the_primary_season():
 
     from forecast.data.panel import Series
     from forecast.evaluation.scoring import baseline_paths
+    from forecast.models.residual import spread_origins
 
     rng = np.random.default_rng(3)
     t = np.arange(800)
@@ -251,7 +252,7 @@ def test_train_summary_candidates_include_mstl_on_the_primary_season():
         assert found["info"]["chosen"] == min(val, key=val.get)
         assert set(found["paths"]) == {"seasonal_naive", found["info"]["chosen"]}
         mstl = BASELINES["mstl"]((m,)).fit(y[:n_train])  # statsforecast's MSTL on the primary season only
-        chosen_on = val_o[::H]
+        chosen_on = spread_origins(val_o[0], val_o[-1])  # the origins --hybrid auto scores the candidates at
         f = np.stack([mstl.forecast(H, history=y[:o + 1]) for o in chosen_on])
         actual = y[chosen_on[:, None] + np.arange(1, H + 1)]
         assert val["mstl"] == pytest.approx(float(np.mean(np.abs(f - actual))), rel=1e-12), freq
@@ -259,3 +260,26 @@ def test_train_summary_candidates_include_mstl_on_the_primary_season():
     found = baseline_paths(s, 760, val_o, test_o, H, seasons_for("daily"), candidates=("mstl",))
     np.testing.assert_allclose(found["paths"]["mstl"], np.stack([mstl.forecast(H, history=daily[:o + 1])
                                                                  for o in test_o]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("seed", [1, 5, 12])  # 5 and 12: origins a horizon apart named another model
+def test_the_test_tables_candidate_is_the_model_hybrid_auto_takes(seed):
+    """train's summary shows the statistical candidate best on validation beside the LSTM, and --hybrid auto's
+    part is the candidate best on validation: scored at the same origins with the same fits, they are one model
+    (at origins a horizon apart the table once named AutoTheta beside a network correcting AutoARIMA)."""
+    import pandas as pd
+
+    from forecast.data.panel import Series
+    from forecast.evaluation.scoring import baseline_paths
+    from forecast.models.baselines import shared_fits
+    from forecast.models.residual import choose
+
+    y = _monthly(n=150, seed=seed)
+    n_train, n_val = 105, 22
+    s = Series("x", y, pd.date_range("2000-01-01", periods=len(y), freq="MS"), np.zeros((len(y), 0)), "monthly")
+    with shared_fits():
+        part, why = choose(y[:n_train], y[n_train:n_train + n_val], (12,), H, season_shown=True)
+        found = baseline_paths(s, n_train, np.arange(n_train - 1, n_train + n_val - H), np.arange(n_train + n_val,
+                               len(y) - H), H, (12,))
+    assert part is not None, why
+    assert found["info"]["chosen"] == part.name, (found["info"]["validation_mae"], why)

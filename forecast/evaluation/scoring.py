@@ -21,7 +21,8 @@ from forecast.io import known
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 SIGNIFICANCE = 0.05
-TIE = 1e-9  # relative MAE difference below which a model does not "beat" naive (float noise of equal forecasts)
+TIE = 1e-6  # relative MAE difference below which a model does not "beat" another: float noise of equal forecasts
+# (a statistical model's forecasts through the network's log-return encoding and back differed by 1.2e-9)
 MIN_DM_ORIGINS = 10  # fewer independent origins than this: too little evidence to test
 
 
@@ -153,7 +154,8 @@ def dm_per_origin(a: np.ndarray, b: np.ndarray, actual: np.ndarray, h: int) -> d
 def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
                    seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
     """The baselines' forecasts at the test origins: seasonal naive, and the statistical model of ``candidates``
-    with the lowest validation MAE, fitted on the training part only (forecasts at later origins reuse the fit
+    with the lowest validation MAE (at the origins ``--hybrid auto`` scores them at, ``residual.spread_origins``:
+    where auto takes a model, this is the one), fitted on the training part only (forecasts at later origins reuse the fit
     through statsforecast's forward: same parameters, updated states; spread over the cores by ``forked_map``).
     Each candidate models the primary season only, as ``--hybrid auto`` fits them (the same fits, ``shared_fits``):
     ARIMA, ETS and Theta take no other, and MSTL with a daily calendar's two (7, 365) took about 0.5 s a forecast
@@ -161,12 +163,13 @@ def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origin
     network trains (workflows/train.py)."""
     from forecast.executors import forked_map
     from forecast.models.baselines import BASELINES
+    from forecast.models.residual import spread_origins
 
     prices = s.values
     m = (seasons or (1,))[0]
     paths = {"seasonal_naive": seasonal_naive_paths(prices, test_origins, h, m)}
     val, fitted = {}, {}
-    chosen_on = val_origins[::h]  # origins h apart: no shared targets
+    chosen_on = spread_origins(int(val_origins[0]), int(val_origins[-1]))  # as --hybrid auto scores them
     for name in candidates:
         try:
             model = BASELINES[name](seasons[:1]).fit(prices[:n_train])

@@ -171,6 +171,13 @@ def lead_p_value(errors: np.ndarray, naive_errors: np.ndarray, origins: np.ndarr
     return test["p_value"] / 2 if test["statistic"] < 0 else 1.0  # one-sided: the candidate's errors are smaller
 
 
+def spread_origins(first: int, last: int, most: int = AUTO_ORIGINS) -> np.ndarray:
+    """The validation origins the statistical candidates are scored on: every one from ``first`` to ``last``, or
+    ``most`` of them evenly spaced. ``choose`` and the test table's candidate (``scoring.baseline_paths``) use the
+    same, so both name the same model."""
+    return np.unique(np.linspace(first, last, min(most, last - first + 1)).round().astype(int))
+
+
 def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int, ...], h: int,
            candidates=AUTO_CANDIDATES, season_shown: bool = False) -> tuple[StatisticalPart | None, str]:
     """The fitted candidate most accurate on the validation rows if it beats the naive forecast there by the
@@ -181,7 +188,7 @@ def choose(train_prices: np.ndarray, val_prices: np.ndarray, seasons: tuple[int,
     last = len(y) - 1 - h
     if last < n_train - 1:
         return None, f"auto: {len(val_prices)} validation rows are fewer than a horizon of {h}"
-    origins = np.unique(np.linspace(n_train - 1, last, min(AUTO_ORIGINS, last - n_train + 2)).round().astype(int))
+    origins = spread_origins(n_train - 1, last)
     actual = y[origins[:, None] + np.arange(1, h + 1)]  # (n, h), inside the validation rows
     naive = float(np.mean(np.abs(actual - y[origins][:, None])))
     scores: dict[str, float] = {}

@@ -47,29 +47,33 @@ def print_train_summary(outcome) -> None:
     per, training = outcome.metrics["test"]["series"], outcome.metrics["training"]
     if len(per) == 1:
         (m,) = per.values()
-        print_series_summary(m, next(iter(training.values())), outcome.device)
+        print_series_summary(m, next(iter(training.values())), outcome.device, outcome.panel.target)
     else:
         print_panel_summary(outcome.metrics, outcome.panel.layout, outcome.device)
     for sid, why in outcome.metrics.get("skipped", {}).items():
         out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
 
 
-def print_series_summary(m: dict, t: dict, device: str) -> None:
+def print_series_summary(m: dict, t: dict, device: str, target: str = "price") -> None:
     from forecast.evaluation.intervals import calibrated_text
+    from forecast.evaluation.scoring import beats
     from forecast.evaluation.verdict import display_name
 
     out.print(f"Test part {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
-              f"from {m['first_origin']} x {m['horizon']} steps), errors in price units")
+              f"from {m['first_origin']} x {m['horizon']} steps), errors in units of {target!r} (the target column)",
+              highlight=False)
     table = Table()
     for col in ("model", "MAE", "RMSE", "MAPE", "MASE", "direction"):
         table.add_column(col, justify="right" if col != "model" else "left")
     rows = {"lstm": m["lstm"], "naive": m["naive"], **m.get("baselines", {}).get("models", {})}
-    best = min(rows, key=lambda n: rows[n]["mae"])
+    lowest = min(r["mae"] for r in rows.values())
     for name, r in rows.items():
         label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
-        table.add_row(label + (" *" if name == best else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
+        tied = not beats(lowest, r["mae"])  # the lowest MAE, or the same to float noise
+        table.add_row(label + (" *" if tied else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
                       _fmt(r["mape"], pct=True), _num(r["mase"], ".3f"), _num(r["directional_accuracy"], ".1%"))
-    table.caption = "* lowest MAE. Statistical models fitted on the training part; `forecast backtest` refits all"
+    table.caption = ("* lowest MAE (equal ones all marked). Statistical models fitted on the training part; "
+                     "`forecast backtest` refits all")
     out.print(table)
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
