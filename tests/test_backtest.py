@@ -171,7 +171,7 @@ def test_network_weight_sentence_counts_the_fits_where_the_network_adds_nothing(
     assert network_weight([]) is None
     assert network_weight([0.0, 0.0]) == {"per_fit": [0.0, 0.0], "zero_in": 2, "fits": 2, "message": (
         "0 in all 2 fits: the validation windows confirmed nothing the network learned, so the LSTM's forecasts "
-        "are the naive forecast's")}
+        "are the naive forecast's"), "part_per_fit": ["none", "none"]}
     assert network_weight([0.0], ["arima"])["message"] == (
         "0 in the one fit: the validation windows confirmed nothing the network learned, so the LSTM's forecasts "
         "are those of the statistical model it corrects")

@@ -342,7 +342,7 @@ def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
     import dataclasses
 
     panel = _seasonal_ar(n=240, phi=0.0)
-    zero = "the lstm row (AutoETS's forecasts unchanged: the network's weight is 0 in every fit)"
+    zero = "the lstm row (AutoETS's forecasts, fitted without the validation rows: the network's weight is 0 in every fit)"
     for hybrid, shrink, label in (("ets", False, "the LSTM (correcting AutoETS's forecasts)"),
                                   ("none", False, "the LSTM"), ("ets", True, zero)):
         cfg = _cfg(hybrid, epochs=2)
@@ -351,6 +351,7 @@ def test_backtest_verdict_names_the_statistical_model_the_lstm_corrects():
         v = rep["verdict"]
         if shrink:  # white-noise residuals: validation confirms nothing the network learned, in either fit
             assert rep["network_weight"]["per_fit"] == [0.0, 0.0]
+            assert rep["network_weight"]["part_per_fit"] == ["ets", "ets"]  # what each fit forecast, recorded
             assert rep["lag_diagnostic"]["message"].startswith("the lstm row's one-step forecasts")
         else:
             assert rep["lag_diagnostic"]["message"].startswith("the LSTM's one-step forecasts")

@@ -132,11 +132,12 @@ def test_lstm_label_names_the_statistical_parts_of_the_fits():
 def test_a_row_whose_network_weight_is_0_in_every_fit_is_named_by_what_it_forecast():
     from forecast.evaluation.verdict import lstm_label
 
-    zero = "unchanged: the network's weight is 0 in every fit)"
-    assert lstm_label(["mstl", "ets", "ets"], weights=[0, 0, 0]) == f"the lstm row (the forecasts of MSTL or AutoETS {zero}"
-    assert lstm_label(["ets", "ets"], weights=[0.0, 0.0]) == f"the lstm row (AutoETS's forecasts {zero}"
-    assert lstm_label([None, None], weights=[0, 0]) == f"the lstm row (the naive forecast itself {zero}"
-    assert lstm_label(["ets", None], weights=[0, 0]) == f"the lstm row (the naive forecast or AutoETS's forecasts {zero}"
+    zero = "the network's weight is 0 in every fit)"
+    fitted = f", fitted without the validation rows: {zero}"  # the backtest's own rows of those models see them
+    assert lstm_label(["mstl", "ets", "ets"], weights=[0, 0, 0]) == f"the lstm row (the forecasts of MSTL or AutoETS{fitted}"
+    assert lstm_label(["ets", "ets"], weights=[0.0, 0.0]) == f"the lstm row (AutoETS's forecasts{fitted}"
+    assert lstm_label([None, None], weights=[0, 0]) == f"the lstm row (the naive forecast itself: {zero}"
+    assert lstm_label(["ets", None], weights=[0, 0]) == f"the lstm row (the naive forecast or AutoETS's forecasts{fitted}"
     # one fit where the network took a part: the LSTM did forecast, and is named as before
     assert lstm_label(["ets", "ets"], weights=[0, 0.4]) == "the LSTM (correcting AutoETS's forecasts)"
     assert lstm_label([None], weights=[0.3]) == "the LSTM"
@@ -144,7 +145,7 @@ def test_a_row_whose_network_weight_is_0_in_every_fit_is_named_by_what_it_foreca
     assert lstm_label(["ets", None, "ets"], weights=[0, 0]) == "the LSTM (correcting AutoETS's forecasts in 2 of 3 fits)"
     models, F, A, N = _case({"lstm": 0.3, "naive": 2.0, "theta": 1.0})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"], weights=[0]))["text"]
-    assert text.startswith(f"The lstm row (AutoETS's forecasts {zero} is best here")
+    assert text.startswith(f"The lstm row (AutoETS's forecasts{fitted} is best here")
     assert text.endswith("use the lstm row.") and "the LSTM" not in text
     models, F, A, N = _case({"lstm": 3.0, "naive": 2.0, "theta": 0.5})
     text = verdict(models, F, A, N, lstm_is=lstm_label(["ets"], weights=[0]))["text"]

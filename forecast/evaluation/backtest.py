@@ -280,7 +280,8 @@ def network_weight(weights, parts=()) -> dict | None:
     """The LSTM's network weight in each fit of a backtest (``weights``, in fit order; models/lstm.py, ``--shrink``)
     and a sentence saying what it means: with weight 0 a fit forecasts its anchor, the naive forecast or, where
     the fit corrects a statistical model (``parts``: the fits' models, None where none), that model's forecasts,
-    whatever the network learned. None without weights."""
+    whatever the network learned. None without weights. ``part_per_fit``: each fit's statistical model ("none":
+    the naive forecast or a seasonal profile), as ``--hybrid auto`` chose it on that fit's rows."""
     w = [float(x) for x in weights]
     if not w:
         return None
@@ -300,7 +301,9 @@ def network_weight(weights, parts=()) -> dict | None:
         text = (f"0 in {zero} of {n} fits, {spread} in the {'other' if n - zero == 1 else 'others'}: what each "
                 f"fit's validation windows confirm; "
                 f"with 0 a fit's forecasts are {anchor}")
-    return {"per_fit": w, "zero_in": zero, "fits": n, "message": text}
+    parts = list(parts) or [None] * n
+    return {"per_fit": w, "zero_in": zero, "fits": n, "message": text,
+            "part_per_fit": [p or "none" for p in parts]}  # the statistical model each fit corrected
 
 
 def _lag_diagnostic(results: list[FoldResult], s: Series, who: str = "the LSTM") -> dict | None:

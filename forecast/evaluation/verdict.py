@@ -119,8 +119,9 @@ def lstm_label(parts, unit: str = "fits", weights=()) -> str:
     the residual hybrid corrects, or None): "the LSTM", "the LSTM (correcting AutoARIMA's forecasts ...)" or
     "the LSTM (correcting the forecasts of AutoARIMA, MSTL or AutoETS ...)"; the verdict names it so once, then
     says "the LSTM". ``unit`` names what ``parts`` counts ("in 2 of 3 fits"). Where ``weights`` (the fits' network
-    weights) are all 0, the row forecast its anchors unchanged and is named so: "the lstm row (AutoETS's forecasts
-    unchanged: ...)", so a statistical model's win, or naive's, is never credited to the network."""
+    weights) are all 0, the row forecast its anchors unchanged and is named so: "the lstm row (AutoETS's forecasts,
+    fitted without the validation rows: ...)", so a statistical model's win, or naive's, is never credited to the
+    network, nor mistaken for the backtest's own row of that model (fitted on every row before the origin)."""
     parts = list(parts)
     used = [p for p in parts if p]
     names = [display_name(n) for n in dict.fromkeys(used)]
@@ -128,9 +129,10 @@ def lstm_label(parts, unit: str = "fits", weights=()) -> str:
              f"the forecasts of {', '.join(names[:-1])} or {names[-1]}" if names else "")
     weights = [float(w) for w in weights]
     if weights and len(weights) == len(parts) and not any(weights):  # every fit, none failed, at weight 0
+        fitted = ", fitted without the validation rows" if used else ""  # the backtest's rows of it see them
         whose = ("the naive forecast itself" if not used else whose if len(used) == len(parts)
                  else f"the naive forecast or {whose}")
-        return f"the lstm row ({whose} unchanged: the network's weight is 0 in every fit)"
+        return f"the lstm row ({whose}{fitted}: the network's weight is 0 in every fit)"
     if not used:
         return "the LSTM"
     where = "" if len(used) == len(parts) else f" in {len(used)} of {len(parts)} {unit}"
