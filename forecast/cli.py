@@ -402,12 +402,13 @@ def report(
     _quiet_tf()
     import time
 
+    from forecast.output import console
     from forecast.output.report import write_report
 
-    with user_errors():
+    with user_errors(), console.warnings_on_stderr():
         start = time.perf_counter()
         path = write_report(out, model, backtest)
-        typer.echo(f"report: {shell_path(path)} ({time.perf_counter() - start:.1f} s)")
+    typer.echo(f"report: {shell_path(path)} ({time.perf_counter() - start:.1f} s)")
 
 
 @app.command()

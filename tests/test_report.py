@@ -76,9 +76,10 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def full_html(folders) -> str:
-    from forecast.output.report import gather, render
+    from forecast.output.report import DifferentDataWarning, gather, render
 
-    return render(gather(folders["bundle"], folders["backtest"]))
+    with pytest.warns(DifferentDataWarning, match=r"the backtest \(.*backtest\) was run on other.csv and the bundle"):
+        return render(gather(folders["bundle"], folders["backtest"]))
 
 
 def test_report_is_self_contained_with_every_section(full_html, folders):
@@ -102,7 +103,7 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     assert '<tr class="hl"><td>lstm</td><td>11.00</td>' in board and "<td>-10.0%</td><td>2.5 s</td></tr>" in board
     assert "<th>direction right</th><th>skill vs naive</th><th>seconds</th>" in board  # labels, not raw keys
     assert "<td>&lt; 0.1 s</td>" in board and "<td>< 0.1 s</td>" not in board  # naive's 0.01 s, as valid HTML
-    assert "<td>longest gap forward-filled</td>" in full_html and "<td>best validation loss</td>" in full_html
+    assert "<td>longest gap it may fill (--max-fill)</td>" in full_html  # a setting, not a count of the data's and "<td>best validation loss</td>" in full_html
     assert "<td>max_fill</td>" not in full_html and "<td>best_val_loss</td>" not in full_html
     assert "MAE per forecast step: errors grow with the step" in full_html  # a caption saying what to look for
     assert "<td>arima</td><td>—</td>" in board
@@ -113,7 +114,10 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     assert "<td>drift</td>" not in coverage  # no intervals, no row
     assert ("<p>80% coverage from 3 origins x 3 steps: a calibrated 80% band shows 58.0%-97.0% in 90% of such backtests "
             "(simulated on a random walk; more folds narrow the range); every model is inside it") in full_html
-    assert "This backtest was run on a different file (other.csv) than the bundle was trained on." in full_html
+    mismatch = "This backtest was run on a different file (other.csv) than the bundle was trained on ("
+    assert full_html.count(mismatch) == 2  # where the verdict is read first, and beside the scoreboard
+    assert full_html.split("<h2>In plain words</h2>")[1].index(mismatch) < full_html.split(
+        "<h2>In plain words</h2>")[1].index("The verdict:")
     assert "<p>no significant difference (p = 0.217)</p>" in full_html
     section = full_html.split("<h2>Backtest against baselines</h2>")[1].split("<h2>")[0]
     assert ("<p>Network weight: 0 in the one fit &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; co</p>"

@@ -279,8 +279,10 @@ def warnings_on_stderr() -> Iterator[None]:
     from forecast.data.load import FilledValuesWarning, MissingPeriodsWarning
     from forecast.data.panel import SkippedSeriesWarning, TrimmedRowsWarning
     from forecast.data.read import DateOrderWarning
+    from forecast.output.report import DifferentDataWarning
 
-    ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning, FilledValuesWarning)
+    ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning, FilledValuesWarning,
+            DifferentDataWarning)
     with warnings.catch_warnings(record=True) as caught:
         for category in ours:
             warnings.simplefilter("always", category)

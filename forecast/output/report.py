@@ -14,6 +14,7 @@ import html
 import json
 import platform
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -61,7 +62,7 @@ LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE", "smape": "sMAPE", "mase"
           "best_epoch": "best epoch", "best_val_loss": "best validation loss", "stopped_early": "stopped early",
           "train_rows": "training rows", "val_rows": "validation rows", "test_rows": "test rows",
           "train_end": "training part ends", "val_end": "validation part ends", "val_frac": "validation share",
-          "test_frac": "test share", "max_fill": "longest gap forward-filled", "date_col": "date column",
+          "test_frac": "test share", "max_fill": "longest gap it may fill (--max-fill)", "date_col": "date column",
           "id_col": "id column", "lstm_config": "LSTM settings", "n_filled": "missing values filled",
           "sha256": "SHA-256", "dm_test": "Diebold-Mariano test", "p_value": "p-value", "n": "origins compared",
           "save_on_interrupt": "save on Ctrl-C", "fit": "fit", "layers": "units per layer"}
@@ -192,7 +193,27 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
     if model is not None or backtest is None:
         src.bundle = load_bundle(resolve(model), engine="numpy")
         src.forecast = _predict(src.bundle)
+    files = _different_files(src)
+    if files:
+        warnings.warn(DifferentDataWarning(
+            f"the backtest ({backtest}) was run on {files[1]} and the bundle ({model}) trained on {files[0]} (or "
+            "another version of it): the report puts the two side by side, but they are not the same data"))
     return src
+
+
+class DifferentDataWarning(UserWarning):
+    """A report's bundle and backtest were made from different files (or versions of one)."""
+
+
+def _different_files(src: Sources) -> tuple[str, str] | None:
+    """(the bundle's file, the backtest's) where their SHA-256 differ, else None."""
+    if src.bundle is None or not src.backtest:
+        return None
+    data = (src.backtest.get("settings") or {}).get("data") or {}
+    theirs, ours = data.get("sha256"), src.bundle.data.get("sha256")
+    if theirs and ours and theirs != ours:
+        return str(src.bundle.data.get("path", "?")), str(data.get("path", "?"))
+    return None
 
 
 def _predict(bundle):
@@ -253,7 +274,7 @@ def summary_section(src: Sources) -> str:
         test, good = f"Test parts of {p['n_series']} series: {pooled_sentence(p)}.", bool(p["n_beats_naive_significantly"])
     backtest = text_of((src.backtest or {}).get("verdict"))
     if backtest:
-        parts = [f'<p class="verdict">The verdict: {esc(backtest)}</p>']
+        parts = [_same_data(src), f'<p class="verdict">The verdict: {esc(backtest)}</p>']
         if test:
             parts.append(f"<p>It is the backtest's, not the test part's, because the backtest refits every model at "
                          f"{esc(_count(src.backtest.get('origins') or src.backtest.get('ids')))} origins (or series) "
@@ -380,13 +401,10 @@ def _scoreboard(bt: dict) -> str:
 
 def _same_data(src: Sources) -> str:
     """A warning when the bundle and the backtest were made from different files."""
-    if src.bundle is None:
-        return ""
-    theirs = ((src.backtest.get("settings") or {}).get("data") or {}).get("sha256")
-    ours = src.bundle.data.get("sha256")
-    if theirs and ours and theirs != ours:
-        return (f'<p class="verdict bad">This backtest was run on a different file '
-                f"({esc(src.backtest['settings']['data'].get('path', '?'))}) than the bundle was trained on.</p>")
+    files = _different_files(src)
+    if files:
+        return (f'<p class="verdict bad">This backtest was run on a different file ({esc(files[1])}) than the '
+                f"bundle was trained on ({esc(files[0])}, or another version of it).</p>")
     return ""
 
 
