@@ -92,9 +92,10 @@ class SeasonalProfile:
         if mode == "auto":
             p = anova_p(groups)
             if not p < ALPHA:
-                self.why = f"auto: the {m} positions' means do not differ on the training rows (F test p={p:.2g})"
+                self.why = (f"auto: the {m} positions' means do not differ significantly on the training rows "
+                            f"(F test p={p:.2g}, not below {ALPHA})")
                 return self
-            self.why = f"auto: the {m} positions' means differ on the training rows (F test p={p:.2g})"
+            self.why = f"auto: the {m} positions' means differ on the training rows (F test p={p:.2g} < {ALPHA})"
         else:
             self.why = "as asked"
         self.used, self.profile = True, tuple(float(g.mean()) for g in groups)
