@@ -79,6 +79,14 @@ def test_date_format_loads_with_values(tmp_path, style):
     assert list(s.values) == CLOSE and s.date_col == "Date" and s.target == "Close"
 
 
+def test_years_written_as_floats_are_years(tmp_path):
+    """pandas writes a float year column as 1700.0, 1701.0, ...: bare years, not YYYYMM."""
+    s = load_prices(put(tmp_path, "YEAR,SUNACTIVITY\n1700.0,5.0\n1701.0,11.0\n1702.0,16.0\n1703.0,23.0\n"))
+    assert list(s.dates) == ts("1700-01-01", "1701-01-01", "1702-01-01", "1703-01-01")
+    assert infer_frequency(s.dates, detailed=True) == "annual"
+    bad(put(tmp_path, "YEAR,X\n1700.0,5\n1701.5,6\n1702.0,7\n", "half.csv"), "column 'YEAR' row 3")
+
+
 def test_bare_years(tmp_path):
     p = put(tmp_path, "year,GDP\n1986,4590.2\n1987,4870.2\n1988,5252.6\n1989,5657.7\n1990,5979.6\n")
     s = load_prices(p)
