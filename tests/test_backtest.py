@@ -340,6 +340,27 @@ def test_origins_closer_than_a_horizon_are_tested_with_their_overlap(step, overl
     assert dm["p_value"] == pytest.approx(loss_test(losses[0], losses[1], overlap)["p_value"], rel=1e-9)
 
 
+def test_a_pooled_lead_over_naive_within_a_percent_is_not_a_recommendation():
+    """Over many series the ranking by mean MASE is not tested: a model 0.2% ahead of the naive forecast is not
+    recommended over it."""
+    from forecast.evaluation.backtest import pooled_verdict
+
+    p = {"models": {"theta": {"mean_mase": 1.859, "n_series": 3}, "lstm": {"mean_mase": 1.862, "n_series": 3},
+                    "naive": {"mean_mase": 1.862, "n_series": 3}},
+         "lstm_beats_naive": 1, "n_compared": 3, "lstm_beats_naive_significantly": 0,
+         "evidence": {k: {"origins": 3} for k in "abc"}, "dm_test": {"p_value": 0.5, "statistic": 0.2}}
+    text = pooled_verdict(p)
+    assert text.endswith("Meanwhile theta has the lowest mean MASE (1.859, the LSTM 1.862), within 1% of the naive "
+                         "forecast's (1.862): prefer the naive forecast, the simplest."), text
+    assert "use theta" not in text
+    p["models"]["theta"]["mean_mase"] = 1.70
+    assert pooled_verdict(p).endswith("theta has the lowest mean MASE (1.700, the LSTM 1.862): use theta.")
+    p["models"]["lstm"]["mean_mase"] = 1.85
+    del p["models"]["theta"]
+    assert pooled_verdict(p).endswith("the LSTM has the lowest mean MASE of all models (1.850), within 1% of the naive "
+                                      "forecast's (1.862): prefer the naive forecast, the simplest.")
+
+
 def test_the_report_says_what_mase_is_scaled_by():
     """MASE divides by the naive forecast's in-sample MAE, or with --season given by the seasonal naive's; the
     settings say which, since both runs record the calendar's season."""

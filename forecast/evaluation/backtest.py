@@ -551,6 +551,7 @@ def _pooled_test(reports: dict[str, dict]) -> dict:
 
 
 MIN_POOLED_ORIGINS = 10  # fewer origins than this over all series: too little to tell
+NEAR_NAIVE = 0.01  # a mean MASE this close to naive's is not a reason to recommend a model over it (not tested)
 
 
 def _pooled_origins(p: dict) -> int:
@@ -595,11 +596,17 @@ def pooled_verdict(p: dict) -> str:
     lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
+    naive = finite.get("naive")
+    near = best != "naive" and naive is not None and finite[best] > naive * (1 - NEAR_NAIVE)
     if best == "lstm":
         rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f}){over}"
     else:
         rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
-                + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"){over}: use {best}")
+                + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"){over}"
+                + ("" if near else f": use {best}"))
+    if near:  # an untested lead this small is no reason to leave the simplest forecast
+        rank += (f", within {NEAR_NAIVE:.0%} of the naive forecast's ({naive:.3f}): prefer the naive forecast, the "
+                 "simplest")
     n_origins = _pooled_origins(p)
     if n_origins < MIN_POOLED_ORIGINS:
         return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."
