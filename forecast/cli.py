@@ -426,6 +426,16 @@ def tune(
     address: Optional[str] = AddressOpt,
     config: Optional[Path] = typer.Option(None, "--config", exists=True, dir_okay=False,
                                           help="Base config.json; the search replaces window, layers, dropout and learning rate."),
+    target: Optional[str] = TargetOpt,
+    date_col: Optional[str] = DateColOpt,
+    max_fill: Optional[int] = MaxFillOpt,
+    sep: Optional[str] = SepOpt,
+    decimal: Optional[str] = DecimalOpt,
+    date_format: Optional[str] = DateFormatOpt,
+    features: Optional[str] = FeaturesOpt,
+    id_col: Optional[str] = IdColOpt,
+    targets: Optional[str] = TargetsOpt,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No line per finished trial on stderr."),
     epochs: Optional[int] = typer.Option(None, help="Most epochs per trial (best.json keeps the base config's, for train) \\[default: the base config's]."),
     windows: Optional[str] = typer.Option(None, help="Windows to try, comma-separated \\[default: 10,20,30,60]."),
     units: Optional[str] = typer.Option(None, help="Units per LSTM layer to try \\[default: 16,32,64,128]."),
@@ -440,7 +450,9 @@ def tune(
     from forecast.workflows.tune import SearchSpace, tune as run_tune
 
     with user_errors():
-        base = _run_config(config)  # best.json is this with the best trial's settings: --epochs is the trials' only
+        # best.json is this with the best trial's settings: --epochs is the trials' only
+        base = _run_config(config, data=_data_options(target, date_col, max_fill, features, id_col, targets, sep,
+                                                      decimal, date_format))
         if epochs is not None and epochs < 1:
             raise ForecastError(f"--epochs {epochs}: must be at least 1")
         choices = {"windows": windows, "units": units, "depths": depths}
@@ -455,7 +467,8 @@ def tune(
         out_dir = out or Path("tuning") / default_dir(data).name
         with open_executor(executor, workers, address) as run_on, console.warnings_on_stderr():
             result = run_tune(data, base, out_dir, n_trials=trials, timeout=timeout, seed=seed, jobs=jobs, space=space,
-                              executor=run_on, trial_epochs=epochs, force=force)
+                              executor=run_on, trial_epochs=epochs, force=force,
+                              progress=None if quiet else console.trial_progress(trials))
         console.print_trials(result.trials)
         best = shell_path(out_dir / "best.json")
         typer.echo(f"best validation loss {result.best_value:.4g}\nwritten: {best}, {shell_path(out_dir / 'trials.csv')}"

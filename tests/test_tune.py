@@ -23,6 +23,9 @@ def test_tune_writes_best_config_that_trains(walk_csv, tiny_cfg, tmp_path):
                                  "--windows", "5,8", "--units", "4,6", "--depths", "1", "--seed", "3"])
     assert result.exit_code == 0, result.output
     assert "Top 2 of 2 trials" in result.output
+    lines = [line for line in result.stderr.splitlines() if line.startswith("trial ")]  # one per finished trial
+    assert [line.split(":")[0] for line in lines] == ["trial 1/2", "trial 2/2"]
+    assert "validation loss" in lines[0] and " window " in lines[0] and lines[1].split("; best so far ")[1]
 
     trials = pd.read_csv(tmp_path / "tuned" / "trials.csv")
     assert list(trials.columns) == ["number", "depth", "units", "window", "dropout", "learning_rate", "value",
@@ -45,6 +48,23 @@ def test_tune_writes_best_config_that_trains(walk_csv, tiny_cfg, tmp_path):
                                   "--model", "m", "--quiet"])
     assert trained.exit_code == 0, trained.output
     assert RunConfig.from_json(tmp_path / "m" / "config.json") == best
+
+
+def test_tune_reads_files_with_the_data_options_train_has(walk_csv, tiny_cfg, tmp_path):
+    """A file with several numeric columns needs --target; its error said so, and tune had no --target."""
+    pytest.importorskip("optuna")
+    frame = pd.read_csv(walk_csv)
+    frame.assign(Other=frame["Close"] * 2).rename(columns={"Close": "Level"}).to_csv(tmp_path / "two.csv", index=False)
+    base = tmp_path / "base.json"
+    tiny_cfg.replace(train={"epochs": 1}).to_json(base)
+    args = ["tune", str(tmp_path / "two.csv"), "--trials", "1", "--config", str(base), "--windows", "5",
+            "--units", "4", "--depths", "1", "-q"]
+    missing = runner.invoke(app, [*args, "--out", "t1"])
+    assert missing.exit_code == 2 and "pass --target NAME" in missing.output
+    result = runner.invoke(app, [*args, "--out", "t2", "--target", "Level"])
+    assert result.exit_code == 0, result.output
+    assert RunConfig.from_json(tmp_path / "t2" / "best.json").data.target == "Level"  # train --config reads it too
+    assert not [line for line in result.stderr.splitlines() if line.startswith("trial ")]  # -q
 
 
 def test_tune_without_optuna_says_how_to_install(walk_csv, monkeypatch):

@@ -297,6 +297,19 @@ def warnings_on_stderr() -> Iterator[None]:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
+def trial_progress(total: int):
+    """An Optuna callback printing one line per finished tuning trial on stderr: its number, validation loss (or
+    why it has none), its settings, and the best loss so far."""
+    def report(study, trial) -> None:
+        done = [t for t in study.trials if t.state.name == "COMPLETE"]
+        best = f"; best so far {min(t.value for t in done):.4g}" if done else ""
+        what = f"validation loss {trial.value:.4g}" if trial.state.name == "COMPLETE" else trial.state.name.lower()
+        settings = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial.params.items())
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0
+        note(f"trial {trial.number + 1}/{total}: {what} ({settings}) in {seconds:.1f} s{best}")
+    return report
+
+
 def print_trials(trials, top: int = 10) -> None:
     """The best completed tuning trials (lowest validation loss first), with how many were pruned or failed."""
     done = trials[trials["state"] == "COMPLETE"].sort_values("value").head(top)

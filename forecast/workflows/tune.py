@@ -72,8 +72,9 @@ def shared_parts(seen: Panel, n_val: tuple[int, ...], horizon: int, mode: str) -
 
 
 def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...], n_trials: int,
-                      timeout: float | None, executor, choices: dict | None = None) -> None:
-    """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their values."""
+                      timeout: float | None, executor, choices: dict | None = None, progress=None) -> None:
+    """Ask ``executor.width`` trials at a time, train them on the executor, tell Optuna their values (and
+    ``progress(study, trial)``)."""
     import time
 
     optuna = require_optuna()
@@ -88,6 +89,8 @@ def _search_in_rounds(study, objective_cfg, panel: Panel, n_val: tuple[int, ...]
                 study.tell(trial, value)
             else:  # diverged (e.g. too high a learning rate)
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            if progress:
+                progress(study, study.trials[trial.number])
         done += len(trials)
 
 
@@ -155,12 +158,13 @@ def trials_frame(study) -> pd.DataFrame:
 
 def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, timeout: float | None = None,
          seed: int = 0, jobs: int = 1, space: SearchSpace = SearchSpace(), executor=SEQUENTIAL,
-         trial_epochs: int | None = None, force: bool = False) -> TuneResult:
+         trial_epochs: int | None = None, force: bool = False, progress=None) -> TuneResult:
     """Search, then write ``best.json`` (a full RunConfig) and ``trials.csv`` into ``out_dir``.
 
     ``executor``: an ``executors.open_executor`` executor of width > 1 trains that many trials at once.
     ``trial_epochs``: the most epochs a trial trains (default: the base config's); best.json keeps the base's.
     ``out_dir`` must be new or empty, or with ``force`` an earlier search's (``is_tune_dir``).
+    ``progress(study, trial)``: called as each trial ends (an Optuna callback).
     """
     optuna = require_optuna()
     from forecast.workflows.train import load_training_panel, splits_of
@@ -211,9 +215,10 @@ def tune(data_path: Path, base: RunConfig, out_dir: Path, n_trials: int = 20, ti
                                 pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2))
     if executor.width > 1:
         _search_in_rounds(study, lambda t: suggest(t, trial_base, space), seen, n_val, n_trials, timeout, executor,
-                          choices)
+                          choices, progress)
     else:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs)
+        study.optimize(objective, n_trials=n_trials, timeout=timeout, n_jobs=jobs,
+                       callbacks=[progress] if progress else None)
     frame = trials_frame(study)
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     if not done:
