@@ -497,7 +497,8 @@ def backtest(
                                  "and the range a calibrated band's coverage shows on these folds."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder. Default: backtest/<file stem>/."),
     force: bool = typer.Option(False, "--force", help="Replace a non-empty --out folder."),
-    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the metrics.json object on stdout (nothing else; "
+                                 "progress and warnings stay on stderr unless --quiet)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines on stderr."),
     executor: str = ExecutorOpt,
     workers: Optional[int] = WorkersOpt,
@@ -548,7 +549,7 @@ def backtest(
         out_dir = out or bt_lib.default_out_dir(data)
         bt_lib.check_out_dir(out_dir, force)  # fail before any work
         check_executor(executor, workers, address)
-        show = not (quiet or as_json)
+        show = not quiet  # on stderr: --json's stdout holds the JSON alone either way
         many = cfg.data.id_col is not None or cfg.data.targets is not None
         progress = (lambda r: console.note(f"{r.model}{' ' + r.ids[0] if many and len(r.ids) == 1 else ''}: fold(s) "
                                            f"{', '.join(str(f + 1) for f in r.folds)} done in {r.seconds:.1f} s")

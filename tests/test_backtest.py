@@ -83,7 +83,8 @@ def test_cli_json_files_and_no_claimed_skill_on_a_random_walk(walk_csv, tmp_path
             "0.01", "--dropout", "0", "--out", str(out), "--json"]
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
-    report = json.loads(res.stdout)
+    report = json.loads(res.stdout)  # stdout is the JSON alone; the progress lines went to stderr
+    assert "lstm: fold(s) 1, 2, 3, 4, 5, 6, 7, 8 done in" in res.stderr  # one fit (--retrain-every 8)
     assert {"settings", "origins", "models", "dm_test", "lag_diagnostic", "verdict", "notes"} <= set(report)
     keys = {"mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive", "per_horizon", "folds"}
     assert keys <= set(report["models"]["lstm"])
