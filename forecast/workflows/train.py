@@ -94,11 +94,11 @@ def splits_of(panel: Panel, cfg: RunConfig) -> dict[str, Split]:
 
 
 def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: int, executor=SEQUENTIAL,
-                 choices: Iterator[dict] | None = None) -> dict:
+                 choices: Iterator[dict] | None = None, progress: Callable[[str], None] | None = None) -> dict:
     """Network key (None: the global one, else a series id) -> fitted LSTMForecaster. ``choices``: each network's
     statistical parts in turn (``lstm.hybrid_parts`` of the series of ``lstm.network_panels``, computed beforehand),
     each drawn when its fit is handed out, so that later ones can still be computing; None: each fit computes its
-    own."""
+    own. ``progress`` is told which series' network a one-at-a-time per-series fit starts (its epochs follow)."""
     from forecast.models.lstm import LSTMForecaster
 
     def draw() -> dict | None:
@@ -112,8 +112,11 @@ def fit_networks(panel: Panel, n_val: dict[str, int], cfg: RunConfig, verbose: i
     drawn = []
 
     def tasks():
-        for unit in network_panels(panel, cfg):
+        units = network_panels(panel, cfg)
+        for i, unit in enumerate(units):
             drawn.append(draw())
+            if progress is not None and verbose and executor.width == 1:  # pulled as the fit before it ends
+                progress(f"series {unit.ids[0]} ({i + 1} of {len(units)})")
             yield cfg.to_dict(), unit, n_val[unit.ids[0]], verbose, drawn[-1]
 
     fits = executor(fit_series, tasks())  # zipped first: a task is drawn before its result is asked for
@@ -196,7 +199,7 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
                 taken.update(choices)
                 yield choices
 
-        fitted = fit_networks(heads, n_val, cfg, verbose, executor, handed() if units else None)
+        fitted = fit_networks(heads, n_val, cfg, verbose, executor, handed() if units else None, progress)
         origins = sum(len(sp.test_origins) for sp in splits.values())
         parts = chosen_parts(taken)
         whose = "statistical baselines'"
