@@ -107,7 +107,8 @@ def print_panel_summary(metrics: dict, layout: str, device: str) -> None:
     from forecast.evaluation.scoring import pooled_sentence
 
     per, fit = metrics["test"]["series"], metrics.get("fit", "global")
-    table = Table(title=f"Test part per series ({layout} format, {fit.replace('_', ' ')} model), errors in each series' own units")
+    table = Table(title=f"Test part per series ({layout} format, {fit.replace('_', ' ')} model), errors in each "
+                        "series' own units")
     for col in ("series", "forecasts", "test origins", "LSTM MAE", "naive MAE", "skill", "DM p", "80% coverage"):
         table.add_column(col, justify="left" if col in ("series", "forecasts") else "right")
     for sid, m in per.items():
