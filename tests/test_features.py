@@ -88,7 +88,8 @@ def test_feature_errors_name_the_choices(tmp_path):
     df.to_csv(tmp_path / "p.csv", index=False)
     with pytest.raises(InputError, match="feature 'hl_range' needs the numeric column.s. low, which the file lacks"):
         load_panel(tmp_path / "p.csv", features=("hl_range",))
-    with pytest.raises(InputError, match="unknown feature 'rsi' in --features; available features: close, high, "
+    with pytest.raises(InputError, match="unknown feature 'rsi' in --features \\(no column of the file, nor a "
+                                         "derived feature\\); available features: close, high, "
                                          "log_return, log_volume, hl_range, volatility, dow, month"):
         load_panel(tmp_path / "p.csv", features=("rsi",))
     with pytest.raises(InputError, match=r"feature 'hl_range' is not finite on 2024-01-01"):

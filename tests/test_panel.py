@@ -114,7 +114,8 @@ def _cli(args):
 @pytest.mark.parametrize("make,args,message", [
     (lambda: long_frame(), ["--id-col", "ticker"], "id column 'ticker' not found; columns are symbol, Date, Close"),
     (lambda: long_frame().assign(Volume=1.0), ["--id-col", "symbol", "--features", "volume,rsi"],
-     "unknown feature 'rsi' in --features; available features: close, volume, log_return, log_volume"),
+     "unknown feature 'rsi' in --features (no column of the file, nor a derived feature); available features: "
+     "close, volume, log_return, log_volume"),
     (lambda: long_frame().assign(sector="tech"), ["--id-col", "symbol", "--features", "sector"],
      "covariate column 'sector' is not numeric"),
     (lambda: synthetic_series(n=50).assign(Close="x", Other="y"), ["--targets", "all"],

@@ -59,8 +59,8 @@ def columns_needed(features, numeric_columns, source: str) -> list[str]:
         elif f in numeric:
             needed.append(f)
         else:
-            raise InputError(f"{source}: unknown feature '{f}' in --features; available features: "
-                             f"{', '.join(available(numeric_columns))}")
+            raise InputError(f"{source}: unknown feature '{f}' in --features (no column of the file, nor a derived "
+                             f"feature); available features: {', '.join(available(numeric_columns))}")
     return list(dict.fromkeys(needed))
 
 
