@@ -56,6 +56,18 @@ def test_long_and_wide_train_to_the_same_forecasts_and_bundle_records_the_series
         predict_panel(load_bundle(a.bundle_dir), series_id="MSFT")
 
 
+def test_an_id_that_training_skipped_is_named_as_skipped():
+    from forecast.workflows.predict import pick_ids
+
+    skipped = {"TINY": "40 rows, fewer than the 120 needed for the window, horizon and parts"}
+    with pytest.raises(ForecastError, match=r"--id 'TINY': this series was skipped when the model was trained "
+                                            r"\(40 rows, fewer than the 120 needed .*\), so the model has no network"):
+        pick_ids(["AAA", "BBB"], "TINY", skipped)
+    with pytest.raises(ForecastError, match=r"--id 'ZZZ': no such series in this model; known ids: AAA, BBB"):
+        pick_ids(["AAA", "BBB"], "ZZZ", skipped)
+    assert pick_ids(["AAA", "BBB"], "BBB", skipped) == ["BBB"]
+
+
 def test_a_lagged_covariate_is_used(tmp_path):
     """Returns follow yesterday's signal: with the signal as input the 1-step error collapses; without, it cannot."""
     n, rng = 400, np.random.default_rng(0)

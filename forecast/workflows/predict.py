@@ -47,9 +47,14 @@ class Forecast:
                 for row in frame.to_dict("records")]
 
 
-def pick_ids(known: list[str], wanted: str | None) -> list[str]:
+def pick_ids(known: list[str], wanted: str | None, skipped: dict[str, str] | None = None) -> list[str]:
+    """The series to forecast: every one, or ``--id``'s, which must be one the model holds (``skipped``: the
+    series training left out, id -> why, which the error then says)."""
     if wanted is None:
         return list(known)
+    if wanted in (skipped or {}):
+        raise ForecastError(f"--id {wanted!r}: this series was skipped when the model was trained ({skipped[wanted]}), "
+                            "so the model has no network for it")
     if wanted not in known:
         if len(known) == 1:
             raise ForecastError(f"--id {wanted!r}: this model holds a single series ({known[0]}); drop --id")
@@ -135,7 +140,7 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
     if h < 1:
         raise ForecastError(f"--horizon {h}: must be at least 1")
     levels = iv.resolve_levels(levels)
-    ids = pick_ids(bundle.ids, series_id)
+    ids = pick_ids(bundle.ids, series_id, bundle.metrics.get("skipped"))
     context = newer_context(bundle, data_path, ids) if data_path is not None else stored_context(bundle)
     models, entries = forecasters(bundle), bundle.entries
     frames, history = [], {}
