@@ -216,6 +216,24 @@ def test_equal_losses_to_rounding_are_no_difference():
     assert (test["statistic"], test["p_value"]) == (0.0, 1.0)
 
 
+def test_the_same_forecasts_to_rounding_are_a_tie_not_a_lead():
+    """A row at weight 0 forecasts its anchor: its MAE may sit 1e-12 below the naive forecast's, which is no lead."""
+    from forecast.evaluation.verdict import lstm_label
+
+    models, F, A, N = _case({"naive": 1.0, "theta": 2.0}, folds=6)
+    F["lstm"] = F["naive"] * (1 + 1e-13)
+    models["lstm"] = {"mae": models["naive"]["mae"] * (1 - 1e-12), "rmse": models["naive"]["rmse"]}
+    label = lstm_label([None] * 3, weights=[0, 0, 0])
+    v = verdict(models, F, A, N, lstm_is=label)
+    assert v["best"] == "lstm" and v["compared_with"] == "naive"
+    assert v["text"] == (f"{label[0].upper()}{label[1:]} and the naive forecast have the same MAE (to float "
+                         "rounding): nothing tells them apart; prefer the naive forecast, the simpler model.")
+    models["lstm"]["mae"] = models["naive"]["mae"] * (1 + 1e-12)  # naive ranks first by the rounding
+    assert verdict(models, F, A, N, lstm_is=label)["text"] == (
+        f"The naive forecast and {label} have the same MAE (to float rounding): nothing tells them apart; prefer the "
+        "naive forecast.")
+
+
 def test_a_gap_too_small_to_print_is_said_in_words():
     from forecast.evaluation.verdict import _pct
 

@@ -278,9 +278,13 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
     metric = rank_by.upper()
     p = test["p_value"]
     tested, sig = math.isfinite(p), math.isfinite(p) and p < SIGNIFICANCE
+    from forecast.evaluation.scoring import TIE
+
     if best != "lstm":
         B = display_name(best)
         gap = 1 - score[best] / score["lstm"] if score["lstm"] > 0 else float("nan")
+        if abs(gap) < TIE:  # the same forecasts, to float rounding (e.g. a row at weight 0 and its anchor)
+            return f"{B} and {L} have the same {metric} (to float rounding): nothing tells them apart; prefer {B}."
         head = f"{B} is best here, its {metric} {_pct(gap)} lower than {_possessive(L)}"
         caveat = _rmse_caveat(models, best, naive_rmse)
         if not tested:
@@ -291,6 +295,9 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
                 f"accurate than {B}, so use {B}{_simpler(best)}.")
     R = display_name(rival)
     gap = out["lstm_skill_vs_best"]
+    if abs(gap) < TIE:  # the same forecasts, to float rounding (e.g. a row at weight 0 and its anchor)
+        return (f"{L} and {R} have the same {metric} (to float rounding): nothing tells them apart; "
+                f"prefer {R}{_simpler(rival)}.")
     head = f"{L} has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"
     caveat = _rmse_caveat(models, "lstm", naive_rmse)
     if not tested:
