@@ -113,13 +113,13 @@ def test_train_reports_skill_with_a_significance_test_and_the_lag_diagnostic(in_
 
 
 def test_train_names_a_more_accurate_statistical_baseline_with_its_p_value(tmp_path):
-    """A barely trained LSTM on a clean seasonal series: the summary shows the statistical model chosen on the
-    validation part beside it, and the verdict says that model is more accurate, with the DM p-value."""
+    """A barely trained plain LSTM on a clean seasonal series: the summary shows the statistical model chosen on
+    the validation part beside it, and the verdict says that model is more accurate, with the DM p-value."""
     from conftest import write_synthetic
 
     csv = write_synthetic(tmp_path / "season.csv", "seasonal", n=400, seed=1, noise=0.2)
     result = invoke("train", str(csv), "--window", "10", "--horizon", "3", "--layers", "4", "--epochs", "1",
-                    "--seed", "7", "-q", "--model", str(tmp_path / "m"))
+                    "--hybrid", "none", "--seed", "7", "-q", "--model", str(tmp_path / "m"))
     assert result.exit_code == 0, result.output
     (m,) = json.loads((tmp_path / "m" / "metrics.json").read_text())["test"]["series"].values()
     # the test part's first price is the one after its first origin (the validation part's last price)

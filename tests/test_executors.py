@@ -325,6 +325,8 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     read and without their statsforecast models: the main process never imports statsforecast."""
     from conftest import cli_by_process
 
+    from forecast.evaluation.verdict import lstm_label
+
     path, _ = case
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in window.items()]
     proc, seen, main = cli_by_process(BACKTEST_BY_PROCESS, ["backtest", path, *FLAGS, *flags, "--hybrid", "arima",
@@ -337,7 +339,9 @@ def test_sequential_backtest_forks_the_statistical_work_with_the_same_results(ca
     assert set(seen["parts"]).isdisjoint(seen["naive"])  # in two processes: the parts first, the baselines niced
     ref = run_backtest(path, CFG.replace(model={"hybrid": "arima"}), **KWARGS, **window)
     report = json.loads(proc.stdout)
-    assert report["verdict"]["lstm_is"] == "the LSTM (correcting AutoARIMA's forecasts)"
+    weights = report["network_weight"]["per_fit"]  # 0 in every fit: the row is named by what it forecast
+    assert report["verdict"]["lstm_is"] == lstm_label(["arima"] * len(weights), weights=weights)
+    assert report["network_weight"]["part_per_fit"] == ["arima"] * len(weights)
     assert _comparable(report) == _comparable(ref.report)
 
 

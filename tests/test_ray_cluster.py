@@ -153,10 +153,10 @@ def test_backtest_on_a_two_node_cluster_by_address_equals_the_sequential_run(tmp
 
     address, env = cluster
     csv = write_synthetic(tmp_path / "walk.csv", n=160, seed=5)
-    on_ray = _forecast("backtest", str(csv), *FLAGS, "--out", "ray", "--executor", "ray", "--address", address,
+    on_ray = _forecast("backtest", str(csv), *FLAGS, "--out", "ray", "--executor", "ray", "--address", address, "-q",
                        cwd=tmp_path, env=env)
     assert on_ray.returncode == 0, on_ray.stderr
-    assert on_ray.stderr == ""  # --json: nothing else, not even Ray's "Connecting to existing Ray cluster" lines
+    assert on_ray.stderr == ""  # --json -q: nothing else, not even Ray's "Connecting to existing Ray cluster" lines
     cfg = RunConfig().replace(window={"window": 10, "horizon": 3}, model={"layers": (8,), "dropout": 0.0,
                               "hybrid": "none"}, train={"epochs": 1, "seed": 7})  # what FLAGS build
     ref = run_backtest(csv, cfg, folds=2, step=3, models=("naive", "drift", "lstm"), levels=())
