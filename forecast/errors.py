@@ -13,3 +13,9 @@ class InputError(ForecastError):
 
 class BundleError(ForecastError):
     """A model bundle that is missing, damaged, foreign or would be overwritten."""
+
+
+class DifferentDataWarning(UserWarning):
+    """A report's bundle and backtest were made from different files (or versions of one): ``forecast report``
+    still writes it, and says so (here, not in output.report: the warning filter must not import the report's
+    dependencies into every command)."""

@@ -76,7 +76,8 @@ def folders(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def full_html(folders) -> str:
-    from forecast.output.report import DifferentDataWarning, gather, render
+    from forecast.errors import DifferentDataWarning
+    from forecast.output.report import gather, render
 
     with pytest.warns(DifferentDataWarning, match=r"the backtest \(.*backtest\) was run on other.csv and the bundle"):
         return render(gather(folders["bundle"], folders["backtest"]))

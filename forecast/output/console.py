@@ -280,7 +280,7 @@ def warnings_on_stderr() -> Iterator[None]:
     from forecast.data.load import FilledValuesWarning, MissingPeriodsWarning
     from forecast.data.panel import SkippedSeriesWarning, TrimmedRowsWarning
     from forecast.data.read import DateOrderWarning
-    from forecast.output.report import DifferentDataWarning
+    from forecast.errors import DifferentDataWarning
 
     ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning, FilledValuesWarning,
             DifferentDataWarning)

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from forecast.data.calendar import stamp_text
-from forecast.errors import ForecastError
+from forecast.errors import DifferentDataWarning, ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
 from forecast.evaluation.verdict import text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png, known
@@ -199,10 +199,6 @@ def gather(model: Path | None = None, backtest: Path | None = None) -> Sources:
             f"the backtest ({backtest}) was run on {files[1]} and the bundle ({model}) trained on {files[0]} (or "
             "another version of it): the report puts the two side by side, but they are not the same data"))
     return src
-
-
-class DifferentDataWarning(UserWarning):
-    """A report's bundle and backtest were made from different files (or versions of one)."""
 
 
 def _different_files(src: Sources) -> tuple[str, str] | None:
