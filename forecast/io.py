@@ -7,6 +7,7 @@ never the ``NaN`` literal that is not JSON) and shell-quoted paths (``shell_path
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import itertools
 import json
@@ -185,6 +186,9 @@ def check_can_write(path: Path, option: str) -> None:
     try:
         os.rmdir(tempfile.mkdtemp(prefix=".forecast-probe-", dir=where))
     except OSError as e:
-        raise ForecastError(f"{option} {path}: cannot write in {where} ({e.strerror or e}); choose another path or "
+        # a folder that exists but says "No such file or directory" to a new entry is a system one (/proc, /sys)
+        reason = ("it takes no new files or folders" if e.errno == errno.ENOENT and where.is_dir()
+                  else e.strerror or e)
+        raise ForecastError(f"{option} {path}: cannot write in {where} ({reason}); choose another path or "
                             "fix the folder's permissions") from None
 

@@ -373,7 +373,8 @@ UNWRITABLE = "/proc/forecast-nowhere"  # /proc takes no new folders, not even fr
 def test_an_unwritable_output_fails_before_any_work_naming_the_path(files, constant, command, option):
     args = [a.format(walk=files["walk"], root=files["root"], bundle=constant[0]) for a in command]
     result = invoke(*args)
-    line = assert_user_error(result, f"{option} {UNWRITABLE}/", "cannot write in /proc", "choose another path")
+    line = assert_user_error(result, f"{option} {UNWRITABLE}/", "cannot write in /proc (it takes no new files or "
+                             "folders)", "choose another path")
     assert "Epoch" not in result.output and not (files["root"] / "never").exists(), line
 
 
