@@ -132,6 +132,13 @@ def test_terminal_table_has_coverage_and_width_of_every_level(monkeypatch, capsy
     console.print_backtest(report)
     caption = " ".join(capsys.readouterr().out.split())  # the caption wraps at the table's width
     assert "fitted on at most the last 1,000 prices (arima, ets), 2,000 prices (comb)" in caption
+    # a row whose MAE equals the best one's to float rounding (a weight-0 row and its anchor) is marked as tied
+    report["models"]["twin"] = {**m, "mae": m["mae"] * (1 + 1e-12)}
+    report["models"]["worse"] = {**m, "mae": m["mae"] * 1.01}
+    report["verdict"] = {**report["verdict"], "best": "naive"}
+    console.print_backtest(report)
+    text = capsys.readouterr().out
+    assert "naive (best)" in text and "twin (tied, to rounding)" in text and "worse (tied" not in text
 
 
 def test_coverage_figure_has_the_nominal_line_per_level():

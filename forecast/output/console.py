@@ -369,8 +369,13 @@ def print_backtest(report: dict, written: list | None = None) -> None:
             return f"{v:+.1%}" if key == "skill_vs_naive" else f"{v:.1%}"
         return _fmt(v, pct=key in ("mape", "smape")) if key != "mase" else f"{v:.3f}"
 
+    from forecast.evaluation.scoring import beats
+
+    lowest = models[best]["mae"] if best in models and models[best]["mae"] is not None else None
     for name in ranked:
-        label = f"{name} (best)" if name == best else name
+        mae = models[name]["mae"]
+        tied = name != best and lowest is not None and mae is not None and not beats(lowest, mae)
+        label = f"{name} (best)" if name == best else f"{name} (tied, to rounding)" if tied else name
         table.add_row(label, *(cell(key, models[name].get(key), level) for _, key, level in cols[1:]))
     out.print(table)
     for level in (lv for lv in levels if lv in (report.get("coverage_range") or {})):
