@@ -280,7 +280,9 @@ def test_the_pooled_test_takes_one_loss_per_origin_date_so_copies_of_a_series_ad
     # origins that interleave (each series' own folds): consecutive dates are closer, the overlap grows with them
     later = [f"2020-0{k}-15" for k in range(1, 9)]
     mixed = _pooled_test({"a": _losses_report(dates, la, lb, 2), "c": _losses_report(later, lc, lb, 2)})
-    assert mixed["n"] == 16 and mixed["overlap"] == 4
+    assert mixed["n"] == 16 and mixed["overlap"] == 3  # a's Jan 1 and Feb 1 share targets; c's Jan 15 lies between
+    apart = [f"2021-0{k}-01" for k in range(1, 9)]  # series of separate periods add no overlap
+    assert _pooled_test({"a": _losses_report(dates, la, lb), "c": _losses_report(apart, lc, lb)})["overlap"] == 1
 
 
 def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():

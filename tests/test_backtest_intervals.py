@@ -135,10 +135,13 @@ def test_terminal_table_has_coverage_and_width_of_every_level(monkeypatch, capsy
     # a row whose MAE equals the best one's to float rounding (a weight-0 row and its anchor) is marked as tied
     report["models"]["twin"] = {**m, "mae": m["mae"] * (1 + 1e-12)}
     report["models"]["worse"] = {**m, "mae": m["mae"] * 1.01}
-    report["verdict"] = {**report["verdict"], "best": "naive"}
+    report["models"]["partial"] = {**m, "mae": m["mae"] * 0.5}  # no forecast at some origin: not ranked
+    report["models"]["failed"] = {**m, "mae": None}
+    report["verdict"] = {**report["verdict"], "best": "naive", "ranking": ["naive", "twin", "worse"]}
     console.print_backtest(report)
     text = capsys.readouterr().out
-    assert "naive (best)" in text and "twin (tied, to rounding)" in text and "worse (tied" not in text
+    assert "naive (lowest MAE)" in text and "twin (tied, to rounding)" in text
+    assert not any(f"{name} (tied" in text for name in ("worse", "partial", "failed"))
 
 
 def test_coverage_figure_has_the_nominal_line_per_level():

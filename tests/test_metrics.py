@@ -29,6 +29,18 @@ def test_directional_accuracy_counts_signs_and_ties_as_half():
     assert M.directional_accuracy(actual, pred, origin) == pytest.approx((1 + 0 + 0.5 + 0) / 4)
 
 
+def test_a_nudge_from_the_origin_is_no_directional_call():
+    """A naive forecast nudged by 0.03 points on an index near 7,950 (a typical day moves 60) made no call: it
+    scores as naive does, 0.5, not as ten right 'up' calls; a move of a tenth of a day is a call."""
+    origin = np.full((2, 1), 7950.0)
+    actual = origin + np.array([[30.0, 60.0], [-20.0, -40.0]])
+    nudged = np.repeat(origin + 0.03, 2, axis=1)
+    assert M.directional_accuracy(actual, nudged, origin) == 0.5  # no band: two right 'up' calls, two wrong
+    assert M.forecast_metrics(actual, nudged, origin, 60.0)["directional_accuracy"] == 0.5
+    called = origin + np.array([[6.0, 6.0], [-6.0, -6.0]])  # 10% of a typical move
+    assert M.forecast_metrics(actual, called, origin, 60.0)["directional_accuracy"] == 1.0
+
+
 def test_forecast_metrics_pools_mase_over_rows_with_their_own_scale():
     actual = np.array([[2.0, 4.0], [10.0, 10.0]])
     pred = np.array([[1.0, 1.0], [12.0, 12.0]])

@@ -85,6 +85,8 @@ def test_years_written_as_floats_are_years(tmp_path):
     assert list(s.dates) == ts("1700-01-01", "1701-01-01", "1702-01-01", "1703-01-01")
     assert infer_frequency(s.dates, detailed=True) == "annual"
     bad(put(tmp_path, "YEAR,X\n1700.0,5\n1701.5,6\n1702.0,7\n", "half.csv"), "column 'YEAR' row 3")
+    s = load_prices(put(tmp_path, "YEAR,X\n1700.0,5\n1701,6\n1702.0,7\n", "mixed.csv"))  # a whole year among them
+    assert list(s.dates) == ts("1700-01-01", "1701-01-01", "1702-01-01")
 
 
 def test_bare_years(tmp_path):

@@ -24,7 +24,7 @@ def test_tune_writes_best_config_that_trains(walk_csv, tiny_cfg, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Top 2 of 2 trials" in result.output
     lines = [line for line in result.stderr.splitlines() if line.startswith("trial ")]  # one per finished trial
-    assert [line.split(":")[0] for line in lines] == ["trial 1/2", "trial 2/2"]
+    assert [line.split(":")[0] for line in lines] == ["trial 0 (1 of 2)", "trial 1 (2 of 2)"]  # numbers as in the table
     assert "validation loss" in lines[0] and " window " in lines[0] and lines[1].split("; best so far ")[1]
 
     trials = pd.read_csv(tmp_path / "tuned" / "trials.csv")

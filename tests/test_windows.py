@@ -166,9 +166,11 @@ def test_a_panel_is_split_at_the_same_dates_and_a_series_without_a_part_is_left_
                            "(210 rows before the validation part from 2020-07-29, 10 in it, 0 in the test part from "
                            "2020-09-12); the series of a file are split at the same dates, so train this one from a "
                            "file of its own"}
-    _, late = panel_splits({"LONG": DAYS, "NEW": DAYS[205:]}, 10, 3, 0.15, 0.15, 1)  # the part it lacks, named
+    _, late = panel_splits({"LONG": DAYS, "NEW": DAYS[205:], "TEST": DAYS[260:]}, 10, 3, 0.15, 0.15, 1)
     assert late["NEW"].startswith("too few rows in the training part for --window 10 and --horizon 3: it starts on "
                                   "2020-07-24 (5 rows before the validation part from 2020-07-29, 45 in it, 45 in")
+    assert late["TEST"].startswith("too few rows in the training part for --window 10 and --horizon 3: it starts on "
+                                   "2020-09-17 (0 rows before")  # inside the test part: it starts late, not ends
     for sid, start in (("LONG", 0), ("LATE", 150)):  # the same two dates begin each series' parts
         assert DAYS[start + splits[sid].n_train] == DAYS[210] and DAYS[start + splits[sid].n_train
                                                                       + splits[sid].n_val] == DAYS[255]

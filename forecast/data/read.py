@@ -537,8 +537,8 @@ def _numeric_dates(s: pd.Series):
     if not ok.all():
         raise _DateError(int(np.argmin(ok)), "")
     whole = s.str.split(".", n=1, regex=False).str[0]
-    integral = s.str.fullmatch(r"\d+\.0*").to_numpy(dtype=bool)
-    if integral[0]:  # 1700.0, 1701.0: a year column written from floats
+    integral = s.str.fullmatch(r"\d+(\.0*)?").to_numpy(dtype=bool)
+    if "." in first and integral[0]:  # 1700.0, 1701.0: a year column written from floats
         if not integral.all():
             raise _DateError(int(np.argmin(integral)), "not a whole number like the first date")
         s, first = whole, whole.iloc[0]

@@ -106,10 +106,10 @@ def panel_splits(dates: dict[str, np.ndarray], window: int, horizon: int, val_fr
             elif len(d) == n:  # on the panel's whole calendar: too short as a series
                 dropped[sid] = str(_too_few(n, window, horizon, val_frac, test_frac, offset, min_train))
             else:
-                short = ("the test part" if len(split.test_origins) < 1 else "the validation part"
-                         if len(split.val_origins) < 1 else "the training part")  # the first part it cannot fill
-                when = (f"it ends on {stamp_text(d[-1])}" if short != "the training part"
-                        else f"it starts on {stamp_text(d[0])}")
+                short = ("the training part" if len(split.train_origins) < min_train else "the validation part"
+                         if len(split.val_origins) < 1 else "the test part")  # the first part, in time, it cannot fill
+                when = (f"it starts on {stamp_text(d[0])}" if short == "the training part"
+                        else f"it ends on {stamp_text(d[-1])}")
                 dropped[sid] = (f"too few rows in {short} for --window {window} and --horizon {horizon}: {when} "
                                 f"({split.n_train} rows before the validation part from {stamp_text(val_start)}, "
                                 f"{split.n_val} in it, {split.n_test} in the test part from {stamp_text(test_start)}); "

@@ -534,8 +534,8 @@ def _pooled_test(reports: dict[str, dict]) -> dict:
     """The pooled LSTM-vs-naive test: its unit is the origin date, each date's mean over the series of their
     origin losses (mean absolute error scaled by the series' MASE scale). Series forecast from one date share that
     date's news, so their errors are not independent: two copies of a series must not double the evidence. Where
-    the series' origins interleave (their own folds), consecutive dates share more targets than one series'
-    origins do, and the overlap grows with them."""
+    the series' origins interleave (their own folds), the dates between two origins of one series that share a
+    target are counted into the overlap; series of separate periods add none."""
     by_date: dict[str, list[tuple[float, float]]] = {}
     for r in reports.values():
         lstm, naive = V.origin_losses(r["scaled_errors"]["lstm"]), V.origin_losses(r["naive_scaled_errors"])
@@ -544,8 +544,12 @@ def _pooled_test(reports: dict[str, dict]) -> dict:
                 by_date.setdefault(date, []).append((a, b))
     dates = sorted(by_date)
     losses = np.array([np.mean(by_date[d], axis=0) for d in dates]).reshape(-1, 2)
-    per_series = max(len(r["origins"]) for r in reports.values())
-    overlap = max((r["dm_test"] or {}).get("overlap", 1) for r in reports.values()) * -(-len(dates) // per_series)
+    position = {d: i for i, d in enumerate(dates)}
+    overlap = 1  # in the dates' order: how far apart two dates of one series that share a target can lie
+    for r in reports.values():
+        shared = (r["dm_test"] or {}).get("overlap", 1)
+        own = [position[d] for d in r["origins"] if d in position]
+        overlap = max([overlap, *(own[j + shared - 1] - own[j] + 1 for j in range(len(own) - shared + 1))])
     return {**V.loss_test(losses[:, 0], losses[:, 1], overlap), "models": ["lstm", "naive"], "unit": "origin date",
             "errors": "scaled by each series' in-sample naive MAE, averaged over the series at each origin date"}
 
@@ -594,14 +598,19 @@ def pooled_verdict(p: dict) -> str:
                  else " over the series")  # ``over`` says it when series were left out
         return f"{best} has the lowest mean MASE{where} ({finite[best]:.3f}){over}."
     lstm = p.get("lstm_is", "the LSTM")  # names the statistical parts it corrected (verdict.lstm_label)
+    short = V.short_name(lstm)  # "the LSTM", or "the lstm row" where its forecasts were other models'
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
+    dm = p.get("dm_test") or {}
+    pv = dm.get("p_value")
+    tested = pv is not None and math.isfinite(pv) and _pooled_origins(p) >= MIN_POOLED_ORIGINS
     naive = finite.get("naive")
-    near = best != "naive" and naive is not None and finite[best] > naive * (1 - NEAR_NAIVE)
+    lstm_ahead = best == "lstm" and tested and pv < SIGNIFICANCE and dm["statistic"] < 0  # the test is of this lead
+    near = best != "naive" and naive is not None and finite[best] > naive * (1 - NEAR_NAIVE) and not lstm_ahead
     if best == "lstm":
-        rank = f"the LSTM has the lowest mean MASE of all models ({finite['lstm']:.3f}){over}"
+        rank = f"{short} has the lowest mean MASE of all models ({finite['lstm']:.3f}){over}"
     else:
-        rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, the LSTM "
+        rank = (f"{best} has the lowest mean MASE ({finite[best]:.3f}, {short} "
                 + (f"{finite['lstm']:.3f}" if "lstm" in finite else "none") + f"){over}"
                 + ("" if near else f": use {best}"))
     if near:  # an untested lead this small is no reason to leave the simplest forecast
@@ -610,13 +619,11 @@ def pooled_verdict(p: dict) -> str:
     n_origins = _pooled_origins(p)
     if n_origins < MIN_POOLED_ORIGINS:
         return f"{head}, but {n_origins} origins in all are too few to tell; use more --folds. Meanwhile {rank}."
-    dm = p["dm_test"]
-    pv = dm["p_value"]
-    if pv is None or not math.isfinite(pv):
+    if not tested:
         return (f"{head}, but the series' origins fall on {dm.get('origins', 0)} dates, too few for the pooled test "
                 f"(at least {dm.get('needed', MIN_POOLED_ORIGINS)}); use more --folds. Meanwhile {rank}.")
     ptxt = f"pooled Diebold-Mariano p = {pv:.3g} over {dm.get('origins')} origin dates"
     if pv < SIGNIFICANCE:
-        better = "the LSTM" if dm["statistic"] < 0 else "the naive forecast"
+        better = short if dm["statistic"] < 0 else "the naive forecast"
         return f"{head}; pooled over the series {better} is significantly more accurate ({ptxt}); {rank}."
     return f"{head}; pooled over the series the difference is NOT significant ({ptxt}), it may be noise; {rank}."

@@ -64,26 +64,34 @@ def mase(actual, pred, scale: float) -> float:
     return float(mae(actual, pred) / scale) if scale > 0 else float("nan")
 
 
-def directional_accuracy(actual, pred, origin) -> float:
+NO_CALL = 0.05  # a forecast within this share of a typical one-step move of its origin makes no directional call
+
+
+def directional_accuracy(actual, pred, origin, deadband=0.0) -> float:
     """Share of forecasts whose change from the origin price has the sign of the actual change.
 
     ``origin`` broadcasts against ``actual`` (e.g. shape (n, 1) for (n, h) forecasts). A forecast of no
-    change makes no directional call and scores 0.5 (a coin flip), so the naive forecast scores 0.5.
+    change makes no directional call and scores 0.5 (a coin flip), so the naive forecast scores 0.5; so does
+    one within ``deadband`` (broadcasting like ``origin``) of its origin: a model that repeats the last price but
+    for a nudge of 0.03 points on an index at 7,950 made no call, yet counted as ten right "up" calls.
     """
     a, p = _pair(actual, pred)
     o = np.asarray(origin, dtype=np.float64)
-    pred_sign, actual_sign = np.sign(p - o), np.sign(a - o)
+    band = np.nan_to_num(np.asarray(deadband, dtype=np.float64))
+    move = p - o
+    pred_sign, actual_sign = np.where(np.abs(move) <= band, 0.0, np.sign(move)), np.sign(a - o)
     hits = np.where(pred_sign == 0, 0.5, (pred_sign == actual_sign).astype(np.float64))
     return float(np.mean(hits))
 
 
 def forecast_metrics(actual, pred, origin, scale) -> dict[str, float]:
-    """point_metrics plus MASE and directional accuracy; ``scale`` may be per row (n, 1) for pooled MASE."""
+    """point_metrics plus MASE and directional accuracy; ``scale`` may be per row (n, 1) for pooled MASE. A forecast
+    within NO_CALL x ``scale`` (the in-sample naive MAE: a typical one-step move) of its origin makes no call."""
     a, p = _pair(actual, pred)
     s = np.broadcast_to(np.asarray(scale, dtype=np.float64), a.shape)
     scaled = np.divide(np.abs(a - p), s, out=np.full(a.shape, np.nan), where=s > 0)
     return {**point_metrics(a, p), "mase": float(np.mean(scaled)),
-            "directional_accuracy": directional_accuracy(a, p, origin)}
+            "directional_accuracy": directional_accuracy(a, p, origin, NO_CALL * s)}
 
 
 # ------------------------------------------------------------------------------ Diebold-Mariano

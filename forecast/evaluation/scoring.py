@@ -16,13 +16,11 @@ import pandas as pd
 from forecast.data.panel import Series
 from forecast.data.windows import label_index
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.evaluation.verdict import statistical_part
+from forecast.evaluation.verdict import TIE, statistical_part
 from forecast.io import known
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
 SIGNIFICANCE = 0.05
-TIE = 1e-6  # relative MAE difference below which a model does not "beat" another: float noise of equal forecasts
-# (a statistical model's forecasts through the network's log-return encoding and back differed by 1.2e-9)
 MIN_DM_ORIGINS = 10  # fewer independent origins than this: too little evidence to test
 
 

@@ -14,7 +14,7 @@ and compares the LSTM with the best other model and with the naive forecast by t
     p_value_vs_best        Diebold-Mariano p-value, LSTM vs ``compared_with`` (None: not tested)
     p_value_vs_naive       Diebold-Mariano p-value, LSTM vs naive
     tests                  {"vs_best": test, "vs_naive": test}: the full Diebold-Mariano results
-    origins                forecast origins the tests pair; fewer than MIN_ORIGINS: not tested
+    origins                forecast origins the tests pair; fewer than ``needed_origins``: not tested
     significance           the level the p-values are read at (0.05)
     lstm_is                what the text calls the LSTM: ``lstm_label``, which names the statistical model a
                            residual hybrid corrects, so a win of that model is never credited to the network alone
@@ -37,6 +37,8 @@ from forecast.evaluation import metrics as M
 SIGNIFICANCE = 0.05
 DM_LOSS = "absolute"  # the loss of MAE, the headline metric
 MIN_ORIGINS = 3  # fewer forecast origins: no Diebold-Mariano test (the errors of one origin are correlated)
+TIE = 1e-6  # relative difference below which two losses or MAEs are the same: float noise of equal forecasts
+# (a statistical model's forecasts through the network's log-return encoding and back differed by 1.2e-9)
 
 
 def display_name(name: str) -> str:
@@ -77,7 +79,7 @@ def loss_test(la, lb, overlap: int = 1) -> dict:
     origins = len(la)
     if origins < needed_origins(overlap):
         test = {"statistic": float("nan"), "p_value": float("nan"), "n": origins, "mean_loss_diff": float("nan")}
-    elif np.allclose(la, lb, rtol=1e-12, atol=0.0):
+    elif np.allclose(la, lb, rtol=TIE, atol=0.0):
         test = {"statistic": 0.0, "p_value": 1.0, "n": origins, "mean_loss_diff": float(np.mean(la - lb))}
     else:
         test = M.diebold_mariano(la, lb, horizon=overlap, loss=DM_LOSS)
@@ -118,7 +120,7 @@ def lstm_label(parts, unit: str = "fits", weights=()) -> str:
     """How the verdict names the LSTM of a backtest whose fits used ``parts`` (one per fit: the statistical model
     the residual hybrid corrects, or None): "the LSTM", "the LSTM (correcting AutoARIMA's forecasts ...)" or
     "the LSTM (correcting the forecasts of AutoARIMA, MSTL or AutoETS ...)"; the verdict names it so once, then
-    says "the LSTM". ``unit`` names what ``parts`` counts ("in 2 of 3 fits"). Where ``weights`` (the fits' network
+    by ``short_name``. ``unit`` names what ``parts`` counts ("in 2 of 3 fits"). Where ``weights`` (the fits' network
     weights) are all 0, the row forecast its anchors unchanged and is named so: "the lstm row (AutoETS's forecasts,
     fitted without the validation rows: ...)", so a statistical model's win, or naive's, is never credited to the
     network, nor mistaken for the backtest's own row of that model (fitted on every row before the origin)."""
@@ -278,8 +280,6 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
     metric = rank_by.upper()
     p = test["p_value"]
     tested, sig = math.isfinite(p), math.isfinite(p) and p < SIGNIFICANCE
-    from forecast.evaluation.scoring import TIE
-
     if best != "lstm":
         B = display_name(best)
         gap = 1 - score[best] / score["lstm"] if score["lstm"] > 0 else float("nan")

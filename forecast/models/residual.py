@@ -161,8 +161,9 @@ def lead_p_value(errors: np.ndarray, naive_errors: np.ndarray, origins: np.ndarr
     mean absolute error (errors: origins x steps) against the naive forecast's, with autocovariances as far as
     the origins' targets overlap (origins one row apart share h - 1 of them). On random walks it passes a
     candidate no better than naive in 15% of draws with 30 validation rows (21 origins, too few for the overlap's
-    variance), 10% with 60 and 6% with 150 or 300 (``bench/auto_gate.py``). The verdict's test is another:
-    origins a horizon apart (``scoring.dm_per_origin``)."""
+    variance), 10% with 60 and 6% with 150 or 300 (``bench/auto_gate.py``). The verdicts test other origins:
+    train's test part origins a horizon apart (``scoring.dm_per_origin``), the backtest its folds' origins
+    (``verdict.dm_test``, the same per-origin losses)."""
     from forecast.evaluation.metrics import diebold_mariano
 
     spacing = int(np.min(np.diff(origins))) if len(origins) > 1 else h

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -66,14 +67,15 @@ def print_series_summary(m: dict, t: dict, device: str, target: str = "price") -
     for col in ("model", "MAE", "RMSE", "MAPE", "MASE", "direction"):
         table.add_column(col, justify="right" if col != "model" else "left")
     rows = {"lstm": m["lstm"], "naive": m["naive"], **m.get("baselines", {}).get("models", {})}
-    lowest = min(r["mae"] for r in rows.values())
-    for name, r in rows.items():
+    finite = [r["mae"] for r in rows.values() if known(r["mae"]) and math.isfinite(r["mae"])]
+    lowest = min(finite) if finite else None
+    for name, r in sorted(rows.items(), key=lambda kv: kv[1]["mae"] if kv[1]["mae"] in finite else math.inf):
         label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
-        tied = not beats(lowest, r["mae"])  # the lowest MAE, or the same to float noise
+        tied = lowest is not None and r["mae"] in finite and not beats(lowest, r["mae"])  # the lowest, to noise
         table.add_row(label + (" *" if tied else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
                       _fmt(r["mape"], pct=True), _num(r["mase"], ".3f"), _num(r["directional_accuracy"], ".1%"))
-    table.caption = ("* lowest MAE (equal ones all marked). Statistical models fitted on the training part; "
-                     "`forecast backtest` refits all")
+    table.caption = ("lowest MAE first; * the lowest (equal ones all marked). Statistical models fitted on the "
+                     "training part; `forecast backtest` refits all")
     out.print(table)
     if m.get("transform"):
         out.print(f"transform: {m['transform']['used']} ({m['transform']['why']})", highlight=False)
@@ -307,7 +309,7 @@ def trial_progress(total: int):
         what = f"validation loss {trial.value:.4g}" if trial.state.name == "COMPLETE" else trial.state.name.lower()
         settings = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in trial.params.items())
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds() if trial.datetime_complete else 0
-        note(f"trial {trial.number + 1}/{total}: {what} ({settings}) in {seconds:.1f} s{best}")
+        note(f"trial {trial.number} ({len(study.trials)} of {total}): {what} ({settings}) in {seconds:.1f} s{best}")
     return report
 
 
@@ -372,10 +374,11 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     from forecast.evaluation.scoring import beats
 
     lowest = models[best]["mae"] if best in models and models[best]["mae"] is not None else None
+    ranking = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # complete models, finite MAE
     for name in ranked:
         mae = models[name]["mae"]
-        tied = name != best and lowest is not None and mae is not None and not beats(lowest, mae)
-        label = f"{name} (best)" if name == best else f"{name} (tied, to rounding)" if tied else name
+        tied = name != best and name in ranking and lowest is not None and not beats(lowest, mae)
+        label = f"{name} (lowest MAE)" if name == best else f"{name} (tied, to rounding)" if tied else name
         table.add_row(label, *(cell(key, models[name].get(key), level) for _, key, level in cols[1:]))
     out.print(table)
     for level in (lv for lv in levels if lv in (report.get("coverage_range") or {})):

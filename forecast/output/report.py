@@ -451,7 +451,7 @@ def backtest_section(src: Sources) -> str:
     if isinstance(dm, dict):
         parts.append("<h3>Diebold–Mariano test (LSTM vs naive)</h3>"
                      + (f"<p>{esc(dm['verdict'])}</p>" if dm.get("verdict") else "")
-                     + kv_table({k: v for k, v in dm.items() if k != "verdict"}))
+                     + kv_table({k: v for k, v in dm.items() if k not in ("verdict", "origins")}))  # n: origins
     if bt.get("settings"):
         parts.append("<h3>Settings</h3>" + kv_table(bt["settings"]))
     notes = bt.get("notes")
