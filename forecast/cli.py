@@ -61,7 +61,8 @@ def _main(version: bool = typer.Option(False, "--version", "-V", is_eager=True, 
                                        help="Print the version and exit.")) -> None:
     pass  # the help text is the Typer(help=...) above
 
-ExistingFile = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="CSV or Parquet file of prices.")
+# checked by the loader (data.read.check_file): one `error:` line with the fix, not Typer's box
+ExistingFile = typer.Argument(..., help="CSV or Parquet file of prices.")
 ModelOpt = typer.Option(None, "--model", "-m", help="Bundle folder. Default: the latest trained (models/LATEST).")
 
 

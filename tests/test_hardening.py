@@ -158,8 +158,9 @@ def test_train_typer_usage_errors_exit_2(files, args, fragments):
 
 def test_train_usage_errors_for_paths_exit_2(files, tmp_path):
     assert_usage_error(invoke("train"), "Missing argument")
-    assert_usage_error(invoke("train", tmp_path / "nothere.csv"), "does not exist")
-    assert_usage_error(invoke("train", tmp_path), "is a directory")
+    for command in ("train", "backtest", "tune"):  # the data file: the loader's one line, with the fix
+        assert_user_error(invoke(command, tmp_path / "nothere.csv"), "nothere.csv: file not found; check the path")
+        assert_user_error(invoke(command, tmp_path), "is a directory, not a file; pass a CSV or Parquet file")
     assert_usage_error(invoke("train", files["walk"], "--plots", files["walk"]), "'--plots'", "is a file")
     assert_usage_error(invoke("train", files["walk"], "--config", tmp_path / "none.json"), "does not exist")
 
