@@ -127,6 +127,20 @@ def test_backtest_scoreboard_sorted_by_mase_with_lstm_highlighted(full_html):
     assert "forecast looks like a lagged copy" in lag and "Best-matching lag: <b>1</b>" in lag
 
 
+def test_the_report_says_what_train_chose_where_the_settings_say_auto(full_html, folders):
+    from forecast.output.report import fmt
+
+    metrics = json.loads((folders["bundle"] / "metrics.json").read_text())
+    (test,) = metrics["test"]["series"].values()
+    chosen = full_html.split("<h3>Chosen by train</h3>")[1].split("</table>")[0]
+    assert (f"<td>transform</td><td>{test['transform']['used']} ({html_escape(test['transform']['why'])})</td>"
+            in chosen)
+    hybrid = test.get("hybrid") or {}
+    part = hybrid.get("part") if hybrid.get("used") else "none"
+    assert f"<td>hybrid</td><td>{part} (" in chosen or (not hybrid and "<td>hybrid</td><td>none</td>" in chosen)
+    assert f"<td>network weight</td><td>{fmt(test['network_weight'])}</td>" in chosen
+
+
 def test_bundle_test_scores_and_interval_coverage(full_html, folders):
     from forecast.evaluation.verdict import shipped_label, shipped_name
 

@@ -310,13 +310,28 @@ def model_section(src: Sources) -> str:
     from forecast.output.plots import training_curve_figure
 
     training = b.metrics.get("training") or {}
-    parts = [settings, "<h3>Training</h3>" + kv_table(next(iter(training.values())) if len(training) == 1 else training)]
+    parts = [settings, _chosen(b),
+             "<h3>Training</h3>" + kv_table(next(iter(training.values())) if len(training) == 1 else training)]
     for name, h in list(b.history.items())[:MAX_CURVES]:
         label = "" if len(b.history) == 1 else f" ({name.removesuffix('.keras')})"
         parts.append(figure(training_curve_figure(h["history"], h.get("best_epoch"), title="Training curve" + label,
                                                   dropout=b.config.model.dropout),
                             "Loss per epoch on the training and validation parts; the best epoch's weights are kept."))
     return section("Model and training", *parts)
+
+
+def _chosen(bundle) -> str:
+    """What train chose where the settings say ``auto`` (one series): the transform, the statistical part the network
+    corrects and the network's weight, each with the reason train gave."""
+    test = _one(bundle)
+    if test is None:
+        return ""
+    transform, hybrid = test.get("transform") or {}, test.get("hybrid") or {}
+    rows = {"transform": f"{transform.get('used', '—')} ({transform.get('why', '')})",
+            "hybrid": (f"{hybrid.get('part') if hybrid.get('used') else 'none'} ({hybrid.get('why', '')})"
+                       if hybrid else "none"),
+            "network weight": test.get("network_weight")}
+    return "<h3>Chosen by train</h3>" + kv_table({k: v for k, v in rows.items() if v is not None})
 
 
 MAX_CURVES = 6  # training curves shown for a bundle with one network per series
