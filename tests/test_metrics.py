@@ -33,12 +33,13 @@ def test_a_nudge_from_the_origin_is_no_directional_call():
     """A naive forecast nudged by 0.03 points on an index near 7,950 (a typical day moves 60) made no call: it
     scores as naive does, 0.5, not as ten right 'up' calls; a move of a tenth of a day is a call."""
     origin = np.full((2, 1), 7950.0)
-    actual = origin + np.array([[30.0, 60.0], [-20.0, -40.0]])
+    actual = origin + np.array([[30.0, 60.0], [20.0, 40.0]])  # prices rose: a nudge up 'called' all four
     nudged = np.repeat(origin + 0.03, 2, axis=1)
-    assert M.directional_accuracy(actual, nudged, origin) == 0.5  # no band: two right 'up' calls, two wrong
-    assert M.forecast_metrics(actual, nudged, origin, 60.0)["directional_accuracy"] == 0.5
-    called = origin + np.array([[6.0, 6.0], [-6.0, -6.0]])  # 10% of a typical move
-    assert M.forecast_metrics(actual, called, origin, 60.0)["directional_accuracy"] == 1.0
+    assert M.directional_accuracy(actual, nudged, origin) == 1.0  # without a band: four right 'up' calls
+    assert M.forecast_metrics(actual, nudged, origin, 60.0)["directional_accuracy"] == 0.5  # as naive's
+    called = origin + np.array([[6.0, 6.0], [-6.0, -6.0]])  # 10% of a typical move: two right, two wrong
+    assert M.forecast_metrics(actual, called, origin, 60.0)["directional_accuracy"] == 0.5
+    assert M.forecast_metrics(actual, origin + 6.0 + 0 * actual, origin, 60.0)["directional_accuracy"] == 1.0
 
 
 def test_forecast_metrics_pools_mase_over_rows_with_their_own_scale():
