@@ -282,3 +282,19 @@ def test_many_figures_are_drawn_in_worker_processes_with_the_same_bytes(tmp_path
     serial = fio.save_figures((tmp_path / "serial" / p.name, fig) for p, fig in figures())
     assert submitted == [] and [p.name for p in serial] == names and [p.read_bytes() for p in serial] == here
     assert not list(tmp_path.glob("*.tmp*")) and not list(tmp_path.glob(".*"))
+
+
+def test_the_lstm_has_one_colour_in_every_backtest_chart_and_the_coverage_note_its_exact_step():
+    """The LSTM's bar in the MASE chart is orange; its lines in the horizon and coverage charts were the colour of
+    wherever it came in the models' order. The coverage note's step is 1/8 = 0.125, not 0.12."""
+    from matplotlib.colors import to_rgba
+
+    rows = [{"step": k, "mae": float(k), "coverage": {"0.8": 0.75}} for k in (1, 2, 3)]
+    models = {name: {"per_horizon": rows, "folds": [{}] * 8} for name in ("naive", "ets", "lstm", "theta")}
+    for fig in (plots.backtest_horizon_figure(models), plots.backtest_coverage_figure(models)):
+        lines = {line.get_label(): to_rgba(line.get_color()) for line in fig.axes[0].get_lines()}
+        assert lines["lstm"] == to_rgba("tab:orange")
+        others = [lines[n] for n in ("naive", "ets", "theta")]
+        assert to_rgba("tab:orange") not in others and len(set(others)) == 3
+    note = [t.get_text() for t in plots.backtest_coverage_figure(models).axes[0].texts]
+    assert any("a share moves in steps of 0.125." in t for t in note)

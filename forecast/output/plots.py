@@ -19,6 +19,17 @@ DROPOUT_NOTE = ("Validation loss can sit below training loss: dropout is active 
                 "and off when validating.")
 
 
+OTHER_COLORS = tuple(f"C{k}" for k in range(10) if k != 1)  # matplotlib's default cycle without the LSTM's orange
+
+
+def model_colors(names) -> dict[str, str]:
+    """One colour per model, the same in every backtest chart: the LSTM orange (as its MASE bar and its test-part
+    line in the forecast chart), the others the default colour cycle in order, without orange."""
+    names = list(names)
+    others = iter(OTHER_COLORS * (1 + len(names) // len(OTHER_COLORS)))
+    return {n: "tab:orange" if n == "lstm" else next(others) for n in names}
+
+
 def line_style(i: int) -> dict:
     """The i-th of distinct (line style, marker) pairs: lines that coincide stay distinguishable."""
     return {"ls": LINESTYLES[i % len(LINESTYLES)], "marker": MARKERS[i % len(MARKERS)]}
@@ -221,7 +232,7 @@ def backtest_forecasts_figure(forecasts: pd.DataFrame, history: pd.DataFrame, co
     fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     models = list(dict.fromkeys(forecasts["model"]))
-    colors = {m: f"C{i}" for i, m in enumerate(models)}
+    colors = model_colors(models)
     for k, (ax, origin) in enumerate(zip(axes, origins)):
         part = forecasts[forecasts["origin"] == origin]
         past = history[history["date"] <= origin].tail(context)
@@ -253,9 +264,10 @@ def backtest_horizon_figure(models: dict, title: str = "Backtest: MAE by forecas
     """MAE at each horizon step per model, from the report's ``models`` -> ``per_horizon`` lists."""
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()
+    colors = model_colors(list(models))
     for i, (name, m) in enumerate(models.items()):
         steps = [r["step"] for r in m["per_horizon"]]
-        ax.plot(steps, [np.nan if r["mae"] is None else r["mae"] for r in m["per_horizon"]], ms=4,
+        ax.plot(steps, [np.nan if r["mae"] is None else r["mae"] for r in m["per_horizon"]], ms=4, color=colors[name],
                 label=name, lw=2 if name in ("lstm", "naive") else 1, **line_style(i))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("steps ahead")
@@ -312,11 +324,13 @@ def backtest_coverage_figure(models: dict, title: str = "Backtest: interval cove
         n_forecasts = max(folds) if folds else None
     fig = Figure(figsize=(6 * max(1, len(levels)), 4.8), layout="constrained")
     axes = fig.subplots(1, max(1, len(levels)), squeeze=False).ravel()
+    colors = model_colors(list(models))
     for ax, level in zip(axes, levels):
         for i, (name, m) in enumerate(models.items()):
             cov = [(r.get("coverage") or {}).get(level) for r in m["per_horizon"]]
             ax.plot([r["step"] for r in m["per_horizon"]], [np.nan if c is None else c for c in cov], ms=5,
-                    label=name, lw=2 if name in ("lstm", "naive") else 1.2, alpha=0.85, mfc="none", **line_style(i))
+                    color=colors[name], label=name, lw=2 if name in ("lstm", "naive") else 1.2, alpha=0.85, mfc="none",
+                    **line_style(i))
         ax.axhline(float(level), color="0.4", ls=(0, (1, 3)), lw=1.5, label=f"nominal {pct[level]}")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("steps ahead")
@@ -324,6 +338,6 @@ def backtest_coverage_figure(models: dict, title: str = "Backtest: interval cove
         _style(ax, f"{pct[level]} interval", "share of actuals inside")
         if n_forecasts:
             _note(ax, f"Each point rests on {n_forecasts} forecast{'s' if n_forecasts != 1 else ''} (one per fold): "
-                      f"a share moves in steps of {1 / n_forecasts:.2g}.")
+                      f"a share moves in steps of {1 / n_forecasts:.3g}.")
     fig.suptitle(title)
     return fig
