@@ -125,9 +125,9 @@ def id_like(frame: pd.DataFrame, lines: np.ndarray, taken, lo: int, hi: int) -> 
     for c in frame.columns:
         if c in taken or pd.api.types.is_numeric_dtype(frame[c]):
             continue
-        cells = text_cells(frame[c])
-        cells = cells[~cells.str.lower().isin(NA_TOKENS)]
-        pair = text_cells(frame[c]).iloc[[a[0], b[0]]]
+        every = text_cells(frame[c])
+        cells = every[~every.str.lower().isin(NA_TOKENS)]
+        pair = every.iloc[[a[0], b[0]]]
         if (pair.index.isin(cells.index).all() and pair.iloc[0] != pair.iloc[1]
                 and 1 < cells.nunique() <= len(cells) // 2 and pd.to_numeric(cells, errors="coerce").isna().all()):
             return str(c)

@@ -467,9 +467,9 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
                  for name in models}
     overlap = V.overlap_of(h, int(np.min(np.diff(origins))) if len(origins) > 1 else h)  # origins sharing targets
     fits = [r for r in sorted(results, key=lambda r: r.folds[0]) if r.model == "lstm" and s.id in r.network_weights]
-    weight = network_weight([r.network_weights[s.id] for r in fits], [r.parts.get(s.id) for r in fits])
-    lstm_is = V.lstm_label((r.parts.get(s.id) for r in results if r.model == "lstm"),
-                           weights=[r.network_weights[s.id] for r in fits])
+    weights = [r.network_weights[s.id] for r in fits]
+    weight = network_weight(weights, [r.parts.get(s.id) for r in fits])
+    lstm_is = V.lstm_label((r.parts.get(s.id) for r in results if r.model == "lstm"), weights=weights)
     verdict = V.verdict(per_model, F, A, N, lstm_is=lstm_is, overlap=overlap)  # the LSTM vs the best model and naive
     dm = _dm(F["lstm"], A, N, overlap, verdict, V.short_name(lstm_is)) if "lstm" in models else None
     report = {"origins": dates, "models": per_model, "naive_mae": M.mae(A, N),  # naive's, whatever --models has
@@ -563,6 +563,13 @@ def _pooled_origins(p: dict) -> int:
     return sum(e["origins"] for e in p.get("evidence", {}).values())
 
 
+def _tested_p(p: dict) -> float | None:
+    """The pooled test's p-value where it ran over at least MIN_POOLED_ORIGINS origins, else None."""
+    pv = (p.get("dm_test") or {}).get("p_value")
+    enough = _pooled_origins(p) >= MIN_POOLED_ORIGINS
+    return pv if enough and pv is not None and math.isfinite(pv) else None
+
+
 def _mean_mase(p: dict) -> dict[str, float]:
     """Each model's mean MASE over the pooled series, where it is a number."""
     return {n: m["mean_mase"] for n, m in p["models"].items()
@@ -577,9 +584,8 @@ def pooled_verdict_object(p: dict) -> dict:
     says they are too few to tell), ``lstm_is`` and ``significance``."""
     finite = _mean_mase(p)
     ranking = sorted(finite, key=finite.get)
-    enough = _pooled_origins(p) >= MIN_POOLED_ORIGINS
     return {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": "mean_mase",
-            "p_value_vs_naive": (p.get("dm_test") or {}).get("p_value") if enough else None,
+            "p_value_vs_naive": _tested_p(p),
             "lstm_is": p.get("lstm_is", "the LSTM"), "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
 
 
@@ -601,9 +607,8 @@ def pooled_verdict(p: dict) -> str:
     short = V.short_name(lstm)  # "the LSTM", or "the lstm row" where its forecasts were other models'
     head = (f"{lstm[0].upper()}{lstm[1:]} has a lower MAE than the naive forecast on {p['lstm_beats_naive']} of "
             f"{p['n_compared']} series ({p['lstm_beats_naive_significantly']} significantly)")
-    dm = p.get("dm_test") or {}
-    pv = dm.get("p_value")
-    tested = pv is not None and math.isfinite(pv) and _pooled_origins(p) >= MIN_POOLED_ORIGINS
+    dm, pv = p.get("dm_test") or {}, _tested_p(p)
+    tested = pv is not None
     naive = finite.get("naive")
     lstm_ahead = best == "lstm" and tested and pv < SIGNIFICANCE and dm["statistic"] < 0  # the test is of this lead
     near = best != "naive" and naive is not None and finite[best] > naive * (1 - NEAR_NAIVE) and not lstm_ahead

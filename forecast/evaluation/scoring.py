@@ -16,7 +16,7 @@ import pandas as pd
 from forecast.data.panel import Series
 from forecast.data.windows import label_index
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
-from forecast.evaluation.verdict import TIE, statistical_part
+from forecast.evaluation.verdict import TIE, origin_losses, statistical_part
 from forecast.io import known
 
 LAG_MAX = 5  # lags 0..5 tried by the lag diagnostic
@@ -145,16 +145,17 @@ def dm_per_origin(a: np.ndarray, b: np.ndarray, actual: np.ndarray, h: int) -> d
     """Diebold-Mariano on the per-origin MAE of forecasts ``a`` and ``b`` (n, h) at origins ``h`` steps apart
     (counted back from the last): the test ``evaluate_test`` uses."""
     apart = slice(len(actual) - 1, None, -h)
-    return diebold_mariano(np.abs(a - actual)[apart].mean(axis=1), np.abs(b - actual)[apart].mean(axis=1),
-                           horizon=1, loss="absolute")
+    return diebold_mariano(origin_losses((a - actual)[apart]), origin_losses((b - actual)[apart]), horizon=1,
+                           loss="absolute")
 
 
 def baseline_paths(s: Series, n_train: int, val_origins: np.ndarray, test_origins: np.ndarray, h: int,
                    seasons: tuple[int, ...], candidates=CANDIDATES) -> dict:
     """The baselines' forecasts at the test origins: seasonal naive, and the statistical model of ``candidates``
     with the lowest validation MAE (at the origins ``--hybrid auto`` scores them at, ``residual.spread_origins``:
-    where auto takes a model, this is the one), fitted on the training part only (forecasts at later origins reuse the fit
-    through statsforecast's forward: same parameters, updated states; spread over the cores by ``forked_map``).
+    where auto takes a model, this is the one), fitted on the training part only (forecasts at later origins reuse
+    the fit through statsforecast's forward: same parameters, updated states; spread over the cores by
+    ``forked_map``).
     Each candidate models the primary season only, as ``--hybrid auto`` fits them (the same fits, ``shared_fits``):
     ARIMA, ETS and Theta take no other, and MSTL with a daily calendar's two (7, 365) took about 0.5 s a forecast
     against 3-4 ms with one (the backtest's ``mstl`` row takes every season). Needs no LSTM: it can run while the

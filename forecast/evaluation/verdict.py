@@ -169,8 +169,9 @@ def shipped_label(hybrid: dict | None, weight: float | None) -> str:
 
 
 def shipped_name(hybrid: dict | None, weight: float | None) -> str:
-    """``shipped_label`` said again, short: "the LSTM", or "the shipped model" where the network's weight is 0."""
-    return "the LSTM" if shipped_label(hybrid, weight).startswith("the LSTM") else "the shipped model"
+    """``shipped_label`` said again, short (``short_name``): "the LSTM", or "the shipped model" where the network's
+    weight is 0."""
+    return short_name(shipped_label(hybrid, weight))
 
 
 def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae", lstm_is: str = "the LSTM",
@@ -274,6 +275,13 @@ def short_name(label: str) -> str:
     """What a sentence calls the lstm row after naming it in full (``lstm_label``): "the LSTM", or "the lstm row"
     where its forecasts were another model's."""
     return label.split(" (")[0]
+
+
+def heading_name(verdict) -> str:
+    """What a heading calls the lstm row of a backtest's ``verdict``: "LSTM", or "lstm row" where its forecasts were
+    other models' (``short_name`` without the article); an older report's verdict, a string, says "LSTM"."""
+    label = verdict.get("lstm_is", "the LSTM") if isinstance(verdict, dict) else "the LSTM"
+    return short_name(label).removeprefix("the ")
 
 
 def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:

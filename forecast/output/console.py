@@ -332,7 +332,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (every model, lowest MAE first, the verdict's best marked), the verdict, the
     Diebold-Mariano tests (LSTM vs naive, LSTM vs the best other model), the lag diagnostic and any notes."""
     from forecast.evaluation.intervals import level_label, range_sentence
-    from forecast.evaluation.verdict import display_name, short_name, text_of
+    from forecast.evaluation.verdict import display_name, heading_name, text_of
 
     s = report["settings"]
     verdict = report.get("verdict")
@@ -395,10 +395,8 @@ def print_backtest(report: dict, written: list | None = None) -> None:
             p = test["p_value"]
             text = text or ("not tested: too few forecast origins" if p is None else
                             f"{'significant' if p < 0.05 else 'not significant'} (p = {p:.3g})")
-            who = short_name(verdict.get("lstm_is", "the LSTM") if isinstance(verdict, dict) else "the LSTM")
-            who = who.removeprefix("the ")
-            out.print(f"Diebold-Mariano ({who} vs {other}, {test['loss']} errors, {test['n']} origins): "
-                      f"statistic {stat}: {text}")
+            out.print(f"Diebold-Mariano ({heading_name(verdict)} vs {other}, {test['loss']} errors, {test['n']} "
+                      f"origins): statistic {stat}: {text}")
     if report.get("network_weight"):
         out.print(f"network weight: {report['network_weight']['message']}", highlight=False)
     if report.get("lag_diagnostic"):

@@ -24,7 +24,7 @@ import pandas as pd
 from forecast.data.calendar import stamp_text
 from forecast.errors import DifferentDataWarning, ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
-from forecast.evaluation.verdict import short_name, text_of
+from forecast.evaluation.verdict import heading_name, text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png, known
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
@@ -464,9 +464,7 @@ def backtest_section(src: Sources) -> str:
         parts.append(f"<p>Network weight: {esc(bt['network_weight'].get('message', ''))}</p>")
     dm = bt.get("dm_test")
     if isinstance(dm, dict):
-        verdict = bt.get("verdict") if isinstance(bt.get("verdict"), dict) else {}  # a string in older reports
-        who = short_name(verdict.get("lstm_is", "the LSTM")).removeprefix("the ")
-        parts.append(f"<h3>Diebold–Mariano test ({esc(who)} vs naive)</h3>"
+        parts.append(f"<h3>Diebold–Mariano test ({esc(heading_name(bt.get('verdict')))} vs naive)</h3>"
                      + (f"<p>{esc(dm['verdict'])}</p>" if dm.get("verdict") else "")
                      + kv_table({k: v for k, v in dm.items() if k not in ("verdict", "origins")}))  # n: origins
     if bt.get("settings"):

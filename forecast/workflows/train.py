@@ -237,8 +237,8 @@ def statistical_work(panel: Panel, heads: Panel, splits: dict[str, Split], cfg: 
     ``parts_beforehand``, each network's statistical parts (``lstm.hybrid_parts`` on its series of ``heads``, the
     series without their test parts: ``--hybrid auto``'s choices, or the named model's fits), one stage for the
     global network or one per series; then ``baseline_forecasts`` and the parts' ``scoring_paths``. Auto and the
-    baselines fit AutoARIMA, AutoETS, AutoTheta and MSTL on the same training rows: ``shared_fits`` fits each once (and is
-    open only while a stage computes). The parts are handed over without their statsforecast models
+    baselines fit AutoARIMA, AutoETS, AutoTheta and MSTL on the same training rows: ``shared_fits`` fits each once
+    (and is open only while a stage computes). The parts are handed over without their statsforecast models
     (``lstm.handed_over``): with the forecasts of both stages, the process that fits the networks asks for no
     other, so it need not import statsforecast."""
     fits, chosen = {}, {}
