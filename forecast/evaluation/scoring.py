@@ -107,6 +107,8 @@ def pooled(per_series: dict[str, dict]) -> dict:
             "n_beats_naive_significantly": len(significant),
             "n_statistical_part": len(parts),  # series whose network corrects a statistical model's (weight > 0)
             "n_weight_zero": sum(m.get("network_weight") == 0 for m in per_series.values()),  # forecasts unchanged
+            "n_beats_naive_with_network": sum(m["beats_naive"] for m in per_series.values()
+                                              if m.get("network_weight") != 0),  # the wins a network took part in
             "mean_skill_vs_naive": float(np.mean([m["skill_vs_naive"] for m in per_series.values()])),
             "mean_relative_mae": float(np.mean(rel)) if rel else float("nan"),
             "evidence": {sid: {"test_origins": m["n_origins"], "independent_origins": m["dm_test"]["n_independent"],
@@ -116,10 +118,16 @@ def pooled(per_series: dict[str, dict]) -> dict:
 def pooled_sentence(p: dict) -> str:
     """One line for many series: wins, significant wins, and whether there is enough evidence at all."""
     few = [sid for sid, e in p["evidence"].items() if e["independent_origins"] < MIN_DM_ORIGINS]
-    shipped = [f"on {p[k]} it corrects a statistical model's forecasts" if k == "n_statistical_part" else
+    shipped = [f"on {p[k]} the network corrects a statistical model's forecasts" if k == "n_statistical_part" else
                f"on {p[k]} the network's weight is 0: those forecasts are the statistical model's or the naive "
                "forecast's unchanged" for k in ("n_statistical_part", "n_weight_zero") if p.get(k)]
-    text = (f"the LSTM has a lower test MAE than the naive forecast on {p['n_beats_naive']} of {p['n_series']} "
+    zero = p.get("n_weight_zero") or 0
+    if zero:  # those series' forecasts are no network's: the wins are the shipped models', not the LSTM's
+        with_net = p["n_series"] - zero
+        shipped.append(f"the network took part in {p.get('n_beats_naive_with_network', 0)} of those wins" if with_net
+                       else "no network took part in any")
+    text = (f"{'the shipped models have' if zero else 'the LSTM has'} a lower test MAE than the naive forecast on "
+            f"{p['n_beats_naive']} of {p['n_series']} "
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}"
             + (f" ({'; '.join(shipped)})" if shipped else "") + "; "
             "mean relative MAE " + (f"{p['mean_relative_mae']:.3f}" if known(p["mean_relative_mae"]) else "n/a")
