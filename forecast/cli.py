@@ -22,7 +22,7 @@ EXIT_CODES = ("Exit codes: 0 done; 2 usage or input error (bad option, file, col
               "130 interrupted (Ctrl-C); 1 internal error (a bug: please report it with the traceback).")
 
 app = typer.Typer(
-    no_args_is_help=True, rich_markup_mode="rich",
+    no_args_is_help=True, rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]},
     help="Forecast price series with a stacked LSTM, and say honestly whether it beats a naive forecast.",
     epilog=EXIT_CODES,
 )
@@ -308,7 +308,7 @@ def load_bundle(path, engine: str = "keras"):
 @app.command()
 def predict(
     model: Optional[Path] = ModelOpt,
-    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help="Steps to forecast. Default: the trained horizon; longer ones are served recursively."),
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-H", help="Steps to forecast. Default: the trained horizon; longer ones are served recursively."),
     data: Optional[Path] = typer.Option(None, exists=True, dir_okay=False, help="Forecast from the end of this newer file "
                                         "(same columns; each series from the end of its own rows) instead of the bundle's last windows."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", dir_okay=False, help="Write the forecast as CSV (date,forecast,...)."),
@@ -479,7 +479,7 @@ def tune(
 @app.command()
 def backtest(
     data: Path = ExistingFile,
-    horizon: Optional[int] = typer.Option(None, "--horizon", "-h", help=f"Steps forecast from each origin \\[default: {_WIN.horizon}]."),
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-H", help=f"Steps forecast from each origin \\[default: {_WIN.horizon}]."),
     folds: int = typer.Option(5, help="Forecast origins, stepping back from the end of the series."),
     step: Optional[int] = typer.Option(None, help="Steps between origins \\[default: the horizon]."),
     window_type: str = typer.Option("expanding", help="expanding or rolling training windows."),
@@ -569,10 +569,23 @@ def backtest(
             console.print_backtest(result.report, written)
 
 
+def short_horizon_misuse(args: list[str]) -> str | None:
+    """The error for ``-h N``: ``-h`` is help in every command, and the horizon's short flag is ``-H``; without
+    this a script's ``predict -h 10`` would print the help and exit 0 instead of forecasting."""
+    for flag, value in zip(args, args[1:]):
+        if flag == "-h" and value.lstrip("+-").isdigit():
+            return f"-h shows the help; for a horizon of {value} steps write -H {value} or --horizon {value}"
+    return None
+
+
 def main() -> None:  # pragma: no cover
     """The console script and ``python -m forecast``: the CLI with stderr filtered (see _quiet_tf)."""
     global _FILTER_STDERR
     _FILTER_STDERR = True
+    misuse = short_horizon_misuse(sys.argv[1:])
+    if misuse:
+        print(f"error: {misuse}", file=sys.stderr)
+        _exit_now(2)
     try:
         app(prog_name="forecast")
         code = 0

@@ -81,10 +81,26 @@ def test_flags_are_shown_as_flags_and_value_options_keep_their_type():
     for args in ([], *([c] for c in COMMANDS)):
         out = CliRunner().invoke(app, [*args, "--help"], terminal_width=200).output
         assert "<bool>" not in out, args
-        assert re.search(r"--help\s+Show this message and exit", out), args
+        assert re.search(r"--help\s+-h\s+Show this message and exit", out), args
     out = CliRunner().invoke(app, ["predict", "--help"], terminal_width=200).output
     assert re.search(r"--json\s+Print the forecast as a JSON list", out)  # a flag: no type column
-    assert re.search(r"--horizon\s+-h\s+<int>", out)  # an option with a value still shows its type
+    assert re.search(r"--horizon\s+-H\s+<int>", out)  # an option with a value still shows its type
+
+
+def test_dash_h_is_help_in_every_command_and_a_horizon_after_it_is_an_error():
+    """-h is --help everywhere (predict and backtest used it for --horizon, so `predict -h` asked for a value);
+    `-h 10`, a script's horizon, is a usage error naming -H, not the help and exit 0."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    for args in ([], *([c] for c in COMMANDS)):
+        res = CliRunner().invoke(app, [*args, "-h"], terminal_width=200)
+        assert res.exit_code == 0 and "Usage: " in res.output and re.search(r"--help\s+-h\s+Show this", res.output), args
+    proc = _run("-m", "forecast", "predict", "-h", "10")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "error: -h shows the help; for a horizon of 10 steps write -H 10 or --horizon 10\n"
+    assert _run("-m", "forecast", "backtest", "data.csv", "-H", "3", "-h").returncode == 0  # help, not an error
 
 
 def test_exit_codes_are_documented_in_the_top_level_help():
