@@ -207,7 +207,9 @@ class Bundle:
 
     @property
     def single(self) -> bool:
-        return len(self.series["ids"]) == 1
+        """Trained on a single-series file: outputs omit the id column. A long or wide file keeps its ids even
+        where one series is left (``Panel.named``)."""
+        return self.series.get("layout", "single") == "single" and len(self.series["ids"]) == 1
 
 
 def save_bundle(path: Path, *, networks: dict[str, Any], config: RunConfig, series: dict,

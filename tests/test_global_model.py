@@ -430,3 +430,35 @@ def test_per_series_networks_split_each_series_on_its_own_dates():
     test_start = panel.series[0].dates[together["long"].n_train + together["long"].n_val]
     assert panel.series[1].dates[together["short"].n_train + together["short"].n_val] == test_start
     assert together["short"].n_test != own["short"].n_test
+
+
+def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path):
+    """A single series is a panel of one: where the file names its series (--id-col), the id column and the
+    per-series layout stay in every output however many series pass the checks (a long file whose other series
+    was skipped wrote `date,forecast,...` and a backtest report without the series level)."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    long_csv, _ = write_long_and_wide(tmp_path)
+    frame = pd.read_csv(long_csv)
+    frame.loc[(frame["symbol"] == "BBB") & (frame.index % 5 == 0), "Close"] = None  # BBB skipped at --max-fill 0
+    frame.to_csv(long_csv, index=False)
+    run = CliRunner().invoke
+    flags = ["--window", "10", "--horizon", "3", "--layers", "8", "--dropout", "0", "--epochs", "1", "-q",
+             "--max-fill", "0", "--id-col", "symbol"]
+    res = run(app, ["train", str(long_csv), *flags, "-m", "one"])
+    assert res.exit_code == 0, res.output
+    assert "Series AAA: test part" in res.output and "skipped BBB" in res.output
+    assert sorted(p.name for p in (tmp_path / "one").glob("*.png")) == ["forecast_AAA.png", "training_curve.png"]
+    res = run(app, ["predict", "-m", "one", "-o", "fc.csv", "--plot", "fc.png"])
+    assert res.exit_code == 0 and "Forecast of AAA from" in res.output
+    assert pd.read_csv(tmp_path / "fc.csv")["id"].tolist() == ["AAA"] * 3
+    res = run(app, ["predict", "-m", "one", "--json"])
+    assert [r["id"] for r in json.loads(res.output)] == ["AAA"] * 3
+    res = run(app, ["backtest", str(long_csv), *flags, "--folds", "2", "--models", "naive,drift", "--out", "bt",
+                    "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "bt" / "metrics.json").read_text())
+    assert report["ids"] == ["AAA"] and list(report["series"]) == ["AAA"] and "BBB" in report["skipped"]
+    assert set(pd.read_csv(tmp_path / "bt" / "forecasts.csv")["id"]) == {"AAA"}

@@ -81,6 +81,12 @@ class Panel:
     def ids(self) -> list[str]:
         return [s.id for s in self.series]
 
+    @property
+    def named(self) -> bool:
+        """The series carry the file's ids (long or wide format): outputs keep an id column however many series are
+        left after the checks; a single-series file's one series has no id of the user's."""
+        return self.layout != "single" or len(self.series) > 1
+
     def __len__(self) -> int:
         return len(self.series)
 

@@ -389,10 +389,10 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
         rep, frame = score_series(s, folds_of[s.id], [r for r in results if s.id in r.ids], models, levels, cfg,
                                   season, seasons[s.id])
         reports[s.id] = rep
-        rows.append(frame.assign(id=s.id)[["id", *frame.columns]] if len(panel) > 1 else frame)
+        rows.append(frame.assign(id=s.id)[["id", *frame.columns]] if panel.named else frame)
     settings = _settings(cfg, models, folds, step, window_type, train_size, retrain_every, warm_start, levels,
                          folds_of, usable, data_info, skipped)
-    if len(usable) == 1 and len(panel) == 1:
+    if not panel.named:  # a single-series file: its report without the per-series level
         (rep,) = reports.values()
         rep.pop("scaled_errors"), rep.pop("naive_scaled_errors")
         report = {"settings": {**settings, "season": rep.pop("season"), "mase_scaled_by": rep.pop("mase_scaled_by"),

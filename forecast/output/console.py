@@ -47,20 +47,23 @@ def print_train_summary(outcome) -> None:
     a table per series, then the pooled verdict with the evidence it rests on."""
     per, training = outcome.metrics["test"]["series"], outcome.metrics["training"]
     if len(per) == 1:
-        (m,) = per.values()
-        print_series_summary(m, next(iter(training.values())), outcome.device, outcome.panel.target)
+        ((sid, m),) = per.items()
+        print_series_summary(m, next(iter(training.values())), outcome.device, outcome.panel.target,
+                             series=sid if outcome.panel.named else None)
     else:
         print_panel_summary(outcome.metrics, outcome.panel.layout, outcome.device)
     for sid, why in outcome.metrics.get("skipped", {}).items():
         out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
 
 
-def print_series_summary(m: dict, t: dict, device: str, target: str = "price") -> None:
+def print_series_summary(m: dict, t: dict, device: str, target: str = "price", series: str | None = None) -> None:
+    """One series' summary; ``series``: its id, where the file named its series (long or wide format)."""
     from forecast.evaluation.intervals import calibrated_text
     from forecast.evaluation.scoring import beats
     from forecast.evaluation.verdict import display_name
 
-    out.print(f"Test part {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
+    head = "Test part" if series is None else f"Series {series}: test part"
+    out.print(f"{head} {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
               f"from {m['first_origin']} x {m['horizon']} steps), errors in units of {target!r} (the target column)",
               highlight=False)
     table = Table()
@@ -196,8 +199,8 @@ def print_forecast(fc, written: Path | None = None) -> None:
     single = len(fc.ids) == 1
     start = next(iter(fc.history.values()))
     frame = fc.table()
-    title = (f"Forecast from {_when(start['date'].iloc[-1])} (last price {_fmt(start['price'].iloc[-1])})"
-             if single else f"Forecast of {len(fc.ids)} series")
+    title = (f"Forecast{'' if fc.single else ' of ' + fc.ids[0]} from {_when(start['date'].iloc[-1])} (last price "
+             f"{_fmt(start['price'].iloc[-1])})" if single else f"Forecast of {len(fc.ids)} series")
     table = Table(title=title + (" — recursive beyond the trained horizon" if fc.recursive else ""))
     values = [c for c in frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
     for col in frame.columns:
@@ -246,10 +249,10 @@ def each_series_charted(charts: str, n_series: int) -> bool:
 
 def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, workers: int = 1,
                        each_series: bool = True) -> list[Path]:
-    """``forecast plot``: for one series forecast.png and training_curve.png; for many, forecast_grid.png,
+    """``forecast plot``: for a single-series file forecast.png and training_curve.png; for many, forecast_grid.png,
     forecast_<id>.png per series and one training curve per network (with ``each_series`` False, neither chart
-    of each series: no forecast_<id>.png, and the curves only of a global model's one network); ``workers``: see
-    ``io.save_figures``."""
+    of each series: no forecast_<id>.png, and the curves only of a global model's one network); a long or wide
+    file with one series left: forecast_<id>.png and its curve; ``workers``: see ``io.save_figures``."""
     from forecast.bundle import slug
     from forecast.io import save_figures
     from forecast.output.plots import training_curve_figure
@@ -262,8 +265,9 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
         if bundle.single:
             yield out_dir / "forecast.png", forecast_chart(bundle, fc, fc.ids[0], history)
         else:  # the grid first: the slowest to draw (5 s for 100 series), it starts while the others are built
-            yield out_dir / "forecast_grid.png", forecast_charts(bundle, fc, history)
-            for sid in fc.ids if each_series else ():
+            if len(fc.ids) > 1:  # a file's ids with one series left: its chart alone, named by its id
+                yield out_dir / "forecast_grid.png", forecast_charts(bundle, fc, history)
+            for sid in fc.ids if each_series or len(fc.ids) == 1 else ():
                 yield out_dir / f"forecast_{slug(sid)}.png", forecast_chart(bundle, fc, sid, history)
         for name, h in bundle.history.items() if each_series or len(bundle.history) == 1 else ():
             stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
