@@ -364,6 +364,21 @@ def test_a_pooled_lead_over_naive_within_a_percent_is_not_a_recommendation():
                                       "forecast's (1.862): prefer the naive forecast, the simplest.")
 
 
+def test_a_pooled_tie_to_rounding_ranks_the_simpler_model_first():
+    """Rows at weight 0 forecast naive's forecasts: a mean MASE equal to naive's to float rounding (listed first, or
+    1e-12 lower) is no win, and `best` must not name the lstm row where the sentence says to prefer naive."""
+    from forecast.evaluation.backtest import pooled_verdict, pooled_verdict_object
+
+    p = {"models": {"lstm": {"mean_mase": 1.862 * (1 - 1e-12), "n_series": 3}, "naive": {"mean_mase": 1.862,
+                                                                                         "n_series": 3},
+                    "theta": {"mean_mase": 2.5, "n_series": 3}},
+         "lstm_beats_naive": 0, "n_compared": 3, "lstm_beats_naive_significantly": 0,
+         "evidence": {k: {"origins": 3} for k in "abc"}, "dm_test": {"p_value": 1.0, "statistic": 0.0}}
+    v = pooled_verdict_object(p)
+    assert (v["best"], v["ranking"]) == ("naive", ["naive", "lstm", "theta"])
+    assert pooled_verdict(p).endswith("Meanwhile naive has the lowest mean MASE (1.862, the LSTM 1.862): use naive.")
+
+
 def test_the_report_says_what_mase_is_scaled_by():
     """MASE divides by the naive forecast's in-sample MAE, or with --season given by the seasonal naive's; the
     settings say which, since both runs record the calendar's season."""

@@ -225,14 +225,15 @@ def test_the_same_forecasts_to_rounding_are_a_tie_not_a_lead():
     F["lstm"] = F["naive"] * (1 + 1e-13)
     models["lstm"] = {"mae": models["naive"]["mae"] * (1 - 1e-12), "rmse": models["naive"]["rmse"]}
     label = lstm_label([None] * 3, weights=[0, 0, 0])
-    v = verdict(models, F, A, N, lstm_is=label)
-    assert v["best"] == "lstm" and v["compared_with"] == "naive"
-    assert v["text"] == (f"{label[0].upper()}{label[1:]} and the naive forecast have the same MAE (to float "
-                         "rounding): nothing tells them apart; prefer the naive forecast, the simpler model.")
-    models["lstm"]["mae"] = models["naive"]["mae"] * (1 + 1e-12)  # naive ranks first by the rounding
-    assert verdict(models, F, A, N, lstm_is=label)["text"] == (
-        f"The naive forecast and {label} have the same MAE (to float rounding): nothing tells them apart; prefer the "
-        "naive forecast.")
+    said = (f"The naive forecast and {label} have the same MAE (to float rounding): nothing tells them apart; "
+            "prefer the naive forecast.")
+    v = verdict(models, F, A, N, lstm_is=label)  # a tie ranks the simpler model first: `best` is not the lstm row
+    assert (v["best"], v["ranking"], v["compared_with"], v["text"]) == ("naive", ["naive", "lstm", "theta"], "naive",
+                                                                       said)
+    models["lstm"]["mae"] = models["naive"]["mae"] * (1 + 1e-12)  # naive ranks first by the rounding too
+    assert verdict(models, F, A, N, lstm_is=label)["text"] == said
+    models["lstm"]["mae"] = models["naive"]["mae"] * (1 - 1e-5)  # a lead beyond rounding still ranks the lstm first
+    assert verdict(models, F, A, N, lstm_is=label)["best"] == "lstm"
 
 
 def test_a_gap_too_small_to_print_is_said_in_words():

@@ -583,7 +583,7 @@ def pooled_verdict_object(p: dict) -> dict:
     Diebold-Mariano test; None without the LSTM, or over fewer than MIN_POOLED_ORIGINS origins, where the sentence
     says they are too few to tell), ``lstm_is`` and ``significance``."""
     finite = _mean_mase(p)
-    ranking = sorted(finite, key=finite.get)
+    ranking = V.ranked(finite)
     return {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": "mean_mase",
             "p_value_vs_naive": _tested_p(p),
             "lstm_is": p.get("lstm_is", "the LSTM"), "significance": SIGNIFICANCE, "text": pooled_verdict(p)}
@@ -594,7 +594,7 @@ def pooled_verdict(p: dict) -> str:
     finite = _mean_mase(p)
     if not finite:
         return "No series has a forecast of every model at every origin; see each series' verdict."
-    best = min(finite, key=finite.get)
+    best = V.ranked(finite)[0]
     left = p.get("series_left_out") or []
     n = next(iter(p["models"].values())).get("n_series", 0)
     over = (f" over the {n} series where every model forecast every origin (left out: {', '.join(left[:5])}"

@@ -186,7 +186,7 @@ def verdict(models: dict, forecasts: dict, actual, naive, *, rank_by: str = "mae
     """
     score = {n: _num((m or {}).get(rank_by)) for n, m in models.items()}
     incomplete = [n for n in models if n in forecasts and not _complete(forecasts[n]) and math.isfinite(score[n])]
-    ranking = sorted((n for n in models if math.isfinite(score[n]) and n not in incomplete), key=lambda n: score[n])
+    ranking = ranked({n: score[n] for n in models if math.isfinite(score[n]) and n not in incomplete})
     out = {"best": ranking[0] if ranking else None, "ranking": ranking, "rank_by": rank_by,
            "incomplete": incomplete, "compared_with": None, "lstm_skill_vs_best": None,
            "lstm_skill_vs_naive": None, "lstm_rmse_vs_naive": None, "p_value_vs_best": None,
@@ -269,6 +269,23 @@ def _too_few(test: dict) -> str:
     overlapping = " or a --step as long as the horizon" if needed > MIN_ORIGINS else ""
     return (f"but {test['origins']} forecast origin{'s are' if test['origins'] != 1 else ' is'} too few to test "
             f"whether the difference is real (at least {needed} are needed; run more --folds{overlapping})")
+
+
+def ranked(score: dict[str, float]) -> list[str]:
+    """The names by score, lowest first; where a network row (the lstm row, a variant) and a statistical model
+    have the same score to float rounding (``TIE``), the statistical model first: a tie never ranks the LSTM
+    above a simpler model (a row at weight 0 forecasts its anchor, and ``best`` must not name it)."""
+    from forecast.config import is_network
+
+    order = sorted(score, key=score.get)
+    moved = True
+    while moved:
+        moved = False
+        for i, (a, b) in enumerate(zip(order, order[1:])):
+            if is_network(a) and not is_network(b) and abs(score[a] - score[b]) <= TIE * max(abs(score[a]),
+                                                                                               abs(score[b])):
+                order[i], order[i + 1], moved = b, a, True
+    return order
 
 
 def short_name(label: str) -> str:

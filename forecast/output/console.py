@@ -60,7 +60,7 @@ def print_series_summary(m: dict, t: dict, device: str, target: str = "price", s
     """One series' summary; ``series``: its id, where the file named its series (long or wide format)."""
     from forecast.evaluation.intervals import calibrated_text
     from forecast.evaluation.scoring import beats
-    from forecast.evaluation.verdict import display_name
+    from forecast.evaluation.verdict import display_name, ranked
 
     head = "Test part" if series is None else f"Series {series}: test part"
     out.print(f"{head} {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
@@ -72,7 +72,8 @@ def print_series_summary(m: dict, t: dict, device: str, target: str = "price", s
     rows = {"lstm": m["lstm"], "naive": m["naive"], **m.get("baselines", {}).get("models", {})}
     finite = [r["mae"] for r in rows.values() if known(r["mae"]) and math.isfinite(r["mae"])]
     lowest = min(finite) if finite else None
-    for name, r in sorted(rows.items(), key=lambda kv: kv[1]["mae"] if kv[1]["mae"] in finite else math.inf):
+    order = ranked({n: r["mae"] for n, r in rows.items() if r["mae"] in finite})  # ties: the simpler model first
+    for name, r in sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else math.inf):
         label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
         tied = lowest is not None and r["mae"] in finite and not beats(lowest, r["mae"])  # the lowest, to noise
         table.add_row(label + (" *" if tied else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
