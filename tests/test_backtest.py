@@ -301,8 +301,9 @@ def test_pooled_scores_compare_every_model_on_the_same_series_and_folds():
     assert p["n_compared"] == 3 and p["lstm_beats_naive"] == 2  # easy and worse; not the tie, not hard
     assert p["lstm_beats_naive_significantly"] == 1  # easy: worse's test says naive's errors are the smaller
     assert p["evidence"]["hard"]["lstm_beats_naive"] is None
-    assert pooled_verdict(p).endswith("over the 3 series where every model forecast every origin (left out: "
-                                      "hard).")
+    assert p["series_left_out_why"] == {"hard": "a model has no forecast at some origin"}
+    assert pooled_verdict(p).endswith("over the 3 series where every model has a forecast at every origin and a MASE "
+                                      "(left out: hard, a model has no forecast at some origin).")
 
 
 def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_the_ranking_covers(tmp_path):
@@ -322,8 +323,8 @@ def test_a_panel_backtest_of_network_variants_says_its_fit_and_how_many_series_t
     one = {"models": {"ets": {"mean_mase": 0.8, "n_series": 1}, "naive": {"mean_mase": 1.0, "n_series": 1}}}
     assert pooled_verdict(one) == "ets has the lowest mean MASE on the one series backtested (0.800)."
     left = {**one, "series_left_out": ["b"]}
-    assert pooled_verdict(left) == ("ets has the lowest mean MASE (0.800) over the 1 series where every model forecast "
-                                    "every origin (left out: b).")
+    assert pooled_verdict(left) == ("ets has the lowest mean MASE (0.800) over the 1 series where every model has a "
+                                    "forecast at every origin and a MASE (left out: b).")
 
 
 @pytest.mark.parametrize("step, overlap", [(3, 1), (1, 3), (2, 2)])
@@ -392,3 +393,33 @@ def test_the_report_says_what_mase_is_scaled_by():
     assert seasonal["settings"]["mase_scaled_by"] == "the seasonal naive forecast's in-sample MAE (lag 12, --season)"
     assert plain["models"]["naive"]["mae"] == seasonal["models"]["naive"]["mae"]
     assert plain["models"]["naive"]["mase"] != seasonal["models"]["naive"]["mase"]
+
+
+def test_a_constant_series_in_a_panel_is_a_tie_with_naive_and_its_missing_mase_is_said(capsys):
+    """A series whose prices never move: every model's MAE is 0 and MASE divides by 0. No RuntimeWarning, the
+    verdict says the LSTM and naive have the same MAE (not 'nan% lower'), the pooled sentence says why the series
+    is left out of the means, and the console prints its MAE 0.00 (not n/a)."""
+    import warnings
+
+    from forecast.data.panel import Panel, Series
+    from forecast.output.console import print_panel_backtest
+
+    dates = pd.bdate_range("2020-01-01", periods=120)
+    walk = 100 + np.cumsum(np.random.default_rng(3).normal(size=120))
+    panel = Panel(tuple(Series(sid, v, dates, np.zeros((120, 0)), "B") for sid, v in
+                        (("walk", walk), ("flat", np.full(120, 50.0)))), layout="long")
+    cfg = RunConfig(window=WindowConfig(window=10, horizon=3), model=ModelConfig(layers=(8,), dropout=0.0),
+                    train=TrainConfig(epochs=1, batch_size=32, seed=1, device="cpu"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        report = backtest(panel, cfg, folds=2, models=("lstm", "naive")).report
+    flat = report["series"]["flat"]
+    assert flat["models"]["lstm"]["mae"] == 0.0 and flat["models"]["naive"]["mase"] is None
+    assert "have the same MAE (to float rounding)" in flat["verdict"]["text"] and "nan" not in flat["verdict"]["text"]
+    assert flat["verdict"]["best"] == "naive"
+    assert report["pooled"]["series_left_out_why"] == {"flat": "no MASE: its training prices do not move, so the "
+                                                                "scale is 0"}
+    assert "(left out: flat, no MASE: its training prices do not move, so the scale is 0)" in report["verdict"]["text"]
+    print_panel_backtest(report)
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("│ flat"))
+    assert [c.strip() for c in row.split("│")[4:6]] == ["0.00", "0.00"] and "the same" in row

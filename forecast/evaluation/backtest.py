@@ -482,14 +482,25 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
                                               "the naive forecast's in-sample MAE (lag 1; --season N: lag N)"),
               "train_end_indices": [int(f.origin) for f in fold_list],
               "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},
-              "scaled_errors": {name: ((F[name] - A) / S[:, None]).tolist() for name in models},
-              "naive_scaled_errors": ((N - A) / S[:, None]).tolist()}
+              **_scaled_errors(F, N, A, S)}
     frame = pd.concat([pd.DataFrame({"origin": np.repeat(s.dates[origins], h), "date": s.dates[steps.ravel()],
                                      "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,
                                      "forecast": F[name].ravel(), "actual": A.ravel(),
                                      **{col: B[name][lv][j].ravel() for lv, *cols in IV.column_names(levels)
                                         for j, col in enumerate(cols)}}) for name in models], ignore_index=True)
     return report, frame
+
+
+NO_FORECAST = "a model has no forecast at some origin"  # why pooled() leaves a series out of the means
+NO_MASE = "no MASE: its training prices do not move, so the scale is 0"
+
+
+def _scaled_errors(F: dict, N: np.ndarray, A: np.ndarray, S: np.ndarray) -> dict:
+    """Each model's errors and naive's over each fold's MASE scale ``S``, for the pooled test; NaN where the scale
+    is 0 (prices that do not move in a fold's training data: no MASE there, and no warning)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"scaled_errors": {name: ((f - A) / S[:, None]).tolist() for name, f in F.items()},
+                "naive_scaled_errors": ((N - A) / S[:, None]).tolist()}
 
 
 def _scored(m: dict, mase: bool = True) -> bool:
@@ -511,7 +522,10 @@ def pooled(reports: dict[str, dict]) -> dict:
         sk = [x["skill_vs_naive"] for x in rows if x["skill_vs_naive"] is not None]
         out[name] = {"mean_mase": float(np.mean([x["mase"] for x in rows])) if rows else float("nan"),
                      "mean_skill_vs_naive": float(np.mean(sk)) if sk else float("nan"), "n_series": len(rows)}
-    result = {"models": out, "evidence": {}, "series_left_out": sorted(set(reports) - set(common))}
+    left = sorted(set(reports) - set(common))
+    result = {"models": out, "evidence": {}, "series_left_out": left,
+              "series_left_out_why": {sid: NO_MASE if all(_scored(reports[sid]["models"][n], mase=False) for n in names)
+                                      else NO_FORECAST for sid in left}}
     if "lstm" in names:
         compared = {sid: r for sid, r in reports.items() if _scored(r["models"]["lstm"], mase=False)}
         wins = {sid: beats(r["models"]["lstm"]["mae"], r["naive_mae"]) for sid, r in compared.items()}
@@ -597,7 +611,9 @@ def pooled_verdict(p: dict) -> str:
     best = V.ranked(finite)[0]
     left = p.get("series_left_out") or []
     n = next(iter(p["models"].values())).get("n_series", 0)
-    over = (f" over the {n} series where every model forecast every origin (left out: {', '.join(left[:5])}"
+    why = p.get("series_left_out_why") or {}
+    shown = "; ".join(f"{sid}, {why[sid]}" if sid in why else sid for sid in left[:5])
+    over = (f" over the {n} series where every model has a forecast at every origin and a MASE (left out: {shown}"
             f"{' ...' if len(left) > 5 else ''})") if left else ""
     if "lstm_beats_naive" not in p:
         where = ("" if over else " on the one series backtested" if n == 1 else f" over the {n} series" if n

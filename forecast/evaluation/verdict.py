@@ -271,6 +271,11 @@ def _too_few(test: dict) -> str:
             f"whether the difference is real (at least {needed} are needed; run more --folds{overlapping})")
 
 
+def same_score(a: float, b: float) -> bool:
+    """Two MAEs (or MASEs) equal to float rounding (``TIE``, relative): the same forecasts; 0 and 0 too."""
+    return abs(a - b) <= TIE * max(abs(a), abs(b))
+
+
 def ranked(score: dict[str, float]) -> list[str]:
     """The names by score, lowest first; where a network row (the lstm row, a variant) and a statistical model
     have the same score to float rounding (``TIE``), the statistical model first: a tie never ranks the LSTM
@@ -282,8 +287,7 @@ def ranked(score: dict[str, float]) -> list[str]:
     while moved:
         moved = False
         for i, (a, b) in enumerate(zip(order, order[1:])):
-            if is_network(a) and not is_network(b) and abs(score[a] - score[b]) <= TIE * max(abs(score[a]),
-                                                                                               abs(score[b])):
+            if is_network(a) and not is_network(b) and same_score(score[a], score[b]):
                 order[i], order[i + 1], moved = b, a, True
     return order
 
@@ -308,7 +312,7 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
     if best != "lstm":
         B = display_name(best)
         gap = 1 - score[best] / score["lstm"] if score["lstm"] > 0 else float("nan")
-        if abs(gap) < TIE:  # the same forecasts, to float rounding (e.g. a row at weight 0 and its anchor)
+        if same_score(score[best], score["lstm"]):  # the same forecasts, to rounding (a row at weight 0, its anchor)
             return f"{B} and {L} have the same {metric} (to float rounding): nothing tells them apart; prefer {B}."
         head = f"{B} is best here, its {metric} {_pct(gap)} lower than {_possessive(L)}"
         caveat = _rmse_caveat(models, best, naive_rmse)
@@ -320,7 +324,7 @@ def _text(out, models, score, best, rival, test, naive_rmse, rank_by, L) -> str:
                 f"accurate than {B}, so use {B}{_simpler(best)}.")
     R = display_name(rival)
     gap = out["lstm_skill_vs_best"]
-    if abs(gap) < TIE:  # the same forecasts, to float rounding (e.g. a row at weight 0 and its anchor)
+    if same_score(score["lstm"], score[rival]):  # the same forecasts, to rounding (a row at weight 0, its anchor)
         return (f"{L} and {R} have the same {metric} (to float rounding): nothing tells them apart; "
                 f"prefer {R}{_simpler(rival)}.")
     head = f"{L} has the lowest {metric}, {_pct(gap)} lower than {R}'s (the best other model)"

@@ -414,16 +414,15 @@ def print_backtest(report: dict, written: list | None = None) -> None:
 
 def print_panel_backtest(report: dict, written: list | None = None) -> None:
     """Many series: mean MASE and skill per model, each series' LSTM-vs-naive evidence, the pooled verdict."""
-    from forecast.evaluation.verdict import text_of
+    from forecast.evaluation.verdict import same_score, text_of
 
     p, s = report["pooled"], report["settings"]
     table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no network'} fit, "
                         f"{s['folds']} folds x {s['horizon']} steps): mean MASE per model")
     for col in ("model", "mean MASE", "mean skill vs naive", "series"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    ranked = sorted(p["models"], key=lambda n: p["models"][n]["mean_mase"] if p["models"][n]["mean_mase"] is not None
-                    else float("inf"))
-    for name in ranked:
+    order = report["verdict"].get("ranking") or []  # ties to rounding: the simpler model first (verdict.ranked)
+    for name in [*order, *(n for n in p["models"] if n not in order)]:
         m = p["models"][name]
         table.add_row(name, "n/a" if m["mean_mase"] is None else f"{m['mean_mase']:.3f}",
                       "n/a" if m["mean_skill_vs_naive"] is None else f"{m['mean_skill_vs_naive']:+.1%}",
@@ -435,10 +434,12 @@ def print_panel_backtest(report: dict, written: list | None = None) -> None:
             ev.add_column(col, justify="left" if col == "series" else "right")
         for sid, e in p["evidence"].items():
             r = report["series"][sid]
-            ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(r["models"]["lstm"]["mae"] or float("nan")),
-                       _fmt(r["naive_mae"]),
+            mae, naive = r["models"]["lstm"]["mae"], r["naive_mae"]
+            tie = e["lstm_beats_naive"] is False and known(mae) and known(naive) and same_score(mae, naive)
+            ev.add_row(sid, str(e["origins"]), str(e["forecasts"]), _fmt(mae), _fmt(naive),
                        "n/a" if e["p_value"] is None else f"{e['p_value']:.3g}",
-                       {True: "LSTM", False: "naive", None: "n/a (a fold failed)"}[e["lstm_beats_naive"]])
+                       "the same" if tie else {True: "LSTM", False: "naive", None: "n/a (a fold failed)"}[
+                           e["lstm_beats_naive"]])
         out.print(ev)
     out.print(f"[bold]verdict:[/bold] {text_of(report['verdict'])}", highlight=False)
     for sid, why in report.get("skipped", {}).items():
