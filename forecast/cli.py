@@ -315,7 +315,7 @@ def predict(
     as_json: bool = typer.Option(False, "--json", help="Print the forecast as a JSON list of records (date, forecast, "
                                  "bounds; an id with several series) instead of a table."),
     plot: Optional[Path] = typer.Option(None, dir_okay=False, help="Forecast chart PNG (for several series, a grid of "
-                                        "all). Default: beside --out, else none."),
+                                        "all), or none. Default: beside --out, else none."),
     interval: Optional[str] = typer.Option(
         None, "--interval", help="Prediction interval level(s) strictly between 0 and 1, comma-separated "
         "(0.8 -> lower,upper; 0.5,0.95 -> lower_50,upper_50,lower_95,upper_95), or none. "
@@ -333,7 +333,10 @@ def predict(
     with user_errors():
         if horizon is not None and not 1 <= horizon <= MAX_PREDICT_HORIZON:
             raise ForecastError(f"--horizon {horizon}: must be 1 to {MAX_PREDICT_HORIZON:,} steps")
-        plot = plot or (out.with_suffix(".png") if out else None)
+        from forecast.bundle import resolve
+
+        no_plot = plot is not None and str(plot).lower() == "none"
+        plot = None if no_plot else plot or (out.with_suffix(".png") if out else None)
         if out is not None and plot is not None and out.resolve() == plot.resolve():
             raise ForecastError(f"--out {out}: the chart (--plot, by default beside --out as .png) would be written "
                                 "over the forecast; name --out *.csv or pass another --plot")
@@ -342,6 +345,9 @@ def predict(
                 continue
             if data is not None and path.resolve() == data.resolve():
                 raise ForecastError(f"{option} {path}: is the input file --data; choose another file to write")
+            if path.resolve().parent == resolve(model).resolve():
+                raise ForecastError(f"{option} {path}: is inside the model bundle {shell_path(resolve(model))}, whose "
+                                    "files are checksummed; write it elsewhere")
             check_can_write(path, option)
         levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model, engine="numpy")  # no TensorFlow import for the LSTM and GRU

@@ -404,6 +404,35 @@ def test_predict_from_a_newer_file_names_what_the_model_reads_and_takes_id_alone
     assert str(info.value) == (f"{tmp_path / 'no_ids.csv'}: id column 'symbol' not found; columns are Date, Close; "
                                "the model reads dates in 'Date', prices in 'Close', series ids in 'symbol' (as in its "
                                "training file): pass a file with those columns")
+    extra = frame[frame["symbol"] == "AAA"].assign(symbol="NEW")  # a series the model has no network for
+    pd.concat([frame, extra]).to_csv(tmp_path / "more.csv", index=False)
+    with pytest.warns(UserWarning) as seen:
+        both = predict_panel(bundle, data_path=tmp_path / "more.csv").frame
+    assert set(both["id"]) == {"AAA", "BBB"}
+    assert [str(w.message) for w in seen] == [f"{tmp_path / 'more.csv'}: not forecast: 1 series the model has no "
+                                              "network for: NEW; train on this file to forecast them"]
+
+
+def test_predict_writes_no_chart_for_plot_none_and_nothing_into_the_bundle(tmp_path, tiny_cfg, monkeypatch):
+    """`--plot none` means no chart (as `--interval none` means no band), not a PNG named 'none'; --out or --plot
+    inside the bundle folder would break its checksums: refused before anything is written."""
+    from typer.testing import CliRunner
+
+    from forecast.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    long_csv, _ = write_long_and_wide(tmp_path)
+    train_panel(long_csv, tiny_cfg, id_col="symbol", model_dir=tmp_path / "m")
+    run = CliRunner().invoke
+    res = run(app, ["predict", "-m", "m", "-o", "fc.csv", "--plot", "none"])
+    assert res.exit_code == 0 and "chart:" not in res.output
+    assert (tmp_path / "fc.csv").is_file() and not (tmp_path / "none").exists() and not list(tmp_path.glob("*.png"))
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "m").iterdir())
+    for args in (["-o", "m/test_predictions.csv"], ["--plot", "m/forecast.png"]):
+        res = run(app, ["predict", "-m", "m", *args])
+        assert res.exit_code == 2 and "is inside the model bundle m, whose files are checksummed; write it " \
+            "elsewhere" in res.output, res.output
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "m").iterdir()) == before
 
 
 def test_per_series_networks_split_each_series_on_its_own_dates():

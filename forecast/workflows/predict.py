@@ -112,6 +112,17 @@ def newer_context(bundle: Bundle, data_path: Path, ids: Sequence[str] | None = N
                                 f"{e['freq'].replace('_', ' ')} data; pass a file of the same frequency")
     if bundle.single and len(panel) == 1:  # one series: its id in the file may be named differently
         panel = panel.map(lambda s: replace(s, id=bundle.ids[0]))
+    unknown = [sid for sid in panel.ids if sid not in entries]
+    if unknown:
+        import warnings
+
+        from forecast.data.panel import SkippedSeriesWarning
+
+        skipped = bundle.metrics.get("skipped") or {}
+        why = [f"{sid} (skipped when the model was trained)" if sid in skipped else sid for sid in unknown[:5]]
+        warnings.warn(SkippedSeriesWarning(
+            f"{data_path}: not forecast: {len(unknown)} series the model has no network for: {', '.join(why)}"
+            f"{' ...' if len(unknown) > 5 else ''}; train on this file to forecast them"), stacklevel=2)
     missing = [sid for sid in (ids or bundle.ids) if sid not in panel.ids]
     if missing:
         raise ForecastError(f"{data_path}: has no rows for series {', '.join(missing[:5])} of the model; "
