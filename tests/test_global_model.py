@@ -492,3 +492,8 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     report = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     assert report["ids"] == ["AAA"] and list(report["series"]) == ["AAA"] and "BBB" in report["skipped"]
     assert set(pd.read_csv(tmp_path / "bt" / "forecasts.csv")["id"]) == {"AAA"}
+    res = run(app, ["report", "-m", "one", "--backtest", "bt", "--out", "r.html"])  # says what was left out, and why
+    html = (tmp_path / "r.html").read_text()
+    assert res.exit_code == 0 and "<h3>Series training left out (1)</h3><ul><li><b>BBB</b>: " in html
+    assert "<h3>Series the backtest left out (1)</h3><ul><li><b>BBB</b>: " in html
+    assert "the backtest refits every model at 2 origins over 1 series and compares" in html

@@ -273,9 +273,8 @@ def summary_section(src: Sources) -> str:
         parts = [_same_data(src), f'<p class="verdict">The verdict: {esc(backtest)}</p>']
         if test:
             parts.append(f"<p>It is the backtest's, not the test part's, because the backtest refits every model at "
-                         f"{esc(_count(src.backtest.get('origins') or src.backtest.get('ids')))} origins (or series) "
-                         "and compares them with the strong baselines on the same dates, while the test part is "
-                         "one stretch of time scored against the naive forecast only. Where the two disagree, the "
+                         f"{esc(_origins(src.backtest))} and compares them with the strong baselines on the same "
+                         "dates, while the test part is one stretch of time scored against the naive forecast only. Where the two disagree, the "
                          "test part was a lucky or unlucky period.</p>"
                          f'<p class="meta">Test part of the bundle, for context: {esc(test)}</p>')
         return section("In plain words", *parts)
@@ -298,7 +297,16 @@ def data_section(src: Sources) -> str:
         rows.insert(1, ("series", f"{d.get('n_series')} ({d.get('layout')} format)"))
     split = {sid: m.get("split") for sid, m in src.bundle.metrics["test"]["series"].items()}
     shown = next(iter(split.values())) if len(split) == 1 else split
-    return section("Data", kv_table(dict(rows)), "<h3>Chronological split</h3>" + kv_table(shown))
+    return section("Data", kv_table(dict(rows)), _skipped(src.bundle.metrics.get("skipped"), "training"),
+                   "<h3>Chronological split</h3>" + kv_table(shown))
+
+
+def _skipped(skipped: dict | None, by: str) -> str:
+    """The series a run left out, each with why (none: nothing)."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li><b>{esc(sid)}</b>: {esc(why)}</li>" for sid, why in skipped.items())
+    return f"<h3>Series {by} left out ({len(skipped)})</h3><ul>{items}</ul>"
 
 
 def model_section(src: Sources) -> str:
@@ -446,8 +454,10 @@ def backtest_section(src: Sources) -> str:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
     if "series" in bt:  # several series: the pooled scoreboard, then each series' verdict
         p = bt["pooled"]
-        rows = [[n, m.get("mean_mase"), m.get("mean_skill_vs_naive"), m.get("n_series")] for n, m in
-                sorted(p["models"].items(), key=lambda kv: _rank({"mase": kv[1].get("mean_mase")}))]
+        order = (bt.get("verdict") or {}).get("ranking") if isinstance(bt.get("verdict"), dict) else None
+        order = order or sorted(p["models"], key=lambda n: _rank({"mase": p["models"][n].get("mean_mase")}))
+        rows = [[n, p["models"][n].get("mean_mase"), p["models"][n].get("mean_skill_vs_naive"),
+                 p["models"][n].get("n_series")] for n in [*order, *(n for n in p["models"] if n not in order)]]
         verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(text_of(r.get('verdict')))}</li>"
                            for sid, r in bt["series"].items())
         charts = [c for sid, _ in _backtests(bt) for c in _charts(src, sid)]
@@ -456,7 +466,7 @@ def backtest_section(src: Sources) -> str:
                        f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>',
                        table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
                              ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>",
-                       *charts)
+                       _skipped(bt.get("skipped"), "the backtest"), *charts)
     parts = [f'<p class="meta">Folder {esc(src.backtest_dir)}; {esc(_count(bt.get("origins")))} forecast origins; '
              "sorted by MASE (lower is better), LSTM highlighted.</p>", _same_data(src),
              f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>', _scoreboard(bt)]
@@ -475,6 +485,14 @@ def backtest_section(src: Sources) -> str:
         parts.append("<h3>Notes</h3><ul>" + "".join(f"<li>{esc(n)}</li>" for n in items) + "</ul>")
     parts += _charts(src, "")
     return section("Backtest against baselines", *parts)
+
+
+def _origins(bt: dict) -> str:
+    """How many forecast origins a backtest scored: '5 origins', or '12 origins over 4 series'."""
+    if "series" in bt:
+        return (f"{sum(len(r.get('origins') or ()) for r in bt['series'].values())} origins over "
+                f"{len(bt['series'])} series")
+    return f"{_count(bt.get('origins'))} origins"
 
 
 def _count(origins: Any) -> Any:
