@@ -99,6 +99,18 @@ def test_duplicate_id_date_rows_differing_are_an_error_naming_them_and_repeats_a
         load_panel_frame(other)
 
 
+def test_rows_without_a_series_id_are_an_error_naming_the_first():
+    """A blank id cell made a series named '' (written as an empty id, read back as NaN): it is an input error
+    naming the row (file line) and how many rows lack one."""
+    df = long_frame()
+    df["symbol"] = df["symbol"].astype(object)
+    df.loc[[4, 7], "symbol"] = ["  ", None]
+    with pytest.raises(InputError) as info:
+        load_panel_frame(df)
+    assert str(info.value).endswith("row 6 has no series id in column 'symbol' (2 rows have none); fill the ids in "
+                                    "or remove those rows")
+
+
 def test_no_usable_series_is_an_error():
     with pytest.warns(UserWarning), pytest.raises(InputError) as info:
         load_panel_frame(long_frame(), min_rows=500)

@@ -266,7 +266,12 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         if id_key is None or id_key == date_key:
             raise InputError(f"{source}: id column '{id_col}' not found; columns are "
                              f"{', '.join(map(str, df.columns))}; pass one of them as --id-col")
-        ids = text_cells(df[id_key])
+        ids = text_cells(df[id_key])  # stripped: ' AAPL' and 'AAPL' are one series
+        if (ids == "").any():
+            where = rows[(ids == "").to_numpy()]
+            raise InputError(f"{source}: row {where[0]} has no series id in column '{id_key}'"
+                             + (f" ({len(where)} rows have none)" if len(where) > 1 else "")
+                             + "; fill the ids in or remove those rows")
         keep = _duplicates(df, ids, parse_dates(df[date_key], date_name, source, rows, warn=False, **parse), rows,
                            str(id_key), source)
         df, ids, rows = df[keep], ids[keep], rows[keep]
