@@ -481,7 +481,8 @@ def score_series(s: Series, fold_list: list[Fold], results: list[FoldResult], mo
                                               "--season)" if mase_season > 1 else
                                               "the naive forecast's in-sample MAE (lag 1; --season N: lag N)"),
               "train_end_indices": [int(f.origin) for f in fold_list],
-              "data": {"rows": len(s), "freq": s.freq, "first_date": str(s.dates[0]), "last_date": str(s.dates[-1])},
+              "data": {"rows": len(s), "freq": s.freq, "first_date": stamp_text(s.dates[0]),
+                       "last_date": stamp_text(s.dates[-1])},
               **_scaled_errors(F, N, A, S)}
     frame = pd.concat([pd.DataFrame({"origin": np.repeat(s.dates[origins], h), "date": s.dates[steps.ravel()],
                                      "step": np.tile(np.arange(1, h + 1), len(origins)), "model": name,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from forecast.data.calendar import stamp_text
 from forecast.data.panel import Series
 from forecast.data.windows import label_index
 from forecast.evaluation.metrics import diebold_mariano, forecast_metrics, lag_diagnostic, naive_scale, skill
@@ -57,8 +58,8 @@ def evaluate_test(forecast: np.ndarray, s: Series, test_origins: np.ndarray, n_t
     metrics = {
         "lstm": lstm_m, "naive": naive_m, "skill_vs_naive": skill(lstm_m["mae"], naive_m["mae"]),
         "beats_naive": beats(lstm_m["mae"], naive_m["mae"]), "n_origins": int(len(test_origins)), "horizon": h,
-        "first_origin": str(dates[test_origins[0]].date()), "first_date": str(dates[steps[0, 0]].date()),
-        "last_date": str(dates[steps[-1, -1]].date()),  # the test part's prices: first_date .. last_date
+        "first_origin": stamp_text(dates[test_origins[0]]), "first_date": stamp_text(dates[steps[0, 0]]),
+        "last_date": stamp_text(dates[steps[-1, -1]]),  # the test part's prices: first_date .. last_date
         "dm_test": {**dm, "loss": "mean absolute error per origin, origins h steps apart",
                     "n_independent": int(dm["n"]),  # origins h steps apart, as tested
                     "significant": bool(dm["p_value"] < SIGNIFICANCE)},

@@ -20,7 +20,7 @@ import pandas as pd
 from forecast import bundle as bundle_io
 from forecast.config import RunConfig
 from forecast.data import features as feat
-from forecast.data.calendar import session_of
+from forecast.data.calendar import session_of, stamp_text
 from forecast.data.panel import Panel, load_configured, no_usable_series, warn_skipped
 from forecast.data.read import fingerprint
 from forecast.data.transforms import Preprocessor
@@ -220,7 +220,8 @@ def train(data_path: Path, cfg: RunConfig, model_dir: Path | None = None, force:
                                            "epochs_run": f.fit_result.epochs_run} for k, f in fitted.items()}
     data = {**fingerprint(data_path), "layout": panel.layout, "target": panel.target, "date_col": panel.date_col,
             "n_series": len(panel), "freq": panel.series[0].freq, "rows": sum(len(s) for s in panel),
-            "first_date": str(min(s.dates[0] for s in panel)), "last_date": str(max(s.dates[-1] for s in panel)),
+            "first_date": stamp_text(min(s.dates[0] for s in panel)),
+            "last_date": stamp_text(max(s.dates[-1] for s in panel)),
             "n_filled": sum(s.n_filled for s in panel)}
     spec = {"fit": cfg.model.fit, "layout": panel.layout, "target": panel.target, "features": list(panel.features),
             "inputs": ["target", *feat.input_names(panel.features)], "ids": panel.ids, "skipped": panel.skipped,
@@ -311,13 +312,14 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
                                                   test_o)
         m["baselines"] = baseline_test_scores(s, sp.n_train, test_o, cfg.window.horizon, baselines[s.id], test_f)
         m["split"] = {"train_rows": sp.n_train, "val_rows": sp.n_val, "test_rows": sp.n_test,
-                      "train_end": str(s.dates[sp.n_train - 1].date()),
-                      "val_end": str(s.dates[sp.n_train + sp.n_val - 1].date())}
+                      "train_end": stamp_text(s.dates[sp.n_train - 1]),
+                      "val_end": stamp_text(s.dates[sp.n_train + sp.n_val - 1])}
         per[s.id] = m
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
         entries.append({"id": s.id, "network": bundle_io.network_file(key), "freq": s.freq,
                         "session": session_of(s.dates), "rows": len(s),
-                        "first_date": str(s.dates[0]), "last_date": str(s.dates[-1]), "n_filled": s.n_filled,
+                        "first_date": stamp_text(s.dates[0]), "last_date": stamp_text(s.dates[-1]),
+                        "n_filled": s.n_filled,
                         **fc.state()[s.id], "intervals": cal.to_dict()})
     return per, frames, entries
 
