@@ -113,7 +113,9 @@ def _at_least_one(value: Optional[int]) -> Optional[int]:
 
 
 HistoryOpt = typer.Option(None, "--history", callback=_at_least_one,
-                          help="Observations shown before the forecast on the charts \\[default: 250].")
+                          help="Observations shown before the forecast on the charts, at most what the bundle keeps "
+                          "(its last input window and test part; predict --data shows a newer file's) "
+                          "\\[default: 250].")
 FeaturesOpt = typer.Option(None, help="Extra inputs, comma-separated: numeric columns (e.g. volume,high,low), "
                            "log_return, log_volume, hl_range, volatility, dow, month.")
 IdColOpt = typer.Option(None, help="Long format: column naming the series; one global model over all (see --per-series).")
