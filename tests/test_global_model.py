@@ -413,6 +413,22 @@ def test_predict_from_a_newer_file_names_what_the_model_reads_and_takes_id_alone
                                               "network for: NEW; train on this file to forecast them"]
 
 
+def test_a_wide_bundle_given_a_long_file_names_the_columns_it_reads(tmp_path, tiny_cfg):
+    """A model trained on a wide file with --targets all reads a newer file's columns of the series it holds (all
+    numeric columns took a long file's one price column as a series, and the error spoke of duplicate dates);
+    a file without them is told which columns the model reads."""
+    from forecast.errors import InputError
+
+    long_csv, wide_csv = write_long_and_wide(tmp_path, same_end=True)
+    bundle = load_bundle(train_panel(wide_csv, tiny_cfg, targets="all", model_dir=tmp_path / "w").bundle_dir)
+    assert set(predict_panel(bundle, data_path=wide_csv).frame["id"]) == {"AAA", "BBB"}
+    with pytest.raises(InputError) as info:
+        predict_panel(bundle, data_path=long_csv)
+    assert str(info.value) == (f"{long_csv}: column 'AAA' not found; numeric columns are Close; the model reads "
+                               "dates in 'Date', each series' prices in its own column (AAA, BBB) (as in its training "
+                               "file): pass a file with those columns")
+
+
 def test_predict_writes_no_chart_for_plot_none_and_nothing_into_the_bundle(tmp_path, tiny_cfg, monkeypatch):
     """`--plot none` means no chart (as `--interval none` means no band), not a PNG named 'none'; --out or --plot
     inside the bundle folder would break its checksums: refused before anything is written."""

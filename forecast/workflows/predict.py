@@ -84,15 +84,21 @@ def newer_context(bundle: Bundle, data_path: Path, ids: Sequence[str] | None = N
     d, w = bundle.config.data, bundle.config.window
     if d.targets is None:  # read the columns the training file's were found to be
         d = replace(d, target=bundle.data.get("target"), date_col=bundle.data.get("date_col"))
+    else:  # a wide file: the columns of the series trained ('--targets all' would take any numeric column)
+        d = replace(d, targets=",".join(bundle.ids), date_col=bundle.data.get("date_col"))
     try:
         panel = load_configured(data_path, d)
     except InputError as e:  # a fix naming a training option: predict reads the columns the model was trained on
         if not any(option in str(e) for option in TRAINING_OPTIONS):
             raise
-        columns = [f"dates in '{bundle.data.get('date_col')}'", f"prices in '{bundle.data.get('target')}'",
+        prices = (f"prices in '{bundle.data.get('target')}'" if d.targets is None else
+                  f"each series' prices in its own column ({', '.join(bundle.ids[:5])}"
+                  f"{' ...' if len(bundle.ids) > 5 else ''})")
+        columns = [f"dates in '{bundle.data.get('date_col')}'", prices,
                    *([f"series ids in '{d.id_col}'"] if d.id_col else []),
                    *([f"covariates {', '.join(d.features)}"] if d.features else [])]
-        raise InputError(f"{str(e).rsplit('; ', 1)[0]}; the model reads {', '.join(columns)} "
+        found = str(e).rsplit("; ", 1)[0].replace("--targets column", "column")  # predict has no --targets
+        raise InputError(f"{found}; the model reads {', '.join(columns)} "
                          "(as in its training file): pass a file with those columns") from None
     need = w.window + Preprocessor(w.transform).offset
     entries = bundle.entries
