@@ -169,6 +169,12 @@ def slug(sid: str) -> str:
     return f"{safe.strip('.') or '_'}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
+def chart_file(sid: str, named: bool) -> str:
+    """The forecast chart's file name (``train``, ``plot``): ``forecast.png`` for a single-series file's series,
+    ``forecast_<slug>.png`` for a series of a long or wide file (``Panel.named``)."""
+    return f"forecast_{slug(sid)}.png" if named else "forecast.png"
+
+
 def network_file(key: str | None) -> str:
     """``model.keras`` for the global network, ``model_<slug>.keras`` for a series' own network."""
     return "model.keras" if key is None else f"model_{slug(key)}.keras"

@@ -499,6 +499,7 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     assert sorted(p.name for p in (tmp_path / "one").glob("*.png")) == ["forecast_AAA.png", "training_curve.png"]
     data, spec = (json.loads((tmp_path / "one" / name).read_text()) for name in ("data.json", "series.json"))
     assert (data["first_date"], spec["series"][0]["last_date"]) == ("2020-01-01", "2020-07-28")  # days, as elsewhere
+    assert spec["series"][0]["chart"] == "forecast_AAA.png"  # the file plot and train write for it
     res = run(app, ["predict", "-m", "one", "-o", "fc.csv", "--plot", "fc.png"])
     assert res.exit_code == 0 and "Forecast of AAA from" in res.output
     assert pd.read_csv(tmp_path / "fc.csv")["id"].tolist() == ["AAA"] * 3
@@ -510,6 +511,7 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     report = json.loads((tmp_path / "bt" / "metrics.json").read_text())
     assert report["ids"] == ["AAA"] and list(report["series"]) == ["AAA"] and "BBB" in report["skipped"]
     assert set(pd.read_csv(tmp_path / "bt" / "forecasts.csv")["id"]) == {"AAA"}
+    assert (tmp_path / "bt" / report["series"]["AAA"]["charts_folder"] / "forecasts_by_fold.png").is_file()
     res = run(app, ["report", "-m", "one", "--backtest", "bt", "--out", "r.html"])  # says what was left out, and why
     html = (tmp_path / "r.html").read_text()
     assert res.exit_code == 0 and "<h3>Series training left out (1)</h3><ul><li><b>BBB</b>: " in html

@@ -254,7 +254,7 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
     forecast_<id>.png per series and one training curve per network (with ``each_series`` False, neither chart
     of each series: no forecast_<id>.png, and the curves only of a global model's one network); a long or wide
     file with one series left: forecast_<id>.png and its curve; ``workers``: see ``io.save_figures``."""
-    from forecast.bundle import slug
+    from forecast.bundle import chart_file
     from forecast.io import save_figures
     from forecast.output.plots import training_curve_figure
     from forecast.workflows.predict import predict
@@ -264,12 +264,12 @@ def write_bundle_plots(bundle, out_dir: Path, history: int | None = None, worker
 
     def figures():  # built one at a time as save_figures asks for them
         if bundle.single:
-            yield out_dir / "forecast.png", forecast_chart(bundle, fc, fc.ids[0], history)
+            yield out_dir / chart_file(fc.ids[0], False), forecast_chart(bundle, fc, fc.ids[0], history)
         else:  # the grid first: the slowest to draw (5 s for 100 series), it starts while the others are built
             if len(fc.ids) > 1:  # a file's ids with one series left: its chart alone, named by its id
                 yield out_dir / "forecast_grid.png", forecast_charts(bundle, fc, history)
             for sid in fc.ids if each_series or len(fc.ids) == 1 else ():
-                yield out_dir / f"forecast_{slug(sid)}.png", forecast_chart(bundle, fc, sid, history)
+                yield out_dir / chart_file(sid, True), forecast_chart(bundle, fc, sid, history)
         for name, h in bundle.history.items() if each_series or len(bundle.history) == 1 else ():
             stem = "training_curve" if len(bundle.history) == 1 else f"training_curve_{name.removesuffix('.keras')}"
             title = "Training curve" + ("" if len(bundle.history) == 1 else f" ({name.removesuffix('.keras')})")

@@ -63,8 +63,10 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False, workers: int
     check_out_dir(out_dir, force)
     out_dir = Path(out_dir)
     single = "series" not in bt.report
+    report = bt.report if single else {  # each series' charts folder named, so a reader need not know the slug rule
+        **bt.report, "series": {sid: {**r, "charts_folder": slug(sid)} for sid, r in bt.report["series"].items()}}
     with atomic_dir(out_dir, force=True, replaceable=is_backtest_dir, what=BACKTEST_DIR) as tmp:
-        written = [write_json(tmp / "metrics.json", bt.report), write_csv(tmp / "forecasts.csv", bt.forecasts)]
+        written = [write_json(tmp / "metrics.json", report), write_csv(tmp / "forecasts.csv", bt.forecasts)]
 
         def charts():  # every series' charts, built one at a time as save_figures draws them (in parallel)
             for s in bt.panel:

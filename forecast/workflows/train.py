@@ -316,7 +316,8 @@ def score_panel(panel: Panel, splits: dict[str, Split], fitted: dict, cfg: RunCo
                       "val_end": stamp_text(s.dates[sp.n_train + sp.n_val - 1])}
         per[s.id] = m
         frames.append(frame.assign(id=s.id)[["id", *frame.columns]])
-        entries.append({"id": s.id, "network": bundle_io.network_file(key), "freq": s.freq,
+        entries.append({"id": s.id, "network": bundle_io.network_file(key),
+                        "chart": bundle_io.chart_file(s.id, panel.named), "freq": s.freq,
                         "session": session_of(s.dates), "rows": len(s),
                         "first_date": stamp_text(s.dates[0]), "last_date": stamp_text(s.dates[-1]),
                         "n_filled": s.n_filled,
