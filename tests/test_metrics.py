@@ -160,10 +160,10 @@ def test_pooled_summary_says_on_how_many_series_the_forecasts_are_a_statistical_
     assert pooled_sentence(p).startswith(  # a's win is AutoARIMA's: the subject is the shipped models
         "the shipped models have a lower test MAE than the naive forecast on 3 of 4 series, significantly "
         "(Diebold-Mariano p < 0.05) on 0 (on 1 the network corrects a statistical model's forecasts; on 2 the "
-        "network's weight is 0: those forecasts are the statistical model's or the naive forecast's unchanged; the "
-        "network took part in 2 of those wins); mean relative MAE 0.800")
+        "network's weight is 0: those forecasts are the statistical model's or the naive forecast's unchanged; a "
+        "network's weight was above 0 in 2 of the 3 wins); mean relative MAE 0.800")
     only_zero = pooled({"a": per["a"], "c": per["c"]})
-    assert "on 1 of 2 series" in pooled_sentence(only_zero) and "no network took part in any)" in pooled_sentence(
+    assert "on 1 of 2 series" in pooled_sentence(only_zero) and "no network's weight was above 0)" in pooled_sentence(
         only_zero) and pooled_sentence(only_zero).startswith("the shipped models have")
     with_net = pooled({"b": per["b"], "d": per["d"]})  # every network weighed in: the LSTM's wins
     assert pooled_sentence(with_net).startswith("the LSTM has a lower test MAE than the naive forecast on 2 of 2")

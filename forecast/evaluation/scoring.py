@@ -125,8 +125,8 @@ def pooled_sentence(p: dict) -> str:
     zero = p.get("n_weight_zero") or 0
     if zero:  # those series' forecasts are no network's: the wins are the shipped models', not the LSTM's
         with_net = p["n_series"] - zero
-        shipped.append(f"the network took part in {p.get('n_beats_naive_with_network', 0)} of those wins" if with_net
-                       else "no network took part in any")
+        shipped.append(f"a network's weight was above 0 in {p.get('n_beats_naive_with_network', 0)} of the "
+                       f"{p['n_beats_naive']} wins" if with_net else "no network's weight was above 0")
     text = (f"{'the shipped models have' if zero else 'the LSTM has'} a lower test MAE than the naive forecast on "
             f"{p['n_beats_naive']} of {p['n_series']} "
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}"
