@@ -363,7 +363,9 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         cols += [(f"{pct} coverage", "coverage", level), (f"{pct} width", "width", level)]
     for label, _, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
-    ranked = sorted(models, key=lambda n: float("inf") if models[n]["mae"] is None else models[n]["mae"])
+    order = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # ties: the simpler model first
+    ranked = [*order, *sorted((n for n in models if n not in order),
+                              key=lambda n: float("inf") if models[n]["mae"] is None else models[n]["mae"])]
 
     def cell(key, v, level):
         if isinstance(v, dict):  # interval scores by level
@@ -379,10 +381,9 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     from forecast.evaluation.scoring import beats
 
     lowest = models[best]["mae"] if best in models and models[best]["mae"] is not None else None
-    ranking = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # complete models, finite MAE
     for name in ranked:
         mae = models[name]["mae"]
-        tied = name != best and name in ranking and lowest is not None and not beats(lowest, mae)
+        tied = name != best and name in order and lowest is not None and not beats(lowest, mae)
         label = f"{name} (lowest MAE)" if name == best else f"{name} (tied, to rounding)" if tied else name
         table.add_row(label, *(cell(key, models[name].get(key), level) for _, key, level in cols[1:]))
     out.print(table)
