@@ -531,6 +531,25 @@ def test_a_stored_session_continues_from_the_last_window_only():
     assert session_of(pd.bdate_range("2024-01-01", periods=50)) is None  # daily
 
 
+def test_a_bundle_of_24_7_hourly_prices_forecasts_every_hour_in_one_date_format(tmp_path, tiny_cfg):
+    """Crypto-like hourly prices around the clock store no session (None): predict from the bundle's last window
+    continued on a session guessed from its 30 hours, skipping Wednesday's evening and the weekend; the
+    forecast dates now follow the clock, and the JSON writes every date with its time (midnight too)."""
+    from forecast.bundle import load_bundle
+    from forecast.workflows.predict import predict
+    from forecast.workflows.train import train
+
+    t = pd.date_range(end="2018-11-14 15:00", periods=600, freq="h")  # ends on a Wednesday afternoon
+    prices = 100 + np.cumsum(np.random.default_rng(0).normal(size=600))
+    pd.DataFrame({"date": t, "close": prices}).to_csv(tmp_path / "c.csv", index=False)
+    bundle = load_bundle(train(tmp_path / "c.csv", tiny_cfg, tmp_path / "m", verbose=0).bundle_dir)
+    assert bundle.series["series"][0]["session"] is None
+    fc = predict(bundle, horizon=60)
+    assert list(fc.frame["date"]) == list(pd.date_range("2018-11-14 16:00", periods=60, freq="h"))
+    assert [r["date"] for r in fc.records()][7:10] == ["2018-11-14 23:00:00", "2018-11-15 00:00:00",
+                                                      "2018-11-15 01:00:00"]
+
+
 def test_excel_workbook_and_files_that_stay_refused(tmp_path):
     import zipfile
 

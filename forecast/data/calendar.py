@@ -99,6 +99,14 @@ def stamp_text(stamp) -> str:
     return str(stamp).removesuffix(" 00:00:00")
 
 
+def stamps_text(dates) -> list[str]:
+    """Dates as text in one format for all: the day alone where every one is at midnight, else day and time
+    (an hourly forecast's midnight bar reads '2018-11-12 00:00:00', like its neighbours)."""
+    dates = pd.DatetimeIndex(dates)
+    daily = bool((dates == dates.normalize()).all())
+    return list(dates.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M:%S"))
+
+
 def _naive(dates) -> pd.DatetimeIndex:
     dates = pd.DatetimeIndex(dates)
     if dates.tz is not None:  # the local time of day, as the files are read (data/read.py)
@@ -289,6 +297,16 @@ def session_of(dates: pd.DatetimeIndex) -> dict | None:
     clock = lambda t: str(t).split(" days ")[-1]  # noqa: E731  Timedelta -> "09:30:00"
     return {"days": {str(w): [clock(o), clock(c)] for w, (o, c) in found["days"].items()},
             "holidays": bool(found["holidays"])}
+
+
+def stored_session(entry: dict) -> dict | None:
+    """What a bundle's series entry (series.json) gives ``future_dates`` as ``session``: the session it stored;
+    where it stored none (daily or coarser dates, or dates around the clock), an empty one, so sub-daily steps
+    follow the clock instead of a session guessed again from the few dates of the last window (which skipped
+    the hours and weekends of 24/7 data); None for a bundle from before sessions were stored."""
+    if "session" not in entry:
+        return None
+    return entry["session"] or {}
 
 
 def _from_json(session: dict):

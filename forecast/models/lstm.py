@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from forecast.config import WEIGHT_CONFIDENCE, RunConfig
+from forecast.data import calendar as cal
 from forecast.data import features as feat
 from forecast.data.panel import Panel, Series
 from forecast.data.seasonal import SeasonalProfile
@@ -64,6 +65,7 @@ class LSTMForecaster:
         self.stats: dict[str, residual.StatisticalPart] = {}  # the residual hybrid's model, per series
         self._stat_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self.weights: dict[str, float] = {}  # the network's weight against its anchor, per series (``shrink``)
+        self.sessions: dict[str, dict | None] = {}  # a restored series' calendar session (calendar.stored_session)
         self.fit_result: FitResult | None = None
         self._networks, self._lent = None, None  # the fitted pair (network.build_networks), its key if lent
 
@@ -115,7 +117,8 @@ class LSTMForecaster:
         if extra:
             from forecast.data.calendar import future_dates
 
-            return sp.offsets(s.dates.append(future_dates(s.dates, s.freq, extra)))
+            after = future_dates(s.dates, s.freq, extra, session=self.sessions.get(s.id))
+            return sp.offsets(s.dates.append(after))
         return sp.offsets(s.dates)
 
     def prepare(self, panel: Panel, n_val: Sequence[int]) -> tuple[np.ndarray, ...]:
@@ -341,6 +344,7 @@ class LSTMForecaster:
                 fc.stats[sid] = residual.StatisticalPart.from_dict(st["statistical"])
             if "network_weight" in st:
                 fc.weights[sid] = float(st["network_weight"])
+            fc.sessions[sid] = cal.stored_session(st)  # the forecast dates of its seasonal part, as predict's
         return fc
 
 

@@ -206,8 +206,10 @@ def print_forecast(fc, written: Path | None = None) -> None:
     values = [c for c in frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
     for col in frame.columns:
         table.add_column(col, justify="left" if col in ("id", "date") else "right")
-    for d in frame.to_dict("records"):
-        table.add_row(*([str(d["id"])] if "id" in d else []), _when(d["date"]), *(_fmt(d[c]) for c in values))
+    from forecast.data.calendar import stamps_text
+
+    for d, when in zip(frame.to_dict("records"), stamps_text(frame["date"])):
+        table.add_row(*([str(d["id"])] if "id" in d else []), when, *(_fmt(d[c]) for c in values))
     out.print(table)
     if written:
         out.print(f"written: {shell_path(written)}", highlight=False)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecast.bundle import Bundle
 from forecast.data import features as feat
-from forecast.data.calendar import future_dates
+from forecast.data.calendar import future_dates, stamps_text, stored_session
 from forecast.data.panel import Panel, Series, load_configured
 from forecast.data.transforms import Preprocessor
 from forecast.errors import ForecastError, InputError
@@ -42,9 +42,8 @@ class Forecast:
     def records(self) -> list[dict]:
         """One record per forecast step (the ``--json`` shape)."""
         frame = self.table()
-        return [{k: (v.strftime("%Y-%m-%d %H:%M:%S").removesuffix(" 00:00:00") if isinstance(v, pd.Timestamp)
-                     else v if isinstance(v, str) else float(v)) for k, v in row.items()}
-                for row in frame.to_dict("records")]
+        frame = frame.assign(date=stamps_text(frame["date"]))  # one format for all (no bare midnight of an hour)
+        return [{k: v if isinstance(v, str) else float(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def pick_ids(known: list[str], wanted: str | None, skipped: dict[str, str] | None = None) -> list[str]:
@@ -165,7 +164,8 @@ def predict(bundle: Bundle, horizon: int | None = None, data_path: Path | None =
         s, e = context[sid], entries[sid]
         path = models[e["network"]].forecast(Panel((s,), features=context.features), h)[sid]
         cal = iv.ConformalCalibrator.from_dict(e["intervals"]) if levels else None
-        frame = pd.DataFrame({"id": sid, "date": future_dates(s.dates, e["freq"], h, session=e.get("session")), "forecast": path})
+        dates = future_dates(s.dates, e["freq"], h, session=stored_session(e))
+        frame = pd.DataFrame({"id": sid, "date": dates, "forecast": path})
         frames.append(iv.add_bands(frame, cal, s.values, levels))
         history[sid] = pd.DataFrame({"date": s.dates, "price": s.values})
     return Forecast(pd.concat(frames, ignore_index=True), history, h > bundle.config.window.horizon, levels,
