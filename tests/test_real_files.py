@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from conftest import bad, put
 from forecast.data.calendar import (ALL_FREQUENCIES, FREQUENCIES, MORE_FREQUENCIES, future_dates, infer_frequency,
                                     session_of, trading_day)
-from forecast.data.load import load_prices, series_from_frame
+from forecast.data.load import MissingPeriodsWarning, load_prices, series_from_frame
 from forecast.data.read import (DateOrderWarning, parse_dates, read_dates, read_table,
                                 stack_tickers)
 from forecast.errors import InputError
@@ -413,12 +413,22 @@ def test_any_frame_pandas_writes_loads_back(tmp_path_factory, case):
     df, dates, values, kw = case
     path = tmp_path_factory.mktemp("roundtrip") / "prices.csv"
     df.to_csv(path, **kw)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("ignore", DateOrderWarning)  # M/D/YYYY with no day over 12 is a (right) guess
+        warnings.simplefilter("always", MissingPeriodsWarning)
         s = load_prices(path)
+    assert s.target == "Close" and s.date_col == "Date"
+    if any(issubclass(w.category, MissingPeriodsWarning) for w in seen):
+        # dates that read as weekly or monthly with a period missing: the loader adds it, carrying the price
+        # before it forward, and says so; every written row is still there, unchanged
+        at = pd.DatetimeIndex(s.dates).get_indexer(dates)
+        assert (at >= 0).all() and len(s.dates) > len(dates)
+        np.testing.assert_array_equal(s.values[at], values)
+        added = np.setdiff1d(np.arange(len(s.dates)), at)
+        np.testing.assert_array_equal(s.values[added], s.values[added - 1])
+        return
     assert list(s.dates) == list(dates)
     np.testing.assert_array_equal(s.values, values)
-    assert s.target == "Close" and s.date_col == "Date"
 
 
 # ------------------------------------------------------------------------------------------------ calendars
