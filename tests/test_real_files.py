@@ -383,6 +383,34 @@ def test_utf16_excel_unicode_text_with_crlf_and_gzip(tmp_path):
     assert list(s.values) == CLOSE
 
 
+
+def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them():
+    """A German Investing.com export is comma-separated with every number quoted: "6.635,28". Its numbers were
+    refused ('no numeric column'); a comma file whose quoted numbers read one way only now takes the decimal
+    comma, while "6,635.28" and the ambiguous "1,234" keep the decimal point; a decimal comma the sniff cannot
+    see is named in the error with the option that reads it."""
+    import tempfile
+    from pathlib import Path
+
+    tmp = Path(tempfile.mkdtemp())
+    def german(v):
+        return f"{v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")  # 6.630,00
+
+    de = '"Datum","Zuletzt","Vol.","+/- %"\n' + "".join(  # newest first, as exported
+        f'"{d:%d.%m.%Y}","{german(v)}","2,10B","0,77%"\n'
+        for d, v in zip(pd.bdate_range("2020-01-01", periods=30)[::-1], range(6630, 6660)))
+    s = load_prices(put(tmp, de, "de.csv"))
+    assert s.target == "Zuletzt" and (s.values[0], s.values[-1]) == (6659.0, 6630.0)  # sorted oldest first
+    assert (s.dates[0], s.freq) == (pd.Timestamp("2020-01-01"), "business_days")
+    us = "Date,Close\n" + "".join(f'2020-01-{k:02d},"6,6{k:02d}.25"\n' for k in range(1, 29))
+    assert load_prices(put(tmp, us, "us.csv")).values[0] == 6601.25
+    thousands = "Date,Close\n" + "".join(f'2020-01-{k:02d},"1,{k:03d}"\n' for k in range(1, 29))
+    assert load_prices(put(tmp, thousands, "k.csv")).values[0] == 1001.0
+    mixed = "Date,Close\n2020-01-01,5.5\n" + "".join(f'2020-01-{k:02d},"6,{k}"\n' for k in range(2, 29))
+    bad(put(tmp, mixed, "mixed.csv"), "column 'Close' row 3: '6,2' is not a number; fix or delete that value; if "
+        "',' is its decimal mark, pass --decimal ,")
+
+
 # --------------------------------------------------------------------------- property: to_csv round trip
 DATE_STYLES = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d %Y", "%a, %d %b %Y",
                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%B %d, %Y", "epoch"]

@@ -28,6 +28,7 @@ zero and negative prices are allowed here (the log transform checks them). Files
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -87,8 +88,11 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     values, bad = parse_numbers(df[tkey])
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(f"{source}: column '{tkey}' row {rows[i]}: {text_cells(df[tkey]).iloc[i]!r} is "
-                         "not a number; fix or delete that value")
+        cell = text_cells(df[tkey]).iloc[i]
+        hint = ("; if ',' is its decimal mark, pass --decimal ," if df.attrs.get("decimal", ".") == "." and
+                re.search(r"\d,\d", cell) else "")
+        raise InputError(f"{source}: column '{tkey}' row {rows[i]}: {cell!r} is not a number; fix or delete that "
+                         f"value{hint}")
     if np.isinf(values).any():
         i = int(np.flatnonzero(np.isinf(values))[0])
         raise InputError(f"{source}: column '{tkey}' row {rows[i]}: value is infinite; "

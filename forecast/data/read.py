@@ -2,8 +2,8 @@
 
 ``read_table`` reads CSV, CSV.gz or Parquet (CSV cells as strings, blank lines kept so rows = lines). It
 sniffs the encoding (UTF-8, UTF-8 with BOM, UTF-16/32 with BOM, UTF-16 without BOM, cp1252/Latin-1 fallback),
-the separator (``,`` ``;`` tab ``|``) and, for non-comma files, the decimal mark (``453,73``); it takes the
-field row of a multi-row header as pandas/yfinance write it (``Price,Close,...`` / ``Ticker,GOOG,...`` /
+the separator (``,`` ``;`` tab ``|``) and the decimal mark (``453,73``; in a comma file quoted, ``"6.635,28"``);
+it takes the field row of a multi-row header as pandas/yfinance write it (``Price,Close,...`` / ``Ticker,GOOG,...`` /
 ``Date,,,``) and records the ticker of every column in ``df.attrs``. ``pick_date_column`` /
 ``pick_target_column`` find the columns (the date column by name in several languages, else by content);
 ``parse_dates`` / ``parse_numbers`` parse them. Every problem with a user's file is an ``InputError`` whose
@@ -168,7 +168,8 @@ def sniff_separator(lines: list[str]) -> str:
 
 
 def sniff_decimal(rows: list[list[str]]) -> str:
-    """',' when cells such as 453,73 or 1.234,5 appear and none such as 453.73 or 1,234.5; else '.'."""
+    """',' when cells such as 453,73 or 1.234,5 appear and none such as 453.73 or 1,234.5; else '.'. In a
+    comma-separated file such cells are quoted (a German Investing.com export: "6.635,28"); 1,234 is neither."""
     comma = dot = 0
     for r in rows:
         for cell in r:
@@ -296,7 +297,7 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         raise InputError(f"{source}: looks {name}-separated (header {first.strip()!r}), but one data row is "
                          "too few to be sure of the separator; use comma-separated values or add rows")
     rows = _split(nonblank[:200], chosen) if nonblank else []
-    dec = decimal if decimal is not None else ("." if chosen == "," else sniff_decimal(rows[1:]))
+    dec = decimal if decimal is not None else sniff_decimal(rows[1:])  # a comma file's '6.635,28' is quoted
     multi = _multi_header(rows) if rows else None
     kw = dict(sep=chosen, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
               compression=compression)
