@@ -189,7 +189,8 @@ def test_inconsistent_day_order_names_the_row_that_disagrees(tmp_path):
 
 def test_mixed_formats_name_the_first_row_in_another_format(tmp_path):
     p = put(tmp_path, "Date,Close\n2009-08-04,1\n2009-08-05,2\nAug 6 2009,3\n2009-08-07,4\n")
-    msg = bad(p, "row 4", "cannot parse date 'Aug 6 2009'", "one format", "ISO 8601", "or pass --date-col")
+    msg = bad(p, "row 4", "cannot parse date 'Aug 6 2009'", "one format", "ISO 8601", "; fix that date, delete that line "
+              "or pass --date-col")
     p2 = put(tmp_path, "Date,Close\nAug 4 2009,1\nAug 5 2009,2\n2009-08-06,3\n", "b.csv")
     bad(p2, "row 4", "'2009-08-06'", "%b %d %Y")
     assert msg.count("row ") == 2

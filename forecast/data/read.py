@@ -501,7 +501,8 @@ def parse_dates(col: pd.Series, name: str, source: str, rows: np.ndarray, *, dat
         what = e.why or ("all dates must share one format" + ("" if i == 0 else
                          f"; this column's is {describe_format(info.get('tried') or '?')}, as in row "
                          f"{rows[0]} {first!r}"))
-        fix = "fix that date or correct --date-format" if date_format is not None else f"fix that date{hint}"
+        fix = ("fix that date or correct --date-format" if date_format is not None  # a summary line: delete it
+               else f"fix that date, delete that line{hint}")
         raise InputError(f"{source}: column '{name}' row {rows[i]}: cannot parse date {s.iloc[i]!r} "
                          f"({what}); {fix}") from None
     info["format"] = fmt
