@@ -496,6 +496,8 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     res = run(app, ["train", str(long_csv), *flags, "-m", "one"])
     assert res.exit_code == 0, res.output
     assert "Series AAA: test part" in res.output and "skipped BBB" in res.output
+    assert res.output.splitlines()[1] == (f"data: {long_csv}: 1 series (long format), 150 rows 2020-01-01 .. "
+                                          "2020-07-28, business days; target 'Close', dates in 'Date'")  # what it read
     assert sorted(p.name for p in (tmp_path / "one").glob("*.png")) == ["forecast_AAA.png", "training_curve.png"]
     data, spec = (json.loads((tmp_path / "one" / name).read_text()) for name in ("data.json", "series.json"))
     assert (data["first_date"], spec["series"][0]["last_date"]) == ("2020-01-01", "2020-07-28")  # days, as elsewhere

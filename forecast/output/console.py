@@ -46,6 +46,7 @@ def print_train_summary(outcome) -> None:
     """One series: its test-part scores next to the naive forecast and whether the difference is real. Many:
     a table per series, then the pooled verdict with the evidence it rests on."""
     per, training = outcome.metrics["test"]["series"], outcome.metrics["training"]
+    out.print(data_line(outcome.panel), highlight=False)
     if len(per) == 1:
         ((sid, m),) = per.items()
         print_series_summary(m, next(iter(training.values())), outcome.device, outcome.panel.target,
@@ -54,6 +55,20 @@ def print_train_summary(outcome) -> None:
         print_panel_summary(outcome.metrics, outcome.panel.layout, outcome.device)
     for sid, why in outcome.metrics.get("skipped", {}).items():
         out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
+
+
+def data_line(panel) -> str:
+    """What train read: the file, its series (long or wide format), rows, dates, calendar and columns, so a
+    misread file (a European date order, 5-minute bars taken as irregular) shows before the scores."""
+    from forecast.data.calendar import infer_frequency, stamps_text
+
+    first, last = stamps_text([min(s.dates[0] for s in panel), max(s.dates[-1] for s in panel)])
+    freq = panel.series[0].freq
+    if freq == "other":  # the finer label (annual, intraday) where there is one
+        freq = infer_frequency(panel.series[0].dates, detailed=True)
+    series = f"{len(panel)} series ({panel.layout} format), " if panel.named else ""
+    return (f"data: {panel.source}: {series}{sum(len(s) for s in panel):,} rows {first} .. {last}, "
+            f"{freq.replace('_', ' ')}; target '{panel.target}', dates in '{panel.date_col}'")
 
 
 def print_series_summary(m: dict, t: dict, device: str, target: str = "price", series: str | None = None) -> None:
