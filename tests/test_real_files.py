@@ -535,6 +535,37 @@ def test_hourly_stock_bars_fx_24_5_and_crypto_24_7():
     assert list(future_dates(crypto, "hourly", 2)) == ts("2024-03-11 00:00", "2024-03-11 01:00")
 
 
+def test_hourly_bars_within_a_session_have_a_day_and_week_of_that_many_bars():
+    """NYSE hourly bars (7 a day on 5 days): the seasonal models' day is 7 bars and their week 35, not 24 and 168
+    (a seasonal naive forecast 24 bars back looked three and a half trading days back); FX (24 on 5 days) has a
+    week of 120; around the clock the calendar's 24 and 168 stay."""
+    from forecast.config import RunConfig, WindowConfig
+    from forecast.data.panel import Panel, Series
+    from forecast.evaluation.backtest import backtest
+    from forecast.models.baselines import seasons_of
+
+    def of(dates):
+        return Series("s", 100 + np.cumsum(np.random.default_rng(1).normal(size=len(dates))), dates,
+                      np.zeros((len(dates), 0)), "hourly")
+
+    days = pd.date_range("2024-03-04", "2024-04-26", freq=trading_day())
+    bars = pd.DatetimeIndex([d + pd.Timedelta(hours=9, minutes=30) + pd.Timedelta(hours=h) for d in days
+                             for h in range(7)])
+    fx = pd.date_range("2024-03-03 22:00", "2024-03-15 21:00", freq="h")
+    fx = fx[~((fx.day_of_week == 5) | ((fx.day_of_week == 4) & (fx.hour > 21))
+              | ((fx.day_of_week == 6) & (fx.hour < 22)))]
+    crypto = pd.date_range("2024-03-01", "2024-03-10 23:00", freq="h")
+    assert [seasons_of(of(d)) for d in (bars, fx, crypto)] == [(7, 35), (24, 120), (24, 168)]
+    s = of(bars)
+    bt = backtest(Panel((s,)), RunConfig(window=WindowConfig(window=10, horizon=7)), folds=2,
+                  models=("seasonal_naive",))
+    assert bt.report["settings"]["season"] == 7
+    first = bt.forecasts.iloc[0]  # the first origin's first step: the price of the same hour a trading day before
+    target = bars.get_loc(pd.Timestamp(first["date"]))
+    assert first["forecast"] == s.values[target - 7] and bars[target - 7].hour == bars[target].hour
+    assert (bars[target] - bars[target - 7]).days in (1, 3)  # the day before, or Friday before a Monday
+
+
 def test_a_file_without_a_header_row_keeps_its_first_row(tmp_path):
     p = put(tmp_path, "".join(f"{d},{v}\n" for d, v in zip(DAYS, CLOSE)), "nohead.csv")
     df = read_table(p, str(p))

@@ -36,7 +36,7 @@ from forecast.evaluation import intervals as IV
 from forecast.evaluation import metrics as M
 from forecast.evaluation import verdict as V
 from forecast.evaluation.scoring import beats, beats_significantly
-from forecast.models.baselines import BASELINES, fit_tails, seasons_for
+from forecast.models.baselines import BASELINES, fit_tails, seasons_of
 from forecast import config
 from forecast.config import RunConfig
 from forecast.data.calendar import stamp_text
@@ -349,7 +349,7 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
     if season is not None and season < 1:
         raise ForecastError(f"--season {season}: must be at least 1")
     # every cycle of each series' calendar, primary first (MSTL uses them all; --season gives one)
-    cycles = {s.id: (season,) if season else seasons_for(s.freq) for s in panel}
+    cycles = {s.id: (season,) if season else seasons_of(s) for s in panel}
     seasons = {sid: (c or (1,))[0] for sid, c in cycles.items()}  # the primary season
     folds_of, skipped = {}, dict(panel.skipped)
     min_train = {s.id: max(BASELINE_MIN_TRAIN, seasons[s.id] + 2, _min_rows(models, cfg)) for s in panel}

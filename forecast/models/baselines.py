@@ -64,6 +64,19 @@ def seasons_for(freq: str) -> tuple[int, ...]:
     return SEASONS.get(freq, ())
 
 
+def seasons_of(s) -> tuple[int, ...]:
+    """The season lengths of series ``s`` (a ``Series``): its calendar's (``seasons_for``), except for hourly bars
+    kept within a session, whose day and week are as many bars as the session has (NYSE hours: 7 and 35, not
+    24 and 168: a seasonal naive forecast 24 bars back looked three and a half trading days back)."""
+    from forecast.data.calendar import bars_per_day
+
+    seasons = seasons_for(s.freq)
+    found = bars_per_day(s.dates) if s.freq == "hourly" else None
+    if found is None:
+        return seasons
+    return tuple(dict.fromkeys(m for m in found if m is not None and m > 1))
+
+
 def season_for(freq: str) -> int:
     """The primary season length of a calendar label (1: no season known)."""
     return (seasons_for(freq) or (1,))[0]

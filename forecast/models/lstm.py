@@ -386,7 +386,7 @@ def hybrid_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) ->
     its forecasts from every origin of the series: ``auto_choices`` for auto; for a named model, that model fitted on
     each series' training rows (the rows before its last ``n_val``); none otherwise. Needs no TensorFlow, so
     train computes it in its forked process while TensorFlow loads."""
-    from forecast.models.baselines import seasons_for
+    from forecast.models.baselines import seasons_of
 
     if mode == "auto":
         return auto_choices(panel, n_val, horizon)
@@ -394,7 +394,7 @@ def hybrid_parts(panel: Panel, n_val: Sequence[int], horizon: int, mode: str) ->
         return {}
     parts = {}
     for s, nv in zip(panel, n_val):
-        part = residual.StatisticalPart(mode, seasons_for(s.freq), "as asked").fit(s.values[:len(s) - nv])
+        part = residual.StatisticalPart(mode, seasons_of(s), "as asked").fit(s.values[:len(s) - nv])
         part.paths(s.values, np.arange(len(s)), horizon)  # kept in part.computed
         parts[s.id] = (part, "as asked")
     return parts
@@ -413,14 +413,14 @@ def auto_choices(panel: Panel, n_val: Sequence[int], horizon: int) -> dict[str, 
     series, which the fit's windows read (``stat_arrays``). Needs no TensorFlow: train runs it in a process forked
     before it loads, so those forecasts (14 s of a 33 s train on weekly CO2 with MSTL) are computed meanwhile."""
     from forecast.data.seasonal import season_shown
-    from forecast.models.baselines import seasons_for
+    from forecast.models.baselines import seasons_of
 
     if len(panel) > MAX_SERIES_AUTO_STATISTICAL:
         return {}
     choices = {}
     for s, nv in zip(panel, n_val):
         n = len(s) - nv  # the training rows
-        part, why = residual.choose(s.values[:n], s.values[n:], seasons_for(s.freq), horizon,
+        part, why = residual.choose(s.values[:n], s.values[n:], seasons_of(s), horizon,
                                     season_shown=season_shown(s.values[:n], s.dates[:n], s.freq))
         if part is not None:
             part.paths(s.values, np.arange(len(s)), horizon)  # kept in part.computed

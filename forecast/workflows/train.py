@@ -29,7 +29,7 @@ from forecast.errors import ForecastError, InputError
 from forecast.evaluation.scoring import (CANDIDATES, MAX_SERIES_WITH_CANDIDATES, baseline_paths, baseline_test_scores,
                                         calibrate_intervals, evaluate_test, pooled)
 from forecast.evaluation.verdict import shipped_name
-from forecast.models.baselines import seasons_for, shared_fits
+from forecast.models.baselines import seasons_of, shared_fits
 from forecast.models.lstm import context_origins, handed_over, hybrid_parts, network_panels, parts_beforehand
 from forecast.executors import SEQUENTIAL, Background
 
@@ -286,7 +286,7 @@ def baseline_forecasts(panel: Panel, splits: dict[str, Split], cfg: RunConfig) -
     offset = Preprocessor(cfg.window.transform).offset
     candidates = CANDIDATES if len(panel) <= MAX_SERIES_WITH_CANDIDATES else ()
     return {s.id: baseline_paths(s, splits[s.id].n_train, splits[s.id].val_origins + offset,
-                                 splits[s.id].test_origins + offset, cfg.window.horizon, seasons_for(s.freq),
+                                 splits[s.id].test_origins + offset, cfg.window.horizon, seasons_of(s),
                                  candidates) for s in panel}
 
 
