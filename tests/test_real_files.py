@@ -535,6 +535,18 @@ def test_hourly_stock_bars_fx_24_5_and_crypto_24_7():
     assert list(future_dates(crypto, "hourly", 2)) == ts("2024-03-11 00:00", "2024-03-11 01:00")
 
 
+def test_a_session_stamped_in_utc_takes_the_hours_after_the_last_daylight_saving_change():
+    """NYSE hourly bars written in UTC: 13:30-19:30 in summer, 14:30-20:30 from 2018-11-05. The session was the
+    file's most common hours (summer's), so the forecast bars came an hour early and the first before the
+    open; it is now the latest two weeks' hours."""
+    days = pd.date_range("2018-08-01", "2018-11-21", freq=trading_day())
+    bars = pd.DatetimeIndex([d + pd.Timedelta(hours=13 + (d >= pd.Timestamp("2018-11-05")), minutes=30)
+                             + pd.Timedelta(hours=h) for d in days for h in range(7)])
+    assert list(future_dates(bars, "hourly", 8, session=session_of(bars))) == ts(
+        "2018-11-23 14:30", "2018-11-23 15:30", "2018-11-23 16:30", "2018-11-23 17:30", "2018-11-23 18:30",
+        "2018-11-23 19:30", "2018-11-23 20:30", "2018-11-26 14:30")  # Thanksgiving (11-22) closed
+
+
 def test_hourly_bars_within_a_session_have_a_day_and_week_of_that_many_bars():
     """NYSE hourly bars (7 a day on 5 days): the seasonal models' day is 7 bars and their week 35, not 24 and 168
     (a seasonal naive forecast 24 bars back looked three and a half trading days back); FX (24 on 5 days) has a

@@ -247,13 +247,17 @@ def _month_steps(dates: pd.DatetimeIndex, months: int, n: int) -> pd.DatetimeInd
 
 # ------------------------------------------------------------------------------------ sessions
 
+SESSION_DAYS = 10  # the latest days whose hours make a sub-daily series' session (two trading weeks)
+
+
 def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     """The series' own session: {"days": {weekday: (open, close) time of day}, "holidays": bool}, or None when
     the data run around the clock every day (or cover a single day, so nothing is known about nights).
 
-    Open and close are the most common first and last times of a day (the first and last day of the file,
-    which may be partial, left out); a weekday with its own common times (FX: Sunday from 22:00, Friday
-    until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
+    Open and close are the most common first and last times of a day over the last SESSION_DAYS days (the first
+    and last day of the file, which may be partial, left out): the hours now, where a file stamped in UTC moves
+    its exchange's hours by one at each daylight-saving change; a weekday with its own common times (FX:
+    Sunday from 22:00, Friday until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
     holidays are closed when the file has no weekend and no data on an NYSE holiday."""
     ns = dates.as_unit("ns")
     days = pd.DatetimeIndex(ns.normalize().to_numpy())
@@ -263,7 +267,7 @@ def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     per_day = tod.groupby(days.asi8).agg(["min", "max"])
     day_index = pd.DatetimeIndex(per_day.index.to_numpy().astype("datetime64[ns]"))
     observed = set(day_index.day_of_week)
-    inner = per_day.iloc[1:-1] if len(per_day) >= 3 else per_day
+    inner = (per_day.iloc[1:-1] if len(per_day) >= 3 else per_day).iloc[-SESSION_DAYS:]
     inner_wd = pd.DatetimeIndex(inner.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
     g_open, g_close = int(inner["min"].mode().min()), int(inner["max"].mode().max())
     opens = inner["min"].groupby(inner_wd).agg(lambda x: x.mode().min())
