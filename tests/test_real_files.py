@@ -412,6 +412,23 @@ def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them():
         "',' is its decimal mark, pass --decimal ,")
 
 
+
+def test_investing_com_volumes_and_changes_are_numbers():
+    """Investing.com writes volumes as '2.10B' / '734.50K' (a German export '2,10B') and changes as '0.77%':
+    such a column was 'not numeric', so --features could not use it; the suffix scales the number."""
+    import tempfile
+    from pathlib import Path
+
+    from forecast.data.panel import load_panel
+
+    rows = "".join(f'"{d:%b %d, %Y}","{6600 + k}.25","{2 + k / 100:.2f}B","{k / 10:.2f}%"\n'
+                   for k, d in enumerate(pd.bdate_range("2020-01-01", periods=30)))
+    path = put(Path(tempfile.mkdtemp()), '"Date","Price","Vol.","Change %"\n' + rows, "inv.csv")
+    s = load_panel(path, features=("vol.", "change %")).series[0]
+    assert s.values[0] == 6600.25 and list(s.features[:2, 0]) == [2.0e9, 2.01e9]
+    assert list(s.features[:3, 1]) == [0.0, 0.1, 0.2]  # percent points, as written
+
+
 # --------------------------------------------------------------------------- property: to_csv round trip
 DATE_STYLES = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d %Y", "%a, %d %b %Y",
                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%B %d, %Y", "epoch"]

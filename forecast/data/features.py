@@ -41,8 +41,10 @@ def parse_features(text: str | None) -> tuple[str, ...]:
 
 
 def available(numeric_columns) -> list[str]:
-    """Every name ``--features`` accepts for a file with these numeric columns."""
-    return [str(c).lower() for c in numeric_columns] + list(DERIVED) + list(CALENDAR)
+    """Every name ``--features`` accepts for a file with these numeric columns (a derived feature only where the
+    file has the columns it reads)."""
+    numeric = [str(c).lower() for c in numeric_columns]
+    return numeric + [f for f in (*DERIVED, *CALENDAR) if all(c in numeric for c in NEEDS[f])]
 
 
 def columns_needed(features, numeric_columns, source: str) -> list[str]:

@@ -423,8 +423,23 @@ def parse_numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     retry = np.isnan(values) & ~missing  # only these need the slower clean-up (10M plain rows skip it)
     if retry.any():
         values[retry] = _to_float(_clean_numbers(s[retry]))
+        scaled = np.isnan(values) & ~missing
+        if scaled.any():  # volumes as exported ('2.10B', '734.5K') and changes ('0.77%')
+            values[scaled] = _suffixed(s[scaled])
     bad = np.isnan(values) & ~missing
     return values, bad
+
+
+_SUFFIXED = re.compile(r"^([+-]?\d+(?:\.\d+|,\d{1,2})?)\s*([KMBT%])$", re.IGNORECASE)
+_SCALE = {"k": "e3", "m": "e6", "b": "e9", "t": "e12", "%": "e0"}  # as an exponent: '2.01e9' parses exactly
+
+
+def _suffixed(s: pd.Series) -> np.ndarray:
+    """Numbers with a thousand/million/billion/trillion suffix or a percent sign, as Investing.com exports volumes
+    and changes ('2.10B', '2,10B', '0.77%': 2.1e9, 2.1e9, 0.77); NaN for any other cell."""
+    parts = s.str.strip().str.extract(_SUFFIXED)
+    text = parts[0].str.replace(",", ".", regex=False) + parts[1].str.lower().map(_SCALE)
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
 
 
 # ------------------------------------------------------------------------------------------ dates
