@@ -429,6 +429,24 @@ def test_investing_com_volumes_and_changes_are_numbers():
     assert list(s.features[:3, 1]) == [0.0, 0.1, 0.2]  # percent points, as written
 
 
+
+def test_title_lines_above_the_header_are_skipped_with_a_warning_and_rows_keep_their_line_numbers(tmp_path):
+    """An export's title ('Symbol: ^IXIC', 'Exported ...', a blank line) above the header gave pandas' 'Expected 1
+    fields in line 3, saw 2'; lines without any separator over a table are a title: skipped, said, and the
+    rows' numbers in messages stay the file's line numbers."""
+    from forecast.data.read import TitleLinesWarning
+
+    body = "Date,Close\n" + "".join(f"2020-01-{k:02d},{k}.5\n" for k in range(1, 29))
+    with pytest.warns(TitleLinesWarning, match=r"skipped 3 lines above the header \('Symbol: \^IXIC / Exported "
+                                               r"today'\): a title, not data"):
+        s = load_prices(put(tmp_path, "Symbol: ^IXIC\nExported today\n\n" + body))
+    assert list(s.values[:2]) == [1.5, 2.5] and s.dates[0] == pd.Timestamp("2020-01-01")
+    with pytest.warns(TitleLinesWarning):
+        bad(put(tmp_path, "Symbol: ^IXIC\n" + body.replace("2020-01-05,5.5", "2020-01-05,five"), "b.csv"),
+            "column 'Close' row 7: 'five' is not a number")  # line 7: title, header, then the fifth data row
+    assert list(load_prices(put(tmp_path, body, "plain.csv")).values[:1]) == [1.5]  # no title: as before
+
+
 # --------------------------------------------------------------------------- property: to_csv round trip
 DATE_STYLES = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d %Y", "%a, %d %b %Y",
                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%B %d, %Y", "epoch"]

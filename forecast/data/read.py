@@ -74,6 +74,26 @@ _OFFSET = re.compile(r"(?<=\d{2}:\d{2})((?::\d{2})?(?:\.\d+)?)\s*(?:Z|UTC|GMT|[+
 _DM_SWAP = re.compile(r"^%([md])(\W+)%([md])")
 
 
+class TitleLinesWarning(UserWarning):
+    """Lines above the header with no separator (an export's title: 'Symbol: ^IXIC') were skipped."""
+
+
+MAX_TITLE_LINES = 10
+
+
+def _title_lines(lines: list[str]) -> int:
+    """How many of the first lines are a title above the header: lines with no separator (',' ';' tab '|'),
+    some not blank, over at least three that have one; 0 where there is none."""
+    k = 0
+    while k < min(len(lines), MAX_TITLE_LINES) and not any(c in lines[k] for c in SEPARATORS):
+        k += 1
+    rest = [ln for ln in lines[k:] if ln.strip()][:3]
+    if not any(ln.strip() for ln in lines[:k]) or len(rest) < 3 or not all(
+            any(c in ln for c in SEPARATORS) for ln in rest):
+        return 0
+    return k
+
+
 class DateOrderWarning(UserWarning):
     """Day-first vs month-first was a guess: no day in the column is over 12 and the separator is not '.'.
 
@@ -289,6 +309,12 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         raise InputError(f"{source}: does not look like a text table (binary data); "
                          "pass comma-separated values with a header row")
     lines = _sample_lines(text, full)
+    title = _title_lines(lines)
+    if title:
+        shown = " / ".join(ln.strip() for ln in lines[:title] if ln.strip())
+        warnings.warn(TitleLinesWarning(f"{source}: skipped {title} line{'s' if title > 1 else ''} above the header "
+                                        f"({shown[:80]!r}): a title, not data"), stacklevel=2)
+        lines = lines[title:]
     chosen = sep if sep is not None else sniff_separator(lines)
     nonblank = [ln for ln in lines if ln.strip()]
     first = nonblank[0] if nonblank else ""
@@ -308,10 +334,12 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         names = [f"{f} {t}" if several else f for f, t in zip(fields, tickers or fields)]
         if len(set(names)) < len(names):
             names = [f"{f} {t}" for f, t in zip(fields, tickers or range(len(fields)))]
-        kw.update(header=None, skiprows=len(levels) + 1, names=[index_name] + names)
+        kw.update(header=None, skiprows=title + len(levels) + 1, names=[index_name] + names)
     headerless = bool(rows) and not multi and len(rows[0]) >= 2 and all(_is_value(c) for c in rows[0])
     if headerless:  # the first line is data (numbers and dates only): columns are named "column 1", ...
         kw.update(header=None, names=[f"column {i + 1}" for i in range(len(rows[0]))])
+    if title and not multi:
+        kw.update(skiprows=title)
     name = SEPARATORS.get(chosen, repr(chosen))
     df = None
     for encoding in encodings:
@@ -331,9 +359,9 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
                          "comma-separated values")
     if dec == ",":
         df = _comma_decimals(df)
-    df.attrs.update(sep=chosen, decimal=dec, encoding=encoding, first_line=1 if headerless else 2)
+    df.attrs.update(sep=chosen, decimal=dec, encoding=encoding, first_line=title + (1 if headerless else 2))
     if multi:
-        df.attrs.update(first_line=len(levels) + 2, fields=dict(zip(names, fields)),
+        df.attrs.update(first_line=title + len(levels) + 2, fields=dict(zip(names, fields)),
                         tickers=dict(zip(names, tickers)) if tickers else {})
     return df
 

@@ -303,11 +303,11 @@ def warnings_on_stderr() -> Iterator[None]:
     warnings pass through unchanged."""
     from forecast.data.load import FilledValuesWarning, MissingPeriodsWarning
     from forecast.data.panel import SkippedSeriesWarning, TrimmedRowsWarning
-    from forecast.data.read import DateOrderWarning
+    from forecast.data.read import DateOrderWarning, TitleLinesWarning
     from forecast.errors import DifferentDataWarning
 
     ours = (SkippedSeriesWarning, TrimmedRowsWarning, DateOrderWarning, MissingPeriodsWarning, FilledValuesWarning,
-            DifferentDataWarning)
+            DifferentDataWarning, TitleLinesWarning)
     with warnings.catch_warnings(record=True) as caught:
         for category in ours:
             warnings.simplefilter("always", category)
