@@ -447,6 +447,25 @@ def test_title_lines_above_the_header_are_skipped_with_a_warning_and_rows_keep_t
     assert list(load_prices(put(tmp_path, body, "plain.csv")).values[:1]) == [1.5]  # no title: as before
 
 
+
+def test_year_and_quarter_columns_are_one_date(tmp_path):
+    """statsmodels' macrodata has the year and the quarter in two columns (1959.0, 1.0): the year was taken as
+    the date, and four rows a year were 'duplicate dates'; the two now make one quarterly date column, and
+    year + month a monthly one. A file with a date column keeps it."""
+    import statsmodels.api as sm
+
+    macro = sm.datasets.macrodata.load_pandas().data[["year", "quarter", "realgdp", "cpi"]]
+    macro.to_csv(tmp_path / "macro.csv", index=False)
+    s = load_prices(tmp_path / "macro.csv", target="realgdp")
+    assert (s.date_col, s.freq, len(s)) == ("year+quarter", "quarterly", 203)
+    assert list(s.dates[:2]) == ts("1959-01-01", "1959-04-01") and s.values[0] == 2710.349
+    monthly = "Year,Month,Close\n" + "".join(f"{2000 + k // 12},{k % 12 + 1},{k}.5\n" for k in range(30))
+    s = load_prices(put(tmp_path, monthly, "m.csv"))
+    assert (s.date_col, s.freq, s.dates[-1]) == ("Year+Month", "monthly", pd.Timestamp("2002-06-01"))
+    dated = "Date,Year,Quarter,Close\n" + "".join(f"2020-01-{k:02d},2020,1,{k}\n" for k in range(1, 29))
+    assert load_prices(put(tmp_path, dated, "d.csv")).date_col == "Date"
+
+
 # --------------------------------------------------------------------------- property: to_csv round trip
 DATE_STYLES = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d %Y", "%a, %d %b %Y",
                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%B %d, %Y", "epoch"]

@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 
 from forecast.data.calendar import future_dates, infer_frequency, stamp_text
-from forecast.data.read import (NA_TOKENS, check_file, parse_dates, parse_numbers, pick_date_column,
-                                pick_target_column, read_table, text_cells)
+from forecast.data.read import (NA_TOKENS, check_file, join_year_parts, parse_dates, parse_numbers,
+                                pick_date_column, pick_target_column, read_table, text_cells)
 from forecast.errors import ForecastError, InputError
 
 @dataclass(frozen=True)
@@ -81,6 +81,8 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     df, rows = df.loc[~blank].reset_index(drop=True), rows_all[~blank]
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
+    if date_col is None:
+        df = join_year_parts(df)
     date_key, date_name = pick_date_column(df, date_col, source, rows)
     tkey = pick_target_column(df, target, date_key, source)
     dates = parse_dates(df[date_key], date_name, source, rows, date_format=date_format,

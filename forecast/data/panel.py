@@ -23,8 +23,8 @@ import pandas as pd
 from forecast.data import features as feat
 from forecast.data.calendar import stamp_text
 from forecast.data.load import series_from_frame
-from forecast.data.read import (check_file, find_column, parse_dates, parse_numbers, pick_date_column, pick_target_column,
-                                read_table, stack_tickers, text_cells)
+from forecast.data.read import (check_file, find_column, join_year_parts, parse_dates, parse_numbers, pick_date_column,
+                                pick_target_column, read_table, stack_tickers, text_cells)
 from forecast.errors import InputError
 
 TARGET_ONLY = tuple(f for f, cols in feat.NEEDS.items() if not cols)  # features a wide file can have
@@ -258,6 +258,8 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
     df = df.loc[~blank].reset_index(drop=True)
     if len(df) == 0:
         raise InputError(f"{source}: has a header but no data rows; add rows of dates and prices")
+    if date_col is None:
+        df = join_year_parts(df)
     date_key, date_name = pick_date_column(df, date_col, source, rows)
     _no_separate_times(df, date_key, date_name, source)
     features = tuple(features)

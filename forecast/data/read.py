@@ -747,6 +747,26 @@ def _words(name: str) -> set[str]:
     return {low} | set(re.findall(r"[^\W_]+", low)) | set(re.split(r"\s*[/()\[\]|]\s*", low))
 
 
+def join_year_parts(df: pd.DataFrame) -> pd.DataFrame:
+    """A file with the year and the quarter (or month) in two columns, as statsmodels' macrodata has them: one
+    date column 'year+quarter' (each period's first day) in their place, so the periods are not read as
+    repeated years; ``df`` unchanged where a column is named like a date, or the two do not hold whole years
+    and quarters 1-4 (months 1-12)."""
+    cols = {str(c).lower(): c for c in df.columns}
+    part = next((n for n in ("quarter", "qtr", "month") if n in cols), None)
+    if "year" not in cols or part is None or any(n in cols for n in ("date", "datetime", "timestamp", "period")):
+        return df
+    year, unit = (pd.to_numeric(text_cells(df[cols[n]]), errors="coerce") for n in ("year", part))
+    top = 12 if part == "month" else 4
+    if not (year.notna() & unit.notna() & (year == year.round()) & (unit == unit.round()) & unit.between(1, top)).all():
+        return df
+    months = (unit.astype(int) - 1) * (12 // top) + 1
+    dates = pd.to_datetime(pd.DataFrame({"year": year.astype(int), "month": months, "day": 1}))
+    out = df.drop(columns=[cols["year"], cols[part]])
+    out.insert(0, f"{cols['year']}+{cols[part]}", dates.dt.strftime("%Y-%m-%d").to_numpy())
+    return out
+
+
 def pick_date_column(df: pd.DataFrame, date_col, source: str, rows) -> tuple[str, str]:
     """(column in df, name to report): `date_col` if given; else the first column named like a date (date,
     datum, fecha, data, date/heure, 日付, year, timestamp, ... exactly, then as a word of the name, then
