@@ -285,18 +285,20 @@ def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     return {"days": session, "holidays": not weekend and not traded_on_holiday}
 
 
+def _sub_daily_session(dates: pd.DatetimeIndex):
+    """``_session`` of tz-naive sub-daily ``dates``; None for daily or coarser dates, too few, or around the clock."""
+    if len(dates) < 3:
+        return None
+    gap = _median_gap(dates)
+    return _session(dates, gap) if pd.Timedelta(0) < gap < pd.Timedelta(days=0.9) else None
+
+
 def bars_per_day(dates: pd.DatetimeIndex) -> tuple[int, int | None] | None:
     """(bars in a typical day, bars in a typical week) of sub-daily ``dates`` that keep a session (stock hours:
     7 and 35 hourly bars; FX: 24 and 120; the week None under three weeks of dates); None for dates around the
     clock, daily or coarser dates, or too few."""
     dates = _naive(dates)
-    if len(dates) < 3:
-        return None
-    gap = _median_gap(dates)
-    if not pd.Timedelta(0) < gap < pd.Timedelta(days=0.9):
-        return None
-    found = _session(dates, gap)
-    if found is None:
+    if _sub_daily_session(dates) is None:
         return None
     typical = []
     for period in (dates.normalize(), dates.to_period("W")):  # the first and last day or week may be partial
@@ -310,13 +312,7 @@ def session_of(dates: pd.DatetimeIndex) -> dict | None:
     """The session of sub-daily `dates` as JSON-able data for ``future_dates(..., session=)``:
     {"days": {"0": ["09:30:00", "15:59:00"], ...}, "holidays": true} (weekday 0 = Monday; "holidays": NYSE
     holidays are closed); None for daily or coarser dates, or dates around the clock every day."""
-    dates = _naive(dates)
-    if len(dates) < 3:
-        return None
-    gap = _median_gap(dates)
-    if not pd.Timedelta(0) < gap < pd.Timedelta(days=0.9):
-        return None
-    found = _session(dates, gap)
+    found = _sub_daily_session(_naive(dates))
     if found is None:
         return None
     clock = lambda t: str(t).split(" days ")[-1]  # noqa: E731  Timedelta -> "09:30:00"
