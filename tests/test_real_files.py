@@ -385,15 +385,12 @@ def test_utf16_excel_unicode_text_with_crlf_and_gzip(tmp_path):
 
 
 
-def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them():
+def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them(tmp_path):
     """A German Investing.com export is comma-separated with every number quoted: "6.635,28". Its numbers were
     refused ('no numeric column'); a comma file whose quoted numbers read one way only now takes the decimal
     comma, while "6,635.28" and the ambiguous "1,234" keep the decimal point; a decimal comma the sniff cannot
     see is named in the error with the option that reads it."""
-    import tempfile
-    from pathlib import Path
-
-    tmp = Path(tempfile.mkdtemp())
+    tmp = tmp_path
     def german(v):
         return f"{v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")  # 6.630,00
 
@@ -413,20 +410,23 @@ def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them():
 
 
 
-def test_investing_com_volumes_and_changes_are_numbers():
+def test_investing_com_volumes_and_changes_are_numbers_as_covariates_only(tmp_path):
     """Investing.com writes volumes as '2.10B' / '734.50K' (a German export '2,10B') and changes as '0.77%':
-    such a column was 'not numeric', so --features could not use it; the suffix scales the number."""
-    import tempfile
-    from pathlib import Path
-
+    such a column was 'not numeric', so --features could not use it; the suffix scales a covariate's numbers.
+    A price is never read so: a stray '1.2K' among prices stays an error, and the suffixed columns are no
+    series of --targets all."""
     from forecast.data.panel import load_panel
 
     rows = "".join(f'"{d:%b %d, %Y}","{6600 + k}.25","{2 + k / 100:.2f}B","{k / 10:.2f}%"\n'
                    for k, d in enumerate(pd.bdate_range("2020-01-01", periods=30)))
-    path = put(Path(tempfile.mkdtemp()), '"Date","Price","Vol.","Change %"\n' + rows, "inv.csv")
+    path = put(tmp_path, '"Date","Price","Vol.","Change %"\n' + rows, "inv.csv")
     s = load_panel(path, features=("vol.", "change %")).series[0]
     assert s.values[0] == 6600.25 and list(s.features[:2, 0]) == [2.0e9, 2.01e9]
     assert list(s.features[:3, 1]) == [0.0, 0.1, 0.2]  # percent points, as written
+    assert load_panel(path, targets="all").ids == ["Price"]
+    stray = put(tmp_path, "Date,Close\n" + "".join(f"2020-01-{k:02d},{'1.2K' if k == 5 else k}\n"
+                                                      for k in range(1, 29)), "stray.csv")
+    bad(stray, "column 'Close' row 6: '1.2K' is not a number")
 
 
 

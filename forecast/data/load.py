@@ -59,14 +59,16 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
                       min_rows: int = 0, source: str = "<frame>", *,
                       tail: int | None = None, date_format: str | None = None, first_line: int = 2,
                       date_col_given: bool | None = None, lines: np.ndarray | None = None,
-                      id_frame: pd.DataFrame | None = None, id_lines: np.ndarray | None = None) -> PriceSeries:
+                      id_frame: pd.DataFrame | None = None, id_lines: np.ndarray | None = None,
+                      covariate: bool = False) -> PriceSeries:
     """Validate an in-memory table exactly like `load_prices` validates a file.
 
     ``first_line``: the file's line number of the first row (for messages), or ``lines``: each row's line number
     (a table of some of a file's rows); ``date_col_given``: whether the user named the date column (default:
     ``date_col`` is given), so a message does not suggest --date-col; ``id_frame`` and ``id_lines``: the whole
     file's table and its rows' line numbers, where a column that tells rows of one date apart is looked for
-    (``id_like``) when dates repeat with other prices (default: ``df``).
+    (``id_like``) when dates repeat with other prices (default: ``df``); ``covariate``: the column is a
+    covariate, whose numbers may carry a K/M/B or % suffix (``parse_numbers``' ``suffixed``); a price may not.
     """
     if max_fill < 0 or min_rows < 0 or (tail is not None and tail < 1):
         raise ForecastError(f"{source}: max_fill and min_rows must be >= 0 and tail >= 1 "
@@ -87,7 +89,7 @@ def series_from_frame(df: pd.DataFrame, target=None, date_col=None, max_fill: in
     tkey = pick_target_column(df, target, date_key, source)
     dates = parse_dates(df[date_key], date_name, source, rows, date_format=date_format,
                         date_col_given=date_col is not None if date_col_given is None else date_col_given)
-    values, bad = parse_numbers(df[tkey])
+    values, bad = parse_numbers(df[tkey], suffixed=covariate)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         cell = text_cells(df[tkey]).iloc[i]

@@ -135,13 +135,14 @@ def panel_of(values, dates=None, *, sid: str = "series", freq: str | None = None
                  target=sid)
 
 
-def _numeric_columns(df: pd.DataFrame, exclude) -> list:
-    """Columns most of whose non-missing cells are numbers (the rule the target picker uses)."""
+def _numeric_columns(df: pd.DataFrame, exclude, covariates: bool = False) -> list:
+    """Columns most of whose non-missing cells are numbers (the rule the target picker uses); ``covariates``:
+    the columns a covariate may read, their numbers suffixed too ('2.10B', ``parse_numbers``)."""
     out = []
     for c in df.columns:
         if c in exclude:
             continue
-        values, bad = parse_numbers(df[c])
+        values, bad = parse_numbers(df[c], suffixed=covariates)
         if (~np.isnan(values)).sum() > bad.sum() and (~np.isnan(values)).any():
             out.append(c)
     return out
@@ -165,7 +166,7 @@ def _series(sub: pd.DataFrame, sid: str, tkey, date_key, features, numeric, max_
     for name in feat.columns_needed(features, numeric, source):
         key = find_column(list(sub.columns), name)
         cs = series_from_frame(sub[[date_key, key]], target=key, date_col=date_key, max_fill=max_fill, source=src,
-                               **parse)
+                               covariate=True, **parse)
         # covariates on the target's dates, carried forward over gaps; never back-filled from a later value
         cols[name] = pd.Series(cs.values, index=cs.dates).reindex(ps.dates).ffill().to_numpy()
     values, dates = ps.values, ps.dates
@@ -279,7 +280,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         df, ids, rows = df[keep], ids[keep], rows[keep]
         rest = df.drop(columns=[id_key])
         tkey = pick_target_column(rest, target, date_key, source)
-        numeric = _numeric_columns(rest, (date_key,)) if features else []  # a full scan: only when needed
+        numeric = _numeric_columns(rest, (date_key,), covariates=True) if features else []  # only when needed
         _check_features(features, rest, numeric, (date_key,), source)
         feat.columns_needed(features, numeric, source)  # unknown features fail before any series work
         rows_of = ids.groupby(ids, sort=False).indices  # id -> its row positions, in one pass
@@ -310,7 +311,7 @@ def load_panel(path, *, target: str | None = None, date_col: str | None = None, 
         tkey, layout = "value", "wide"
     else:
         tkey = pick_target_column(df, target, date_key, source)
-        numeric = _numeric_columns(df, (date_key,))
+        numeric = _numeric_columns(df, (date_key,), covariates=True)
         _check_features(features, df, numeric, (date_key,), source)
         jobs = [(str(tkey), df, tkey, numeric, rows)]
         layout = "single"

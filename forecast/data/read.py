@@ -436,8 +436,10 @@ def _to_float(s: pd.Series) -> np.ndarray:
         return values
 
 
-def parse_numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(float values with NaN for missing, mask of cells that are neither numbers nor missing)."""
+def parse_numbers(col: pd.Series, suffixed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(float values with NaN for missing, mask of cells that are neither numbers nor missing). ``suffixed``: a
+    covariate's cells may carry a thousand/million/billion or percent suffix ('2.10B', '0.77%'), where every
+    cell that is no plain number has one; never a price's (a stray '1.2K' among prices stays an error)."""
     if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
         return col.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(col), dtype=bool)
     if pd.api.types.infer_dtype(col, skipna=True) == "string":  # cells as read from a CSV
@@ -452,8 +454,10 @@ def parse_numbers(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if retry.any():
         values[retry] = _to_float(_clean_numbers(s[retry]))
         scaled = np.isnan(values) & ~missing
-        if scaled.any():  # volumes as exported ('2.10B', '734.5K') and changes ('0.77%')
-            values[scaled] = _suffixed(s[scaled])
+        if suffixed and scaled.any():  # volumes as exported ('2.10B', '734.5K') and changes ('0.77%')
+            found = _suffixed(s[scaled])
+            if not np.isnan(found).any():
+                values[scaled] = found
     bad = np.isnan(values) & ~missing
     return values, bad
 
