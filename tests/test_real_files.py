@@ -466,6 +466,18 @@ def test_year_and_quarter_columns_are_one_date(tmp_path):
     assert load_prices(put(tmp_path, dated, "d.csv")).date_col == "Date"
 
 
+def test_missing_weeks_are_filled_between_their_rows_only(tmp_path):
+    """Weekly rows on Tuesdays and a Saturday, four weeks apart: the weeks between were filled on the file's
+    weekday, and the last fill fell on the next row's date, giving a date twice (the round-trip property test
+    drew it); each fill now lies strictly between its two rows."""
+    text = "Date,Close\n" + "".join(f"{d},{k}\n" for k, d in enumerate(
+        ["1995-01-02", "1995-01-10", "1995-01-17", "1995-01-24", "1995-01-30", "1995-02-11", "1995-03-14"]))
+    with pytest.warns(MissingPeriodsWarning, match=r"3 weeks had no row \(1995-02-21, 1995-02-28, 1995-03-07\)"):
+        s = load_prices(put(tmp_path, text))
+    assert s.dates.is_unique and s.dates.is_monotonic_increasing and s.dates[-1] == pd.Timestamp("1995-03-14")
+    assert list(s.values[-5:]) == [5.0, 5.0, 5.0, 5.0, 6.0]
+
+
 # --------------------------------------------------------------------------- property: to_csv round trip
 DATE_STYLES = ["%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d-%b-%Y", "%b %d %Y", "%a, %d %b %Y",
                "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ", "%B %d, %Y", "epoch"]
@@ -599,6 +611,12 @@ def test_a_session_stamped_in_utc_takes_the_hours_after_the_last_daylight_saving
     assert list(future_dates(bars, "hourly", 8, session=session_of(bars))) == ts(
         "2018-11-23 14:30", "2018-11-23 15:30", "2018-11-23 16:30", "2018-11-23 17:30", "2018-11-23 18:30",
         "2018-11-23 19:30", "2018-11-23 20:30", "2018-11-26 14:30")  # Thanksgiving (11-22) closed
+    week = bars[bars < pd.Timestamp("2018-11-10")]  # one week after the change: old and new hours tie
+    assert session_of(week)["days"] == {str(w): ["14:30:00", "20:30:00"] for w in range(5)}
+    short = bars[(bars < pd.Timestamp("2018-11-24"))]
+    half = short.append(pd.DatetimeIndex([pd.Timestamp("2018-11-23 14:30") + pd.Timedelta(hours=h)
+                                          for h in range(4)] + [pd.Timestamp("2018-11-26 14:30")]))
+    assert session_of(half)["days"]["4"] == ["14:30:00", "20:30:00"]  # a half day's early close is no session
 
 
 def test_hourly_bars_within_a_session_have_a_day_and_week_of_that_many_bars():

@@ -192,9 +192,12 @@ def _missing_periods(dates, values, rows, max_fill, source):
             raise InputError(f"{source}: no row for the {gaps[i]} {unit}s between {stamp_text(dates[i])} (row "
                              f"{rows[i]}) and {stamp_text(dates[i + 1])} (row {rows[i + 1]}); add them to the file, "
                              f"or keep only the rows after the gap{fill}")
-    new_dates = np.concatenate([future_dates(dates[:i + 1], freq, int(gaps[i])).as_unit(dates.unit).asi8
-                                for i in where])
-    at = np.repeat(where + 1, gaps[where])  # insert before the row after each gap
+    fills = []  # each gap's dates, strictly between its two rows (a week's weekday may snap onto the next row)
+    for i in where:
+        steps = future_dates(dates[:i + 1], freq, int(gaps[i]) + 1).as_unit(dates.unit)
+        fills.append(steps[(steps > dates[i]) & (steps < dates[i + 1])][:int(gaps[i])].asi8)
+    new_dates = np.concatenate(fills)
+    at = np.repeat(where + 1, [len(f) for f in fills])  # insert before the row after each gap
     added = np.insert(np.zeros(len(dates), dtype=bool), at, True)
     return (pd.DatetimeIndex(np.insert(dates.asi8, at, new_dates), dtype=dates.dtype), np.insert(values, at, np.nan),
             np.insert(rows, at, rows[at - 1]), added, unit)
