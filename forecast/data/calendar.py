@@ -250,14 +250,24 @@ def _month_steps(dates: pd.DatetimeIndex, months: int, n: int) -> pd.DatetimeInd
 SESSION_DAYS = 10  # the latest days whose hours make a sub-daily series' session (two trading weeks)
 
 
+def _latest_mode(x: pd.Series) -> int:
+    """The most common value of ``x``; of several as common, the latest: a day's open just after a
+    daylight-saving change ties with the old one in the last two weeks, and the new one holds from then on."""
+    counts = x.value_counts()
+    top = set(counts.index[counts == counts.max()])
+    return int(next(v for v in reversed(x.to_list()) if v in top))
+
+
 def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     """The series' own session: {"days": {weekday: (open, close) time of day}, "holidays": bool}, or None when
     the data run around the clock every day (or cover a single day, so nothing is known about nights).
 
-    Open and close are the most common first and last times of a day over the last SESSION_DAYS days (the first
-    and last day of the file, which may be partial, left out): the hours now, where a file stamped in UTC moves
-    its exchange's hours by one at each daylight-saving change; a weekday with its own common times (FX:
-    Sunday from 22:00, Friday until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
+    The open is the most common first time of a day over the last SESSION_DAYS days (the file's first day, which
+    may start late, left out), the latest of those as common; the close the open plus the most common length of
+    a day over those days but the last, which may be partial (the longest of those as common: a half day is no
+    session). So the hours are the
+    latest ones where a file stamped in UTC moves its exchange's hours by one at each daylight-saving change,
+    and a weekday with its own common times (FX: Sunday from 22:00, Friday until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
     holidays are closed when the file has no weekend and no data on an NYSE holiday."""
     ns = dates.as_unit("ns")
     days = pd.DatetimeIndex(ns.normalize().to_numpy())
@@ -267,15 +277,19 @@ def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     per_day = tod.groupby(days.asi8).agg(["min", "max"])
     day_index = pd.DatetimeIndex(per_day.index.to_numpy().astype("datetime64[ns]"))
     observed = set(day_index.day_of_week)
+    def weekdays(frame):
+        return pd.DatetimeIndex(frame.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
+
+    started = (per_day.iloc[1:] if len(per_day) >= 2 else per_day).iloc[-SESSION_DAYS:]  # the last day's open too
     inner = (per_day.iloc[1:-1] if len(per_day) >= 3 else per_day).iloc[-SESSION_DAYS:]
-    inner_wd = pd.DatetimeIndex(inner.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
-    g_open, g_close = int(inner["min"].mode().min()), int(inner["max"].mode().max())
-    opens = inner["min"].groupby(inner_wd).agg(lambda x: x.mode().min())
-    closes = inner["max"].groupby(inner_wd).agg(lambda x: x.mode().max())
+    inner = inner.assign(length=inner["max"] - inner["min"])
+    g_open, g_length = _latest_mode(started["min"]), int(inner["length"].mode().max())
+    opens = started["min"].groupby(weekdays(started)).agg(_latest_mode)
+    lengths = inner["length"].groupby(weekdays(inner)).agg(lambda x: x.mode().max())  # a half day is shorter
     session = {}
     for w in sorted(set(range(5)) | (observed & {5, 6})):
         o = int(opens[w]) if w in opens.index else g_open
-        c = int(closes[w]) if w in closes.index else g_close
+        c = o + (int(lengths[w]) if w in lengths.index else g_length)
         session[w] = (pd.Timedelta(o, unit="ns"), pd.Timedelta(c, unit="ns"))
     full_day = pd.Timedelta(days=1) - step
     if len(session) == 7 and all(o == pd.Timedelta(0) and c >= full_day for o, c in session.values()):
