@@ -284,3 +284,17 @@ def test_the_test_judgement_names_the_model_that_forecast_not_the_network_alone(
     assert test_judgement(m).startswith("the shipped model (the naive forecast itself: the network's weight is 0)")
     m["network_weight"] = 0.3
     assert test_judgement(m).startswith("the LSTM does NOT beat")
+
+
+def test_tables_and_charts_show_a_tie_to_rounding_with_the_simpler_model_first():
+    """The console, the report and the MASE chart list models in one order (verdict.display_order): a tie to
+    rounding puts naive above the lstm row (the report's scoreboard and the chart sorted by raw score put the
+    row first while the verdict said to prefer naive), then the models without a score."""
+    from forecast.evaluation.verdict import display_order
+    from forecast.output.plots import backtest_mase_figure
+
+    scores = {"lstm": 2.0 * (1 - 1e-12), "naive": 2.0, "theta": 3.0, "drift": None, "ets": 1.5}
+    assert display_order(scores) == ["ets", "naive", "lstm", "theta", "drift"]
+    assert display_order(scores, ["naive", "lstm"]) == ["naive", "lstm", "ets", "theta", "drift"]
+    fig = backtest_mase_figure({n: {"mase": v} for n, v in scores.items()})
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["ets", "naive", "lstm", "theta", "drift"]

@@ -292,6 +292,18 @@ def ranked(score: dict[str, float]) -> list[str]:
     return order
 
 
+def display_order(scores: dict, ranking=None) -> list[str]:
+    """The models of a table or chart in order: ``ranking`` (a verdict's; default ``ranked`` of the finite
+    ``scores``: a tie to rounding puts the simpler model first), then the others by score, those without last."""
+    def finite(v) -> bool:
+        return isinstance(v, (int, float)) and math.isfinite(v)
+
+    ranking = ranked({n: v for n, v in scores.items() if finite(v)}) if ranking is None else ranking
+    order = [n for n in ranking if n in scores]
+    return [*order, *sorted((n for n in scores if n not in order),
+                            key=lambda n: scores[n] if finite(scores[n]) else math.inf)]
+
+
 def short_name(label: str) -> str:
     """What a sentence calls the lstm row after naming it in full (``lstm_label``): "the LSTM", or "the lstm row"
     where its forecasts were another model's."""

@@ -75,7 +75,7 @@ def print_series_summary(m: dict, t: dict, device: str, target: str = "price", s
     """One series' summary; ``series``: its id, where the file named its series (long or wide format)."""
     from forecast.evaluation.intervals import calibrated_text
     from forecast.evaluation.scoring import beats
-    from forecast.evaluation.verdict import display_name, ranked
+    from forecast.evaluation.verdict import display_name, display_order
 
     head = "Test part" if series is None else f"Series {series}: test part"
     out.print(f"{head} {m.get('first_date', m['first_origin'])} .. {m['last_date']} ({m['n_origins']} origins "
@@ -87,8 +87,8 @@ def print_series_summary(m: dict, t: dict, device: str, target: str = "price", s
     rows = {"lstm": m["lstm"], "naive": m["naive"], **m.get("baselines", {}).get("models", {})}
     finite = [r["mae"] for r in rows.values() if known(r["mae"]) and math.isfinite(r["mae"])]
     lowest = min(finite) if finite else None
-    order = ranked({n: r["mae"] for n, r in rows.items() if r["mae"] in finite})  # ties: the simpler model first
-    for name, r in sorted(rows.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else math.inf):
+    for name in display_order({n: r["mae"] for n, r in rows.items()}):  # a tie: the simpler model first
+        r = rows[name]
         label = name + (" (best on validation)" if name == m.get("baselines", {}).get("chosen") else "")
         tied = lowest is not None and r["mae"] in finite and not beats(lowest, r["mae"])  # the lowest, to noise
         table.add_row(label + (" *" if tied else ""), _fmt(r["mae"]), _fmt(r["rmse"]),
@@ -354,7 +354,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (every model, lowest MAE first, the verdict's best marked), the verdict, the
     Diebold-Mariano tests (LSTM vs naive, LSTM vs the best other model), the lag diagnostic and any notes."""
     from forecast.evaluation.intervals import level_label, range_sentence
-    from forecast.evaluation.verdict import display_name, heading_name, text_of
+    from forecast.evaluation.verdict import display_name, display_order, heading_name, text_of
 
     s = report["settings"]
     verdict = report.get("verdict")
@@ -380,9 +380,8 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         cols += [(f"{pct} coverage", "coverage", level), (f"{pct} width", "width", level)]
     for label, _, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
-    order = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # ties: the simpler model first
-    ranked = [*order, *sorted((n for n in models if n not in order),
-                              key=lambda n: float("inf") if models[n]["mae"] is None else models[n]["mae"])]
+    order = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # complete models, finite MAE
+    ranked = display_order({n: models[n]["mae"] for n in models}, order)
 
     def cell(key, v, level):
         if isinstance(v, dict):  # interval scores by level
@@ -432,15 +431,14 @@ def print_backtest(report: dict, written: list | None = None) -> None:
 
 def print_panel_backtest(report: dict, written: list | None = None) -> None:
     """Many series: mean MASE and skill per model, each series' LSTM-vs-naive evidence, the pooled verdict."""
-    from forecast.evaluation.verdict import same_score, text_of
+    from forecast.evaluation.verdict import display_order, same_score, text_of
 
     p, s = report["pooled"], report["settings"]
     table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no network'} fit, "
                         f"{s['folds']} folds x {s['horizon']} steps): mean MASE per model")
     for col in ("model", "mean MASE", "mean skill vs naive", "series"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    order = report["verdict"].get("ranking") or []  # ties to rounding: the simpler model first (verdict.ranked)
-    for name in [*order, *(n for n in p["models"] if n not in order)]:
+    for name in display_order({n: m["mean_mase"] for n, m in p["models"].items()}, report["verdict"].get("ranking")):
         m = p["models"][name]
         table.add_row(name, "n/a" if m["mean_mase"] is None else f"{m['mean_mase']:.3f}",
                       "n/a" if m["mean_skill_vs_naive"] is None else f"{m['mean_skill_vs_naive']:+.1%}",

@@ -282,7 +282,9 @@ def backtest_mase_figure(models: dict, title: str = "Backtest: MASE per model (l
     Multi-step MASE is scaled by the in-sample one-step naive error, so even the naive forecast scores
     well above 1 at longer horizons: "below 1" is no benchmark there; beating the naive bar is.
     """
-    ranked = sorted(models, key=lambda n: np.inf if models[n]["mase"] is None else models[n]["mase"])
+    from forecast.evaluation.verdict import display_order
+
+    ranked = display_order({n: models[n]["mase"] for n in models})  # a tie: the simpler model first
     values = [np.nan if models[n]["mase"] is None else models[n]["mase"] for n in ranked]
     fig = Figure(figsize=(8, 4.5), layout="constrained")
     ax = fig.add_subplot()

@@ -24,7 +24,7 @@ import pandas as pd
 from forecast.data.calendar import stamp_text
 from forecast.errors import DifferentDataWarning, ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
-from forecast.evaluation.verdict import heading_name, text_of
+from forecast.evaluation.verdict import display_order, heading_name, text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png, known
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
@@ -394,18 +394,11 @@ def _coverage_rows(models: dict) -> tuple[list[str], list[list[Any]]]:
     return levels, rows
 
 
-def _rank(scores: dict) -> float:
-    """Sort key: MASE, else MAE; models without forecasts (None) last."""
-    for key in ("mase", "mae"):
-        if isinstance(scores.get(key), (int, float)):
-            return scores[key]
-    return float("inf")
-
-
 def _scoreboard(bt: dict) -> str:
     models, seconds = bt["models"], bt.get("seconds") or {}
     keys = [k for k in SCORE_KEYS if any(k in m for m in models.values())]
-    order = sorted(models, key=lambda n: _rank(models[n]))
+    verdict = bt.get("verdict") if isinstance(bt.get("verdict"), dict) else {}
+    order = display_order({n: models[n].get("mae") for n in models}, verdict.get("ranking"))
     rows = [[n, *(models[n].get(k) for k in keys), *([seconds.get(n)] if seconds else [])] for n in order]
     extra = ["seconds"] if seconds else []
     board = table(["model", *map(label, keys), *extra], rows, ["", *keys, *extra],
@@ -454,10 +447,10 @@ def backtest_section(src: Sources) -> str:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
     if "series" in bt:  # several series: the pooled scoreboard, then each series' verdict
         p = bt["pooled"]
-        order = (bt.get("verdict") or {}).get("ranking") if isinstance(bt.get("verdict"), dict) else None
-        order = order or sorted(p["models"], key=lambda n: _rank({"mase": p["models"][n].get("mean_mase")}))
+        verdict = bt.get("verdict") if isinstance(bt.get("verdict"), dict) else {}
         rows = [[n, p["models"][n].get("mean_mase"), p["models"][n].get("mean_skill_vs_naive"),
-                 p["models"][n].get("n_series")] for n in [*order, *(n for n in p["models"] if n not in order)]]
+                 p["models"][n].get("n_series")]
+                for n in display_order({n: m.get("mean_mase") for n, m in p["models"].items()}, verdict.get("ranking"))]
         verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(text_of(r.get('verdict')))}</li>"
                            for sid, r in bt["series"].items())
         charts = [c for sid, _ in _backtests(bt) for c in _charts(src, sid)]
