@@ -198,7 +198,7 @@ def train(
     decimal: Optional[str] = DecimalOpt,
     date_format: Optional[str] = DateFormatOpt,
     window: Optional[int] = WindowOpt,
-    horizon: Optional[int] = typer.Option(None, help=f"Steps forecast at once by the direct head \\[default: {_WIN.horizon}]."),
+    horizon: Optional[int] = typer.Option(None, "--horizon", "-H", help=f"Steps forecast at once by the direct head \\[default: {_WIN.horizon}]."),
     transform: Optional[str] = TransformOpt,
     layers: Optional[str] = LayersOpt,
     dropout: Optional[float] = DropoutOpt,
@@ -577,12 +577,19 @@ def backtest(
             console.print_backtest(result.report, written)
 
 
+HORIZON_COMMANDS = ("train", "predict", "backtest")  # the commands with --horizon / -H
+
+
 def short_horizon_misuse(args: list[str]) -> str | None:
-    """The error for ``-h N``: ``-h`` is help in every command, and the horizon's short flag is ``-H``; without
-    this a script's ``predict -h 10`` would print the help and exit 0 instead of forecasting."""
+    """The error for ``-h N``: ``-h`` is help in every command, and the horizon's short flag is ``-H`` (in the
+    commands that have one); without this a script's ``predict -h 10`` would print the help and exit 0
+    instead of forecasting."""
+    command = next((a for a in args if not a.startswith("-")), None)
     for flag, value in zip(args, args[1:]):
         if flag == "-h" and value.lstrip("+-").isdigit():
-            return f"-h shows the help; for a horizon of {value} steps write -H {value} or --horizon {value}"
+            if command in HORIZON_COMMANDS:
+                return f"-h shows the help; for a horizon of {value} steps write -H {value} or --horizon {value}"
+            return f"-h shows the help, and `forecast {command or ''}` takes no horizon; drop '-h {value}'"
     return None
 
 

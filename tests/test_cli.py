@@ -101,6 +101,14 @@ def test_dash_h_is_help_in_every_command_and_a_horizon_after_it_is_an_error():
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr == "error: -h shows the help; for a horizon of 10 steps write -H 10 or --horizon 10\n"
     assert _run("-m", "forecast", "backtest", "data.csv", "-H", "3", "-h").returncode == 0  # help, not an error
+    from forecast.cli import short_horizon_misuse
+
+    assert short_horizon_misuse(["train", "x.csv", "-h", "5"]).endswith("write -H 5 or --horizon 5")
+    assert short_horizon_misuse(["tune", "x.csv", "-h", "5"]) == ("-h shows the help, and `forecast tune` takes no "
+                                                                 "horizon; drop '-h 5'")
+    assert short_horizon_misuse(["train", "x.csv", "-h"]) is None and short_horizon_misuse(["-h"]) is None
+    res = CliRunner().invoke(app, ["train", "missing.csv", "-H", "0"])
+    assert res.exit_code == 2 and "horizon" in res.output.lower()  # train takes -H: its own check, not 'no option'
 
 
 def test_exit_codes_are_documented_in_the_top_level_help():
