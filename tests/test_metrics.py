@@ -165,6 +165,10 @@ def test_pooled_summary_says_on_how_many_series_the_forecasts_are_a_statistical_
     only_zero = pooled({"a": per["a"], "c": per["c"]})
     assert "on 1 of 2 series" in pooled_sentence(only_zero) and "no network's weight was above 0)" in pooled_sentence(
         only_zero) and pooled_sentence(only_zero).startswith("the shipped models have")
+    old = {k: v for k, v in p.items() if k != "n_beats_naive_with_network"}  # a bundle from before the count
+    assert pooled_sentence(old).startswith("the shipped models have") and "wins" not in pooled_sentence(old)
+    none = pooled({"c": per["c"]})  # no win at all: no clause about the wins
+    assert "wins" not in pooled_sentence(none) and "on 0 of 1 series" in pooled_sentence(none)
     with_net = pooled({"b": per["b"], "d": per["d"]})  # every network weighed in: the LSTM's wins
     assert pooled_sentence(with_net).startswith("the LSTM has a lower test MAE than the naive forecast on 2 of 2")
     from forecast.output.console import _shipped_short

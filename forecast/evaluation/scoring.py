@@ -123,10 +123,9 @@ def pooled_sentence(p: dict) -> str:
                f"on {p[k]} the network's weight is 0: those forecasts are the statistical model's or the naive "
                "forecast's unchanged" for k in ("n_statistical_part", "n_weight_zero") if p.get(k)]
     zero = p.get("n_weight_zero") or 0
-    if zero:  # those series' forecasts are no network's: the wins are the shipped models', not the LSTM's
-        with_net = p["n_series"] - zero
-        shipped.append(f"a network's weight was above 0 in {p.get('n_beats_naive_with_network', 0)} of the "
-                       f"{p['n_beats_naive']} wins" if with_net else "no network's weight was above 0")
+    if zero and p["n_beats_naive"] and "n_beats_naive_with_network" in p:  # (a bundle before it lacks the count)
+        shipped.append(f"a network's weight was above 0 in {p['n_beats_naive_with_network']} of the "
+                       f"{p['n_beats_naive']} wins" if p["n_series"] > zero else "no network's weight was above 0")
     text = (f"{'the shipped models have' if zero else 'the LSTM has'} a lower test MAE than the naive forecast on "
             f"{p['n_beats_naive']} of {p['n_series']} "
             f"series, significantly (Diebold-Mariano p < {SIGNIFICANCE}) on {p['n_beats_naive_significantly']}"
