@@ -519,3 +519,4 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     assert res.exit_code == 0 and "<h3>Series training left out (1)</h3><ul><li><b>BBB</b>: " in html
     assert "<h3>Series the backtest left out (1)</h3><ul><li><b>BBB</b>: " in html
     assert "the backtest refits every model at 2 origins over 1 series and compares" in html
+    assert "<thead><tr><th>id</th><th>date</th><th>forecast</th>" in html  # the forecast table keeps the id

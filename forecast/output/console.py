@@ -206,23 +206,19 @@ def better_baseline(m: dict) -> str | None:
     return min(better, key=better.get) if better else None
 
 
-def _when(d) -> str:
-    return str(d.date()) if d.hour == 0 and d.minute == 0 else str(d)
-
-
 def print_forecast(fc, written: Path | None = None) -> None:
     """The forecast table: one series with its origin in the title; many with an id column."""
+    from forecast.data.calendar import stamp_text, stamps_text
+
     single = len(fc.ids) == 1
     start = next(iter(fc.history.values()))
     frame = fc.table()
-    title = (f"Forecast{'' if fc.single else ' of ' + fc.ids[0]} from {_when(start['date'].iloc[-1])} (last price "
+    title = (f"Forecast{'' if fc.single else ' of ' + fc.ids[0]} from {stamp_text(start['date'].iloc[-1])} (last price "
              f"{_fmt(start['price'].iloc[-1])})" if single else f"Forecast of {len(fc.ids)} series")
     table = Table(title=title + (" — recursive beyond the trained horizon" if fc.recursive else ""))
     values = [c for c in frame.columns if c not in ("id", "date")]  # forecast, then interval bounds
     for col in frame.columns:
         table.add_column(col, justify="left" if col in ("id", "date") else "right")
-    from forecast.data.calendar import stamps_text
-
     for d, when in zip(frame.to_dict("records"), stamps_text(frame["date"])):
         table.add_row(*([str(d["id"])] if "id" in d else []), when, *(_fmt(d[c]) for c in values))
     out.print(table)
@@ -233,6 +229,7 @@ def print_forecast(fc, written: Path | None = None) -> None:
 def forecast_chart(bundle, fc, sid: str, history: int | None = None):
     """One series' forecast chart: its history, its test-part 1-step forecasts (named as the verdict names the
     model: "shipped model" where the network's weight is 0), the forecast and its bands."""
+    from forecast.data.calendar import stamp_text
     from forecast.evaluation.verdict import shipped_name
     from forecast.output.plots import forecast_figure
 
@@ -245,7 +242,7 @@ def forecast_chart(bundle, fc, sid: str, history: int | None = None):
     model = shipped_name(test.get("hybrid"), test.get("network_weight")).removeprefix("the ")
     return forecast_figure(fc.history[sid], frame, tests, model=model,
                            title=f"{name}: {target} forecast ({len(frame)} steps from "
-                                 f"{_when(fc.history[sid]['date'].iloc[-1])})",
+                                 f"{stamp_text(fc.history[sid]['date'].iloc[-1])})",
                            units=target, plain_level=fc.levels[0] if len(fc.levels) == 1 else None,
                            history_points=history or HISTORY_POINTS, ylabel=target)
 

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import pandas as pd
-
-from forecast.data.calendar import stamp_text
+from forecast.data.calendar import stamp_text, stamps_text
 from forecast.errors import DifferentDataWarning, ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
 from forecast.evaluation.verdict import display_order, heading_name, text_of
@@ -352,10 +350,11 @@ def forecast_section(src: Sources) -> str:
 
     fc = src.forecast
     single = len(fc.ids) == 1
-    frame = fc.frame.drop(columns="id") if single else fc.frame
+    frame = fc.table()  # the id column kept for a long or wide file, as the CSV has it
     chart = figure(forecast_charts(src.bundle, fc), ("History, 1-step test predictions and the forecast" if single else
                    "Each series' recent history and forecast") + " with its interval bands.")
-    rows = [[stamp_text(v) if isinstance(v, pd.Timestamp) else v for v in r] for r in frame.itertuples(index=False)]
+    frame = frame.assign(date=stamps_text(frame["date"]))  # one date format for all (an hourly midnight too)
+    rows = [list(r) for r in frame.itertuples(index=False)]
     cols = list(frame.columns)
     last = next(iter(fc.history.values()))
     meta = (f"From {stamp_text(last['date'].iloc[-1])} (last price {fmt(float(last['price'].iloc[-1]))})" if single
