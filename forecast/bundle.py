@@ -273,6 +273,15 @@ def _read_json(path: Path, name: str) -> dict:
         raise BundleError(f"{path}: {name} is not valid JSON (damaged bundle); train it again") from None
 
 
+def checksummed(path: Path) -> set[str]:
+    """The files a bundle's manifest lists (and checks when it loads), manifest.json itself included; none for a
+    folder without a readable manifest."""
+    try:
+        return {*json.loads((Path(path) / "manifest.json").read_text())["files"], "manifest.json"}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def verify(path: Path) -> dict:
     """Check the manifest, format version and checksums; return the manifest."""
     path = Path(path)

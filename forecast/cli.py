@@ -335,7 +335,7 @@ def predict(
     with user_errors():
         if horizon is not None and not 1 <= horizon <= MAX_PREDICT_HORIZON:
             raise ForecastError(f"--horizon {horizon}: must be 1 to {MAX_PREDICT_HORIZON:,} steps")
-        from forecast.bundle import resolve
+        from forecast.bundle import checksummed, resolve
 
         no_plot = plot is not None and str(plot).lower() == "none"
         plot = None if no_plot else plot or (out.with_suffix(".png") if out else None)
@@ -347,9 +347,10 @@ def predict(
                 continue
             if data is not None and path.resolve() == data.resolve():
                 raise ForecastError(f"{option} {path}: is the input file --data; choose another file to write")
-            if path.resolve().parent == resolve(model).resolve():
-                raise ForecastError(f"{option} {path}: is inside the model bundle {shell_path(resolve(model))}, whose "
-                                    "files are checksummed; write it elsewhere")
+            folder = resolve(model)
+            if path.resolve().parent == folder.resolve() and path.name in checksummed(folder):
+                raise ForecastError(f"{option} {path}: would overwrite {path.name} of the model bundle "
+                                    f"{shell_path(folder)}, which its manifest checksums; write it elsewhere")
             check_can_write(path, option)
         levels = parse_levels(interval) if interval is not None else None
         bundle = load_bundle(model, engine="numpy")  # no TensorFlow import for the LSTM and GRU

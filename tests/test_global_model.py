@@ -429,9 +429,10 @@ def test_a_wide_bundle_given_a_long_file_names_the_columns_it_reads(tmp_path, ti
                                "file): pass a file with those columns")
 
 
-def test_predict_writes_no_chart_for_plot_none_and_nothing_into_the_bundle(tmp_path, tiny_cfg, monkeypatch):
+def test_predict_writes_no_chart_for_plot_none_and_nothing_over_the_bundles_files(tmp_path, tiny_cfg, monkeypatch):
     """`--plot none` means no chart (as `--interval none` means no band), not a PNG named 'none'; --out or --plot
-    inside the bundle folder would break its checksums: refused before anything is written."""
+    naming a file the bundle's manifest checksums would break it: refused before anything is written (a chart
+    beside them, as train writes one, is fine)."""
     from typer.testing import CliRunner
 
     from forecast.cli import app
@@ -444,11 +445,15 @@ def test_predict_writes_no_chart_for_plot_none_and_nothing_into_the_bundle(tmp_p
     assert res.exit_code == 0 and "chart:" not in res.output
     assert (tmp_path / "fc.csv").is_file() and not (tmp_path / "none").exists() and not list(tmp_path.glob("*.png"))
     before = sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "m").iterdir())
-    for args in (["-o", "m/test_predictions.csv"], ["--plot", "m/forecast.png"]):
+    for args, name in ((["-o", "m/test_predictions.csv"], "test_predictions.csv"), (["--plot", "m/config.json"],
+                                                                                     "config.json")):
         res = run(app, ["predict", "-m", "m", *args])
-        assert res.exit_code == 2 and "is inside the model bundle m, whose files are checksummed; write it " \
-            "elsewhere" in res.output, res.output
+        assert res.exit_code == 2 and f"would overwrite {name} of the model bundle m, which its manifest " \
+            "checksums; write it elsewhere" in res.output, res.output
     assert sorted((p.name, p.stat().st_mtime_ns) for p in (tmp_path / "m").iterdir()) == before
+    res = run(app, ["predict", "-m", "m", "--plot", "m/forecast.png"])  # a chart beside them, as train writes
+    assert res.exit_code == 0 and (tmp_path / "m" / "forecast.png").read_bytes()[:4] == b"\x89PNG"
+    load_bundle(tmp_path / "m")  # still verifies
 
 
 def test_per_series_networks_split_each_series_on_its_own_dates():

@@ -22,7 +22,7 @@ from forecast.data.calendar import (ALL_FREQUENCIES, FREQUENCIES, MORE_FREQUENCI
 from forecast.data.load import MissingPeriodsWarning, load_prices, series_from_frame
 from forecast.data.read import (DateOrderWarning, parse_dates, read_dates, read_table,
                                 stack_tickers)
-from forecast.errors import InputError
+from forecast.errors import ForecastError, InputError
 
 # GOOG daily closes, 2009-08-04 .. 2009-08-10 (split-adjusted prices; what matters is that they are real-looking)
 DAYS = ["2009-08-04", "2009-08-05", "2009-08-06", "2009-08-07", "2009-08-10"]
@@ -702,6 +702,10 @@ def test_a_bundle_of_24_7_hourly_prices_forecasts_every_hour_in_one_date_format(
     assert list(fc.frame["date"]) == list(pd.date_range("2018-11-14 16:00", periods=60, freq="h"))
     assert [r["date"] for r in fc.records()][7:10] == ["2018-11-14 23:00:00", "2018-11-15 00:00:00",
                                                       "2018-11-15 01:00:00"]
+    pd.DataFrame({"date": t[:-5], "close": prices[:-5]}).to_csv(tmp_path / "older.csv", index=False)
+    with pytest.raises(ForecastError, match=r"older.csv: ends on 2018-11-14 10:00:00, before the model's data "
+                                            r"\(to 2018-11-14 15:00:00\)"):  # the hours, not one day twice
+        predict(bundle, data_path=tmp_path / "older.csv")
 
 
 def test_excel_workbook_and_files_that_stay_refused(tmp_path):

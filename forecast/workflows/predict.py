@@ -13,7 +13,7 @@ import pandas as pd
 
 from forecast.bundle import Bundle
 from forecast.data import features as feat
-from forecast.data.calendar import future_dates, stamps_text, stored_session
+from forecast.data.calendar import future_dates, stamp_text, stamps_text, stored_session
 from forecast.data.panel import Panel, Series, load_configured
 from forecast.data.transforms import Preprocessor
 from forecast.errors import ForecastError, InputError
@@ -110,8 +110,9 @@ def newer_context(bundle: Bundle, data_path: Path, ids: Sequence[str] | None = N
             raise ForecastError(f"{where}: has {len(s)} rows but this model needs the last {need} "
                                 f"(--window {w.window}); pass a longer file")
         if s.dates[-1] < pd.Timestamp(e["last_date"]):
-            raise ForecastError(f"{where}: ends on {s.dates[-1].date()}, before the model's data ({e['last_date'][:10]}); "
-                                "pass a file at least as new as the one it was trained on")
+            raise ForecastError(f"{where}: ends on {stamp_text(s.dates[-1])}, before the model's data (to "
+                                f"{stamp_text(pd.Timestamp(e['last_date']))}); pass a file at least as new as the one "
+                                "it was trained on")
         if s.freq != e["freq"] and "other" not in (s.freq, e["freq"]):
             raise ForecastError(f"{where}: its dates are {s.freq.replace('_', ' ')}, but the model was trained on "
                                 f"{e['freq'].replace('_', ' ')} data; pass a file of the same frequency")
