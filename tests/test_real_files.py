@@ -437,7 +437,7 @@ def test_title_lines_above_the_header_are_skipped_with_a_warning_and_rows_keep_t
     from forecast.data.read import TitleLinesWarning
 
     body = "Date,Close\n" + "".join(f"2020-01-{k:02d},{k}.5\n" for k in range(1, 29))
-    with pytest.warns(TitleLinesWarning, match=r"skipped 3 lines above the header \('Symbol: \^IXIC / Exported "
+    with pytest.warns(TitleLinesWarning, match=r"skipped 3 lines above the table \('Symbol: \^IXIC / Exported "
                                                r"today'\): a title, not data"):
         s = load_prices(put(tmp_path, "Symbol: ^IXIC\nExported today\n\n" + body))
     assert list(s.values[:2]) == [1.5, 2.5] and s.dates[0] == pd.Timestamp("2020-01-01")

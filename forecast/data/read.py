@@ -312,7 +312,7 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
     title = _title_lines(lines)
     if title:
         shown = " / ".join(ln.strip() for ln in lines[:title] if ln.strip())
-        warnings.warn(TitleLinesWarning(f"{source}: skipped {title} line{'s' if title > 1 else ''} above the header "
+        warnings.warn(TitleLinesWarning(f"{source}: skipped {title} line{'s' if title > 1 else ''} above the table "
                                         f"({shown[:80]!r}): a title, not data"), stacklevel=2)
         lines = lines[title:]
     chosen = sep if sep is not None else sniff_separator(lines)

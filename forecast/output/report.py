@@ -432,10 +432,11 @@ def _backtests(bt: dict | None) -> list[tuple[str, dict]]:
 
 
 def _charts(src: Sources, sid: str) -> list[str]:
-    """The backtest's charts of series ``sid`` (its sub-folder for a panel), embedded."""
+    """The backtest's charts of series ``sid`` (its sub-folder for a panel, as metrics.json names it), embedded."""
     from forecast.bundle import slug
 
-    folder = src.backtest_dir / slug(sid) if sid else src.backtest_dir
+    named = ((src.backtest or {}).get("series") or {}).get(sid, {}).get("charts_folder") if sid else None
+    folder = src.backtest_dir / (named or slug(sid)) if sid else src.backtest_dir  # slug: a backtest before it
     return [image(png.read_bytes(), CAPTIONS.get(png.stem, png.stem.replace("_", " ")) + (f" ({sid})" if sid else ""))
             for png in sorted(folder.glob("*.png"))] if folder.is_dir() else []
 
