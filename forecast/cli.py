@@ -572,10 +572,10 @@ def backtest(
         written = bt_lib.write_outputs(result, out_dir, force=force, workers=figure_workers())
         if as_json:
             typer.echo(dumps(result.report))
-        elif "series" in result.report:
+        elif len(result.report.get("series") or ()) > 1:
             console.print_panel_backtest(result.report, written)
-        else:
-            console.print_backtest(result.report, written)
+        else:  # one series: a single-series file's, or the one left of a long or wide file
+            console.print_backtest(console.one_series_view(result.report), written)
 
 
 HORIZON_COMMANDS = ("train", "predict", "backtest")  # the commands with --horizon / -H

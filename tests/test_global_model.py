@@ -522,6 +522,9 @@ def test_a_long_file_with_one_series_left_keeps_its_id_in_every_output(tmp_path)
     assert report["ids"] == ["AAA"] and list(report["series"]) == ["AAA"] and "BBB" in report["skipped"]
     assert set(pd.read_csv(tmp_path / "bt" / "forecasts.csv")["id"]) == {"AAA"}
     assert (tmp_path / "bt" / report["series"]["AAA"]["charts_folder"] / "forecasts_by_fold.png").is_file()
+    assert report["verdict"] == report["series"]["AAA"]["verdict"] and report["verdict"]["rank_by"] == "mae"
+    res = run(app, ["backtest", str(long_csv), *flags, "--folds", "2", "--models", "naive,drift", "--out", "bt2"])
+    assert "Walk-forward backtest of series AAA: 2 folds x 3 steps" in res.output and "skipped BBB:" in res.output
     res = run(app, ["report", "-m", "one", "--backtest", "bt", "--out", "r.html"])  # says what was left out, and why
     html = (tmp_path / "r.html").read_text()
     assert res.exit_code == 0 and "<h3>Series training left out (1)</h3><ul><li><b>BBB</b>: " in html

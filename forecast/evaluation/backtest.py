@@ -407,6 +407,8 @@ def backtest(panel: Panel, cfg: RunConfig, *, folds: int = 5, step: int | None =
                 (r.parts.get(sid) for r, sid in fits), unit="fits of a series",
                 weights=[r.network_weights[sid] for r, sid in fits if sid in r.network_weights])
         report["verdict"] = pooled_verdict_object(report["pooled"])
+        if len(reports) == 1:  # one series left of a long or wide file: its own verdict, which also tests the
+            report["verdict"] = next(iter(reports.values()))["verdict"]  # LSTM against the best other model
         report["notes"] = [f"{sid}: {n}" for sid, r in reports.items() for n in r["notes"]]
         report["seconds"] = {name: sum(r.seconds for r in results if r.model == name) for name in models}
     return Backtest(strict(report), pd.concat(rows, ignore_index=True), usable)  # JSON-ready: NaN -> None

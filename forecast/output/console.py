@@ -364,7 +364,8 @@ def print_backtest(report: dict, written: list | None = None) -> None:
             by_tail.setdefault(n, []).append(name)
         caption += "; fitted on at most the last " + ", ".join(
             f"{n:,} prices ({', '.join(names)})" for n, names in sorted(by_tail.items()))
-    table = Table(title=f"Walk-forward backtest: {s['folds']} folds x {s['horizon']} steps "
+    of = f" of series {report['series_id']}" if report.get("series_id") else ""
+    table = Table(title=f"Walk-forward backtest{of}: {s['folds']} folds x {s['horizon']} steps "
                         f"({s['window_type']} window, step {s['step']}); lowest MAE first",
                   caption=caption)
     cols = [("model", None, None), ("MAE", "mae", None), ("MASE", "mase", None), ("RMSE", "rmse", None),
@@ -422,8 +423,20 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         out.print(f"lag diagnostic: {report['lag_diagnostic']['message']}")
     for note in report.get("notes", []):
         out.print(f"[yellow]note:[/yellow] {note}")
+    for sid, why in (report.get("skipped") or {}).items():
+        out.print(f"[yellow]skipped {sid}:[/yellow] {why}", highlight=False)
     if written:
         out.print(f"written: {', '.join(map(str, written))}")
+
+
+def one_series_view(report: dict) -> dict:
+    """A backtest report as ``print_backtest`` reads it: a single-series file's as it is; a long or wide file's
+    with one series left, that series' report with the run's settings and its skipped series (its verdict tests
+    the LSTM against the best model too, which the pooled one does not)."""
+    if "series" not in report:
+        return report
+    ((sid, r),) = report["series"].items()
+    return {**r, "settings": report["settings"], "skipped": report.get("skipped"), "series_id": sid}
 
 
 def print_panel_backtest(report: dict, written: list | None = None) -> None:
