@@ -455,7 +455,7 @@ def backtest_section(src: Sources) -> str:
                            for sid, r in bt["series"].items())
         charts = [c for sid, _ in _backtests(bt) for c in _charts(src, sid)]
         return section("Backtest against baselines", f'<p class="meta">Folder {esc(src.backtest_dir)}; '
-                       f"{len(bt['series'])} series, pooled.</p>", _same_data(src),
+                       f"{len(bt['series'])} series{', pooled' if len(bt['series']) > 1 else ''}.</p>", _same_data(src),
                        f'<p class="verdict">{esc(text_of(bt.get("verdict")) or "no verdict recorded")}</p>',
                        table(["model", "mean MASE", "mean skill vs naive", "series"], rows,
                              ["", "mase", "skill_vs_naive", ""]), f"<h3>Per series</h3><ul>{verdicts}</ul>",
