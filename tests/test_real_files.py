@@ -613,6 +613,12 @@ def test_a_session_stamped_in_utc_takes_the_hours_after_the_last_daylight_saving
         "2018-11-23 19:30", "2018-11-23 20:30", "2018-11-26 14:30")  # Thanksgiving (11-22) closed
     week = bars[bars < pd.Timestamp("2018-11-10")]  # one week after the change: old and new hours tie
     assert session_of(week)["days"] == {str(w): ["14:30:00", "20:30:00"] for w in range(5)}
+    three = bars[bars < pd.Timestamp("2018-11-08")]  # three days after it: every weekday moves, not just those seen
+    assert session_of(three)["days"] == {str(w): ["14:30:00", "20:30:00"] for w in range(5)}
+    late = bars[bars != pd.Timestamp("2018-11-19 14:30")]  # one missing first bar moves nothing
+    assert session_of(late)["days"]["0"] == ["14:30:00", "20:30:00"]
+    crypto = pd.date_range("2021-01-01", "2021-02-09 23:00", freq="h")
+    assert session_of(crypto[crypto != pd.Timestamp("2021-02-08 00:00")]) is None  # still around the clock
     short = bars[(bars < pd.Timestamp("2018-11-24"))]
     half = short.append(pd.DatetimeIndex([pd.Timestamp("2018-11-23 14:30") + pd.Timedelta(hours=h)
                                           for h in range(4)] + [pd.Timestamp("2018-11-26 14:30")]))

@@ -247,27 +247,32 @@ def _month_steps(dates: pd.DatetimeIndex, months: int, n: int) -> pd.DatetimeInd
 
 # ------------------------------------------------------------------------------------ sessions
 
-SESSION_DAYS = 10  # the latest days whose hours make a sub-daily series' session (two trading weeks)
+CLOCK_DAYS = 5  # the latest days whose shared shift of the open moves a sub-daily session (a clock change)
 
 
-def _latest_mode(x: pd.Series) -> int:
-    """The most common value of ``x``; of several as common, the latest: a day's open just after a
-    daylight-saving change ties with the old one in the last two weeks, and the new one holds from then on."""
-    counts = x.value_counts()
-    top = set(counts.index[counts == counts.max()])
-    return int(next(v for v in reversed(x.to_list()) if v in top))
+def _clock_shift(recent: pd.DataFrame, session: dict) -> pd.Timedelta | None:
+    """The shift of the open that most of the ``recent`` days (first time of day in ns, ``min``) share against
+    their weekday's ``session`` open, where it is a whole hour (a daylight-saving change seen in UTC); else None."""
+    wd = pd.DatetimeIndex(recent.index.to_numpy().astype("datetime64[ns]")).day_of_week
+    shifts = [int(m) - session[w][0].value for m, w in zip(recent["min"], wd) if w in session]
+    if not shifts:
+        return None
+    common = max(set(shifts), key=shifts.count)
+    hour = pd.Timedelta(hours=1).value
+    if common == 0 or abs(common) != hour or 2 * shifts.count(common) <= len(shifts):
+        return None
+    return pd.Timedelta(common, unit="ns")
 
 
 def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     """The series' own session: {"days": {weekday: (open, close) time of day}, "holidays": bool}, or None when
     the data run around the clock every day (or cover a single day, so nothing is known about nights).
 
-    The open is the most common first time of a day over the last SESSION_DAYS days (the file's first day, which
-    may start late, left out), the latest of those as common; the close the open plus the most common length of
-    a day over those days but the last, which may be partial (the longest of those as common: a half day is no
-    session). So the hours are the
-    latest ones where a file stamped in UTC moves its exchange's hours by one at each daylight-saving change,
-    and a weekday with its own common times (FX: Sunday from 22:00, Friday until 21:00) keeps them. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
+    Open and close are the most common first and last times of a day (the first and last day of the file,
+    which may be partial, left out); a weekday with its own common times (FX: Sunday from 22:00, Friday
+    until 21:00) keeps them. Where most of the last CLOCK_DAYS days open by one and the same shift from those
+    hours (a file stamped in UTC after a daylight-saving change), every day's hours move by it: one late first
+    bar moves nothing. Monday to Friday are open; Saturday and Sunday only if the file has them. NYSE
     holidays are closed when the file has no weekend and no data on an NYSE holiday."""
     ns = dates.as_unit("ns")
     days = pd.DatetimeIndex(ns.normalize().to_numpy())
@@ -277,23 +282,22 @@ def _session(dates: pd.DatetimeIndex, step: pd.Timedelta):
     per_day = tod.groupby(days.asi8).agg(["min", "max"])
     day_index = pd.DatetimeIndex(per_day.index.to_numpy().astype("datetime64[ns]"))
     observed = set(day_index.day_of_week)
-    def weekdays(frame):
-        return pd.DatetimeIndex(frame.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
-
-    started = (per_day.iloc[1:] if len(per_day) >= 2 else per_day).iloc[-SESSION_DAYS:]  # the last day's open too
-    inner = (per_day.iloc[1:-1] if len(per_day) >= 3 else per_day).iloc[-SESSION_DAYS:]
-    inner = inner.assign(length=inner["max"] - inner["min"])
-    g_open, g_length = _latest_mode(started["min"]), int(inner["length"].mode().max())
-    opens = started["min"].groupby(weekdays(started)).agg(_latest_mode)
-    lengths = inner["length"].groupby(weekdays(inner)).agg(lambda x: x.mode().max())  # a half day is shorter
+    inner = per_day.iloc[1:-1] if len(per_day) >= 3 else per_day
+    inner_wd = pd.DatetimeIndex(inner.index.to_numpy().astype("datetime64[ns]")).day_of_week.to_numpy()
+    g_open, g_close = int(inner["min"].mode().min()), int(inner["max"].mode().max())
+    opens = inner["min"].groupby(inner_wd).agg(lambda x: x.mode().min())
+    closes = inner["max"].groupby(inner_wd).agg(lambda x: x.mode().max())
     session = {}
     for w in sorted(set(range(5)) | (observed & {5, 6})):
         o = int(opens[w]) if w in opens.index else g_open
-        c = o + (int(lengths[w]) if w in lengths.index else g_length)
+        c = int(closes[w]) if w in closes.index else g_close
         session[w] = (pd.Timedelta(o, unit="ns"), pd.Timedelta(c, unit="ns"))
     full_day = pd.Timedelta(days=1) - step
     if len(session) == 7 and all(o == pd.Timedelta(0) and c >= full_day for o, c in session.values()):
         return None
+    shift = _clock_shift(per_day.iloc[1:].iloc[-CLOCK_DAYS:], session)
+    if shift:
+        session = {w: (o + shift, c + shift) for w, (o, c) in session.items()}
     weekend = bool(observed & {5, 6})
     traded_on_holiday = day_index.isin(nyse_holidays(day_index[0], day_index[-1])).any()
     return {"days": session, "holidays": not weekend and not traded_on_holiday}
