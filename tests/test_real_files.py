@@ -404,6 +404,12 @@ def test_a_comma_file_with_quoted_decimal_commas_is_read_with_them(tmp_path):
     assert load_prices(put(tmp, us, "us.csv")).values[0] == 6601.25
     thousands = "Date,Close\n" + "".join(f'2020-01-{k:02d},"1,{k:03d}"\n' for k in range(1, 29))
     assert load_prices(put(tmp, thousands, "k.csv")).values[0] == 1001.0
+    note = "Date,Close,Note\n" + "".join(f'2020-01-{k:02d},"32,{k:03d}",{chr(34) + "0,5" + chr(34) if k == 9 else ""}\n'
+                                          for k in range(1, 29))  # one stray "0,5" in a note: prices stay 32,0..
+    assert load_prices(put(tmp, note, "note.csv")).values[0] == 32001.0
+    yen = "Date,Close,Ratio\n" + "".join(f'2020-01-{k:02d},108.{k:03d},{chr(34) + "2,1" + chr(34) if k == 9 else ""}\n'
+                                         for k in range(1, 29))  # three decimals are no evidence either way
+    assert load_prices(put(tmp, yen, "yen.csv")).values[0] == 108.001
     mixed = "Date,Close\n2020-01-01,5.5\n" + "".join(f'2020-01-{k:02d},"6,{k}"\n' for k in range(2, 29))
     bad(put(tmp, mixed, "mixed.csv"), "column 'Close' row 3: '6,2' is not a number; fix or delete that value; if "
         "',' is its decimal mark, pass --decimal ,")

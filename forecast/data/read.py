@@ -187,16 +187,23 @@ def sniff_separator(lines: list[str]) -> str:
     return best
 
 
-def sniff_decimal(rows: list[list[str]]) -> str:
-    """',' when cells such as 453,73 or 1.234,5 appear and none such as 453.73 or 1,234.5; else '.'. In a
-    comma-separated file such cells are quoted (a German Investing.com export: "6.635,28"); 1,234 is neither."""
-    comma = dot = 0
+def sniff_decimal(rows: list[list[str]], comma_separated: bool = False) -> str:
+    """',' when cells such as 453,73 or 1.234,5 appear and none such as 453.73 or 1,234.5; else '.'; 1,234 is
+    neither. In a comma-separated file such cells are quoted (a German Investing.com export: "6.635,28"), and
+    one column must be made of them (at least 3 cells and half of its filled ones): a stray "0,5" in a note
+    column does not turn prices of "32,060" into 32.06."""
+    comma, dot, filled = {}, 0, {}
     for r in rows:
-        for cell in r:
+        for k, cell in enumerate(r):
             c = re.sub(rf"^\s*{_CUR}?\s*|\s*{_CUR}?\s*$", "", cell.strip().strip("\"'"))
-            comma += bool(_COMMA_EVIDENCE.match(c))
+            comma[k] = comma.get(k, 0) + bool(_COMMA_EVIDENCE.match(c))
+            filled[k] = filled.get(k, 0) + bool(c)
             dot += bool(_DOT_EVIDENCE.match(c))
-    return "," if comma and not dot else "."
+    if dot or not any(comma.values()):
+        return "."
+    if comma_separated and not any(n >= max(3, filled[k] / 2) for k, n in comma.items()):
+        return "."
+    return ","
 
 
 def _multi_header(rows: list[list[str]]):
@@ -323,7 +330,7 @@ def read_table(p: Path, source: str, *, sep: str | None = None, decimal: str | N
         raise InputError(f"{source}: looks {name}-separated (header {first.strip()!r}), but one data row is "
                          "too few to be sure of the separator; use comma-separated values or add rows")
     rows = _split(nonblank[:200], chosen) if nonblank else []
-    dec = decimal if decimal is not None else sniff_decimal(rows[1:])  # a comma file's '6.635,28' is quoted
+    dec = decimal if decimal is not None else sniff_decimal(rows[1:], chosen == ",")  # a comma file's are quoted
     multi = _multi_header(rows) if rows else None
     kw = dict(sep=chosen, dtype=str, keep_default_na=False, na_filter=False, skip_blank_lines=False,
               compression=compression)
