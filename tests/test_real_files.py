@@ -451,6 +451,9 @@ def test_title_lines_above_the_header_are_skipped_with_a_warning_and_rows_keep_t
         bad(put(tmp_path, "Symbol: ^IXIC\n" + body.replace("2020-01-05,5.5", "2020-01-05,five"), "b.csv"),
             "column 'Close' row 7: 'five' is not a number")  # line 7: title, header, then the fifth data row
     assert list(load_prices(put(tmp_path, body, "plain.csv")).values[:1]) == [1.5]  # no title: as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TitleLinesWarning)  # a one-column file's header is no title
+        bad(put(tmp_path, 'Close\n"3,202.51"\n"3,199.87"\n"3,205.10"\n', "one.csv"), "(columns: Close)")
 
 
 
@@ -470,6 +473,11 @@ def test_year_and_quarter_columns_are_one_date(tmp_path):
     assert (s.date_col, s.freq, s.dates[-1]) == ("Year+Month", "monthly", pd.Timestamp("2002-06-01"))
     dated = "Date,Year,Quarter,Close\n" + "".join(f"2020-01-{k:02d},2020,1,{k}\n" for k in range(1, 29))
     assert load_prices(put(tmp_path, dated, "d.csv")).date_col == "Date"
+    indexed = pd.DataFrame({"year": 2010, "month": np.arange(60) % 12 + 1, "close": np.arange(60.0)},
+                           index=pd.date_range("2010-01-31", periods=60, freq="ME"))
+    indexed.to_csv(tmp_path / "i.csv")  # a pandas index written unnamed holds the dates: kept, month ends
+    s = load_prices(tmp_path / "i.csv", target="close")
+    assert (s.freq, s.dates[0], len(s)) == ("monthly", pd.Timestamp("2010-01-31"), 60)
 
 
 def test_missing_weeks_are_filled_between_their_rows_only(tmp_path):

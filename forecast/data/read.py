@@ -82,14 +82,17 @@ MAX_TITLE_LINES = 10
 
 
 def _title_lines(lines: list[str]) -> int:
-    """How many of the first lines are a title above the header: lines with no separator (',' ';' tab '|'),
-    some not blank, over at least three that have one; 0 where there is none."""
+    """How many of the first lines are a title above the header: lines no separator (',' ';' tab '|') splits,
+    some not blank, over at least three that one splits (a quoted "3,202.51" is one field); 0 where there is
+    none."""
+    def fields(line: str) -> int:  # the most fields a separator splits it into, quotes kept together
+        return max(len(_split([line], sep)[0]) if line.strip() else 0 for sep in SEPARATORS)
+
     k = 0
-    while k < min(len(lines), MAX_TITLE_LINES) and not any(c in lines[k] for c in SEPARATORS):
+    while k < min(len(lines), MAX_TITLE_LINES) and fields(lines[k]) < 2:
         k += 1
     rest = [ln for ln in lines[k:] if ln.strip()][:3]
-    if not any(ln.strip() for ln in lines[:k]) or len(rest) < 3 or not all(
-            any(c in ln for c in SEPARATORS) for ln in rest):
+    if not any(ln.strip() for ln in lines[:k]) or len(rest) < 3 or not all(fields(ln) >= 2 for ln in rest):
         return 0
     return k
 
@@ -765,7 +768,10 @@ def join_year_parts(df: pd.DataFrame) -> pd.DataFrame:
     and quarters 1-4 (months 1-12)."""
     cols = {str(c).lower(): c for c in df.columns}
     part = next((n for n in ("quarter", "qtr", "month") if n in cols), None)
-    if "year" not in cols or part is None or any(n in cols for n in ("date", "datetime", "timestamp", "period")):
+    first = str(df.columns[0]) if len(df.columns) else ""
+    dated = any(w in name for name in cols for w in ("date", "time", "period", "datum")) or (
+        first.startswith("Unnamed: 0") or first in ("", "index"))  # a written pandas index holds the dates
+    if "year" not in cols or part is None or dated:
         return df
     year, unit = (pd.to_numeric(text_cells(df[cols[n]]), errors="coerce") for n in ("year", part))
     top = 12 if part == "month" else 4
