@@ -310,6 +310,12 @@ def short_name(label: str) -> str:
     return label.split(" (")[0]
 
 
+def ranking_of(verdict) -> list[str] | None:
+    """A backtest verdict's ranking (``verdict``), for ``display_order``; None for an older report's verdict, a
+    string, or none."""
+    return verdict.get("ranking") if isinstance(verdict, dict) else None
+
+
 def heading_name(verdict) -> str:
     """What a heading calls the lstm row of a backtest's ``verdict``: "LSTM", or "lstm row" where its forecasts were
     other models' (``short_name`` without the article); an older report's verdict, a string, says "LSTM"."""

@@ -351,7 +351,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
     """The backtest table (every model, lowest MAE first, the verdict's best marked), the verdict, the
     Diebold-Mariano tests (LSTM vs naive, LSTM vs the best other model), the lag diagnostic and any notes."""
     from forecast.evaluation.intervals import level_label, range_sentence
-    from forecast.evaluation.verdict import display_name, display_order, heading_name, text_of
+    from forecast.evaluation.verdict import display_name, display_order, heading_name, ranking_of, text_of
 
     s = report["settings"]
     verdict = report.get("verdict")
@@ -378,7 +378,7 @@ def print_backtest(report: dict, written: list | None = None) -> None:
         cols += [(f"{pct} coverage", "coverage", level), (f"{pct} width", "width", level)]
     for label, _, _ in cols:
         table.add_column(label, justify="left" if label == "model" else "right", no_wrap=label == "model")
-    order = verdict.get("ranking", []) if isinstance(verdict, dict) else []  # complete models, finite MAE
+    order = ranking_of(verdict) or []  # complete models, finite MAE
     ranked = display_order({n: models[n]["mae"] for n in models}, order)
 
     def cell(key, v, level):
@@ -441,14 +441,14 @@ def one_series_view(report: dict) -> dict:
 
 def print_panel_backtest(report: dict, written: list | None = None) -> None:
     """Many series: mean MASE and skill per model, each series' LSTM-vs-naive evidence, the pooled verdict."""
-    from forecast.evaluation.verdict import display_order, same_score, text_of
+    from forecast.evaluation.verdict import display_order, ranking_of, same_score, text_of
 
     p, s = report["pooled"], report["settings"]
     table = Table(title=f"Backtest over {len(report['ids'])} series ({s['fit'] or 'no network'} fit, "
                         f"{s['folds']} folds x {s['horizon']} steps): mean MASE per model")
     for col in ("model", "mean MASE", "mean skill vs naive", "series"):
         table.add_column(col, justify="left" if col == "model" else "right")
-    for name in display_order({n: m["mean_mase"] for n, m in p["models"].items()}, report["verdict"].get("ranking")):
+    for name in display_order({n: m["mean_mase"] for n, m in p["models"].items()}, ranking_of(report["verdict"])):
         m = p["models"][name]
         table.add_row(name, "n/a" if m["mean_mase"] is None else f"{m['mean_mase']:.3f}",
                       "n/a" if m["mean_skill_vs_naive"] is None else f"{m['mean_skill_vs_naive']:+.1%}",

@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from forecast.data.calendar import stamp_text, stamps_text
 from forecast.errors import DifferentDataWarning, ForecastError
 from forecast.evaluation.intervals import calibrated_text, range_sentence
-from forecast.evaluation.verdict import display_order, heading_name, text_of
+from forecast.evaluation.verdict import display_order, heading_name, ranking_of, text_of
 from forecast.io import atomic_write_text, check_can_write, figure_png, known
 
 SCORE_KEYS = ("mae", "rmse", "mape", "smape", "mase", "directional_accuracy", "skill_vs_naive")
@@ -396,8 +396,7 @@ def _coverage_rows(models: dict) -> tuple[list[str], list[list[Any]]]:
 def _scoreboard(bt: dict) -> str:
     models, seconds = bt["models"], bt.get("seconds") or {}
     keys = [k for k in SCORE_KEYS if any(k in m for m in models.values())]
-    verdict = bt.get("verdict") if isinstance(bt.get("verdict"), dict) else {}
-    order = display_order({n: models[n].get("mae") for n in models}, verdict.get("ranking"))
+    order = display_order({n: models[n].get("mae") for n in models}, ranking_of(bt.get("verdict")))
     rows = [[n, *(models[n].get(k) for k in keys), *([seconds.get(n)] if seconds else [])] for n in order]
     extra = ["seconds"] if seconds else []
     board = table(["model", *map(label, keys), *extra], rows, ["", *keys, *extra],
@@ -447,10 +446,10 @@ def backtest_section(src: Sources) -> str:
         return section("Backtest against baselines", missing("The backtest scoreboard", BACKTEST_HINT))
     if "series" in bt:  # several series: the pooled scoreboard, then each series' verdict
         p = bt["pooled"]
-        verdict = bt.get("verdict") if isinstance(bt.get("verdict"), dict) else {}
         rows = [[n, p["models"][n].get("mean_mase"), p["models"][n].get("mean_skill_vs_naive"),
                  p["models"][n].get("n_series")]
-                for n in display_order({n: m.get("mean_mase") for n, m in p["models"].items()}, verdict.get("ranking"))]
+                for n in display_order({n: m.get("mean_mase") for n, m in p["models"].items()},
+                                       ranking_of(bt.get("verdict")))]
         verdicts = "".join(f"<li><b>{esc(sid)}</b>: {esc(text_of(r.get('verdict')))}</li>"
                            for sid, r in bt["series"].items())
         charts = [c for sid, _ in _backtests(bt) for c in _charts(src, sid)]

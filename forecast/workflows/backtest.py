@@ -55,8 +55,9 @@ def check_out_dir(path: Path, force: bool, replaceable: Callable[[Path], bool] =
 
 
 def write_outputs(bt: Backtest, out_dir: Path, force: bool = False, workers: int = 1) -> list[Path]:
-    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for
-    several series the PNGs of each in a sub-folder named after it. ``workers``: see ``io.save_figures``."""
+    """metrics.json, forecasts.csv and the PNGs (with intervals also coverage_by_horizon.png), atomically; for a
+    long or wide file the PNGs of each series in the sub-folder metrics.json names (``charts_folder``, its id's
+    slug). ``workers``: see ``io.save_figures``."""
     from forecast.bundle import atomic_dir, slug
     from forecast.io import save_figures, write_csv, write_json
 
@@ -70,10 +71,10 @@ def write_outputs(bt: Backtest, out_dir: Path, force: bool = False, workers: int
 
         def charts():  # every series' charts, built one at a time as save_figures draws them (in parallel)
             for s in bt.panel:
-                folder = tmp if single else tmp / slug(s.id)
-                report = bt.report if single else bt.report["series"][s.id]
+                own = report if single else report["series"][s.id]
+                folder = tmp if single else tmp / own["charts_folder"]
                 frame = bt.forecasts if single else bt.forecasts[bt.forecasts["id"] == s.id].drop(columns="id")
-                yield from _series_charts(s, report, frame, folder, bt.panel.target)
+                yield from _series_charts(s, own, frame, folder, bt.panel.target)
 
         written += save_figures(charts(), workers=workers)
     return [out_dir / p.relative_to(tmp) for p in written]
